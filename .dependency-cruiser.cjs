@@ -1,0 +1,69 @@
+/**
+ * The layer check: imports flow one way,
+ *   cli -> mcp -> evaluation -> agents -> healing, cost -> storage -> core
+ * (tasks sits beside agents: it may use storage and core, and agents/evaluation may use it).
+ * config.ts is read by anyone (it only parses the environment) and imports core alone.
+ */
+const layers = ['core', 'storage', 'tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp'];
+// What each layer must never import.
+const above = {
+  core: ['storage', 'tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  storage: ['tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  tasks: ['cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  cost: ['tasks', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  healing: ['tasks', 'cost', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  agents: ['evaluation', 'mcp', 'cli\\.ts'],
+  evaluation: ['mcp', 'cli\\.ts'],
+  mcp: ['cli\\.ts'],
+};
+module.exports = {
+  forbidden: [
+    ...layers.map((layer) => ({
+      name: `layer-${layer}`,
+      comment: `src/${layer} imports only layers below it (see DESIGN.md)`,
+      severity: 'error',
+      from: { path: `^src/${layer}/` },
+      to: { path: `^src/(${above[layer].join('|')})` },
+    })),
+    {
+      name: 'config-imports-core-only',
+      severity: 'error',
+      from: { path: '^src/config\\.ts$' },
+      to: { path: '^src/(?!core/)' },
+    },
+    {
+      name: 'sdk-only-in-mcp',
+      comment: 'Only src/mcp talks MCP',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(mcp/|cli\\.ts$)' },
+      to: { path: '@modelcontextprotocol/sdk' },
+    },
+    {
+      name: 'categories-are-independent',
+      comment: 'A tool category never imports another category',
+      severity: 'error',
+      from: { path: '^src/mcp/categories/([^/]+)/' },
+      to: { path: '^src/mcp/categories/', pathNot: '^src/mcp/categories/$1/' },
+    },
+    {
+      name: 'no-natural-root',
+      comment: "natural's root prints a dotenv banner to stdout; import its submodules",
+      severity: 'error',
+      from: {},
+      to: { path: 'node_modules/natural/(index|lib/natural/index)\\.js$' },
+    },
+    {
+      name: 'no-dotenv',
+      severity: 'error',
+      from: {},
+      to: { path: 'node_modules/dotenv/' },
+    },
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};

@@ -1,0 +1,251 @@
+/**
+ * The only module that reads the environment. Everything is parsed and validated here, once, at
+ * start-up; a bad value stops the server with a message naming the variable. The result is frozen
+ * and passed down explicitly.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { AppError } from './core/errors.js';
+import type { LogLevel } from './core/logger.js';
+
+export interface ProviderConfig {
+  readonly name: 'gemini' | 'openai' | 'anthropic';
+  /** Environment variable the key came from, for messages; never the key itself. */
+  readonly keyVar: string;
+  readonly apiKey: string;
+  readonly baseUrl: string | undefined;
+}
+
+export interface Config {
+  /** Project state folder (`<cwd>/.task-orchestrator` unless TASK_ORCHESTRATOR_HOME is set). */
+  readonly stateDir: string;
+  /** Shipped data (pricing, templates, archetypes). */
+  readonly dataDir: string;
+  /** Shipped and trained predictor models. */
+  readonly modelsDir: string;
+  /** `core`, `all`, or a list of category names; names are checked by the router. */
+  readonly tools: 'core' | 'all' | readonly string[];
+  readonly logLevel: LogLevel;
+  /** The client's context window in tokens the context tracker budgets against. */
+  readonly contextBudgetTokens: number;
+  /** Fraction of the budget kept free before results turn compact. */
+  readonly contextReserveRatio: number;
+  /** How long `request_tool` waits for the client to re-fetch tools/list, in ms. */
+  readonly listChangedWaitMs: number;
+  /** Largest tool result, in estimated tokens, before it is truncated. */
+  readonly maxResultTokens: number;
+  readonly providers: readonly ProviderConfig[];
+  readonly jwtSecret: string | undefined;
+  /** Every secret-looking env value, for log redaction. */
+  readonly secrets: readonly string[];
+}
+
+export type Env = Record<string, string | undefined>;
+
+const SECRET_NAME = /(_KEY|_SECRET|TOKEN)$/i;
+
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function intVar(name: string, def: number, min: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+function urlVar(name: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        const u = new URL(v);
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+        return v.replace(/\/+$/, '');
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an http(s) URL, got "${v}"` });
+        return z.NEVER;
+      }
+    });
+}
+
+const envSchema = z.object({
+  TASK_ORCHESTRATOR_HOME: z.string().optional(),
+  TASK_ORCHESTRATOR_TOOLS: z
+    .string()
+    .optional()
+    .transform((v, ctx): Config['tools'] => {
+      const raw = (v ?? '').trim().toLowerCase();
+      if (raw === '' || raw === 'core') return 'core';
+      if (raw === 'all') return 'all';
+      const names = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = names.filter((n) => !/^[a-z][a-z0-9_-]*$/.test(n));
+      if (names.length === 0 || bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_TOOLS must be "core", "all" or a comma list of category names, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return names;
+    }),
+  TASK_ORCHESTRATOR_LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((v, ctx): LogLevel => {
+      const level = (v ?? 'info').trim().toLowerCase();
+      if (level === 'debug' || level === 'info' || level === 'warn' || level === 'error') return level;
+      ctx.addIssue({
+        code: 'custom',
+        message: `TASK_ORCHESTRATOR_LOG_LEVEL must be debug, info, warn or error, got "${v}"`,
+      });
+      return z.NEVER;
+    }),
+  TASK_ORCHESTRATOR_CONTEXT_BUDGET: intVar('TASK_ORCHESTRATOR_CONTEXT_BUDGET', 200_000, 1_000, 10_000_000),
+  TASK_ORCHESTRATOR_CONTEXT_RESERVE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 0.1;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0 || n >= 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_CONTEXT_RESERVE must be a fraction between 0 and 1 (e.g. 0.1), got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: intVar('TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS', 2_000, 0, 30_000),
+  TASK_ORCHESTRATOR_MAX_RESULT_TOKENS: intVar('TASK_ORCHESTRATOR_MAX_RESULT_TOKENS', 20_000, 500, 100_000),
+  GEMINI_API_KEY: z.string().optional(),
+  GOOGLE_API_KEY: z.string().optional(),
+  GEMINI_BASE_URL: urlVar('GEMINI_BASE_URL'),
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: urlVar('OPENAI_BASE_URL'),
+  ANTHROPIC_API_KEY: z.string().optional(),
+  ANTHROPIC_BASE_URL: urlVar('ANTHROPIC_BASE_URL'),
+  JWT_SECRET_KEY: z.string().optional(),
+});
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
+}
+
+export interface LoadConfigOptions {
+  /** Directory whose `.task-orchestrator` holds state when TASK_ORCHESTRATOR_HOME is unset. */
+  cwd?: string;
+}
+
+/**
+ * Parses the environment into a frozen Config.
+ * @throws AppError CONFIG_INVALID naming every bad variable.
+ */
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => i.message);
+    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${lines.join('; ')}`, {
+      hint: 'Fix the variable(s) named above, or unset them to use the defaults',
+    });
+  }
+  const e = parsed.data;
+  const cwd = options.cwd ?? process.cwd();
+  const home = nonEmpty(e.TASK_ORCHESTRATOR_HOME);
+
+  const providers: ProviderConfig[] = [];
+  const geminiKeyVar = nonEmpty(e.GEMINI_API_KEY) ? 'GEMINI_API_KEY' : 'GOOGLE_API_KEY';
+  const geminiKey = nonEmpty(e.GEMINI_API_KEY) ?? nonEmpty(e.GOOGLE_API_KEY);
+  if (geminiKey) providers.push({ name: 'gemini', keyVar: geminiKeyVar, apiKey: geminiKey, baseUrl: e.GEMINI_BASE_URL });
+  const openaiKey = nonEmpty(e.OPENAI_API_KEY);
+  if (openaiKey)
+    providers.push({ name: 'openai', keyVar: 'OPENAI_API_KEY', apiKey: openaiKey, baseUrl: e.OPENAI_BASE_URL });
+  const anthropicKey = nonEmpty(e.ANTHROPIC_API_KEY);
+  if (anthropicKey)
+    providers.push({
+      name: 'anthropic',
+      keyVar: 'ANTHROPIC_API_KEY',
+      apiKey: anthropicKey,
+      baseUrl: e.ANTHROPIC_BASE_URL,
+    });
+
+  const secrets = Object.entries(env)
+    .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.trim().length >= 4)
+    .map(([, value]) => (value as string).trim());
+
+  return Object.freeze({
+    stateDir: path.resolve(cwd, home ?? '.task-orchestrator'),
+    dataDir: path.join(packageRoot, 'data'),
+    modelsDir: path.join(packageRoot, 'models'),
+    tools: e.TASK_ORCHESTRATOR_TOOLS,
+    logLevel: e.TASK_ORCHESTRATOR_LOG_LEVEL,
+    contextBudgetTokens: e.TASK_ORCHESTRATOR_CONTEXT_BUDGET,
+    contextReserveRatio: e.TASK_ORCHESTRATOR_CONTEXT_RESERVE,
+    listChangedWaitMs: e.TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS,
+    maxResultTokens: e.TASK_ORCHESTRATOR_MAX_RESULT_TOKENS,
+    providers: Object.freeze(providers),
+    jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
+    secrets: Object.freeze(secrets),
+  });
+}
+
+/** Every environment variable the server reads, with its meaning; the README table comes from here. */
+export const ENV_VARS: ReadonlyArray<{ name: string; default: string; description: string }> = [
+  {
+    name: 'TASK_ORCHESTRATOR_HOME',
+    default: '<cwd>/.task-orchestrator',
+    description: 'State folder (tasks, logs, audit). Several servers may share one.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_TOOLS',
+    default: 'core',
+    description: 'Categories exposed at start: `core`, `all`, or a comma list (e.g. `core,agent`).',
+  },
+  { name: 'TASK_ORCHESTRATOR_LOG_LEVEL', default: 'info', description: 'stderr log level: debug, info, warn, error.' },
+  {
+    name: 'TASK_ORCHESTRATOR_CONTEXT_BUDGET',
+    default: '200000',
+    description: "Client context window (tokens) the context tracker budgets against.",
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_CONTEXT_RESERVE',
+    default: '0.1',
+    description: 'Fraction of the budget kept free; below it results turn compact.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS',
+    default: '2000',
+    description: '`request_tool` waits up to this long for the client to re-fetch tools/list.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_MAX_RESULT_TOKENS',
+    default: '20000',
+    description: 'Largest tool result (estimated tokens) before explicit truncation.',
+  },
+  {
+    name: 'GEMINI_API_KEY / GOOGLE_API_KEY',
+    default: '-',
+    description: 'Gemini key (`GEMINI_BASE_URL` overrides the endpoint).',
+  },
+  {
+    name: 'OPENAI_API_KEY',
+    default: '-',
+    description: 'OpenAI key; `OPENAI_BASE_URL` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM).',
+  },
+  { name: 'ANTHROPIC_API_KEY', default: '-', description: 'Anthropic key (`ANTHROPIC_BASE_URL` overrides the endpoint).' },
+  { name: 'JWT_SECRET_KEY', default: '-', description: 'HS256 secret for HTTP mode bearer tokens.' },
+];

@@ -1,0 +1,203 @@
+/**
+ * Append-only JSONL for high-volume records (trials, usage, audit, events).
+ *
+ * Each process writes its own segment files (`<startMs>-<pid>-<rand>.jsonl`), so several server
+ * processes never interleave or race on rotation. Appends issued together are written with one
+ * write and one fdatasync; a promise resolves only when its line is durable. A torn last line (a
+ * process killed mid-write) is skipped and counted on read, never a crash.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface AppendLogOptions {
+  /** Folder holding this log's segments. */
+  dir: string;
+  logger: Logger;
+  /** Start a new segment past this size. Default 8 MiB. */
+  maxSegmentBytes?: number;
+  /** Largest single record, serialised. Default 1 MiB. */
+  maxRecordBytes?: number;
+}
+
+export interface AppendLogStats {
+  segments: number;
+  records: number;
+  /** Lines that did not parse (torn by a crash); skipped. */
+  skippedLines: number;
+}
+
+export interface AppendLog<T> {
+  readonly dir: string;
+  /** Appends one record; resolves when it is on disk. @throws AppError INVALID_INPUT if too large. */
+  append(record: T): Promise<void>;
+  /** Every record, segment by segment in creation order, each segment in write order. */
+  readAll(): Promise<T[]>;
+  stats(): Promise<AppendLogStats>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface SegmentCache<T> {
+  offset: number;
+  records: T[];
+  skipped: number;
+}
+
+class JsonlAppendLog<T> implements AppendLog<T> {
+  readonly dir: string;
+  private readonly logger: Logger;
+  private readonly maxSegmentBytes: number;
+  private readonly maxRecordBytes: number;
+  private handle: FileHandle | null = null;
+  private segmentBytes = 0;
+  private pending: Array<{ line: string; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private tail: Promise<void> = Promise.resolve();
+  private queued = false;
+  private closed = false;
+  private readonly cache = new Map<string, SegmentCache<T>>();
+
+  constructor(options: AppendLogOptions) {
+    this.dir = options.dir;
+    this.logger = options.logger;
+    this.maxSegmentBytes = options.maxSegmentBytes ?? 8 * 1024 * 1024;
+    this.maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+  }
+
+  append(record: T): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(new AppError('STORAGE_CLOSED', `Log ${path.basename(this.dir)} is closed`));
+    }
+    const line = JSON.stringify(record) + '\n';
+    const bytes = Buffer.byteLength(line);
+    if (bytes > this.maxRecordBytes) {
+      return Promise.reject(
+        new AppError('INVALID_INPUT', `Record is ${bytes} bytes; the limit is ${this.maxRecordBytes}`, {
+          hint: 'Shorten the content or store it as an artifact file and reference it',
+        }),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ line, resolve, reject });
+      if (!this.queued) {
+        this.queued = true;
+        this.tail = this.tail
+          .then(() => new Promise<void>((r) => setImmediate(r)))
+          .then(() => {
+            this.queued = false;
+            return this.writeBatch();
+          });
+      }
+    });
+  }
+
+  private async openSegment(): Promise<FileHandle> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const name = `${String(Date.now()).padStart(13, '0')}-${process.pid}-${randomBytes(3).toString('hex')}.jsonl`;
+    this.segmentBytes = 0;
+    return fs.open(path.join(this.dir, name), 'a');
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    const text = batch.map((p) => p.line).join('');
+    try {
+      if (this.handle === null || this.segmentBytes >= this.maxSegmentBytes) {
+        await this.handle?.close();
+        this.handle = await this.openSegment();
+      }
+      await this.handle.write(text);
+      await this.handle.datasync();
+      this.segmentBytes += Buffer.byteLength(text);
+    } catch (error) {
+      this.logger.error('storage: append failed', { dir: this.dir, error });
+      await this.handle?.close().catch(() => {});
+      this.handle = null;
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (const p of batch) p.resolve();
+  }
+
+  private async segmentNames(): Promise<string[]> {
+    try {
+      return (await fs.readdir(this.dir)).filter((n) => n.endsWith('.jsonl')).sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /** Reads only what was appended since the last call, per segment. */
+  private async refresh(): Promise<string[]> {
+    const names = await this.segmentNames();
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      const cached = this.cache.get(name) ?? { offset: 0, records: [], skipped: 0 };
+      const size = (await fs.stat(file)).size;
+      if (size > cached.offset) {
+        const handle = await fs.open(file, 'r');
+        try {
+          const buffer = Buffer.alloc(size - cached.offset);
+          await handle.read(buffer, 0, buffer.length, cached.offset);
+          // Only whole lines; a partial last line may still be being written by another process.
+          const end = buffer.lastIndexOf(0x0a);
+          if (end >= 0) {
+            for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
+              if (line.trim() === '') continue;
+              try {
+                cached.records.push(JSON.parse(line) as T);
+              } catch {
+                cached.skipped++;
+              }
+            }
+            cached.offset += end + 1;
+          }
+        } finally {
+          await handle.close();
+        }
+      }
+      this.cache.set(name, cached);
+    }
+    return names;
+  }
+
+  async readAll(): Promise<T[]> {
+    const names = await this.refresh();
+    const out: T[] = [];
+    for (const name of names) for (const r of this.cache.get(name)?.records ?? []) out.push(r);
+    return out;
+  }
+
+  async stats(): Promise<AppendLogStats> {
+    const names = await this.refresh();
+    let records = 0;
+    let skippedLines = 0;
+    for (const name of names) {
+      const c = this.cache.get(name);
+      records += c?.records.length ?? 0;
+      skippedLines += c?.skipped ?? 0;
+    }
+    return { segments: names.length, records, skippedLines };
+  }
+
+  async flush(): Promise<void> {
+    while (this.pending.length > 0 || this.queued) await this.tail;
+    await this.tail;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    await this.handle?.close().catch(() => {});
+    this.handle = null;
+  }
+}
+
+export function createAppendLog<T>(options: AppendLogOptions): AppendLog<T> {
+  return new JsonlAppendLog<T>(options);
+}

@@ -1,0 +1,240 @@
+/**
+ * A JSON document on disk shared by several server processes.
+ *
+ * - lowdb holds the document in memory; our adapter makes its writes atomic and fsynced and keeps
+ *   the last good copy (see atomicFile.ts). We do not use lowdb's presets: they switch to memory
+ *   under NODE_ENV=test.
+ * - `update(fn)` is a read-modify-write under a cross-process lock, on a copy re-read from disk if
+ *   another process changed it, so no update is lost.
+ * - Updates arriving together are coalesced: one lock, one serialisation, one fsync for the batch.
+ *   Each promise resolves only after the batch is durable, so an acknowledged write survives kill -9.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Low } from 'lowdb';
+import type { Adapter } from 'lowdb';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { readJsonWithRecovery, removeStaleTempFiles, writeTextAtomic } from './atomicFile.js';
+import type { RecoveryEvent } from './atomicFile.js';
+import { withFileLock } from './fileLock.js';
+
+export interface DocumentStoreOptions<T> {
+  file: string;
+  /** The document when the file does not exist yet. Cloned, never shared. */
+  defaults: T;
+  /** Validates (and may migrate) what was read. Throwing marks the file unreadable. Default: identity. */
+  parse?: (raw: unknown) => T;
+  logger: Logger;
+  /** Called once per recovery, besides the log line. */
+  onRecovery?: (event: RecoveryEvent) => void;
+  /** Pretty-print the file (2-space indent). Default false: compact JSON is several times faster to write. */
+  pretty?: boolean;
+  lockStaleMs?: number;
+  lockWaitMs?: number;
+}
+
+export interface DocumentStore<T> {
+  readonly file: string;
+  /** Runs `select` on the current document (re-read first if another process changed it). Do not mutate. */
+  read<R>(select: (doc: Readonly<T>) => R): Promise<R>;
+  /**
+   * Applies `mutate` to the latest document and persists it. Resolves with `mutate`'s result (cloned)
+   * once the write is durable. If `mutate` throws, its changes are discarded and the promise rejects.
+   */
+  update<R>(mutate: (doc: T) => R): Promise<R>;
+  /** Resolves when every update queued so far is on disk. */
+  flush(): Promise<void>;
+  /** Flushes, then refuses further updates. */
+  close(): Promise<void>;
+  /** How many serialised writes happened (for tests and benchmarks of coalescing). */
+  readonly writeCount: number;
+}
+
+interface Pending<T> {
+  mutate: (doc: T) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+class DurableJsonAdapter<T> implements Adapter<T> {
+  constructor(private readonly options: DocumentStoreOptions<T>) {}
+
+  async read(): Promise<T | null> {
+    const { file, logger } = this.options;
+    const outcome = await readJsonWithRecovery(file, this.options.parse ?? ((raw) => raw as T));
+    if (outcome.kind === 'missing') return null;
+    if (outcome.kind === 'ok') return outcome.value;
+    const { event } = outcome;
+    if (event.action === 'backup') {
+      logger.warn('storage: recovered document from its last good copy', { ...event });
+    } else {
+      logger.error('storage: document unreadable and no good copy; starting from defaults', { ...event });
+    }
+    this.options.onRecovery?.(event);
+    return outcome.value ?? null;
+  }
+
+  async write(data: T): Promise<void> {
+    const text = this.options.pretty ? JSON.stringify(data, null, 2) : JSON.stringify(data);
+    await writeTextAtomic(this.options.file, text);
+  }
+}
+
+class FileDocumentStore<T> implements DocumentStore<T> {
+  readonly file: string;
+  private readonly db: Low<T>;
+  private readonly options: DocumentStoreOptions<T>;
+  private known: FileIdentity | null = null;
+  private loaded = false;
+  private pending: Pending<T>[] = [];
+  private tail: Promise<void> = Promise.resolve();
+  private queued = false;
+  private closed = false;
+  private writes = 0;
+
+  constructor(options: DocumentStoreOptions<T>) {
+    this.options = options;
+    this.file = options.file;
+    this.db = new Low<T>(new DurableJsonAdapter(options), structuredClone(options.defaults));
+  }
+
+  get writeCount(): number {
+    return this.writes;
+  }
+
+  private async identity(): Promise<FileIdentity | null> {
+    try {
+      const s = await fs.stat(this.file);
+      return { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Re-reads the file if it is not the version we last saw. */
+  private async refresh(): Promise<void> {
+    const now = await this.identity();
+    const same =
+      this.loaded &&
+      now !== null &&
+      this.known !== null &&
+      now.ino === this.known.ino &&
+      now.size === this.known.size &&
+      now.mtimeMs === this.known.mtimeMs;
+    if (same) return;
+    if (now === null && this.loaded && this.known === null) return; // never written, nothing new
+    await this.reload();
+  }
+
+  private async reload(): Promise<void> {
+    // lowdb's read() keeps the in-memory data when the file is missing; start from the defaults.
+    this.db.data = structuredClone(this.options.defaults);
+    await this.db.read();
+    this.known = await this.identity();
+    this.loaded = true;
+  }
+
+  async read<R>(select: (doc: Readonly<T>) => R): Promise<R> {
+    await this.refresh();
+    return select(this.db.data);
+  }
+
+  update<R>(mutate: (doc: T) => R): Promise<R> {
+    if (this.closed) {
+      return Promise.reject(
+        new AppError('STORAGE_CLOSED', `Storage for ${path.basename(this.file)} is closed`, {
+          hint: 'The server is shutting down; retry against a running server',
+        }),
+      );
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ mutate, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.queued) return;
+    this.queued = true;
+    // setImmediate lets every update issued in the same turn join one batch.
+    this.tail = this.tail
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => {
+        this.queued = false;
+        return this.flushBatch();
+      });
+  }
+
+  private async flushBatch(): Promise<void> {
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    const failed = new Map<Pending<T>, unknown>();
+    const results = new Map<Pending<T>, unknown>();
+    try {
+      await withFileLock(
+        this.file,
+        async () => {
+          if (!this.loaded) await removeStaleTempFiles(this.file);
+          await this.refresh();
+          // Apply in order. A mutation that throws may have half-changed the document: reload the
+          // disk copy and replay the others without it.
+          for (;;) {
+            results.clear();
+            let restarted = false;
+            for (const item of batch) {
+              if (failed.has(item)) continue;
+              try {
+                results.set(item, item.mutate(this.db.data));
+              } catch (error) {
+                failed.set(item, error);
+                await this.reload();
+                restarted = true;
+                break;
+              }
+            }
+            if (!restarted) break;
+          }
+          if (results.size > 0) {
+            await this.db.write();
+            this.writes++;
+            this.known = await this.identity();
+          }
+        },
+        { logger: this.options.logger, staleMs: this.options.lockStaleMs, waitMs: this.options.lockWaitMs },
+      );
+    } catch (error) {
+      // Lock or I/O failure: nothing of this batch is durable. Drop our in-memory changes too.
+      this.loaded = false;
+      this.options.logger.error('storage: write failed', { file: this.file, error });
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    for (const item of batch) {
+      if (failed.has(item)) item.reject(failed.get(item));
+      else item.resolve(structuredClone(results.get(item)));
+    }
+  }
+
+  async flush(): Promise<void> {
+    // Updates queued while flushing join a later batch; loop until none are left.
+    while (this.pending.length > 0 || this.queued) await this.tail;
+    await this.tail;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+}
+
+/** Opens (lazily; nothing is read until first use) a shared JSON document. */
+export function createDocumentStore<T>(options: DocumentStoreOptions<T>): DocumentStore<T> {
+  return new FileDocumentStore(options);
+}

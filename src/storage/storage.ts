@@ -1,0 +1,93 @@
+/**
+ * The state folder of one project: named documents and append-only logs under one directory,
+ * opened once per process and closed (flushed) on shutdown.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { createAppendLog } from './appendLog.js';
+import type { AppendLog } from './appendLog.js';
+import type { RecoveryEvent } from './atomicFile.js';
+import { createDocumentStore } from './documentStore.js';
+import type { DocumentStore } from './documentStore.js';
+
+export interface StorageOptions {
+  stateDir: string;
+  logger: Logger;
+}
+
+export interface Storage {
+  readonly stateDir: string;
+  /** A JSON document `<stateDir>/<name>.json`; the same name returns the same store. */
+  document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
+  /** An append-only log under `<stateDir>/logs/<name>/`; the same name returns the same log. */
+  log<T>(name: string): AppendLog<T>;
+  /** Recoveries performed since start (also logged). */
+  readonly recoveries: readonly RecoveryEvent[];
+  /** Flushes everything; further writes are refused. */
+  close(): Promise<void>;
+}
+
+const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
+function checkName(kind: string, name: string): void {
+  if (!NAME.test(name)) throw new AppError('INVALID_INPUT', `Invalid ${kind} name "${name}"`);
+}
+
+/**
+ * Creates the state folder if needed and checks it is writable.
+ * @throws AppError CONFIG_INVALID when the folder cannot be created or written.
+ */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  const { stateDir, logger } = options;
+  try {
+    await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await fs.access(stateDir, fs.constants.W_OK);
+    // Keep state out of the user's repository by default.
+    await fs.writeFile(path.join(stateDir, '.gitignore'), '*\n', { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  } catch (error) {
+    throw new AppError('CONFIG_INVALID', `State folder ${stateDir} is not writable`, {
+      hint: 'Set TASK_ORCHESTRATOR_HOME to a writable folder',
+      cause: error,
+    });
+  }
+  const documents = new Map<string, DocumentStore<unknown>>();
+  const logs = new Map<string, AppendLog<unknown>>();
+  const recoveries: RecoveryEvent[] = [];
+
+  return {
+    stateDir,
+    recoveries,
+    document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T> {
+      checkName('document', name);
+      let store = documents.get(name) as DocumentStore<T> | undefined;
+      if (!store) {
+        store = createDocumentStore<T>({
+          file: path.join(stateDir, `${name}.json`),
+          defaults,
+          parse,
+          logger,
+          onRecovery: (event) => recoveries.push(event),
+        });
+        documents.set(name, store as DocumentStore<unknown>);
+      }
+      return store;
+    },
+    log<T>(name: string): AppendLog<T> {
+      checkName('log', name);
+      let log = logs.get(name) as AppendLog<T> | undefined;
+      if (!log) {
+        log = createAppendLog<T>({ dir: path.join(stateDir, 'logs', name), logger });
+        logs.set(name, log as AppendLog<unknown>);
+      }
+      return log;
+    },
+    async close() {
+      await Promise.all([...documents.values()].map((d) => d.close()));
+      await Promise.all([...logs.values()].map((l) => l.close()));
+    },
+  };
+}
