@@ -36,7 +36,6 @@ export interface Config {
   /** Largest tool result, in estimated tokens, before it is truncated. */
   readonly maxResultTokens: number;
   readonly providers: readonly ProviderConfig[];
-  readonly jwtSecret: string | undefined;
   /** Every secret-looking env value, for log redaction. */
   readonly secrets: readonly string[];
 }
@@ -55,7 +54,10 @@ function intVar(name: string, def: number, min: number, max: number) {
       if (v === undefined || v.trim() === '') return def;
       const n = Number(v);
       if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, got "${v}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an integer from ${min} to ${max}, got "${v}"`,
+        });
         return z.NEVER;
       }
       return n;
@@ -139,7 +141,6 @@ const envSchema = z.object({
   OPENAI_BASE_URL: urlVar('OPENAI_BASE_URL'),
   ANTHROPIC_API_KEY: z.string().optional(),
   ANTHROPIC_BASE_URL: urlVar('ANTHROPIC_BASE_URL'),
-  JWT_SECRET_KEY: z.string().optional(),
 });
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -170,10 +171,16 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const providers: ProviderConfig[] = [];
   const geminiKeyVar = nonEmpty(e.GEMINI_API_KEY) ? 'GEMINI_API_KEY' : 'GOOGLE_API_KEY';
   const geminiKey = nonEmpty(e.GEMINI_API_KEY) ?? nonEmpty(e.GOOGLE_API_KEY);
-  if (geminiKey) providers.push({ name: 'gemini', keyVar: geminiKeyVar, apiKey: geminiKey, baseUrl: e.GEMINI_BASE_URL });
+  if (geminiKey)
+    providers.push({ name: 'gemini', keyVar: geminiKeyVar, apiKey: geminiKey, baseUrl: e.GEMINI_BASE_URL });
   const openaiKey = nonEmpty(e.OPENAI_API_KEY);
   if (openaiKey)
-    providers.push({ name: 'openai', keyVar: 'OPENAI_API_KEY', apiKey: openaiKey, baseUrl: e.OPENAI_BASE_URL });
+    providers.push({
+      name: 'openai',
+      keyVar: 'OPENAI_API_KEY',
+      apiKey: openaiKey,
+      baseUrl: e.OPENAI_BASE_URL,
+    });
   const anthropicKey = nonEmpty(e.ANTHROPIC_API_KEY);
   if (anthropicKey)
     providers.push({
@@ -198,7 +205,6 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     listChangedWaitMs: e.TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS,
     maxResultTokens: e.TASK_ORCHESTRATOR_MAX_RESULT_TOKENS,
     providers: Object.freeze(providers),
-    jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
     secrets: Object.freeze(secrets),
   });
 }
@@ -215,11 +221,15 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: 'core',
     description: 'Categories exposed at start: `core`, `all`, or a comma list (e.g. `core,agent`).',
   },
-  { name: 'TASK_ORCHESTRATOR_LOG_LEVEL', default: 'info', description: 'stderr log level: debug, info, warn, error.' },
+  {
+    name: 'TASK_ORCHESTRATOR_LOG_LEVEL',
+    default: 'info',
+    description: 'stderr log level: debug, info, warn, error.',
+  },
   {
     name: 'TASK_ORCHESTRATOR_CONTEXT_BUDGET',
     default: '200000',
-    description: "Client context window (tokens) the context tracker budgets against.",
+    description: 'Client context window (tokens) the context tracker budgets against.',
   },
   {
     name: 'TASK_ORCHESTRATOR_CONTEXT_RESERVE',
@@ -239,13 +249,18 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
   {
     name: 'GEMINI_API_KEY / GOOGLE_API_KEY',
     default: '-',
-    description: 'Gemini key (`GEMINI_BASE_URL` overrides the endpoint).',
+    description:
+      'Gemini key (`GEMINI_BASE_URL` overrides the endpoint). Provider keys are reported by `doctor` and `healing_status`; the agent tools that call providers are not built yet.',
   },
   {
     name: 'OPENAI_API_KEY',
     default: '-',
-    description: 'OpenAI key; `OPENAI_BASE_URL` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM).',
+    description:
+      'OpenAI key; `OPENAI_BASE_URL` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM).',
   },
-  { name: 'ANTHROPIC_API_KEY', default: '-', description: 'Anthropic key (`ANTHROPIC_BASE_URL` overrides the endpoint).' },
-  { name: 'JWT_SECRET_KEY', default: '-', description: 'HS256 secret for HTTP mode bearer tokens.' },
+  {
+    name: 'ANTHROPIC_API_KEY',
+    default: '-',
+    description: 'Anthropic key (`ANTHROPIC_BASE_URL` overrides the endpoint).',
+  },
 ];

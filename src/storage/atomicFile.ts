@@ -64,7 +64,12 @@ export async function readJsonWithRecovery<T>(
         return { kind: 'missing' };
       }
     }
-    if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code !== 'ENOENT') {
+    if (
+      error instanceof Error &&
+      'code' in error &&
+      typeof error.code === 'string' &&
+      error.code !== 'ENOENT'
+    ) {
       throw error;
     }
     problem = error instanceof Error ? error.message : String(error);
@@ -77,7 +82,11 @@ export async function readJsonWithRecovery<T>(
     // No usable copy: keep the unreadable file for a person to inspect, and say so.
     const preservedAs = `${file}.corrupt-${now()}`;
     await fs.rename(file, preservedAs).catch(() => {});
-    return { kind: 'recovered', value: undefined, event: { file, problem, action: 'reset', preservedAs, at } };
+    return {
+      kind: 'recovered',
+      value: undefined,
+      event: { file, problem, action: 'reset', preservedAs, at },
+    };
   }
 }
 

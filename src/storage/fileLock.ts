@@ -18,7 +18,11 @@ export interface FileLockOptions {
  * Runs `fn` while holding the lock for `file`.
  * @throws AppError STORAGE_LOCKED when the lock cannot be taken within `waitMs`.
  */
-export async function withFileLock<R>(file: string, fn: () => Promise<R>, options: FileLockOptions = {}): Promise<R> {
+export async function withFileLock<R>(
+  file: string,
+  fn: () => Promise<R>,
+  options: FileLockOptions = {},
+): Promise<R> {
   const staleMs = Math.max(2_000, options.staleMs ?? 5_000);
   const waitMs = options.waitMs ?? 30_000;
   const maxTimeout = 50;
@@ -29,7 +33,13 @@ export async function withFileLock<R>(file: string, fn: () => Promise<R>, option
       stale: staleMs,
       update: Math.floor(staleMs / 2),
       // Short, jittered polls: the critical sections here last milliseconds.
-      retries: { retries: Math.ceil(waitMs / maxTimeout), factor: 1.2, minTimeout: 2, maxTimeout, randomize: true },
+      retries: {
+        retries: Math.ceil(waitMs / maxTimeout),
+        factor: 1.2,
+        minTimeout: 2,
+        maxTimeout,
+        randomize: true,
+      },
       onCompromised: (error: Error) => {
         // Default behaviour throws from a timer, which would kill the server; log instead.
         options.logger?.error('storage lock compromised', { file, error });
@@ -44,6 +54,8 @@ export async function withFileLock<R>(file: string, fn: () => Promise<R>, option
   try {
     return await fn();
   } finally {
-    await release().catch((error: unknown) => options.logger?.warn('storage lock release failed', { file, error }));
+    await release().catch((error: unknown) =>
+      options.logger?.warn('storage lock release failed', { file, error }),
+    );
   }
 }

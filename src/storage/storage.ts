@@ -45,9 +45,11 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
     await fs.access(stateDir, fs.constants.W_OK);
     // Keep state out of the user's repository by default.
-    await fs.writeFile(path.join(stateDir, '.gitignore'), '*\n', { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
+    await fs
+      .writeFile(path.join(stateDir, '.gitignore'), '*\n', { flag: 'wx' })
+      .catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
   } catch (error) {
     throw new AppError('CONFIG_INVALID', `State folder ${stateDir} is not writable`, {
       hint: 'Set TASK_ORCHESTRATOR_HOME to a writable folder',
@@ -72,7 +74,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
           logger,
           onRecovery: (event) => recoveries.push(event),
         });
-        documents.set(name, store as DocumentStore<unknown>);
+        documents.set(name, store);
       }
       return store;
     },
@@ -81,7 +83,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       let log = logs.get(name) as AppendLog<T> | undefined;
       if (!log) {
         log = createAppendLog<T>({ dir: path.join(stateDir, 'logs', name), logger });
-        logs.set(name, log as AppendLog<unknown>);
+        logs.set(name, log);
       }
       return log;
     },

@@ -11,7 +11,10 @@ const worker = path.join(import.meta.dirname, 'fixtures', 'storageWorker.mjs');
 
 function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: 'debug', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const logger = createLogger({
+    level: 'debug',
+    write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>),
+  });
   return { logger, lines };
 }
 

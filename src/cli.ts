@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+/**
+ * The composition root: parses the command line and the environment, builds services, and starts
+ * the requested command. Nothing else in src/ has side effects at import time.
+ */
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { loadConfig } from './config.js';
+import type { Config } from './config.js';
+import { systemClock } from './core/clock.js';
+import { describeError } from './core/errors.js';
+import { createLogger } from './core/logger.js';
+import { packageVersion } from './core/version.js';
+import { buildCatalog, renderEnvMarkdown, renderToolsMarkdown, replaceSection } from './mcp/catalog.js';
+import { createServer } from './mcp/server.js';
+import { openServices } from './mcp/services.js';
+
+function fatal(error: unknown): never {
+  process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
+  process.exit(1);
+}
+
+function configOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    fatal(error);
+  }
+}
+
+async function serve(): Promise<void> {
+  const config = configOrExit();
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: config.secrets,
+    base: { pid: process.pid },
+  });
+  // A tool bug must never take the session down: Claude Code does not restart a crashed server.
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+
+  const services = await openServices(config, logger, systemClock).catch(fatal);
+  let server;
+  try {
+    server = createServer(services);
+  } catch (error) {
+    fatal(error);
+  }
+  let stopping = false;
+  const shutdown = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { reason });
+    // Everything acknowledged is already durable; close() waits for writes still in flight.
+    await server.close().catch(() => {});
+    await services.storage.close().catch((error: unknown) => logger.error('storage close failed', { error }));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.stdin.on('end', () => void shutdown('stdin closed'));
+
+  await server.connect(new StdioServerTransport());
+  logger.info('serving on stdio', {
+    version: packageVersion(),
+    stateDir: config.stateDir,
+    tools: config.tools,
+  });
+}
+
+interface Check {
+  check: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+function onPath(command: string): string | undefined {
+  try {
+    return (
+      execFileSync('which', [command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() ||
+      undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+async function doctor(options: { json?: boolean }): Promise<void> {
+  const checks: Check[] = [];
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  checks.push({
+    check: 'node',
+    status: major > 20 || (major === 20 && minor >= 17) ? 'ok' : 'fail',
+    detail: `v${process.versions.node} (needs >= 20.17)`,
+  });
+  let config: Config | undefined;
+  try {
+    config = loadConfig();
+    checks.push({
+      check: 'config',
+      status: 'ok',
+      detail: `tools=${Array.isArray(config.tools) ? config.tools.join(',') : String(config.tools)}`,
+    });
+  } catch (error) {
+    checks.push({ check: 'config', status: 'fail', detail: describeError(error) });
+  }
+  if (config) {
+    const logger = createLogger({ level: 'error', secrets: config.secrets });
+    try {
+      const services = await openServices(config, logger, systemClock);
+      const recovered = services.storage.recoveries.length;
+      checks.push({
+        check: 'state folder',
+        status: 'ok',
+        detail: `${config.stateDir} (writable${recovered ? `, ${recovered} file(s) recovered` : ''})`,
+      });
+      const catalog = await buildCatalog(services);
+      checks.push({
+        check: 'tools',
+        status: 'ok',
+        detail: `${catalog.categories.map((c) => `${c.name}(${c.tools.length})`).join(' ')}; core ~${catalog.coreTokens} tokens`,
+      });
+      await services.storage.close();
+    } catch (error) {
+      checks.push({ check: 'state folder', status: 'fail', detail: describeError(error) });
+    }
+    for (const name of ['gemini', 'openai', 'anthropic'] as const) {
+      const p = config.providers.find((x) => x.name === name);
+      const vars = {
+        gemini: 'GEMINI_API_KEY/GOOGLE_API_KEY',
+        openai: 'OPENAI_API_KEY',
+        anthropic: 'ANTHROPIC_API_KEY',
+      }[name];
+      checks.push({
+        check: `provider ${name}`,
+        status: p ? 'ok' : 'warn',
+        detail: p
+          ? `key from ${p.keyVar}${p.baseUrl ? `, base URL ${p.baseUrl}` : ''}`
+          : `not configured (set ${vars})`,
+      });
+    }
+    const claude = onPath('claude');
+    checks.push({
+      check: 'claude CLI',
+      status: claude ? 'ok' : 'warn',
+      detail: claude ? `${claude} (keyless provider possible)` : 'not on PATH',
+    });
+  }
+  if (options.json) {
+    process.stdout.write(JSON.stringify({ checks }, null, 2) + '\n');
+  } else {
+    const w1 = Math.max(...checks.map((c) => c.check.length));
+    for (const c of checks)
+      process.stdout.write(`${c.status.toUpperCase().padEnd(5)} ${c.check.padEnd(w1)}  ${c.detail}\n`);
+  }
+  if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
+}
+
+async function tools(options: { json?: boolean; markdown?: boolean; write?: string }): Promise<void> {
+  const config = configOrExit();
+  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  // The catalog never touches storage; use a throwaway folder so listing tools creates no state.
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'task-orchestrator-tools-'));
+  try {
+    const services = await openServices({ ...config, stateDir: scratch }, logger, systemClock);
+    const catalog = await buildCatalog(services);
+    await services.storage.close();
+    if (options.write) {
+      const doc = await fs.readFile(options.write, 'utf8');
+      const next = replaceSection(
+        replaceSection(doc, 'tools', renderToolsMarkdown(catalog)),
+        'env',
+        renderEnvMarkdown(),
+      );
+      if (next !== doc) await fs.writeFile(options.write, next);
+      process.stdout.write(`${options.write}: ${next === doc ? 'up to date' : 'updated'}\n`);
+    } else if (options.json) {
+      process.stdout.write(JSON.stringify(catalog, null, 2) + '\n');
+    } else if (options.markdown) {
+      process.stdout.write(renderToolsMarkdown(catalog));
+    } else {
+      for (const c of catalog.categories) {
+        process.stdout.write(`${c.name}  (~${c.tokens} tokens)  ${c.description}\n`);
+        for (const t of c.tools)
+          process.stdout.write(`  ${t.name.padEnd(24)} ${String(t.tokens).padStart(5)}  ${t.title}\n`);
+      }
+      process.stdout.write(
+        `tools/list: core ~${catalog.coreTokens} tokens, all ~${catalog.allTokens} tokens (${catalog.tokenizer})\n`,
+      );
+    }
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+const program = new Command()
+  .name('task-orchestrator')
+  .description('MCP server: persistent work orders, graded LLM agents, failure memory.')
+  .version(packageVersion());
+
+program
+  .command('serve', { isDefault: true })
+  .description('run the MCP server on stdio (what `claude mcp add` starts)')
+  .action(serve);
+
+program
+  .command('doctor')
+  .description('check configuration, state folder, tools and providers')
+  .option('--json', 'machine-readable output')
+  .action(doctor);
+
+program
+  .command('tools')
+  .description('list categories and tools with token estimates')
+  .option('--json', 'machine-readable output')
+  .option('--markdown', 'the README tool reference')
+  .option('--write <readme>', 'regenerate the tools and env sections of a README in place')
+  .action(tools);
+
+program.parseAsync().catch(fatal);

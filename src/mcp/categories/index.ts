@@ -1,0 +1,9 @@
+/** Every category the server offers. A category appears only once it has real tools. */
+import type { Services } from '../services.js';
+import type { Category } from '../tool.js';
+import { agentCategory } from './agent/index.js';
+import { coreCategory } from './core/index.js';
+
+export function buildCategories(services: Services): Category[] {
+  return [coreCategory(services), agentCategory(services)];
+}

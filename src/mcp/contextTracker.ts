@@ -1,0 +1,111 @@
+/**
+ * Estimates how much of the client's context this server has cost: the tool definitions it
+ * exposes (measured on each tools/list response) plus every result it returned. Past the reserve
+ * threshold it asks tools for compact results and suggests categories to unload.
+ *
+ * Tokens come from a real BPE tokenizer (cl100k_base from gpt-tokenizer; Claude's tokenizer is not
+ * public, so this is an estimate within ~10-20%). The tokenizer loads in the background after start;
+ * until then a 4-characters-per-token estimate is used.
+ */
+
+export interface ContextTrackerOptions {
+  /** Client context window in tokens. Default 200000. */
+  budgetTokens?: number;
+  /** Fraction of the budget that should stay free. Default 0.1. */
+  reserveRatio?: number;
+}
+
+export interface ContextSnapshot {
+  tokenizer: 'cl100k_base' | 'chars/4';
+  budget_tokens: number;
+  definitions_tokens: number;
+  results_tokens: number;
+  results_count: number;
+  used_tokens: number;
+  remaining_tokens: number;
+  compact_mode: boolean;
+  by_tool: Record<string, { calls: number; result_tokens: number }>;
+}
+
+type Counter = (text: string) => number;
+
+/** Texts longer than this are estimated from a sample: exact counts of huge texts cost too much. */
+const EXACT_LIMIT = 64 * 1024;
+
+export class ContextTracker {
+  private readonly budget: number;
+  private readonly reserve: number;
+  private counter: Counter | null = null;
+  private loading: Promise<void> | null = null;
+  private definitions = 0;
+  private results = 0;
+  private resultsCount = 0;
+  private readonly byTool = new Map<string, { calls: number; result_tokens: number }>();
+
+  constructor(options: ContextTrackerOptions = {}) {
+    this.budget = options.budgetTokens ?? 200_000;
+    this.reserve = options.reserveRatio ?? 0.1;
+  }
+
+  /** Loads the tokenizer; estimates are chars/4 until this resolves. Safe to call repeatedly. */
+  load(): Promise<void> {
+    this.loading ??= import('gpt-tokenizer/encoding/cl100k_base').then(
+      (m) => {
+        this.counter = (text) => m.countTokens(text);
+      },
+      () => {
+        // Keep the chars/4 estimate; the tracker is advisory.
+      },
+    );
+    return this.loading;
+  }
+
+  estimate(text: string): number {
+    if (text.length === 0) return 0;
+    const count = this.counter;
+    if (!count) return Math.ceil(text.length / 4);
+    if (text.length <= EXACT_LIMIT) return count(text);
+    const sample = text.slice(0, EXACT_LIMIT);
+    return Math.ceil((count(sample) / sample.length) * text.length);
+  }
+
+  recordDefinitions(toolsJson: string): void {
+    this.definitions = this.estimate(toolsJson);
+  }
+
+  recordResult(tool: string, tokens: number): void {
+    this.results += tokens;
+    this.resultsCount++;
+    const entry = this.byTool.get(tool) ?? { calls: 0, result_tokens: 0 };
+    entry.calls++;
+    entry.result_tokens += tokens;
+    this.byTool.set(tool, entry);
+  }
+
+  get usedTokens(): number {
+    return this.definitions + this.results;
+  }
+
+  get definitionsTokens(): number {
+    return this.definitions;
+  }
+
+  /** True once less than the reserve fraction of the budget is left. */
+  get compact(): boolean {
+    return this.budget - this.usedTokens < this.budget * this.reserve;
+  }
+
+  snapshot(): ContextSnapshot {
+    return {
+      tokenizer: this.counter ? 'cl100k_base' : 'chars/4',
+      budget_tokens: this.budget,
+      definitions_tokens: this.definitions,
+      results_tokens: this.results,
+      results_count: this.resultsCount,
+      used_tokens: this.usedTokens,
+      remaining_tokens: Math.max(0, this.budget - this.usedTokens),
+      compact_mode: this.compact,
+      by_tool: Object.fromEntries([...this.byTool].map(([name, e]) => [name, { ...e }])),
+    };
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The tool router: every category's tools are registered with the SDK at start, and only the
+ * loaded categories are enabled. `core` is always loaded. Loading or unloading a category sends one
+ * list_changed notification; `waitForToolsList` lets request_tool hold its result until the client
+ * has re-fetched the list.
+ */
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { AppError, describeError, isAppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { BatchingMcpServer } from './batchingServer.js';
+import type { ContextTracker } from './contextTracker.js';
+import type { TransportObserver } from './observedTransport.js';
+import type {
+  Category,
+  CategoryInfo,
+  LoadResult,
+  SessionControl,
+  ToolContext,
+  ToolDefinition,
+  ToolOutcome,
+} from './tool.js';
+
+export const CORE_CATEGORY = 'core';
+
+export interface RouterOptions {
+  logger: Logger;
+  tracker: ContextTracker;
+  /** Categories enabled at start besides core: `'all'` or names. Default none. */
+  initial?: 'core' | 'all' | readonly string[];
+  /** Largest result in estimated tokens. Default 20000. */
+  maxResultTokens?: number;
+  /** Name/version of the connected client, for the actor of mutations. */
+  clientName: () => string;
+}
+
+export function firstSentence(text: string): string {
+  const m = /^(.*?[.!?])(\s|$)/s.exec(text.trim());
+  return (m?.[1] ?? text).replace(/\s+/g, ' ').trim();
+}
+
+export class ToolRouter implements TransportObserver, SessionControl {
+  readonly tracker: ContextTracker;
+  private readonly categoryByName = new Map<string, Category>();
+  private readonly categoryOfTool = new Map<string, string>();
+  private readonly registered = new Map<string, RegisteredTool>();
+  private readonly loaded = new Set<string>([CORE_CATEGORY]);
+  private listVersion = 0;
+  private waiters: Array<{ since: number; resolve: (ok: boolean) => void }> = [];
+  private listChangedCount = 0;
+  private readonly options: RouterOptions;
+
+  /** @throws AppError CONFIG_INVALID when `initial` names an unknown category. */
+  constructor(
+    private readonly server: BatchingMcpServer,
+    categories: readonly Category[],
+    options: RouterOptions,
+  ) {
+    this.options = options;
+    this.tracker = options.tracker;
+    for (const category of categories) {
+      if (category.tools.length === 0) continue; // no placeholder categories
+      this.categoryByName.set(category.name, category);
+      for (const tool of category.tools) {
+        if (this.categoryOfTool.has(tool.name)) throw new Error(`tool ${tool.name} is in two categories`);
+        this.categoryOfTool.set(tool.name, category.name);
+      }
+    }
+    const initial = options.initial ?? 'core';
+    if (initial === 'all') for (const name of this.categoryByName.keys()) this.loaded.add(name);
+    else if (initial !== 'core') {
+      const unknown = initial.filter((n) => !this.categoryByName.has(n));
+      if (unknown.length > 0) {
+        throw new AppError(
+          'CONFIG_INVALID',
+          `TASK_ORCHESTRATOR_TOOLS names unknown categories: ${unknown.join(', ')}`,
+          {
+            hint: `Valid categories: ${[...this.categoryByName.keys()].join(', ')} (or "all", "core")`,
+          },
+        );
+      }
+      for (const name of initial) this.loaded.add(name);
+    }
+    for (const category of this.categoryByName.values()) {
+      for (const tool of category.tools) {
+        const registered = this.register(tool);
+        if (!this.loaded.has(category.name)) registered.disable();
+        this.registered.set(tool.name, registered);
+      }
+    }
+  }
+
+  get toolsListVersion(): number {
+    return this.listVersion;
+  }
+
+  /** How many list_changed notifications went out on this session. */
+  get listChangedSent(): number {
+    return this.listChangedCount;
+  }
+
+  loadedCategories(): string[] {
+    return [...this.loaded];
+  }
+
+  categories(): CategoryInfo[] {
+    return [...this.categoryByName.values()].map((c) => ({
+      name: c.name,
+      description: c.description,
+      loaded: this.loaded.has(c.name),
+      tools: c.tools.map((t) => t.name),
+    }));
+  }
+
+  private category(name: string): Category {
+    const category = this.categoryByName.get(name);
+    if (!category) {
+      throw new AppError('UNKNOWN_CATEGORY', `Unknown category "${name}"`, {
+        hint: `Valid categories: ${[...this.categoryByName.keys()].join(', ')}`,
+        details: { valid: [...this.categoryByName.keys()] },
+      });
+    }
+    return category;
+  }
+
+  private summary(category: Category): LoadResult['tools'] {
+    return category.tools.map((t) => ({ name: t.name, summary: firstSentence(t.description) }));
+  }
+
+  load(name: string): LoadResult {
+    const category = this.category(name);
+    if (this.loaded.has(name)) return { category: name, changed: false, tools: this.summary(category) };
+    this.loaded.add(name);
+    this.server.batch(() => {
+      for (const tool of category.tools) this.registered.get(tool.name)?.enable();
+    });
+    this.options.logger.info('category loaded', { category: name });
+    return { category: name, changed: true, tools: this.summary(category) };
+  }
+
+  unload(name: string): LoadResult {
+    const category = this.category(name);
+    if (name === CORE_CATEGORY) {
+      throw new AppError('INVALID_INPUT', 'The core category cannot be unloaded', {
+        hint: 'Unload one of the other loaded categories instead',
+      });
+    }
+    if (!this.loaded.has(name)) return { category: name, changed: false, tools: this.summary(category) };
+    this.loaded.delete(name);
+    this.server.batch(() => {
+      for (const tool of category.tools) this.registered.get(tool.name)?.disable();
+    });
+    this.options.logger.info('category unloaded', { category: name });
+    return { category: name, changed: true, tools: this.summary(category) };
+  }
+
+  waitForToolsList(sinceVersion: number, timeoutMs: number): Promise<boolean> {
+    if (this.listVersion > sinceVersion) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter = { since: sinceVersion, resolve: (v: boolean) => resolve(v) };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      waiter.resolve = (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  // TransportObserver
+  onToolsListSent(toolsJson: string): void {
+    this.tracker.recordDefinitions(toolsJson);
+    this.listVersion++;
+    const ready = this.waiters.filter((w) => this.listVersion > w.since);
+    this.waiters = this.waiters.filter((w) => this.listVersion <= w.since);
+    for (const w of ready) w.resolve(true);
+  }
+
+  onListChangedSent(): void {
+    this.listChangedCount++;
+  }
+
+  gateCall(toolName: string, refusal: string): CallToolResult | undefined {
+    const categoryName = this.categoryOfTool.get(toolName);
+    if (categoryName === undefined) {
+      return errorResult(
+        new AppError('NOT_FOUND', `Unknown tool "${toolName}"`, {
+          hint: `tools/list shows the tools loaded now; request_tool loads more (categories: ${[
+            ...this.categoryByName.keys(),
+          ].join(', ')})`,
+        }),
+      );
+    }
+    if (!this.loaded.has(categoryName)) {
+      return errorResult(
+        new AppError(
+          'NOT_FOUND',
+          `Tool "${toolName}" is in the "${categoryName}" category, which is not loaded`,
+          {
+            hint: `Call request_tool with {"category": "${categoryName}"} first, then call ${toolName} again`,
+          },
+        ),
+      );
+    }
+    if (/Tool \S+ disabled/.test(refusal)) {
+      // Processed concurrently with the request_tool that loaded it (pipelined requests).
+      return errorResult(
+        new AppError('CONFLICT', `Tool "${toolName}" was not loaded yet when this call was processed`, {
+          hint: `Its category "${categoryName}" is loaded now; call ${toolName} again`,
+        }),
+      );
+    }
+    return undefined;
+  }
+
+  private register(tool: ToolDefinition): RegisteredTool {
+    const { logger } = this.options;
+    const maxTokens = this.options.maxResultTokens ?? 20_000;
+    return this.server.registerTool(
+      tool.name,
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+        outputSchema: tool.outputSchema,
+        annotations: { title: tool.title, ...tool.annotations },
+      },
+      async (args: unknown, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+        const ctx: ToolContext = {
+          actor: this.options.clientName(),
+          signal: extra.signal,
+          compact: this.tracker.compact,
+          session: this,
+        };
+        let outcome: ToolOutcome<Record<string, unknown>>;
+        try {
+          outcome = await tool.handler(args as never, ctx);
+        } catch (error) {
+          if (isAppError(error)) {
+            outcome = { ok: false, error };
+          } else {
+            logger.error('tool failed unexpectedly', { tool: tool.name, error });
+            outcome = {
+              ok: false,
+              error: new AppError('INTERNAL', `${tool.name} failed unexpectedly: ${describeError(error)}`, {
+                hint: 'This is a bug in task-orchestrator; the server is still running. Retry, or report it with the stderr log',
+              }),
+            };
+          }
+        }
+        if (!outcome.ok) {
+          const result = errorResult(outcome.error);
+          this.tracker.recordResult(tool.name, this.tracker.estimate(textOf(result)));
+          return result;
+        }
+        const json = JSON.stringify(outcome.value, null, ctx.compact ? undefined : 2);
+        const jsonTokens = this.tracker.estimate(json);
+        if (jsonTokens > maxTokens) {
+          const result = errorResult(
+            new AppError(
+              'RESULT_TOO_LARGE',
+              `The result of ${tool.name} is about ${jsonTokens} tokens, over the ${maxTokens}-token limit`,
+              {
+                hint: 'Ask for less: a smaller limit, a cursor, or narrower filters',
+              },
+            ),
+          );
+          this.tracker.recordResult(tool.name, this.tracker.estimate(textOf(result)));
+          return result;
+        }
+        let text = outcome.text ?? json;
+        let tokens = outcome.text === undefined ? jsonTokens : this.tracker.estimate(text);
+        if (tokens > maxTokens) {
+          const keep = Math.floor((text.length * maxTokens) / tokens);
+          text = `${text.slice(0, keep)}\n[truncated: showing about ${maxTokens} of ${tokens} tokens; structuredContent has the full result]`;
+          tokens = this.tracker.estimate(text);
+        }
+        if (ctx.compact) {
+          text += `\n[context budget nearly spent: ${this.tracker.snapshot().remaining_tokens} tokens left; request_tool {"category": "...", "unload": true} frees tool definitions]`;
+        }
+        this.tracker.recordResult(tool.name, tokens);
+        return { content: [{ type: 'text', text }], structuredContent: outcome.value };
+      },
+    );
+  }
+}
+
+function textOf(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+export function errorResult(error: AppError): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text: `[${error.code}] ${error.describe()}` }] };
+}

@@ -1,0 +1,81 @@
+/**
+ * Builds one MCP server session: the SDK server, the router with every category, the context
+ * tracker, and the instructions the model reads. One instance per connection (stdio has one; HTTP
+ * mode creates one per session over shared Services).
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { packageVersion } from '../core/version.js';
+import { BatchingMcpServer } from './batchingServer.js';
+import { buildCategories } from './categories/index.js';
+import { ContextTracker } from './contextTracker.js';
+import { ObservedTransport } from './observedTransport.js';
+import { CORE_CATEGORY, ToolRouter } from './router.js';
+import type { Services } from './services.js';
+import type { Category } from './tool.js';
+
+export interface ServerOptions {
+  /** Categories to offer. Default: every built-in category. */
+  categories?: Category[];
+  /** Overrides `config.tools` (which categories start loaded). */
+  initial?: 'core' | 'all' | readonly string[];
+}
+
+export interface OrchestratorServer {
+  readonly mcp: BatchingMcpServer;
+  readonly router: ToolRouter;
+  readonly tracker: ContextTracker;
+  connect(transport: Transport): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MAX_INSTRUCTIONS = 2048;
+
+/** What the model reads first: what the server is for, and how to get more tools. */
+export function buildInstructions(categories: readonly Category[]): string {
+  const offered = categories.filter((c) => c.tools.length > 0 && c.name !== CORE_CATEGORY);
+  const lines = [
+    'task-orchestrator: server-enforced work orders, graded LLM agents, failure memory, cost and health.',
+    'Only the core tools are loaded at first, to save context. Load a category with request_tool {"category": "<name>"}; its tools are callable right after it returns. Unload with {"unload": true}.',
+    'Categories:',
+    ...offered.map((c) => `- ${c.name}: ${c.description} Tools: ${c.tools.map((t) => t.name).join(', ')}.`),
+    'healing_status shows context used by this server, loaded categories and configured providers.',
+    'Errors come back as isError results whose text says how to fix the call.',
+  ];
+  let text = lines.join('\n');
+  if (text.length > MAX_INSTRUCTIONS) text = `${text.slice(0, MAX_INSTRUCTIONS - 20)}\n[truncated]`;
+  return text;
+}
+
+/** @throws AppError CONFIG_INVALID when the configured categories are unknown. */
+export function createServer(services: Services, options: ServerOptions = {}): OrchestratorServer {
+  const categories = options.categories ?? buildCategories(services);
+  const tracker = new ContextTracker({
+    budgetTokens: services.config.contextBudgetTokens,
+    reserveRatio: services.config.contextReserveRatio,
+  });
+  const mcp = new BatchingMcpServer(
+    { name: 'task-orchestrator', version: packageVersion() },
+    { instructions: buildInstructions(categories), capabilities: { tools: { listChanged: true } } },
+  );
+  const router = new ToolRouter(mcp, categories, {
+    logger: services.logger,
+    tracker,
+    initial: options.initial ?? services.config.tools,
+    maxResultTokens: services.config.maxResultTokens,
+    clientName: () => {
+      const client = mcp.server.getClientVersion();
+      return client ? `${client.name}/${client.version}` : 'unknown-client';
+    },
+  });
+  return {
+    mcp,
+    router,
+    tracker,
+    async connect(transport) {
+      await mcp.connect(new ObservedTransport(transport, router));
+      // Off the start-up path: until it loads, token estimates are chars/4.
+      void tracker.load();
+    },
+    close: () => mcp.close(),
+  };
+}

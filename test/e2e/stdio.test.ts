@@ -1,0 +1,210 @@
+/**
+ * The built server as Claude Code runs it: `node dist/cli.js serve` as a child over stdio.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LineTransport } from './lineTransport.js';
+import { toolFixtures } from './toolFixtures.js';
+
+const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+const SECRET = 'sk-e2e-secret-value-must-never-leak';
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  transport: LineTransport;
+  client: Client;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+let work: string;
+let running: Running | undefined;
+
+beforeEach(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'to-e2e-'));
+});
+afterEach(async () => {
+  if (running && running.child.exitCode === null) running.child.kill('SIGKILL');
+  running = undefined;
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [cli, 'serve'], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH ?? '',
+      OPENAI_API_KEY: SECRET,
+      TASK_ORCHESTRATOR_LOG_LEVEL: 'debug',
+      TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '2000',
+      ...env,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const transport = new LineTransport(child);
+  const client = new Client(
+    { name: 'e2e-client', version: '0.0.1' },
+    { listChanged: { tools: { onChanged: () => {}, debounceMs: 0 } } },
+  );
+  await client.connect(transport);
+  running = { child, transport, client, stderr: () => stderr, exited };
+  return running;
+}
+
+function text(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+describe('stdio server end to end', () => {
+  it('loads every category, calls every tool with valid and invalid input, and keeps stdout pure JSON-RPC', async () => {
+    // A .env in the project must not be read (dotenv-style loaders would turn on every category).
+    await fs.writeFile(path.join(work, '.env'), 'TASK_ORCHESTRATOR_TOOLS=all\n');
+    const { client, transport, stderr } = await start();
+    const initial = (await client.listTools()).tools.map((t) => t.name);
+    expect(initial.sort()).toEqual(['healing_status', 'request_tool']);
+
+    const status = (await client.callTool({ name: 'healing_status', arguments: {} })) as CallToolResult;
+    const categories = (status.structuredContent as { categories: Array<{ name: string }> }).categories.map(
+      (c) => c.name,
+    );
+    for (const category of categories) {
+      const loaded = (await client.callTool({
+        name: 'request_tool',
+        arguments: { category },
+      })) as CallToolResult;
+      expect(loaded.isError, text(loaded)).toBeFalsy();
+      if (category !== 'core') {
+        expect((loaded.structuredContent as { client_refreshed: boolean }).client_refreshed).toBe(true);
+      }
+    }
+    const { tools } = await client.listTools();
+    expect(tools.length).toBeGreaterThan(initial.length);
+    const missing = tools.map((t) => t.name).filter((n) => !toolFixtures[n]);
+    expect(missing, 'every tool needs fixtures in test/e2e/toolFixtures.ts').toEqual([]);
+
+    for (const tool of tools) {
+      const fixture = toolFixtures[tool.name]!;
+      const good = (await client.callTool({ name: tool.name, arguments: fixture.valid })) as CallToolResult;
+      expect(good.isError, `${tool.name}: ${text(good)}`).toBeFalsy();
+      if (tool.outputSchema) expect(good.structuredContent, tool.name).toBeDefined();
+      const bad = (await client.callTool({ name: tool.name, arguments: fixture.invalid })) as CallToolResult;
+      expect(bad.isError, `${tool.name} accepted ${JSON.stringify(fixture.invalid)}`).toBe(true);
+      expect(text(bad), tool.name).toMatch(fixture.invalidMessage);
+    }
+
+    // Junk the protocol allows a client to send must not break anything either.
+    const unknown = (await client.callTool({
+      name: 'definitely_not_a_tool',
+      arguments: {},
+    })) as CallToolResult;
+    expect(unknown.isError).toBe(true);
+    await expect(client.request({ method: 'no/such/method', params: {} }, {} as never)).rejects.toThrow();
+    expect((await client.callTool({ name: 'healing_status', arguments: {} })).isError).toBeFalsy();
+
+    expect(transport.badLines).toEqual([]);
+    expect(transport.stdoutLines.length).toBeGreaterThan(10);
+    const out = transport.stdoutLines.join('\n');
+    expect(out).not.toContain(SECRET);
+    expect(stderr()).not.toContain(SECRET);
+    for (const line of stderr().split('\n').filter(Boolean))
+      expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+  });
+
+  it('flushes acknowledged writes and exits 0 on SIGTERM; the next process sees them', async () => {
+    const first = await start({ TASK_ORCHESTRATOR_TOOLS: 'agent' });
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      first.client.callTool({
+        name: 'audit_append',
+        arguments: { entry_type: 'decision', content: `entry ${i}` },
+      }),
+    );
+    const results = (await Promise.all(writes)) as CallToolResult[];
+    for (const r of results) expect(r.isError, text(r)).toBeFalsy();
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.stderr()).toContain('"reason":"SIGTERM"');
+
+    const second = await start({ TASK_ORCHESTRATOR_TOOLS: 'agent' });
+    const status = (await second.client.callTool({
+      name: 'audit_status',
+      arguments: { limit: 100 },
+    })) as CallToolResult;
+    expect((status.structuredContent as { total_matching: number }).total_matching).toBe(20);
+    await second.client.close();
+    expect(await second.exited).toBe(0);
+  });
+
+  it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
+    const child = spawn(process.execPath, [cli, 'serve'], {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_TOOLS: 'core,nonsense' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/TASK_ORCHESTRATOR_TOOLS names unknown categories: nonsense/);
+  });
+});
+
+describe('cli', () => {
+  function runCli(args: string[], env: Record<string, string> = {}) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [cli, ...args], {
+        cwd: work,
+        env: { PATH: process.env.PATH ?? '', ...env },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('has --help for every command', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['doctor', '--help'], ['tools', '--help']]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: task-orchestrator/);
+    }
+  });
+
+  it('doctor prints a table, never a key, and fails on bad config', async () => {
+    const ok = await runCli(['doctor'], { OPENAI_API_KEY: SECRET, OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/OK\s+state folder/);
+    expect(ok.stdout).toMatch(
+      /OK\s+provider openai\s+key from OPENAI_API_KEY, base URL http:\/\/127\.0\.0\.1:9\/v1/,
+    );
+    expect(ok.stdout).toMatch(/WARN\s+provider gemini\s+not configured \(set GEMINI_API_KEY/);
+    expect(ok.stdout + ok.stderr).not.toContain(SECRET);
+    const json = await runCli(['doctor', '--json']);
+    expect((JSON.parse(json.stdout) as { checks: unknown[] }).checks.length).toBeGreaterThan(4);
+    const bad = await runCli(['doctor'], { TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'many' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL\s+config\s+.*TASK_ORCHESTRATOR_CONTEXT_BUDGET/);
+  });
+
+  it('tools lists categories with token estimates and creates no state', async () => {
+    const r = await runCli(['tools']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^core\s+\(~\d+ tokens\)/m);
+    expect(r.stdout).toMatch(/request_tool\s+\d+/);
+    expect(r.stdout).toMatch(/tools\/list: core ~\d+ tokens, all ~\d+ tokens \(cl100k_base\)/);
+    await expect(fs.access(path.join(work, '.task-orchestrator'))).rejects.toThrow();
+  });
+});

@@ -1,0 +1,94 @@
+/** Starts the real server with a real MCP Client over an in-memory transport, on a temp state folder. */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfig } from '../../src/config.js';
+import type { Env } from '../../src/config.js';
+import { systemClock } from '../../src/core/clock.js';
+import { createLogger } from '../../src/core/logger.js';
+import { buildCategories } from '../../src/mcp/categories/index.js';
+import { createServer } from '../../src/mcp/server.js';
+import type { OrchestratorServer, ServerOptions } from '../../src/mcp/server.js';
+import { openServices } from '../../src/mcp/services.js';
+import type { Services } from '../../src/mcp/services.js';
+import type { Category } from '../../src/mcp/tool.js';
+
+export interface Harness {
+  client: Client;
+  server: OrchestratorServer;
+  services: Services;
+  stateDir: string;
+  /** Every message the server sent, in order. */
+  sent: JSONRPCMessage[];
+  logs: Array<Record<string, unknown>>;
+  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions extends ServerOptions {
+  /** Categories added to the built-in ones (for tests of the router itself). */
+  extraCategories?: (services: Services) => Category[];
+  env?: Env;
+  clientOptions?: ClientOptions;
+  stateDir?: string;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const stateDir = options.stateDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'to-mcp-')));
+  const config = loadConfig({
+    TASK_ORCHESTRATOR_HOME: stateDir,
+    TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '1000',
+    ...options.env,
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    level: 'debug',
+    secrets: config.secrets,
+    write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  const services = await openServices(config, logger, systemClock);
+  const server = createServer(services, {
+    ...options,
+    ...(options.extraCategories
+      ? { categories: [...buildCategories(services), ...options.extraCategories(services)] }
+      : {}),
+  });
+  await server.tracker.load();
+  const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
+  const sent: JSONRPCMessage[] = [];
+  const originalSend = serverSide.send.bind(serverSide);
+  serverSide.send = (message, opts) => {
+    sent.push(message);
+    return originalSend(message, opts);
+  };
+  const client = new Client({ name: 'test-client', version: '1.0.0' }, options.clientOptions);
+  await server.connect(serverSide);
+  await client.connect(clientSide);
+  return {
+    client,
+    server,
+    services,
+    stateDir,
+    sent,
+    logs,
+    call: (name, args = {}) => client.callTool({ name, arguments: args }) as Promise<CallToolResult>,
+    async close() {
+      await client.close();
+      await server.close();
+      await services.storage.close();
+      if (!options.stateDir) await fs.rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function textOf(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+export function countListChanged(sent: JSONRPCMessage[]): number {
+  return sent.filter((m) => 'method' in m && m.method === 'notifications/tools/list_changed').length;
+}
