@@ -41,6 +41,10 @@ export class ContextTracker {
   private results = 0;
   private resultsCount = 0;
   private readonly byTool = new Map<string, { calls: number; result_tokens: number }>();
+  /** Results not yet tokenized: counting waits until someone reads the figures, off the reply path. */
+  private pending: Array<{ tool: string; text: string }> = [];
+  private pendingChars = 0;
+  private drainScheduled = false;
 
   constructor(options: ContextTrackerOptions = {}) {
     this.budget = options.budgetTokens ?? 200_000;
@@ -73,7 +77,26 @@ export class ContextTracker {
     this.definitions = this.estimate(toolsJson);
   }
 
-  recordResult(tool: string, tokens: number): void {
+  /** Records a result the client received; its tokens are counted lazily. */
+  recordResult(tool: string, text: string): void {
+    this.pending.push({ tool, text });
+    this.pendingChars += text.length;
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      // After the reply has been written: counting is bookkeeping, not part of the answer.
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.drainScheduled = false;
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingChars = 0;
+    for (const { tool, text } of pending) this.count(tool, this.estimate(text));
+  }
+
+  private count(tool: string, tokens: number): void {
     this.results += tokens;
     this.resultsCount++;
     const entry = this.byTool.get(tool) ?? { calls: 0, result_tokens: 0 };
@@ -82,8 +105,9 @@ export class ContextTracker {
     this.byTool.set(tool, entry);
   }
 
+  /** Exact once drained; until then results not yet counted are estimated at 4 chars per token. */
   get usedTokens(): number {
-    return this.definitions + this.results;
+    return this.definitions + this.results + Math.ceil(this.pendingChars / 4);
   }
 
   get definitionsTokens(): number {
@@ -96,6 +120,7 @@ export class ContextTracker {
   }
 
   snapshot(): ContextSnapshot {
+    this.drain();
     return {
       tokenizer: this.counter ? 'cl100k_base' : 'chars/4',
       budget_tokens: this.budget,

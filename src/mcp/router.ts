@@ -217,6 +217,57 @@ export class ToolRouter implements TransportObserver, SessionControl {
     return undefined;
   }
 
+  /**
+   * Turns an outcome into the result the client receives: structuredContent plus a compact JSON
+   * (or tool-written) text mirror, within the result budget. Tokens are counted after the reply
+   * (the tracker is lazy); the size check uses UTF-8 bytes, an upper bound on BPE tokens, and
+   * tokenizes only results that might be over the limit.
+   */
+  private shapeResult(
+    toolName: string,
+    outcome: ToolOutcome<Record<string, unknown>>,
+    compact: boolean,
+    maxTokens: number,
+  ): CallToolResult {
+    const tracker = this.tracker;
+    const overLimit = (text: string): number | undefined => {
+      if (Buffer.byteLength(text) <= maxTokens) return undefined;
+      const tokens = tracker.estimate(text);
+      return tokens > maxTokens ? tokens : undefined;
+    };
+    let result: CallToolResult;
+    if (!outcome.ok) {
+      result = errorResult(outcome.error);
+    } else {
+      const json = JSON.stringify(outcome.value);
+      const jsonTokens = overLimit(json);
+      if (jsonTokens !== undefined) {
+        result = errorResult(
+          new AppError(
+            'RESULT_TOO_LARGE',
+            `The result of ${toolName} is about ${jsonTokens} tokens, over the ${maxTokens}-token limit`,
+            {
+              hint: 'Ask for less: a smaller limit, a cursor, or narrower filters',
+            },
+          ),
+        );
+      } else {
+        let text = outcome.text ?? json;
+        const textTokens = outcome.text === undefined ? undefined : overLimit(text);
+        if (textTokens !== undefined) {
+          const keep = Math.floor((text.length * maxTokens) / textTokens);
+          text = `${text.slice(0, keep)}\n[truncated: showing about ${maxTokens} of ${textTokens} tokens; structuredContent has the full result]`;
+        }
+        if (compact) {
+          text += `\n[context budget nearly spent: ${tracker.snapshot().remaining_tokens} tokens left; request_tool {"category": "...", "unload": true} frees tool definitions]`;
+        }
+        result = { content: [{ type: 'text', text }], structuredContent: outcome.value };
+      }
+    }
+    tracker.recordResult(toolName, result.content.map((c) => (c.type === 'text' ? c.text : '')).join(''));
+    return result;
+  }
+
   private register(tool: ToolDefinition): RegisteredTool {
     const { logger } = this.options;
     const maxTokens = this.options.maxResultTokens ?? 20_000;
@@ -252,45 +303,10 @@ export class ToolRouter implements TransportObserver, SessionControl {
             };
           }
         }
-        if (!outcome.ok) {
-          const result = errorResult(outcome.error);
-          this.tracker.recordResult(tool.name, this.tracker.estimate(textOf(result)));
-          return result;
-        }
-        const json = JSON.stringify(outcome.value, null, ctx.compact ? undefined : 2);
-        const jsonTokens = this.tracker.estimate(json);
-        if (jsonTokens > maxTokens) {
-          const result = errorResult(
-            new AppError(
-              'RESULT_TOO_LARGE',
-              `The result of ${tool.name} is about ${jsonTokens} tokens, over the ${maxTokens}-token limit`,
-              {
-                hint: 'Ask for less: a smaller limit, a cursor, or narrower filters',
-              },
-            ),
-          );
-          this.tracker.recordResult(tool.name, this.tracker.estimate(textOf(result)));
-          return result;
-        }
-        let text = outcome.text ?? json;
-        let tokens = outcome.text === undefined ? jsonTokens : this.tracker.estimate(text);
-        if (tokens > maxTokens) {
-          const keep = Math.floor((text.length * maxTokens) / tokens);
-          text = `${text.slice(0, keep)}\n[truncated: showing about ${maxTokens} of ${tokens} tokens; structuredContent has the full result]`;
-          tokens = this.tracker.estimate(text);
-        }
-        if (ctx.compact) {
-          text += `\n[context budget nearly spent: ${this.tracker.snapshot().remaining_tokens} tokens left; request_tool {"category": "...", "unload": true} frees tool definitions]`;
-        }
-        this.tracker.recordResult(tool.name, tokens);
-        return { content: [{ type: 'text', text }], structuredContent: outcome.value };
+        return this.shapeResult(tool.name, outcome, ctx.compact, maxTokens);
       },
     );
   }
-}
-
-function textOf(result: CallToolResult): string {
-  return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
 }
 
 export function errorResult(error: AppError): CallToolResult {

@@ -52,26 +52,42 @@ export function healingStatus(services: Services) {
         ? categories.filter((c) => c.loaded && c.name !== 'core').map((c) => c.name)
         : [];
       const configured = new Set<string>(services.config.providers.map((p) => p.name));
-      return Promise.resolve(
-        ok({
-          context: { ...snapshot, unload_suggestions: unload },
-          categories: categories.map((c) => ({ name: c.name, loaded: c.loaded, tools: c.tools.length })),
-          providers: Object.entries(PROVIDER_ENV).map(([name, env]) => ({
-            name,
-            configured: configured.has(name),
-            env,
+      const value = {
+        context: { ...snapshot, unload_suggestions: unload },
+        categories: categories.map((c) => ({ name: c.name, loaded: c.loaded, tools: c.tools.length })),
+        providers: Object.entries(PROVIDER_ENV).map(([name, env]) => ({
+          name,
+          configured: configured.has(name),
+          env,
+        })),
+        storage: {
+          state_dir: services.storage.stateDir,
+          recoveries: services.storage.recoveries.map(({ file, problem, action, at }) => ({
+            file,
+            problem,
+            action,
+            at,
           })),
-          storage: {
-            state_dir: services.storage.stateDir,
-            recoveries: services.storage.recoveries.map(({ file, problem, action, at }) => ({
-              file,
-              problem,
-              action,
-              at,
-            })),
-          },
-        }),
-      );
+        },
+      };
+      return Promise.resolve(ok(value, summarize(value)));
     },
   });
+}
+
+/** The text the model reads: the same facts as structuredContent, in a few lines. */
+function summarize(v: z.output<typeof output>): string {
+  const c = v.context;
+  const providers = v.providers.filter((p) => p.configured).map((p) => p.name);
+  const lines = [
+    `Context: ~${c.used_tokens} of ${c.budget_tokens} tokens used by this server (tool definitions ${c.definitions_tokens}, ${c.results_count} results ${c.results_tokens}; ${c.tokenizer}); compact mode ${c.compact_mode ? 'ON' : 'off'}.`,
+    `Categories: ${v.categories.map((x) => `${x.name}${x.loaded ? ' (loaded)' : ''}`).join(', ')}.`,
+    providers.length > 0
+      ? `Providers configured: ${providers.join(', ')}.`
+      : `No LLM provider configured (set ${v.providers.map((p) => p.env).join('; ')}).`,
+    `State folder: ${v.storage.state_dir}; ${v.storage.recoveries.length === 0 ? 'no storage recoveries' : `${v.storage.recoveries.length} file(s) recovered since start, see storage.recoveries`}.`,
+  ];
+  if (c.unload_suggestions.length > 0)
+    lines.push(`To free context, unload: ${c.unload_suggestions.join(', ')}.`);
+  return lines.join('\n');
 }
