@@ -24,14 +24,13 @@ interface Running {
 }
 
 let work: string;
-let running: Running | undefined;
+const started: Running[] = [];
 
 beforeEach(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'to-e2e-'));
 });
 afterEach(async () => {
-  if (running && running.child.exitCode === null) running.child.kill('SIGKILL');
-  running = undefined;
+  for (const r of started.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
   await fs.rm(work, { recursive: true, force: true });
 });
 
@@ -57,7 +56,8 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
     { listChanged: { tools: { onChanged: () => {}, debounceMs: 0 } } },
   );
   await client.connect(transport);
-  running = { child, transport, client, stderr: () => stderr, exited };
+  const running = { child, transport, client, stderr: () => stderr, exited };
+  started.push(running);
   return running;
 }
 
@@ -142,6 +142,35 @@ describe('stdio server end to end', () => {
     expect((status.structuredContent as { total_matching: number }).total_matching).toBe(20);
     await second.client.close();
     expect(await second.exited).toBe(0);
+  });
+
+  it('two server processes on one state folder lose no audit entry', async () => {
+    const spawnOne = () => start({ TASK_ORCHESTRATOR_TOOLS: 'agent' });
+    const a = await spawnOne();
+    const b = await spawnOne();
+    const calls = [a, b].flatMap((s, n) =>
+      Array.from({ length: 40 }, (_, i) =>
+        s.client.callTool({
+          name: 'audit_append',
+          arguments: { entry_type: 'pattern', content: `p${n}-${i}` },
+        }),
+      ),
+    );
+    const results = (await Promise.all(calls)) as CallToolResult[];
+    expect(results.filter((r) => r.isError)).toEqual([]);
+    for (const s of [a, b]) {
+      const status = (await s.client.callTool({
+        name: 'audit_status',
+        arguments: { limit: 100 },
+      })) as CallToolResult;
+      const sc = status.structuredContent as { total_matching: number; entries: Array<{ content: string }> };
+      expect(sc.total_matching).toBe(80);
+      expect(new Set(sc.entries.map((e) => e.content)).size).toBe(80);
+    }
+    await a.client.close();
+    await b.client.close();
+    expect(await a.exited).toBe(0);
+    expect(await b.exited).toBe(0);
   });
 
   it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
