@@ -17,7 +17,27 @@ export interface ProviderConfig {
   readonly baseUrl: string | undefined;
 }
 
+/** Programs a task's command gate may run when TASK_ORCHESTRATOR_GATE_COMMANDS is unset. */
+export const DEFAULT_GATE_COMMANDS: readonly string[] = [
+  'npm',
+  'pnpm',
+  'yarn',
+  'make',
+  'cargo',
+  'go',
+  'pytest',
+  'tsc',
+  'eslint',
+  'prettier',
+  'vitest',
+  'jest',
+];
+
 export interface Config {
+  /** The project the server works for (the folder it was started in); command gates run here. */
+  readonly projectDir: string;
+  /** Programs command gates may run. */
+  readonly gateCommands: readonly string[];
   /** Project state folder (`<cwd>/.task-orchestrator` unless TASK_ORCHESTRATOR_HOME is set). */
   readonly stateDir: string;
   /** Shipped data (pricing, templates, archetypes). */
@@ -133,6 +153,25 @@ const envSchema = z.object({
       return n;
     }),
   TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: intVar('TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS', 2_000, 0, 30_000),
+  TASK_ORCHESTRATOR_GATE_COMMANDS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return DEFAULT_GATE_COMMANDS;
+      const names = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = names.filter((n) => !/^[A-Za-z0-9._-]+$/.test(n));
+      if (bad.length > 0 || names.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_GATE_COMMANDS must be a comma list of bare program names, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return names;
+    }),
   TASK_ORCHESTRATOR_MAX_RESULT_TOKENS: intVar('TASK_ORCHESTRATOR_MAX_RESULT_TOKENS', 20_000, 500, 100_000),
   GEMINI_API_KEY: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
@@ -195,6 +234,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     .map(([, value]) => (value as string).trim());
 
   return Object.freeze({
+    projectDir: path.resolve(cwd),
+    gateCommands: Object.freeze([...e.TASK_ORCHESTRATOR_GATE_COMMANDS]),
     stateDir: path.resolve(cwd, home ?? '.task-orchestrator'),
     dataDir: path.join(packageRoot, 'data'),
     modelsDir: path.join(packageRoot, 'models'),
@@ -245,6 +286,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     name: 'TASK_ORCHESTRATOR_MAX_RESULT_TOKENS',
     default: '20000',
     description: 'Largest tool result (estimated tokens) before explicit truncation.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_GATE_COMMANDS',
+    default: DEFAULT_GATE_COMMANDS.join(','),
+    description:
+      'Programs a task command gate may run (no shell; npm/pnpm/yarn only their test/run subcommands). Gates run in the folder the server started in.',
   },
   {
     name: 'GEMINI_API_KEY / GOOGLE_API_KEY',

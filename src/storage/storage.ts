@@ -11,6 +11,8 @@ import type { AppendLog } from './appendLog.js';
 import type { RecoveryEvent } from './atomicFile.js';
 import { createDocumentStore } from './documentStore.js';
 import type { DocumentStore } from './documentStore.js';
+import { createEventStore } from './eventStore.js';
+import type { EventStore, EventStoreOptions } from './eventStore.js';
 
 export interface StorageOptions {
   stateDir: string;
@@ -23,6 +25,8 @@ export interface Storage {
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
   /** An append-only log under `<stateDir>/logs/<name>/`; the same name returns the same log. */
   log<T>(name: string): AppendLog<T>;
+  /** An event-sourced store under `<stateDir>/events/<name>/`; the same name returns the same store. */
+  events<S, E>(name: string, options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E>;
   /** Recoveries performed since start (also logged). */
   readonly recoveries: readonly RecoveryEvent[];
   /** Flushes everything; further writes are refused. */
@@ -58,6 +62,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   }
   const documents = new Map<string, DocumentStore<unknown>>();
   const logs = new Map<string, AppendLog<unknown>>();
+  const eventStores = new Map<string, EventStore<unknown, unknown>>();
   const recoveries: RecoveryEvent[] = [];
 
   return {
@@ -87,7 +92,20 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       }
       return log;
     },
+    events<S, E>(
+      name: string,
+      options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>,
+    ): EventStore<S, E> {
+      checkName('event store', name);
+      let store = eventStores.get(name) as EventStore<S, E> | undefined;
+      if (!store) {
+        store = createEventStore<S, E>({ ...options, dir: path.join(stateDir, 'events', name), logger });
+        eventStores.set(name, store as EventStore<unknown, unknown>);
+      }
+      return store;
+    },
     async close() {
+      await Promise.all([...eventStores.values()].map((e) => e.close()));
       await Promise.all([...documents.values()].map((d) => d.close()));
       await Promise.all([...logs.values()].map((l) => l.close()));
     },

@@ -74,7 +74,12 @@ describe('MCP Inspector CLI', () => {
 
   it('lists the core tools, loads a category, and gets isError for bad input', async () => {
     const list = (await inspect(['--method', 'tools/list'])) as { tools: Array<{ name: string }> };
-    expect(list.tools.map((t) => t.name).sort()).toEqual(['healing_status', 'request_tool']);
+    expect(list.tools.map((t) => t.name).sort()).toEqual([
+      'healing_status',
+      'request_tool',
+      'tasks_add',
+      'tasks_list',
+    ]);
     const load = (await inspect(
       ['--method', 'tools/call', '--tool-name', 'request_tool', '--tool-arg', 'category=agent'],
       ['TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS=200'],

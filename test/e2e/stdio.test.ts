@@ -71,7 +71,7 @@ describe('stdio server end to end', () => {
     await fs.writeFile(path.join(work, '.env'), 'TASK_ORCHESTRATOR_TOOLS=all\n');
     const { client, transport, stderr } = await start();
     const initial = (await client.listTools()).tools.map((t) => t.name);
-    expect(initial.sort()).toEqual(['healing_status', 'request_tool']);
+    expect(initial.sort()).toEqual(['healing_status', 'request_tool', 'tasks_add', 'tasks_list']);
 
     const status = (await client.callTool({ name: 'healing_status', arguments: {} })) as CallToolResult;
     const categories = (status.structuredContent as { categories: Array<{ name: string }> }).categories.map(
@@ -92,9 +92,21 @@ describe('stdio server end to end', () => {
     const missing = tools.map((t) => t.name).filter((n) => !toolFixtures[n]);
     expect(missing, 'every tool needs fixtures in test/e2e/toolFixtures.ts').toEqual([]);
 
+    const helpers = {
+      async newTask(fields: Record<string, unknown> = {}) {
+        const r = (await client.callTool({
+          name: 'tasks_add',
+          arguments: { tasks: [{ title: 'fixture task', ...fields }] },
+        })) as CallToolResult;
+        return (r.structuredContent as { added: Array<{ task: { id: string } }> }).added[0]!.task.id;
+      },
+    };
     for (const tool of tools) {
       const fixture = toolFixtures[tool.name]!;
-      const good = (await client.callTool({ name: tool.name, arguments: fixture.valid })) as CallToolResult;
+      const good = (await client.callTool({
+        name: tool.name,
+        arguments: await fixture.valid(helpers),
+      })) as CallToolResult;
       expect(good.isError, `${tool.name}: ${text(good)}`).toBeFalsy();
       if (tool.outputSchema) expect(good.structuredContent, tool.name).toBeDefined();
       const bad = (await client.callTool({ name: tool.name, arguments: fixture.invalid })) as CallToolResult;

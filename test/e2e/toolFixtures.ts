@@ -2,8 +2,13 @@
  * One valid and one invalid call for every tool. The end-to-end suite calls every tool the server
  * lists and fails when a tool has no entry here, so each new tool must bring its fixtures.
  */
+export interface FixtureHelpers {
+  /** Creates a fresh task through tasks_add and returns its id. */
+  newTask(fields?: Record<string, unknown>): Promise<string>;
+}
+
 export interface ToolFixture {
-  valid: Record<string, unknown>;
+  valid: (h: FixtureHelpers) => Promise<Record<string, unknown>> | Record<string, unknown>;
   invalid: Record<string, unknown>;
   /** Part of the message the invalid call must return. */
   invalidMessage: RegExp;
@@ -11,15 +16,85 @@ export interface ToolFixture {
 
 export const toolFixtures: Record<string, ToolFixture> = {
   request_tool: {
-    valid: { category: 'agent' },
+    valid: () => ({ category: 'agent' }),
     invalid: { category: 'no-such-category' },
     invalidMessage: /Valid categories/,
   },
-  healing_status: { valid: {}, invalid: { verbose: true }, invalidMessage: /verbose/ },
+  healing_status: { valid: () => ({}), invalid: { verbose: true }, invalidMessage: /verbose/ },
   audit_append: {
-    valid: { entry_type: 'decision', title: 'e2e', content: 'Chose stdio for the e2e suite' },
+    valid: () => ({ entry_type: 'decision', title: 'e2e', content: 'Chose stdio for the e2e suite' }),
     invalid: { entry_type: 'decision' },
     invalidMessage: /content/,
   },
-  audit_status: { valid: { query: 'stdio', limit: 5 }, invalid: { limit: 0 }, invalidMessage: /limit/ },
+  audit_status: {
+    valid: () => ({ query: 'stdio', limit: 5 }),
+    invalid: { limit: 0 },
+    invalidMessage: /limit/,
+  },
+  tasks_add: {
+    valid: () => ({
+      tasks: [
+        { ref: 'a', title: 'Parent' },
+        { title: 'Child', parent: 'a', depends_on: [{ task: 'a' }] },
+      ],
+    }),
+    invalid: { tasks: [{ ref: 'x', title: 'Loop', depends_on: [{ task: 'x' }] }] },
+    invalidMessage: /cycle: t_\w+ → t_\w+/,
+  },
+  tasks_list: {
+    valid: () => ({ ready: true, limit: 5 }),
+    invalid: { status: ['finished'] },
+    invalidMessage: /status/,
+  },
+  tasks_get: {
+    valid: async (h) => ({ task_id: await h.newTask() }),
+    invalid: { task_id: 't_nothere00' },
+    invalidMessage: /not found.*tasks_list/,
+  },
+  tasks_start: {
+    valid: async (h) => ({ task_id: await h.newTask() }),
+    invalid: { task_id: '' },
+    invalidMessage: /task_id/,
+  },
+  tasks_complete: {
+    valid: async (h) => ({
+      task_id: await h.newTask(),
+      summary: 'done in e2e',
+      detailed_work: '# Work\nAll of it.',
+    }),
+    invalid: { task_id: 't_x', artifact_name: '../../escape' },
+    invalidMessage: /not found|artifact/,
+  },
+  tasks_update: {
+    valid: async (h) => ({ task_id: await h.newTask(), priority: 'high', note: 'bumped' }),
+    invalid: { task_id: 't_x', status: 'completed' },
+    invalidMessage: /status/,
+  },
+  tasks_transition: {
+    valid: async (h) => ({ task_id: await h.newTask(), to: 'blocked', reason: 'waiting on vendor' }),
+    invalid: { task_id: 't_x', to: 'done' },
+    invalidMessage: /to/,
+  },
+  tasks_depend: {
+    valid: async (h) => ({ task_id: await h.newTask(), action: 'add', on: await h.newTask() }),
+    invalid: { task_id: 't_x', action: 'link', on: 't_y' },
+    invalidMessage: /action/,
+  },
+  tasks_history: {
+    valid: async (h) => ({ task_id: await h.newTask() }),
+    invalid: { task_id: 't_x', limit: 1000 },
+    invalidMessage: /limit/,
+  },
+  tasks_query: { valid: () => ({ text: 'parent' }), invalid: { text: '' }, invalidMessage: /text/ },
+  tasks_next: { valid: () => ({}), invalid: { priority: 'high' }, invalidMessage: /priority/ },
+  tasks_from_template: {
+    valid: () => ({ template: 'bugfix', title: 'Login fails on Safari' }),
+    invalid: { template: 'nonexistent', title: 'x' },
+    invalidMessage: /No template "nonexistent".*feature/,
+  },
+  tasks_synthesize: {
+    valid: async (h) => ({ task_id: await h.newTask() }),
+    invalid: { task_id: 't_zzzzzzzz' },
+    invalidMessage: /not found/,
+  },
 };

@@ -28,7 +28,12 @@ describe('initialize and tools/list', () => {
   it('exposes only core by default, every tool fully described', async () => {
     h = await startHarness();
     const { tools } = await h.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['healing_status', 'request_tool']);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      'healing_status',
+      'request_tool',
+      'tasks_add',
+      'tasks_list',
+    ]);
   });
 
   it('describes every tool of every category completely', async () => {
@@ -63,7 +68,7 @@ describe('initialize and tools/list', () => {
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('CONFIG_INVALID');
     expect((error as AppError).describe()).toMatch(
-      /TASK_ORCHESTRATOR_TOOLS names unknown categories: nonsense.*Valid categories: core, agent/,
+      /TASK_ORCHESTRATOR_TOOLS names unknown categories: nonsense.*Valid categories: core, task, agent/,
     );
   });
 });
@@ -136,7 +141,7 @@ describe('request_tool', () => {
     h = await startHarness();
     const result = await h.call('request_tool', { category: 'telepathy' });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/Unknown category "telepathy".*Valid categories: core, agent/);
+    expect(textOf(result)).toMatch(/Unknown category "telepathy".*Valid categories: core, task, agent/);
   });
 
   it('turns a call to a tool of an unloaded category into a hint, and an unknown tool into another', async () => {
@@ -238,9 +243,9 @@ describe('context tracker', () => {
   it('counts definitions and results, then switches to compact results and suggests unloading', async () => {
     h = await startHarness({
       env: {
-        TASK_ORCHESTRATOR_CONTEXT_BUDGET: '3000',
-        TASK_ORCHESTRATOR_CONTEXT_RESERVE: '0.2',
-        TASK_ORCHESTRATOR_TOOLS: 'all',
+        TASK_ORCHESTRATOR_CONTEXT_BUDGET: '10000',
+        TASK_ORCHESTRATOR_CONTEXT_RESERVE: '0.55',
+        TASK_ORCHESTRATOR_TOOLS: 'agent',
       },
     });
     await h.client.listTools();

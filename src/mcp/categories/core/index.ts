@@ -2,11 +2,13 @@ import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
 import { healingStatus } from './healingStatus.js';
 import { requestTool } from './requestTool.js';
+import { tasksAdd } from './tasksAdd.js';
+import { tasksList } from './tasksList.js';
 
 export function coreCategory(services: Services): Category {
   return {
     name: 'core',
-    description: 'Always loaded: load other categories, server health.',
-    tools: [requestTool(services), healingStatus(services)],
+    description: 'Always loaded: add and list work orders, load other categories, server health.',
+    tools: [tasksList(services), tasksAdd(services), requestTool(services), healingStatus(services)],
   };
 }

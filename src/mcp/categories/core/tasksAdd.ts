@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import type { Services } from '../../services.js';
+import { actorField, newTaskSchema, taskLine, taskSummarySchema } from '../../schemas/tasks.js';
+import { defineTool, ok } from '../../tool.js';
+
+const input = z
+  .object({
+    tasks: z
+      .array(newTaskSchema)
+      .min(1)
+      .max(100)
+      .describe('One task, or a batch with subtasks/dependencies linked by ref'),
+    actor: actorField,
+  })
+  .strict();
+
+const output = z.object({
+  added: z.array(z.object({ ref: z.string().optional(), task: taskSummarySchema })),
+});
+
+export function tasksAdd(services: Services) {
+  return defineTool({
+    name: 'tasks_add',
+    title: 'Add tasks',
+    description:
+      'Create persistent work orders: one task or an atomic batch (all or none) where items link parents and dependencies by ref. Dependencies (completion|data|approval) are enforced; cycles are refused. output_schema and command_gates are quality gates checked by tasks_complete.',
+    inputSchema: input,
+    outputSchema: output,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    async handler(args, ctx) {
+      const added = await services.tasks.add(args.tasks, args.actor ?? ctx.actor);
+      const text = `Added ${added.length} task(s):\n${added.map((a) => `${a.ref ? `${a.ref} = ` : ''}${taskLine(a.task)}`).join('\n')}`;
+      return ok({ added }, text);
+    },
+  });
+}

@@ -1,0 +1,34 @@
+import type { Services } from '../../services.js';
+import type { Category } from '../../tool.js';
+import { tasksComplete } from './tasksComplete.js';
+import { tasksDepend } from './tasksDepend.js';
+import { tasksFromTemplate } from './tasksFromTemplate.js';
+import { tasksGet } from './tasksGet.js';
+import { tasksHistory } from './tasksHistory.js';
+import { tasksNext } from './tasksNext.js';
+import { tasksQuery } from './tasksQuery.js';
+import { tasksStart } from './tasksStart.js';
+import { tasksSynthesize } from './tasksSynthesize.js';
+import { tasksTransition } from './tasksTransition.js';
+import { tasksUpdate } from './tasksUpdate.js';
+
+export function taskCategory(services: Services): Category {
+  return {
+    name: 'task',
+    description:
+      'Work-order lifecycle: start, complete with enforced gates, dependencies, history, search, next task, templates, synthesis.',
+    tools: [
+      tasksGet(services),
+      tasksStart(services),
+      tasksComplete(services),
+      tasksUpdate(services),
+      tasksTransition(services),
+      tasksDepend(services),
+      tasksHistory(services),
+      tasksQuery(services),
+      tasksNext(services),
+      tasksFromTemplate(services),
+      tasksSynthesize(services),
+    ],
+  };
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import type { Services } from '../../services.js';
+import { actorField, taskLine, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
+import { defineTool, ok } from '../../tool.js';
+
+const input = z
+  .object({
+    task_id: taskRef.describe('Task id or unique prefix'),
+    result: z.unknown().optional().describe("Structured result; validated against the task's output_schema"),
+    summary: z.string().trim().max(4000).optional().describe('What was done, in a few sentences'),
+    detailed_work: z
+      .string()
+      .max(5_000_000)
+      .optional()
+      .describe('Long output, stored as an artifact file (not returned)'),
+    artifact_name: z
+      .string()
+      .max(100)
+      .optional()
+      .describe('File name for detailed_work; default detailed_work.md'),
+    approved: z.boolean().optional().describe('For approval tasks: true lets tasks that need approval start'),
+    note: z.string().trim().max(10_000).optional().describe('Appended to the task notes'),
+    actor: actorField,
+  })
+  .strict();
+
+const output = z.object({
+  task: taskSummarySchema,
+  gates: z.array(
+    z.object({
+      gate: z.string(),
+      ok: z.boolean(),
+      exit_code: z.number().nullable(),
+      duration_ms: z.number(),
+    }),
+  ),
+  artifacts: z.array(z.object({ name: z.string(), path: z.string(), bytes: z.number() })),
+  parent: z
+    .object({ id: z.string(), title: z.string(), total: z.number(), completed: z.number(), open: z.number() })
+    .optional()
+    .describe("Progress of the task's parent"),
+});
+
+export function tasksComplete(services: Services) {
+  return defineTool({
+    name: 'tasks_complete',
+    title: 'Complete a task (gates enforced)',
+    description:
+      'Complete a task only if every gate passes: dependencies satisfied, subtasks closed, result valid against output_schema, every command gate exits 0. Otherwise the task stays open and every violation is returned. detailed_work is saved as an artifact file.',
+    inputSchema: input,
+    outputSchema: output,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    async handler(args, ctx) {
+      const { task_id, actor, ...rest } = args;
+      const done = await services.tasks.complete(task_id, rest, actor ?? ctx.actor, ctx.signal);
+      const gates = done.gates.map(({ gate, ok: passed, exit_code, duration_ms }) => ({
+        gate,
+        ok: passed,
+        exit_code,
+        duration_ms,
+      }));
+      const lines = [
+        `Completed: ${taskLine(done.task)}`,
+        ...gates.map((g) => `gate passed: ${g.gate} (${g.duration_ms} ms)`),
+        ...done.artifacts.map((a) => `artifact: ${a.path} (${a.bytes} bytes)`),
+        done.parent
+          ? `Parent ${done.parent.id} "${done.parent.title}": ${done.parent.completed}/${done.parent.total} subtasks completed`
+          : '',
+      ].filter(Boolean);
+      return ok(
+        {
+          task: done.task,
+          gates,
+          artifacts: done.artifacts,
+          ...(done.parent ? { parent: done.parent } : {}),
+        },
+        lines.join('\n'),
+      );
+    },
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * Task artifacts: large work stored as files under `<state>/artifacts/<task id>/`, referenced by
+ * path so it does not travel through the client's context. Names are checked so no argument can
+ * write outside that folder.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../core/errors.js';
+import { writeTextAtomic } from '../storage/atomicFile.js';
+import type { Artifact } from './model.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
+
+/** @throws AppError INVALID_INPUT for names that could escape the folder or confuse tools. */
+export function checkArtifactName(name: string): void {
+  if (!NAME.test(name) || name.includes('..')) {
+    throw new AppError('INVALID_INPUT', `Invalid artifact name "${name.slice(0, 120)}"`, {
+      hint: 'Use 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit (no slashes, no "..")',
+    });
+  }
+}
+
+export async function writeArtifact(
+  stateDir: string,
+  taskId: string,
+  name: string,
+  content: string,
+): Promise<Artifact> {
+  checkArtifactName(name);
+  const bytes = Buffer.byteLength(content);
+  if (bytes > MAX_ARTIFACT_BYTES) {
+    throw new AppError(
+      'INVALID_INPUT',
+      `Artifact "${name}" is ${bytes} bytes; the limit is ${MAX_ARTIFACT_BYTES}`,
+    );
+  }
+  const relative = path.join('artifacts', taskId, name);
+  const absolute = path.join(stateDir, relative);
+  // Belt and braces: the resolved path must stay inside the artifacts folder.
+  if (!absolute.startsWith(path.join(stateDir, 'artifacts') + path.sep)) {
+    throw new AppError('INVALID_INPUT', `Artifact path escapes the state folder`);
+  }
+  await fs.mkdir(path.dirname(absolute), { recursive: true });
+  await writeTextAtomic(absolute, content);
+  return { name, path: relative, bytes };
+}

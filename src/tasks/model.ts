@@ -1,0 +1,323 @@
+/**
+ * The work-order model: one Task type for plain to-dos, enforced work orders (dependencies and
+ * quality gates) and orchestrator-style breakdowns (parents, children, results).
+ */
+
+export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const PRIORITY_RANK: Record<Priority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+export const STATUSES = [
+  'draft',
+  'ready',
+  'active',
+  'blocked',
+  'review',
+  'completed',
+  'cancelled',
+  'archived',
+  'superseded',
+] as const;
+export type Status = (typeof STATUSES)[number];
+
+/**
+ * Which status may follow which. `completed` is reached only through tasks_complete, where the
+ * gates run; the table lists it so the error can say so.
+ */
+export const TRANSITIONS: Record<Status, readonly Status[]> = {
+  draft: ['ready', 'cancelled'],
+  ready: ['active', 'blocked', 'draft', 'completed', 'cancelled', 'superseded'],
+  active: ['review', 'blocked', 'ready', 'completed', 'cancelled', 'superseded'],
+  blocked: ['ready', 'active', 'cancelled', 'superseded'],
+  review: ['active', 'completed', 'cancelled'],
+  completed: ['ready', 'archived'],
+  cancelled: ['ready', 'archived'],
+  superseded: ['archived'],
+  archived: [],
+};
+
+/** Statuses in which a task no longer needs work. */
+export const CLOSED: ReadonlySet<Status> = new Set(['completed', 'cancelled', 'archived', 'superseded']);
+
+export const DEPENDENCY_KINDS = ['completion', 'data', 'approval'] as const;
+export type DependencyKind = (typeof DEPENDENCY_KINDS)[number];
+
+export const SOURCES = ['manual', 'email', 'calendar', 'claude_code', 'template'] as const;
+export type Source = (typeof SOURCES)[number];
+
+export interface Waiver {
+  by: string;
+  reason: string;
+  at: string;
+}
+
+export interface Dependency {
+  /** The task this one waits for. */
+  task: string;
+  /**
+   * completion: the other task is completed; data: it is completed and left an artifact;
+   * approval: it is completed with `approved: true`.
+   */
+  kind: DependencyKind;
+  waived?: Waiver;
+}
+
+export interface CommandGate {
+  command: string;
+  args: string[];
+  timeout_s: number;
+}
+
+export interface Artifact {
+  name: string;
+  /** Relative to the state folder. */
+  path: string;
+  bytes: number;
+}
+
+export interface Note {
+  at: string;
+  actor: string;
+  text: string;
+}
+
+export interface Task {
+  id: string;
+  title: string;
+  description?: string;
+  priority: Priority;
+  status: Status;
+  parent?: string;
+  tags: string[];
+  /** ISO date or date-time. */
+  due?: string;
+  estimate_hours?: number;
+  /** Who should do it: an archetype (architect, implementer, ...) or a person. */
+  specialist?: string;
+  source: Source;
+  notes: Note[];
+  depends_on: Dependency[];
+  /** JSON Schema the completion `result` must validate against. */
+  output_schema?: Record<string, unknown>;
+  command_gates: CommandGate[];
+  result?: unknown;
+  summary?: string;
+  approved?: boolean;
+  artifacts: Artifact[];
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  started_at?: string;
+  completed_at?: string;
+}
+
+/** Fields a task can be created or updated with. */
+export type TaskFields = Pick<
+  Task,
+  | 'title'
+  | 'description'
+  | 'priority'
+  | 'tags'
+  | 'due'
+  | 'estimate_hours'
+  | 'specialist'
+  | 'output_schema'
+  | 'command_gates'
+>;
+
+interface EventBase {
+  at: string;
+  actor: string;
+}
+
+export type TaskEvent = EventBase &
+  (
+    | { type: 'added'; tasks: Task[] }
+    | {
+        type: 'updated';
+        id: string;
+        changes: Partial<TaskFields> & { parent?: string | null };
+        note?: string;
+      }
+    | { type: 'transitioned'; id: string; from: Status; to: Status; reason?: string }
+    | { type: 'dependency_added'; id: string; dependency: Dependency }
+    | { type: 'dependency_removed'; id: string; on: string }
+    | { type: 'dependency_waived'; id: string; on: string; reason: string }
+    | {
+        type: 'completed';
+        id: string;
+        from: Status;
+        result?: unknown;
+        summary?: string;
+        approved?: boolean;
+        artifacts: Artifact[];
+        note?: string;
+      }
+    | { type: 'gate_failed'; id: string; violations: string[] }
+  );
+
+export interface HistoryEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  type: TaskEvent['type'];
+  /** One line a person can read. */
+  summary: string;
+}
+
+export interface TaskState {
+  tasks: Map<string, Task>;
+  /** parent id -> child ids in creation order */
+  children: Map<string, string[]>;
+  /** task id -> ids of tasks that depend on it */
+  dependents: Map<string, Set<string>>;
+  history: Map<string, HistoryEntry[]>;
+  /** Tasks in creation order (for stable listing). */
+  order: string[];
+}
+
+export function emptyTaskState(): TaskState {
+  return { tasks: new Map(), children: new Map(), dependents: new Map(), history: new Map(), order: [] };
+}
+
+function addHistory(state: TaskState, id: string, seq: number, event: TaskEvent, summary: string): void {
+  const list = state.history.get(id) ?? [];
+  list.push({ seq, at: event.at, actor: event.actor, type: event.type, summary });
+  state.history.set(id, list);
+}
+
+function link(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key) ?? new Set<string>();
+  set.add(value);
+  map.set(key, set);
+}
+
+function setParent(state: TaskState, task: Task, parent: string | undefined): void {
+  if (task.parent) {
+    const siblings = state.children.get(task.parent);
+    if (siblings)
+      state.children.set(
+        task.parent,
+        siblings.filter((c) => c !== task.id),
+      );
+  }
+  if (parent) {
+    task.parent = parent;
+    state.children.set(parent, [...(state.children.get(parent) ?? []), task.id]);
+  } else {
+    delete task.parent;
+  }
+}
+
+/** Applies a stored event. Events were validated when decided, so this trusts them. */
+export function applyTaskEvent(state: TaskState, event: TaskEvent, seq: number): void {
+  switch (event.type) {
+    case 'added':
+      for (const t of event.tasks) {
+        const task: Task = structuredClone(t);
+        const parent = task.parent;
+        delete task.parent;
+        state.tasks.set(task.id, task);
+        state.order.push(task.id);
+        setParent(state, task, parent);
+        for (const d of task.depends_on) link(state.dependents, d.task, task.id);
+        addHistory(state, task.id, seq, event, `created "${task.title}" as ${task.status}`);
+      }
+      return;
+    case 'updated': {
+      const task = state.tasks.get(event.id);
+      if (!task) return;
+      const { parent, ...fields } = event.changes;
+      Object.assign(task, structuredClone(fields));
+      for (const [k, v] of Object.entries(fields))
+        if (v === null) delete (task as unknown as Record<string, unknown>)[k];
+      if (parent !== undefined) setParent(state, task, parent ?? undefined);
+      if (event.note) task.notes.push({ at: event.at, actor: event.actor, text: event.note });
+      task.updated_at = event.at;
+      const changed = Object.keys(event.changes);
+      addHistory(
+        state,
+        task.id,
+        seq,
+        event,
+        [changed.length ? `updated ${changed.join(', ')}` : '', event.note ? 'added a note' : '']
+          .filter(Boolean)
+          .join('; '),
+      );
+      return;
+    }
+    case 'transitioned': {
+      const task = state.tasks.get(event.id);
+      if (!task) return;
+      task.status = event.to;
+      task.updated_at = event.at;
+      if (event.to === 'active' && !task.started_at) task.started_at = event.at;
+      if (event.to === 'ready' && event.from === 'completed') delete task.completed_at;
+      addHistory(
+        state,
+        task.id,
+        seq,
+        event,
+        `${event.from} → ${event.to}${event.reason ? ` (${event.reason})` : ''}`,
+      );
+      return;
+    }
+    case 'dependency_added': {
+      const task = state.tasks.get(event.id);
+      if (!task) return;
+      task.depends_on.push(structuredClone(event.dependency));
+      task.updated_at = event.at;
+      link(state.dependents, event.dependency.task, task.id);
+      addHistory(
+        state,
+        task.id,
+        seq,
+        event,
+        `now depends on ${event.dependency.task} (${event.dependency.kind})`,
+      );
+      return;
+    }
+    case 'dependency_removed': {
+      const task = state.tasks.get(event.id);
+      if (!task) return;
+      task.depends_on = task.depends_on.filter((d) => d.task !== event.on);
+      task.updated_at = event.at;
+      state.dependents.get(event.on)?.delete(task.id);
+      addHistory(state, task.id, seq, event, `no longer depends on ${event.on}`);
+      return;
+    }
+    case 'dependency_waived': {
+      const task = state.tasks.get(event.id);
+      const dep = task?.depends_on.find((d) => d.task === event.on);
+      if (!task || !dep) return;
+      dep.waived = { by: event.actor, reason: event.reason, at: event.at };
+      task.updated_at = event.at;
+      addHistory(state, task.id, seq, event, `waived dependency on ${event.on}: ${event.reason}`);
+      return;
+    }
+    case 'completed': {
+      const task = state.tasks.get(event.id);
+      if (!task) return;
+      task.status = 'completed';
+      task.completed_at = event.at;
+      task.updated_at = event.at;
+      if (!task.started_at) task.started_at = event.at;
+      if (event.result !== undefined) task.result = structuredClone(event.result);
+      if (event.summary !== undefined) task.summary = event.summary;
+      if (event.approved !== undefined) task.approved = event.approved;
+      task.artifacts.push(...event.artifacts);
+      if (event.note) task.notes.push({ at: event.at, actor: event.actor, text: event.note });
+      addHistory(state, task.id, seq, event, `${event.from} → completed (gates passed)`);
+      return;
+    }
+    case 'gate_failed':
+      addHistory(
+        state,
+        event.id,
+        seq,
+        event,
+        `completion refused: ${event.violations.length} gate violation(s): ${event.violations.join('; ').slice(0, 300)}`,
+      );
+      return;
+  }
+}
