@@ -100,7 +100,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       let store = eventStores.get(name) as EventStore<S, E> | undefined;
       if (!store) {
         store = createEventStore<S, E>({ ...options, dir: path.join(stateDir, 'events', name), logger });
-        eventStores.set(name, store as EventStore<unknown, unknown>);
+        eventStores.set(name, store);
       }
       return store;
     },
