@@ -132,8 +132,16 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     }
   }
 
-  /** Reads only what was appended since the last call, per segment. */
-  private async refresh(): Promise<string[]> {
+  private refreshing: Promise<unknown> = Promise.resolve();
+
+  /** Reads only what was appended since the last call, per segment; serialised (see eventStore). */
+  private refresh(): Promise<string[]> {
+    const run = this.refreshing.then(() => this.readNew());
+    this.refreshing = run.catch(() => {});
+    return run;
+  }
+
+  private async readNew(): Promise<string[]> {
     const names = await this.segmentNames();
     for (const name of names) {
       const file = path.join(this.dir, name);

@@ -97,8 +97,19 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
     return this.applied;
   }
 
-  /** Reads what other processes appended since the last call. */
-  private async catchUp(underLock: boolean): Promise<void> {
+  private catching: Promise<void> = Promise.resolve();
+
+  /**
+   * Reads what other processes appended since the last call. Calls are serialised: two reads
+   * running at once would both advance a segment's cursor and skip events.
+   */
+  private catchUp(underLock: boolean): Promise<void> {
+    const run = this.catching.then(() => this.readNew(underLock));
+    this.catching = run.catch(() => {});
+    return run;
+  }
+
+  private async readNew(underLock: boolean): Promise<void> {
     let names: string[];
     try {
       names = (await fs.readdir(this.options.dir)).filter((n) => n.endsWith('.jsonl'));

@@ -185,6 +185,54 @@ describe('stdio server end to end', () => {
     expect(await b.exited).toBe(0);
   });
 
+  it('two servers add and complete tasks concurrently on one state folder: nothing lost or duplicated', async () => {
+    const [a, b] = [await start(), await start()];
+    const addAndComplete = async (s: Running, name: string) => {
+      const added = (await s.client.callTool({
+        name: 'tasks_add',
+        arguments: { tasks: Array.from({ length: 15 }, (_, i) => ({ title: `${name}-${i}` })) },
+      })) as CallToolResult;
+      expect(added.isError, text(added)).toBeFalsy();
+      const ids = (added.structuredContent as { added: Array<{ task: { id: string } }> }).added.map(
+        (x) => x.task.id,
+      );
+      await s.client.callTool({ name: 'request_tool', arguments: { category: 'task' } });
+      const done = (await Promise.all(
+        ids.map((id) =>
+          s.client.callTool({ name: 'tasks_complete', arguments: { task_id: id, summary: `by ${name}` } }),
+        ),
+      )) as CallToolResult[];
+      for (const d of done) expect(d.isError, text(d)).toBeFalsy();
+      return ids;
+    };
+    const [idsA, idsB] = await Promise.all([addAndComplete(a, 'A'), addAndComplete(b, 'B')]);
+    // Both race to complete one shared task: exactly one wins.
+    const shared = (await a.client.callTool({
+      name: 'tasks_add',
+      arguments: { tasks: [{ title: 'shared' }] },
+    })) as CallToolResult;
+    const sharedId = (shared.structuredContent as { added: Array<{ task: { id: string } }> }).added[0]!.task
+      .id;
+    const race = (await Promise.all(
+      [a, b].map((s) => s.client.callTool({ name: 'tasks_complete', arguments: { task_id: sharedId } })),
+    )) as CallToolResult[];
+    expect(race.filter((r) => !r.isError)).toHaveLength(1);
+    expect(text(race.find((r) => r.isError)!)).toMatch(/status is completed/);
+
+    for (const s of [a, b]) {
+      const list = (await s.client.callTool({
+        name: 'tasks_list',
+        arguments: { status: ['completed'], limit: 100 },
+      })) as CallToolResult;
+      const tasks = (list.structuredContent as { tasks: Array<{ id: string; title: string }> }).tasks;
+      expect(tasks).toHaveLength(31);
+      expect(new Set(tasks.map((t) => t.id)).size).toBe(31);
+      expect(new Set(tasks.map((t) => t.id))).toEqual(new Set([...idsA, ...idsB, sharedId]));
+    }
+    await a.client.close();
+    await b.client.close();
+  });
+
   it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
     const child = spawn(process.execPath, [cli, 'serve'], {
       cwd: work,

@@ -177,6 +177,17 @@ describe('append log', () => {
     expect(stats.skippedLines).toBe(0);
   });
 
+  it('misses nothing when many reads run at once while another instance appends', async () => {
+    const { logger } = captureLogger();
+    const a = await openStorage({ stateDir: dir, logger });
+    const b = await openStorage({ stateDir: dir, logger });
+    for (let i = 0; i < 20; i++) {
+      await a.log<{ i: number }>('shared').append({ i });
+      await Promise.all(Array.from({ length: 8 }, () => b.log('shared').readAll()));
+    }
+    expect(await b.log('shared').readAll()).toHaveLength(20);
+  });
+
   it('refuses an oversized record with a hint', async () => {
     const s = await openStorage({ stateDir: dir, logger: captureLogger().logger });
     await expect(s.log('big').append({ text: 'x'.repeat(2 * 1024 * 1024) })).rejects.toThrow(/limit/);
