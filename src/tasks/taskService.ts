@@ -13,6 +13,8 @@ import type { Page, PageRequest } from '../core/pagination.js';
 import type { EventStore } from '../storage/eventStore.js';
 import type { Storage } from '../storage/storage.js';
 import { writeArtifact } from './artifacts.js';
+import { ListIndex } from './listIndex.js';
+import type { ListFilter } from './listIndex.js';
 import { checkCommandGate, runCommandGate, SchemaCache } from './gates.js';
 import type { GateRun } from './gates.js';
 import {
@@ -73,18 +75,9 @@ export interface TaskSummary {
   blocked_by?: string[];
 }
 
-export type SortKey = 'priority' | 'due' | 'created' | 'updated';
-
-export interface ListFilter extends PageRequest {
-  status?: Status[] | undefined;
-  priority?: Priority[] | undefined;
-  tag?: string | undefined;
+export interface ListRequest extends Omit<ListFilter, 'parent'> {
   /** A task id/prefix for its children, or "root" for top-level tasks. */
   parent?: string | undefined;
-  ready?: boolean | undefined;
-  include_closed?: boolean | undefined;
-  sort?: SortKey | undefined;
-  order?: 'asc' | 'desc' | undefined;
 }
 
 export interface CompleteInput {
@@ -189,7 +182,7 @@ function compareDue(a: Task, b: Task): number {
 export class TaskService {
   private readonly store: EventStore<TaskState, TaskEvent>;
   private readonly schemas = new SchemaCache();
-  private readonly listCache = new Map<string, { version: number; ids: string[] }>();
+  private readonly lists = new ListIndex();
   private readonly options: TaskServiceOptions;
 
   constructor(options: TaskServiceOptions) {
@@ -335,54 +328,17 @@ export class TaskService {
     );
   }
 
-  async list(filter: ListFilter): Promise<Page<TaskSummary>> {
+  async list(request: ListRequest): Promise<Page<TaskSummary>> {
     return this.read((state, version) => {
-      const key = JSON.stringify({ ...filter, limit: undefined, cursor: undefined });
-      let cached = this.listCache.get(key);
-      if (!cached || cached.version !== version) {
-        cached = { version, ids: this.filterAndSort(state, filter) };
-        if (this.listCache.size > 64) this.listCache.clear();
-        this.listCache.set(key, cached);
-      }
-      const page = paginate(cached.ids, filter);
-      return { ...page, items: page.items.map((id) => summarizeTask(state, state.tasks.get(id)!)) };
+      const parent =
+        request.parent === 'root' ? null : request.parent ? resolveId(state, request.parent) : undefined;
+      const page = this.lists.page(state, version, { ...request, parent });
+      return {
+        items: page.ids.map((id) => summarizeTask(state, state.tasks.get(id)!)),
+        total: page.total,
+        ...(page.next_cursor ? { next_cursor: page.next_cursor } : {}),
+      };
     });
-  }
-
-  private filterAndSort(state: TaskState, f: ListFilter): string[] {
-    const statuses = f.status && f.status.length > 0 ? new Set(f.status) : undefined;
-    const priorities = f.priority && f.priority.length > 0 ? new Set(f.priority) : undefined;
-    let parent: string | undefined | null;
-    if (f.parent === 'root') parent = null;
-    else if (f.parent) parent = resolveId(state, f.parent);
-    const source = parent ? (state.children.get(parent) ?? []) : state.order;
-    const rank = new Map(state.order.map((id, i) => [id, i]));
-    const tasks: Task[] = [];
-    for (const id of source) {
-      const t = state.tasks.get(id);
-      if (!t) continue;
-      if (statuses ? !statuses.has(t.status) : !f.include_closed && CLOSED.has(t.status)) continue;
-      if (priorities && !priorities.has(t.priority)) continue;
-      if (f.tag && !t.tags.includes(f.tag)) continue;
-      if (parent === null && t.parent) continue;
-      if (f.ready !== undefined && isReadyToStart(state, t) !== f.ready) continue;
-      tasks.push(t);
-    }
-    const byCreated = (a: Task, b: Task) => rank.get(a.id)! - rank.get(b.id)!;
-    const sort = f.sort ?? 'priority';
-    const cmp: (a: Task, b: Task) => number =
-      sort === 'priority'
-        ? (a, b) =>
-            PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || compareDue(a, b) || byCreated(a, b)
-        : sort === 'due'
-          ? (a, b) =>
-              compareDue(a, b) || PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || byCreated(a, b)
-          : sort === 'updated'
-            ? (a, b) => (a.updated_at < b.updated_at ? -1 : a.updated_at > b.updated_at ? 1 : byCreated(a, b))
-            : byCreated;
-    tasks.sort(cmp);
-    if (f.order === 'desc') tasks.reverse();
-    return tasks.map((t) => t.id);
   }
 
   async get(ref: string): Promise<{ task: Task; summary: TaskSummary; blockers: Blocker[] }> {
