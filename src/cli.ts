@@ -189,7 +189,7 @@ async function tools(options: { json?: boolean; markdown?: boolean; write?: stri
           process.stdout.write(`  ${t.name.padEnd(24)} ${String(t.tokens).padStart(5)}  ${t.title}\n`);
       }
       process.stdout.write(
-        `tools/list: core ~${catalog.coreTokens} tokens, all ~${catalog.allTokens} tokens (${catalog.tokenizer})\n`,
+        `model-facing definitions: core ~${catalog.coreTokens} tokens, all ~${catalog.allTokens} tokens; whole tools/list: core ~${catalog.coreListTokens}, all ~${catalog.allListTokens} (${catalog.tokenizer})\n`,
       );
     }
   } finally {

@@ -5,6 +5,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { ENV_VARS } from '../config.js';
+import { modelFacing } from './contextTracker.js';
 import { createServer } from './server.js';
 import type { Services } from './services.js';
 
@@ -13,14 +14,21 @@ export interface CatalogTool {
   title: string;
   description: string;
   category: string;
+  /** Tokens the model sees: name, description, input schema. */
   tokens: number;
+  /** Tokens of the whole tools/list entry (with title, annotations, output schema). */
+  listTokens: number;
   readOnly: boolean;
 }
 
 export interface Catalog {
   categories: Array<{ name: string; description: string; tokens: number; tools: CatalogTool[] }>;
+  /** Model-facing tokens with core only / every category loaded. */
   coreTokens: number;
   allTokens: number;
+  /** Whole tools/list JSON with core only / every category loaded. */
+  coreListTokens: number;
+  allListTokens: number;
   tokenizer: string;
 }
 
@@ -43,7 +51,8 @@ export async function buildCatalog(services: Services): Promise<Catalog> {
           title: tool.title ?? name,
           description: tool.description ?? '',
           category: c.name,
-          tokens: server.tracker.estimate(JSON.stringify(tool)),
+          tokens: server.tracker.estimate(modelFacing([tool])),
+          listTokens: server.tracker.estimate(JSON.stringify(tool)),
           readOnly: tool.annotations?.readOnlyHint === true,
         };
       });
@@ -59,8 +68,10 @@ export async function buildCatalog(services: Services): Promise<Catalog> {
     );
     return {
       categories,
-      coreTokens: server.tracker.estimate(JSON.stringify(core)),
-      allTokens: server.tracker.estimate(JSON.stringify(tools)),
+      coreTokens: server.tracker.estimate(modelFacing(core)),
+      allTokens: server.tracker.estimate(modelFacing(tools)),
+      coreListTokens: server.tracker.estimate(JSON.stringify(core)),
+      allListTokens: server.tracker.estimate(JSON.stringify(tools)),
       tokenizer: server.tracker.snapshot().tokenizer,
     };
   } finally {
@@ -76,7 +87,7 @@ function cell(text: string): string {
 export function renderToolsMarkdown(catalog: Catalog): string {
   const out: string[] = [
     `${catalog.categories.reduce((s, c) => s + c.tools.length, 0)} tools in ${catalog.categories.length} categories. ` +
-      `tools/list costs ~${catalog.coreTokens} tokens with core only and ~${catalog.allTokens} with every category loaded (${catalog.tokenizer}).`,
+      `The model sees ~${catalog.coreTokens} tokens of tool definitions with core only and ~${catalog.allTokens} with every category loaded (name, description and input schema; ${catalog.tokenizer}). Whole tools/list responses: ~${catalog.coreListTokens} and ~${catalog.allListTokens}.`,
     '',
   ];
   for (const c of catalog.categories) {

@@ -29,6 +29,24 @@ export interface ContextSnapshot {
 
 type Counter = (text: string) => number;
 
+/**
+ * The part of tools/list that reaches the model: name, description and input schema. Clients
+ * such as Claude Code pass these to the model API; titles, annotations and output schemas stay
+ * with the client. Counting them would overstate the context cost.
+ */
+export function modelFacing(tools: readonly unknown[]): string {
+  return JSON.stringify(
+    tools.map((t) => {
+      const { name, description, inputSchema } = t as {
+        name?: unknown;
+        description?: unknown;
+        inputSchema?: unknown;
+      };
+      return { name, description, input_schema: inputSchema };
+    }),
+  );
+}
+
 /** Texts longer than this are estimated from a sample: exact counts of huge texts cost too much. */
 const EXACT_LIMIT = 64 * 1024;
 
@@ -73,8 +91,9 @@ export class ContextTracker {
     return Math.ceil((count(sample) / sample.length) * text.length);
   }
 
-  recordDefinitions(toolsJson: string): void {
-    this.definitions = this.estimate(toolsJson);
+  /** Measures the tool definitions the client's model will see (see `modelFacing`). */
+  recordDefinitions(tools: readonly unknown[]): void {
+    this.definitions = this.estimate(modelFacing(tools));
   }
 
   /** Records a result the client received; its tokens are counted lazily. */

@@ -11,8 +11,8 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { CallToolResult, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 
 export interface TransportObserver {
-  /** Called after a tools/list response was handed to the transport, with its `tools` JSON. */
-  onToolsListSent(toolsJson: string): void;
+  /** Called after a tools/list response was handed to the transport, with its tools. */
+  onToolsListSent(tools: unknown[]): void;
   onListChangedSent(): void;
   /** For a refused call: a better answer if the tool is not loaded, else undefined. */
   gateCall(toolName: string, refusal: string): CallToolResult | undefined;
@@ -82,7 +82,7 @@ export class ObservedTransport implements Transport {
     await this.inner.send(message, options);
     if ('id' in message && 'result' in message && this.listRequests.delete(message.id)) {
       const tools = (message.result as { tools?: unknown }).tools;
-      this.observer.onToolsListSent(JSON.stringify(tools ?? []));
+      this.observer.onToolsListSent(Array.isArray(tools) ? tools : []);
     } else if ('method' in message && message.method === 'notifications/tools/list_changed') {
       this.observer.onListChangedSent();
     }

@@ -172,8 +172,8 @@ export class ToolRouter implements TransportObserver, SessionControl {
   }
 
   // TransportObserver
-  onToolsListSent(toolsJson: string): void {
-    this.tracker.recordDefinitions(toolsJson);
+  onToolsListSent(tools: unknown[]): void {
+    this.tracker.recordDefinitions(tools);
     this.listVersion++;
     const ready = this.waiters.filter((w) => this.listVersion > w.since);
     this.waiters = this.waiters.filter((w) => this.listVersion <= w.since);

@@ -293,7 +293,9 @@ describe('cli', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^core\s+\(~\d+ tokens\)/m);
     expect(r.stdout).toMatch(/request_tool\s+\d+/);
-    expect(r.stdout).toMatch(/tools\/list: core ~\d+ tokens, all ~\d+ tokens \(cl100k_base\)/);
+    expect(r.stdout).toMatch(
+      /model-facing definitions: core ~\d+ tokens, all ~\d+ tokens; whole tools\/list: core ~\d+, all ~\d+ \(cl100k_base\)/,
+    );
     await expect(fs.access(path.join(work, '.task-orchestrator'))).rejects.toThrow();
   });
 });
