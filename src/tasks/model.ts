@@ -95,6 +95,8 @@ export interface Task {
   /** Who should do it: an archetype (architect, implementer, ...) or a person. */
   specialist?: string;
   source: Source;
+  /** Identity in the system the task came from (e.g. `email:<message-id>`, `ics:<uid>`); imports skip known ones. */
+  external_id?: string;
   notes: Note[];
   depends_on: Dependency[];
   /** JSON Schema the completion `result` must validate against. */
@@ -181,6 +183,8 @@ export interface TaskState {
    * readiness through a dependency), newest last; bounded. Lets cached list orders update in place.
    */
   changes: Array<{ seq: number; ids: string[] }>;
+  /** external_id -> task id */
+  external: Map<string, string>;
 }
 
 /** How many recent events `changes` remembers. */
@@ -195,6 +199,7 @@ export function emptyTaskState(): TaskState {
     order: [],
     position: new Map(),
     changes: [],
+    external: new Map(),
   };
 }
 
@@ -216,6 +221,7 @@ export function normalizeTask(t: Task): Task {
     estimate_hours: t.estimate_hours,
     specialist: t.specialist,
     source: t.source,
+    external_id: t.external_id,
     notes: structuredClone(t.notes),
     depends_on: structuredClone(t.depends_on),
     output_schema: t.output_schema === undefined ? undefined : structuredClone(t.output_schema),
@@ -296,6 +302,7 @@ function applyEvent(state: TaskState, event: TaskEvent, seq: number): void {
         const parent = t.parent;
         state.tasks.set(task.id, task);
         state.position.set(task.id, state.order.length);
+        if (task.external_id) state.external.set(task.external_id, task.id);
         state.order.push(task.id);
         setParent(state, task, parent);
         for (const d of task.depends_on) link(state.dependents, d.task, task.id);

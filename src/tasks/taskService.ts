@@ -59,6 +59,9 @@ export interface NewTask {
   source?: Source;
   output_schema?: Record<string, unknown>;
   command_gates?: Array<Omit<CommandGate, 'timeout_s'> & { timeout_s?: number }>;
+  external_id?: string;
+  /** Notes to start with. */
+  notes?: string[];
 }
 
 export interface TaskSummary {
@@ -224,101 +227,15 @@ export class TaskService {
     actor: string,
     source: Source = 'manual',
   ): Promise<Array<{ ref?: string; task: TaskSummary }>> {
-    // Schema and gate checks need no state: fail before taking the lock.
-    const prepared = items.map((item) => {
-      if (item.output_schema) this.schemas.validator(item.output_schema);
-      return { item, gates: this.checkGates(item.command_gates) };
-    });
+    const prepared = this.prepare(items);
     const added = await this.store.transact((state) => {
-      const at = this.now();
-      const byRef = new Map<string, string>();
-      for (const { item } of prepared) {
-        if (item.ref === undefined) continue;
-        if (byRef.has(item.ref)) {
-          throw new AppError('INVALID_INPUT', `ref "${item.ref}" is used twice in this batch`, {
-            hint: 'Give each task a unique ref',
-          });
-        }
-        byRef.set(item.ref, newId('t', 8));
-      }
-      const resolve = (ref: string, field: string): string => {
-        const local = byRef.get(ref);
-        if (local) return local;
-        try {
-          return resolveId(state, ref);
-        } catch (error) {
-          if (error instanceof AppError && error.code === 'NOT_FOUND') {
-            throw new AppError(
-              'NOT_FOUND',
-              `${field} "${ref}" is neither a ref of this batch nor an existing task`,
-              {
-                hint: 'Use a ref defined in this batch or an id from tasks_list',
-              },
-            );
-          }
-          throw error;
-        }
-      };
-      const tasks: Task[] = [];
-      const extraEdges = new Map<string, string[]>();
-      for (const { item, gates } of prepared) {
-        const id = item.ref !== undefined ? byRef.get(item.ref)! : newId('t', 8);
-        const depends: Dependency[] = [];
-        for (const d of item.depends_on ?? []) {
-          const target = resolve(d.task, 'depends_on task');
-          if (depends.some((x) => x.task === target)) continue;
-          depends.push({ task: target, kind: d.kind ?? 'completion' });
-        }
-        extraEdges.set(
-          id,
-          depends.map((d) => d.task),
-        );
-        const task: Task = {
-          id,
-          title: item.title,
-          priority: item.priority ?? 'medium',
-          status: item.status ?? 'ready',
-          tags: [...new Set(item.tags ?? [])],
-          source: item.source ?? source,
-          notes: [],
-          depends_on: depends,
-          command_gates: gates,
-          artifacts: [],
-          created_by: actor,
-          created_at: at,
-          updated_at: at,
-        };
-        if (item.description) task.description = item.description;
-        if (item.parent) task.parent = resolve(item.parent, 'parent');
-        if (item.due) task.due = item.due;
-        if (item.estimate_hours !== undefined) task.estimate_hours = item.estimate_hours;
-        if (item.specialist) task.specialist = item.specialist;
-        if (item.output_schema) task.output_schema = item.output_schema;
-        tasks.push(task);
-      }
-      // Cycles may run through tasks of this batch only, or through stored ones.
-      for (const task of tasks) {
-        for (const dep of task.depends_on) {
-          const others = new Map(extraEdges);
-          others.set(
-            task.id,
-            (others.get(task.id) ?? []).filter((x) => x !== dep.task),
-          );
-          const cycle = findCycle(state, task.id, dep.task, others);
-          if (cycle) {
-            throw new AppError('CONFLICT', `Dependencies form a cycle: ${cycle.join(' → ')}`, {
-              hint: 'Remove one of these dependencies; nothing was added',
-            });
-          }
-        }
-        if (task.parent && task.parent === task.id) {
-          throw new AppError('INVALID_INPUT', `Task "${task.title}" cannot be its own parent`);
-        }
-      }
-      const event: TaskEvent = { type: 'added', at, actor, tasks };
+      const tasks = this.buildBatch(state, prepared, actor, source);
       // tasks[i] was built from prepared[i].
       const result = tasks.map((t, i) => ({ id: t.id, ref: prepared[i]!.item.ref }));
-      return { event, result };
+      return {
+        event: { type: 'added', at: tasks[0]?.created_at ?? this.now(), actor, tasks } as TaskEvent,
+        result,
+      };
     });
     return this.read((state) =>
       added.map(({ id, ref }) => ({
@@ -326,6 +243,143 @@ export class TaskService {
         task: summarizeTask(state, state.tasks.get(id)!),
       })),
     );
+  }
+
+  /**
+   * Adds imported tasks, skipping those whose external_id is already stored (checked inside the
+   * transaction, so two sessions importing the same mailbox do not duplicate anything).
+   */
+  async import(
+    items: NewTask[],
+    actor: string,
+    source: Source,
+  ): Promise<{ added: TaskSummary[]; duplicates: string[] }> {
+    const prepared = this.prepare(items);
+    const outcome = await this.store.transact((state) => {
+      const seen = new Set<string>();
+      const fresh = prepared.filter(({ item }) => {
+        const key = item.external_id;
+        if (key === undefined) return true;
+        if (state.external.has(key) || seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+      const duplicates = prepared.filter((p) => !fresh.includes(p)).map((p) => p.item.external_id!);
+      if (fresh.length === 0) return { result: { ids: [] as string[], duplicates } };
+      const tasks = this.buildBatch(state, fresh, actor, source);
+      return {
+        event: { type: 'added', at: tasks[0]!.created_at, actor, tasks } as TaskEvent,
+        result: { ids: tasks.map((t) => t.id), duplicates },
+      };
+    });
+    return this.read((state) => ({
+      added: outcome.ids.map((id) => summarizeTask(state, state.tasks.get(id)!)),
+      duplicates: outcome.duplicates,
+    }));
+  }
+
+  /** Checks that need no state: fail before taking the lock. */
+  private prepare(items: NewTask[]): Array<{ item: NewTask; gates: CommandGate[] }> {
+    return items.map((item) => {
+      if (item.output_schema) this.schemas.validator(item.output_schema);
+      return { item, gates: this.checkGates(item.command_gates) };
+    });
+  }
+
+  /** Builds the tasks of a batch against `state`. @throws AppError for bad refs, ids or cycles. */
+  private buildBatch(
+    state: TaskState,
+    prepared: Array<{ item: NewTask; gates: CommandGate[] }>,
+    actor: string,
+    source: Source,
+  ): Task[] {
+    const at = this.now();
+    const byRef = new Map<string, string>();
+    for (const { item } of prepared) {
+      if (item.ref === undefined) continue;
+      if (byRef.has(item.ref)) {
+        throw new AppError('INVALID_INPUT', `ref "${item.ref}" is used twice in this batch`, {
+          hint: 'Give each task a unique ref',
+        });
+      }
+      byRef.set(item.ref, newId('t', 8));
+    }
+    const resolve = (ref: string, field: string): string => {
+      const local = byRef.get(ref);
+      if (local) return local;
+      try {
+        return resolveId(state, ref);
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'NOT_FOUND') {
+          throw new AppError(
+            'NOT_FOUND',
+            `${field} "${ref}" is neither a ref of this batch nor an existing task`,
+            {
+              hint: 'Use a ref defined in this batch or an id from tasks_list',
+            },
+          );
+        }
+        throw error;
+      }
+    };
+    const tasks: Task[] = [];
+    const extraEdges = new Map<string, string[]>();
+    for (const { item, gates } of prepared) {
+      const id = item.ref !== undefined ? byRef.get(item.ref)! : newId('t', 8);
+      const depends: Dependency[] = [];
+      for (const d of item.depends_on ?? []) {
+        const target = resolve(d.task, 'depends_on task');
+        if (depends.some((x) => x.task === target)) continue;
+        depends.push({ task: target, kind: d.kind ?? 'completion' });
+      }
+      extraEdges.set(
+        id,
+        depends.map((d) => d.task),
+      );
+      const task: Task = {
+        id,
+        title: item.title,
+        priority: item.priority ?? 'medium',
+        status: item.status ?? 'ready',
+        tags: [...new Set(item.tags ?? [])],
+        source: item.source ?? source,
+        notes: (item.notes ?? []).map((text) => ({ at, actor, text })),
+        depends_on: depends,
+        command_gates: gates,
+        artifacts: [],
+        created_by: actor,
+        created_at: at,
+        updated_at: at,
+      };
+      if (item.description) task.description = item.description;
+      if (item.parent) task.parent = resolve(item.parent, 'parent');
+      if (item.due) task.due = item.due;
+      if (item.estimate_hours !== undefined) task.estimate_hours = item.estimate_hours;
+      if (item.specialist) task.specialist = item.specialist;
+      if (item.output_schema) task.output_schema = item.output_schema;
+      if (item.external_id) task.external_id = item.external_id;
+      tasks.push(task);
+    }
+    // Cycles may run through tasks of this batch only, or through stored ones.
+    for (const task of tasks) {
+      for (const dep of task.depends_on) {
+        const others = new Map(extraEdges);
+        others.set(
+          task.id,
+          (others.get(task.id) ?? []).filter((x) => x !== dep.task),
+        );
+        const cycle = findCycle(state, task.id, dep.task, others);
+        if (cycle) {
+          throw new AppError('CONFLICT', `Dependencies form a cycle: ${cycle.join(' → ')}`, {
+            hint: 'Remove one of these dependencies; nothing was added',
+          });
+        }
+      }
+      if (task.parent && task.parent === task.id) {
+        throw new AppError('INVALID_INPUT', `Task "${task.title}" cannot be its own parent`);
+      }
+    }
+    return tasks;
   }
 
   async list(request: ListRequest): Promise<Page<TaskSummary>> {

@@ -100,6 +100,10 @@ describe('stdio server end to end', () => {
         })) as CallToolResult;
         return (r.structuredContent as { added: Array<{ task: { id: string } }> }).added[0]!.task.id;
       },
+      async projectFile(name: string, content: string) {
+        await fs.writeFile(path.join(work, name), content);
+        return name;
+      },
     };
     for (const tool of tools) {
       const fixture = toolFixtures[tool.name]!;

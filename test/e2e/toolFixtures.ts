@@ -5,6 +5,8 @@
 export interface FixtureHelpers {
   /** Creates a fresh task through tasks_add and returns its id. */
   newTask(fields?: Record<string, unknown>): Promise<string>;
+  /** Writes a file into the server's project folder; returns its relative path. */
+  projectFile(name: string, content: string): Promise<string>;
 }
 
 export interface ToolFixture {
@@ -91,6 +93,26 @@ export const toolFixtures: Record<string, ToolFixture> = {
     valid: () => ({ template: 'bugfix', title: 'Login fails on Safari' }),
     invalid: { template: 'nonexistent', title: 'x' },
     invalidMessage: /No template "nonexistent".*feature/,
+  },
+  tasks_sync_email: {
+    valid: (h) =>
+      h
+        .projectFile(
+          'ask.eml',
+          'Message-ID: <e2e@example.com>\r\nFrom: a@example.com\r\nSubject: Please review the plan\r\n\r\nCould you review it?\r\n',
+        )
+        .then((p) => ({ path: p })),
+    invalid: { path: '/etc/passwd' },
+    invalidMessage: /outside the project/,
+  },
+  tasks_schedule: {
+    valid: async (h) => ({
+      task_id: await h.newTask({ due: '2099-01-30' }),
+      duration_minutes: 30,
+      time_zone: 'UTC',
+    }),
+    invalid: { task_id: 't_x', day_start: '25:00' },
+    invalidMessage: /HH:MM/,
   },
   tasks_synthesize: {
     valid: async (h) => ({ task_id: await h.newTask() }),

@@ -7,8 +7,10 @@ import { tasksGet } from './tasksGet.js';
 import { tasksHistory } from './tasksHistory.js';
 import { tasksNext } from './tasksNext.js';
 import { tasksQuery } from './tasksQuery.js';
+import { tasksSchedule } from './tasksSchedule.js';
 import { tasksStart } from './tasksStart.js';
 import { tasksSynthesize } from './tasksSynthesize.js';
+import { tasksSyncEmail } from './tasksSyncEmail.js';
 import { tasksTransition } from './tasksTransition.js';
 import { tasksUpdate } from './tasksUpdate.js';
 
@@ -16,7 +18,7 @@ export function taskCategory(services: Services): Category {
   return {
     name: 'task',
     description:
-      'Work-order lifecycle: start, complete with enforced gates, dependencies, history, search, next task, templates, synthesis.',
+      'Work-order lifecycle: start, complete with enforced gates, dependencies, history, search, next task, templates, synthesis, import from mail/calendar files, scheduling.',
     tools: [
       tasksGet(services),
       tasksStart(services),
@@ -29,6 +31,8 @@ export function taskCategory(services: Services): Category {
       tasksNext(services),
       tasksFromTemplate(services),
       tasksSynthesize(services),
+      tasksSyncEmail(services),
+      tasksSchedule(services),
     ],
   };
 }
