@@ -233,7 +233,7 @@ export class TaskService {
       // tasks[i] was built from prepared[i].
       const result = tasks.map((t, i) => ({ id: t.id, ref: prepared[i]!.item.ref }));
       return {
-        event: { type: 'added', at: tasks[0]?.created_at ?? this.now(), actor, tasks } as TaskEvent,
+        event: { type: 'added', at: tasks[0]?.created_at ?? this.now(), actor, tasks },
         result,
       };
     });
@@ -268,7 +268,7 @@ export class TaskService {
       if (fresh.length === 0) return { result: { ids: [] as string[], duplicates } };
       const tasks = this.buildBatch(state, fresh, actor, source);
       return {
-        event: { type: 'added', at: tasks[0]!.created_at, actor, tasks } as TaskEvent,
+        event: { type: 'added', at: tasks[0]!.created_at, actor, tasks },
         result: { ids: tasks.map((t) => t.id), duplicates },
       };
     });

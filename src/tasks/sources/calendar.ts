@@ -111,7 +111,7 @@ export function busyIntervals(text: string, from: Date, to: Date): Interval[] {
     let next: ICAL.Time | null;
     let guard = 0;
     while ((next = it.next()) && guard++ < MAX_OCCURRENCES) {
-      const details = event.getOccurrenceDetails(next);
+      const details = event.getOccurrenceDetails(next) as { startDate: ICAL.Time; endDate: ICAL.Time };
       const s = details.startDate.toJSDate();
       if (s >= to) break;
       add(s, details.endDate.toJSDate());
