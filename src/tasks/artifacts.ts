@@ -45,3 +45,12 @@ export async function writeArtifact(
   await writeTextAtomic(absolute, content);
   return { name, path: relative, bytes };
 }
+
+/** Writes a report (e.g. a handover) under `<state>/reports/`; returns its path relative to the state folder. */
+export async function writeReport(stateDir: string, name: string, content: string): Promise<string> {
+  checkArtifactName(name);
+  const relative = path.join('reports', name);
+  await fs.mkdir(path.join(stateDir, 'reports'), { recursive: true });
+  await writeTextAtomic(path.join(stateDir, relative), content);
+  return relative;
+}

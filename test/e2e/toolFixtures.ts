@@ -114,6 +114,22 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { task_id: 't_x', day_start: '25:00' },
     invalidMessage: /HH:MM/,
   },
+  tasks_plan: {
+    valid: () => ({ goal: 'Fix the crash on startup', create: true }),
+    invalid: { goal: 'x' },
+    invalidMessage: /goal/,
+  },
+  tasks_analyze: { valid: () => ({}), invalid: { task_id: 't_nothing0' }, invalidMessage: /not found/ },
+  tasks_briefing: {
+    valid: () => ({ horizon_days: 3 }),
+    invalid: { horizon_days: 365 },
+    invalidMessage: /horizon_days/,
+  },
+  tasks_maintain: {
+    valid: () => ({ action: 'handover' }),
+    invalid: { action: 'delete_everything' },
+    invalidMessage: /action/,
+  },
   tasks_synthesize: {
     valid: async (h) => ({ task_id: await h.newTask() }),
     invalid: { task_id: 't_zzzzzzzz' },

@@ -9,6 +9,7 @@ import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/t
 import { loadConfig } from '../../src/config.js';
 import type { Env } from '../../src/config.js';
 import { systemClock } from '../../src/core/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/core/logger.js';
 import { buildCategories } from '../../src/mcp/categories/index.js';
 import { createServer } from '../../src/mcp/server.js';
@@ -34,6 +35,7 @@ export interface HarnessOptions extends ServerOptions {
   extraCategories?: (services: Services) => Category[];
   env?: Env;
   clientOptions?: ClientOptions;
+  clock?: Clock;
   stateDir?: string;
 }
 
@@ -50,7 +52,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     secrets: config.secrets,
     write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });
-  const services = await openServices(config, logger, systemClock);
+  const services = await openServices(config, logger, options.clock ?? systemClock);
   const server = createServer(services, {
     ...options,
     ...(options.extraCategories

@@ -1,11 +1,15 @@
 import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
+import { tasksAnalyze } from './tasksAnalyze.js';
+import { tasksBriefing } from './tasksBriefing.js';
 import { tasksComplete } from './tasksComplete.js';
 import { tasksDepend } from './tasksDepend.js';
 import { tasksFromTemplate } from './tasksFromTemplate.js';
 import { tasksGet } from './tasksGet.js';
 import { tasksHistory } from './tasksHistory.js';
+import { tasksMaintain } from './tasksMaintain.js';
 import { tasksNext } from './tasksNext.js';
+import { tasksPlan } from './tasksPlan.js';
 import { tasksQuery } from './tasksQuery.js';
 import { tasksSchedule } from './tasksSchedule.js';
 import { tasksStart } from './tasksStart.js';
@@ -18,7 +22,7 @@ export function taskCategory(services: Services): Category {
   return {
     name: 'task',
     description:
-      'Work-order lifecycle: start, complete with enforced gates, dependencies, history, search, next task, templates, synthesis, import from mail/calendar files, scheduling.',
+      'Work-order lifecycle: start, complete with enforced gates, dependencies, history, search, next task, templates, planning, synthesis, analysis, briefing, maintenance, import from mail/calendar files, scheduling.',
     tools: [
       tasksGet(services),
       tasksStart(services),
@@ -31,6 +35,10 @@ export function taskCategory(services: Services): Category {
       tasksNext(services),
       tasksFromTemplate(services),
       tasksSynthesize(services),
+      tasksPlan(services),
+      tasksAnalyze(services),
+      tasksBriefing(services),
+      tasksMaintain(services),
       tasksSyncEmail(services),
       tasksSchedule(services),
     ],
