@@ -7,7 +7,7 @@
  * process killed mid-write) is skipped and counted on read, never a crash.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
@@ -123,9 +123,12 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     for (const p of batch) p.resolve();
   }
 
-  private async segmentNames(): Promise<string[]> {
+  private segmentNames(): string[] {
     try {
-      return (await fs.readdir(this.dir)).filter((n) => n.endsWith('.jsonl')).sort();
+      // Checked on every read: sync metadata calls cost microseconds, async ones a thread-pool round trip.
+      return readdirSync(this.dir)
+        .filter((n) => n.endsWith('.jsonl'))
+        .sort();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
@@ -142,11 +145,11 @@ class JsonlAppendLog<T> implements AppendLog<T> {
   }
 
   private async readNew(): Promise<string[]> {
-    const names = await this.segmentNames();
+    const names = this.segmentNames();
     for (const name of names) {
       const file = path.join(this.dir, name);
       const cached = this.cache.get(name) ?? { offset: 0, records: [], skipped: 0 };
-      const size = (await fs.stat(file)).size;
+      const size = statSync(file).size;
       if (size > cached.offset) {
         const handle = await fs.open(file, 'r');
         try {

@@ -15,7 +15,7 @@
  * - Readers catch up without the lock, applying only the gap-free prefix of sequence numbers.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
@@ -111,8 +111,10 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
 
   private async readNew(underLock: boolean): Promise<void> {
     let names: string[];
+    // The directory listing and sizes are checked on every read; synchronous calls cost a few
+    // microseconds where their async versions each wait for a thread-pool round trip.
     try {
-      names = (await fs.readdir(this.options.dir)).filter((n) => n.endsWith('.jsonl'));
+      names = readdirSync(this.options.dir).filter((n) => n.endsWith('.jsonl'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
@@ -121,7 +123,7 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
       const file = path.join(this.options.dir, name);
       const cursor = this.segments.get(name) ?? { offset: 0 };
       this.segments.set(name, cursor);
-      const { size } = await fs.stat(file);
+      const { size } = statSync(file);
       if (size <= cursor.offset) continue;
       const handle = await fs.open(file, 'r');
       let buffer: Buffer;
