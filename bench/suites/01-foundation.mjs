@@ -86,7 +86,7 @@ export default {
     const t = await timeInterleaved(
       { client: server.client, name: 'healing_status', args: {} },
       { client: baseline.client, name: 'echo', args: { text: 'hello' } },
-      { blocks: 10, perBlock: 100 },
+      { blocks: 20, perBlock: 100 },
     );
     await server.close();
     await baseline.close();
@@ -95,12 +95,12 @@ export default {
     const e50 = percentile(t.b, 50);
     const e99 = percentile(t.b, 99);
     rows.push({
-      metric: 'healing_status round trip p50 / p99 (1000 calls)',
+      metric: 'healing_status round trip p50 / p99 (2000 calls)',
       value: `${p50.toFixed(3)} / ${p99.toFixed(3)}`,
       unit: 'ms',
     });
     rows.push({
-      metric: 'echo round trip p50 / p99 (1000 calls)',
+      metric: 'echo round trip p50 / p99 (2000 calls)',
       value: `${e50.toFixed(3)} / ${e99.toFixed(3)}`,
       unit: 'ms',
     });

@@ -98,6 +98,10 @@ export class ContextTracker {
 
   /** Records a result the client received; its tokens are counted lazily. */
   recordResult(tool: string, text: string): void {
+    this.resultsCount++;
+    const entry = this.byTool.get(tool) ?? { calls: 0, result_tokens: 0 };
+    entry.calls++;
+    this.byTool.set(tool, entry);
     this.pending.push({ tool, text });
     this.pendingChars += text.length;
     if (!this.drainScheduled) {
@@ -112,16 +116,12 @@ export class ContextTracker {
     const pending = this.pending;
     this.pending = [];
     this.pendingChars = 0;
-    for (const { tool, text } of pending) this.count(tool, this.estimate(text));
-  }
-
-  private count(tool: string, tokens: number): void {
-    this.results += tokens;
-    this.resultsCount++;
-    const entry = this.byTool.get(tool) ?? { calls: 0, result_tokens: 0 };
-    entry.calls++;
-    entry.result_tokens += tokens;
-    this.byTool.set(tool, entry);
+    for (const { tool, text } of pending) {
+      const tokens = this.estimate(text);
+      this.results += tokens;
+      const entry = this.byTool.get(tool);
+      if (entry) entry.result_tokens += tokens;
+    }
   }
 
   /** Exact once drained; until then results not yet counted are estimated at 4 chars per token. */
@@ -138,13 +138,17 @@ export class ContextTracker {
     return this.budget - this.usedTokens < this.budget * this.reserve;
   }
 
+  /**
+   * The figures now. Results of the last moments may not be tokenized yet (that happens after each
+   * reply); they are included at 4 characters per token, so reading the figures never waits.
+   */
   snapshot(): ContextSnapshot {
-    this.drain();
+    const pendingTokens = Math.ceil(this.pendingChars / 4);
     return {
       tokenizer: this.counter ? 'cl100k_base' : 'chars/4',
       budget_tokens: this.budget,
       definitions_tokens: this.definitions,
-      results_tokens: this.results,
+      results_tokens: this.results + pendingTokens,
       results_count: this.resultsCount,
       used_tokens: this.usedTokens,
       remaining_tokens: Math.max(0, this.budget - this.usedTokens),

@@ -5,16 +5,23 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Ajv } from 'ajv';
-import type { ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { Ajv, ValidateFunction } from 'ajv';
 import { AppError } from '../core/errors.js';
 import type { CommandGate } from './model.js';
 
-// ajv-formats is CommonJS; its default export arrives wrapped depending on the loader.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
-  ajv: Ajv,
-) => Ajv;
+/**
+ * ajv and ajv-formats take ~100 ms to load; most sessions never check a schema. Both are
+ * CommonJS, so a lazy require keeps validation synchronous.
+ */
+function createAjv(): Ajv {
+  const require = createRequire(import.meta.url);
+  const { Ajv: AjvClass } = require('ajv') as { Ajv: new (options: object) => Ajv };
+  const formats = require('ajv-formats') as ((ajv: Ajv) => Ajv) & { default?: (ajv: Ajv) => Ajv };
+  const ajv = new AjvClass({ allErrors: true, strict: false });
+  (formats.default ?? formats)(ajv);
+  return ajv;
+}
 
 /** Package managers may only run the project's own scripts: `exec`/`dlx` would fetch and run anything. */
 const PACKAGE_MANAGER_SUBCOMMANDS: Record<string, readonly string[]> = {
@@ -26,11 +33,12 @@ const PACKAGE_MANAGER_SUBCOMMANDS: Record<string, readonly string[]> = {
 const MAX_SCHEMA_BYTES = 64 * 1024;
 
 export class SchemaCache {
-  private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  private ajvInstance: Ajv | undefined;
   private readonly compiled = new Map<string, ValidateFunction>();
 
-  constructor() {
-    addFormats(this.ajv);
+  private get ajv(): Ajv {
+    this.ajvInstance ??= createAjv();
+    return this.ajvInstance;
   }
 
   /**

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import * as chrono from 'chrono-node';
-import { simpleParser } from 'mailparser';
+import type * as Chrono from 'chrono-node';
+import type { simpleParser as SimpleParser } from 'mailparser';
 import type { Priority } from '../model.js';
 import type { NewTask } from '../taskService.js';
 import type { SourceReadResult, TaskSource } from './source.js';
@@ -25,7 +25,24 @@ export interface MailMessage {
   headers: Map<string, string>;
 }
 
+interface MailLibs {
+  simpleParser: typeof SimpleParser;
+  chrono: typeof Chrono;
+}
+
+let libs: Promise<MailLibs> | undefined;
+
+/** mailparser and chrono-node take ~370 ms to load: only sessions that read mail pay for them. */
+export function loadMailLibs(): Promise<MailLibs> {
+  libs ??= Promise.all([import('mailparser'), import('chrono-node')]).then(([m, c]) => ({
+    simpleParser: m.simpleParser,
+    chrono: c,
+  }));
+  return libs;
+}
+
 export async function parseMessage(raw: string | Buffer): Promise<MailMessage> {
+  const { simpleParser } = await loadMailLibs();
   const parsed = await simpleParser(raw, { skipHtmlToText: false, skipImageLinks: true });
   // Raw header lines: mailparser folds List-* headers into a structured `list` entry.
   const headers = new Map<string, string>();
@@ -79,7 +96,7 @@ function isoDate(d: Date): string {
 }
 
 /** Decides whether a message asks for work, how urgent it is, and by when. */
-export function classify(msg: MailMessage, now: Date): Classification {
+export function classify(msg: MailMessage, now: Date, chrono: typeof Chrono): Classification {
   const priority: Priority = /\b(urgent|asap|immediately|critical)\b/i.test(
     `${msg.subject} ${msg.text.slice(0, 500)}`,
   )
@@ -165,7 +182,7 @@ export const emailSource: TaskSource = {
       const label = `${path.basename(file)}${messages.length > 1 ? ` #${i + 1}` : ''}`;
       try {
         const msg = await parseMessage(m);
-        const c = classify(msg, now);
+        const c = classify(msg, now, (await loadMailLibs()).chrono);
         if (c.actionable) out.tasks.push(messageToTask(msg, c));
         else out.skipped.push({ item: `${label} "${msg.subject.slice(0, 80)}"`, reason: c.reason });
       } catch (error) {
