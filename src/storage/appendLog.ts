@@ -12,6 +12,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { Batcher } from './batcher.js';
 
 export interface AppendLogOptions {
   /** Folder holding this log's segments. */
@@ -54,9 +55,9 @@ class JsonlAppendLog<T> implements AppendLog<T> {
   private readonly maxRecordBytes: number;
   private handle: FileHandle | null = null;
   private segmentBytes = 0;
-  private pending: Array<{ line: string; resolve: () => void; reject: (e: unknown) => void }> = [];
-  private tail: Promise<void> = Promise.resolve();
-  private queued = false;
+  private readonly batcher = new Batcher<{ line: string; resolve: () => void; reject: (e: unknown) => void }>(
+    (batch) => this.writeBatch(batch),
+  );
   private closed = false;
   private readonly cache = new Map<string, SegmentCache<T>>();
 
@@ -80,18 +81,7 @@ class JsonlAppendLog<T> implements AppendLog<T> {
         }),
       );
     }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ line, resolve, reject });
-      if (!this.queued) {
-        this.queued = true;
-        this.tail = this.tail
-          .then(() => new Promise<void>((r) => setImmediate(r)))
-          .then(() => {
-            this.queued = false;
-            return this.writeBatch();
-          });
-      }
-    });
+    return new Promise<void>((resolve, reject) => this.batcher.add({ line, resolve, reject }));
   }
 
   private async openSegment(): Promise<FileHandle> {
@@ -101,8 +91,9 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     return fs.open(path.join(this.dir, name), 'a');
   }
 
-  private async writeBatch(): Promise<void> {
-    const batch = this.pending.splice(0);
+  private async writeBatch(
+    batch: Array<{ line: string; resolve: () => void; reject: (e: unknown) => void }>,
+  ): Promise<void> {
     if (batch.length === 0) return;
     const text = batch.map((p) => p.line).join('');
     try {
@@ -196,9 +187,8 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     return { segments: names.length, records, skippedLines };
   }
 
-  async flush(): Promise<void> {
-    while (this.pending.length > 0 || this.queued) await this.tail;
-    await this.tail;
+  flush(): Promise<void> {
+    return this.batcher.flush();
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,7 @@ import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { readJsonWithRecovery, removeStaleTempFiles, writeTextAtomic } from './atomicFile.js';
 import type { RecoveryEvent } from './atomicFile.js';
+import { Batcher } from './batcher.js';
 import { withFileLock } from './fileLock.js';
 
 export interface DocumentStoreOptions<T> {
@@ -93,9 +94,7 @@ class FileDocumentStore<T> implements DocumentStore<T> {
   private readonly options: DocumentStoreOptions<T>;
   private known: FileIdentity | null = null;
   private loaded = false;
-  private pending: Pending<T>[] = [];
-  private tail: Promise<void> = Promise.resolve();
-  private queued = false;
+  private readonly batcher = new Batcher<Pending<T>>((batch) => this.flushBatch(batch));
   private closed = false;
   private writes = 0;
 
@@ -155,25 +154,11 @@ class FileDocumentStore<T> implements DocumentStore<T> {
       );
     }
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ mutate, resolve: resolve as (v: unknown) => void, reject });
-      this.schedule();
+      this.batcher.add({ mutate, resolve: resolve as (v: unknown) => void, reject });
     });
   }
 
-  private schedule(): void {
-    if (this.queued) return;
-    this.queued = true;
-    // setImmediate lets every update issued in the same turn join one batch.
-    this.tail = this.tail
-      .then(() => new Promise<void>((r) => setImmediate(r)))
-      .then(() => {
-        this.queued = false;
-        return this.flushBatch();
-      });
-  }
-
-  private async flushBatch(): Promise<void> {
-    const batch = this.pending.splice(0);
+  private async flushBatch(batch: Pending<T>[]): Promise<void> {
     if (batch.length === 0) return;
     const failed = new Map<Pending<T>, unknown>();
     const results = new Map<Pending<T>, unknown>();
@@ -222,10 +207,8 @@ class FileDocumentStore<T> implements DocumentStore<T> {
     }
   }
 
-  async flush(): Promise<void> {
-    // Updates queued while flushing join a later batch; loop until none are left.
-    while (this.pending.length > 0 || this.queued) await this.tail;
-    await this.tail;
+  flush(): Promise<void> {
+    return this.batcher.flush();
   }
 
   async close(): Promise<void> {

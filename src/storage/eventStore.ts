@@ -20,6 +20,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { Batcher } from './batcher.js';
 import { withFileLock } from './fileLock.js';
 
 export interface StoredEvent<E> {
@@ -82,9 +83,7 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
   /** Cursor of the segment this process writes; advanced past our own appends. */
   private own: SegmentCursor | null = null;
   private segmentBytes = 0;
-  private pending: Pending<S, E>[] = [];
-  private tail: Promise<void> = Promise.resolve();
-  private queued = false;
+  private readonly batcher = new Batcher<Pending<S, E>>((batch) => this.runBatch(batch));
   private closed = false;
   private readonly lockFile: string;
 
@@ -194,21 +193,15 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
       );
     }
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ decide, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.queued) {
-        this.queued = true;
-        this.tail = this.tail
-          .then(() => new Promise<void>((r) => setImmediate(r)))
-          .then(() => {
-            this.queued = false;
-            return this.runBatch();
-          });
-      }
+      this.batcher.add({
+        decide: decide,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
     });
   }
 
-  private async runBatch(): Promise<void> {
-    const batch = this.pending.splice(0);
+  private async runBatch(batch: Pending<S, E>[]): Promise<void> {
     if (batch.length === 0) return;
     const maxBytes = this.options.maxEventBytes ?? 4 * 1024 * 1024;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
@@ -300,9 +293,8 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
     if (this.own) this.own.offset += bytes;
   }
 
-  async flush(): Promise<void> {
-    while (this.pending.length > 0 || this.queued) await this.tail;
-    await this.tail;
+  flush(): Promise<void> {
+    return this.batcher.flush();
   }
 
   async close(): Promise<void> {

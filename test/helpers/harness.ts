@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Env } from '../../src/config.js';
 import { systemClock } from '../../src/core/clock.js';
@@ -89,6 +90,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
 export function textOf(result: CallToolResult): string {
   return result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+}
+
+/** The structuredContent of a successful result (fails the test with the error text otherwise). */
+export function sc<T>(r: CallToolResult): T {
+  expect(r.isError, textOf(r)).toBeFalsy();
+  return r.structuredContent as T;
 }
 
 export function countListChanged(sent: JSONRPCMessage[]): number {

@@ -1,8 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, textOf } from '../../helpers/harness.js';
+import { sc, startHarness, textOf } from '../../helpers/harness.js';
 import type { Harness } from '../../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -27,11 +26,6 @@ async function start(env: Record<string, string> = {}) {
     env: { TASK_ORCHESTRATOR_TOOLS: 'task', TASK_ORCHESTRATOR_GATE_COMMANDS: 'node,npm', ...env },
   });
   return h;
-}
-
-function sc<T>(r: CallToolResult): T {
-  expect(r.isError, textOf(r)).toBeFalsy();
-  return r.structuredContent as T;
 }
 
 async function add(tasks: Array<Record<string, unknown>>, actor?: string): Promise<Record<string, Summary>> {

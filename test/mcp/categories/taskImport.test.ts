@@ -1,9 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import ICAL from 'ical.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, textOf } from '../../helpers/harness.js';
+import { sc, startHarness, textOf } from '../../helpers/harness.js';
 import type { Harness } from '../../helpers/harness.js';
 
 const mailDir = path.relative(process.cwd(), path.resolve(import.meta.dirname, '../../fixtures/mail'));
@@ -17,11 +16,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-function sc<T>(r: CallToolResult): T {
-  expect(r.isError, textOf(r)).toBeFalsy();
-  return r.structuredContent as T;
-}
 
 interface Summary {
   id: string;

@@ -1,8 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, textOf } from '../../helpers/harness.js';
+import { sc, startHarness, textOf } from '../../helpers/harness.js';
 import type { Harness } from '../../helpers/harness.js';
 
 let h: Harness | undefined;
@@ -10,11 +9,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-function sc<T>(r: CallToolResult): T {
-  expect(r.isError, textOf(r)).toBeFalsy();
-  return r.structuredContent as T;
-}
 
 const DAY = 24 * 3600_000;
 
