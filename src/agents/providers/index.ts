@@ -1,0 +1,19 @@
+/** Builds the providers configured in the environment (a provider without a key is absent). */
+import type { ProviderConfig } from '../../config.js';
+import { createAnthropicProvider } from './anthropic.js';
+import { createGeminiProvider } from './gemini.js';
+import { createOpenAiProvider } from './openai.js';
+import type { LlmProvider } from './types.js';
+
+export function createProviders(configs: readonly ProviderConfig[]): LlmProvider[] {
+  return configs.map((c) => {
+    switch (c.name) {
+      case 'openai':
+        return createOpenAiProvider({ apiKey: c.apiKey, baseUrl: c.baseUrl });
+      case 'gemini':
+        return createGeminiProvider({ apiKey: c.apiKey, baseUrl: c.baseUrl });
+      case 'anthropic':
+        return createAnthropicProvider({ apiKey: c.apiKey, baseUrl: c.baseUrl });
+    }
+  });
+}

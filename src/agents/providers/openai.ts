@@ -1,0 +1,54 @@
+/** OpenAI chat completions, and any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM) via baseUrl. */
+import type OpenAI from 'openai';
+import { required, runCall } from './call.js';
+import type { LlmProvider, LlmRequest, LlmResult } from './types.js';
+
+export interface OpenAiProviderOptions {
+  apiKey: string;
+  baseUrl?: string | undefined;
+}
+
+export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvider {
+  let client: Promise<OpenAI> | undefined;
+  const getClient = () =>
+    (client ??= import('openai').then(
+      // maxRetries 0: our healing layer is the only one that retries.
+      (m) => new m.default({ apiKey: options.apiKey, baseURL: options.baseUrl, maxRetries: 0 }),
+    ));
+  return {
+    name: 'openai',
+    async generate(request: LlmRequest): Promise<LlmResult> {
+      const openai = await getClient();
+      return runCall(request, async (signal) => {
+        const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [];
+        if (request.system) messages.push({ role: 'system', content: request.system });
+        messages.push({ role: 'user', content: request.prompt });
+        const completion = await openai.chat.completions.create(
+          {
+            model: request.model,
+            messages,
+            ...(request.maxTokens !== undefined ? { max_completion_tokens: request.maxTokens } : {}),
+            ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            ...(request.jsonSchema
+              ? {
+                  response_format: {
+                    type: 'json_schema',
+                    json_schema: { name: 'output', schema: request.jsonSchema },
+                  },
+                }
+              : {}),
+          },
+          { signal, timeout: request.timeoutMs, maxRetries: 0 },
+        );
+        const choice = required(completion.choices?.[0], 'choices[0]');
+        const usage = required(completion.usage, 'usage');
+        return {
+          text: choice.message?.content ?? '',
+          usage: { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens },
+          model: completion.model ?? request.model,
+          ...(choice.finish_reason ? { finish_reason: choice.finish_reason } : {}),
+        };
+      });
+    },
+  };
+}
