@@ -15,7 +15,16 @@ export interface ProviderConfig {
   readonly keyVar: string;
   readonly apiKey: string;
   readonly baseUrl: string | undefined;
+  /** Model used when a call names none. */
+  readonly model: string;
 }
+
+/** Models used when a call names none (override with OPENAI_MODEL, GEMINI_MODEL, ANTHROPIC_MODEL). */
+export const DEFAULT_MODELS = {
+  openai: 'gpt-4o-mini',
+  gemini: 'gemini-2.5-flash',
+  anthropic: 'claude-sonnet-4-5',
+} as const;
 
 /** Programs a task's command gate may run when TASK_ORCHESTRATOR_GATE_COMMANDS is unset. */
 export const DEFAULT_GATE_COMMANDS: readonly string[] = [
@@ -56,6 +65,12 @@ export interface Config {
   /** Largest tool result, in estimated tokens, before it is truncated. */
   readonly maxResultTokens: number;
   readonly providers: readonly ProviderConfig[];
+  /** First retry delay (ms); doubles per retry with jitter, capped at 60 s. */
+  readonly retryBaseMs: number;
+  /** Retries after the first attempt. */
+  readonly retryMax: number;
+  /** How long a circuit stays open before a trial call (ms). */
+  readonly breakerResetMs: number;
   /** Every secret-looking env value, for log redaction. */
   readonly secrets: readonly string[];
 }
@@ -172,10 +187,16 @@ const envSchema = z.object({
       }
       return names;
     }),
+  TASK_ORCHESTRATOR_RETRY_BASE_MS: intVar('TASK_ORCHESTRATOR_RETRY_BASE_MS', 2_000, 1, 60_000),
+  TASK_ORCHESTRATOR_RETRY_MAX: intVar('TASK_ORCHESTRATOR_RETRY_MAX', 5, 0, 10),
+  TASK_ORCHESTRATOR_BREAKER_RESET_MS: intVar('TASK_ORCHESTRATOR_BREAKER_RESET_MS', 30_000, 100, 3_600_000),
   TASK_ORCHESTRATOR_MAX_RESULT_TOKENS: intVar('TASK_ORCHESTRATOR_MAX_RESULT_TOKENS', 20_000, 500, 100_000),
   GEMINI_API_KEY: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
   GEMINI_BASE_URL: urlVar('GEMINI_BASE_URL'),
+  GEMINI_MODEL: z.string().optional(),
+  OPENAI_MODEL: z.string().optional(),
+  ANTHROPIC_MODEL: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: urlVar('OPENAI_BASE_URL'),
   ANTHROPIC_API_KEY: z.string().optional(),
@@ -211,7 +232,13 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const geminiKeyVar = nonEmpty(e.GEMINI_API_KEY) ? 'GEMINI_API_KEY' : 'GOOGLE_API_KEY';
   const geminiKey = nonEmpty(e.GEMINI_API_KEY) ?? nonEmpty(e.GOOGLE_API_KEY);
   if (geminiKey)
-    providers.push({ name: 'gemini', keyVar: geminiKeyVar, apiKey: geminiKey, baseUrl: e.GEMINI_BASE_URL });
+    providers.push({
+      name: 'gemini',
+      keyVar: geminiKeyVar,
+      apiKey: geminiKey,
+      baseUrl: e.GEMINI_BASE_URL,
+      model: nonEmpty(e.GEMINI_MODEL) ?? DEFAULT_MODELS.gemini,
+    });
   const openaiKey = nonEmpty(e.OPENAI_API_KEY);
   if (openaiKey)
     providers.push({
@@ -219,6 +246,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       keyVar: 'OPENAI_API_KEY',
       apiKey: openaiKey,
       baseUrl: e.OPENAI_BASE_URL,
+      model: nonEmpty(e.OPENAI_MODEL) ?? DEFAULT_MODELS.openai,
     });
   const anthropicKey = nonEmpty(e.ANTHROPIC_API_KEY);
   if (anthropicKey)
@@ -227,6 +255,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       keyVar: 'ANTHROPIC_API_KEY',
       apiKey: anthropicKey,
       baseUrl: e.ANTHROPIC_BASE_URL,
+      model: nonEmpty(e.ANTHROPIC_MODEL) ?? DEFAULT_MODELS.anthropic,
     });
 
   const secrets = Object.entries(env)
@@ -246,6 +275,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     listChangedWaitMs: e.TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS,
     maxResultTokens: e.TASK_ORCHESTRATOR_MAX_RESULT_TOKENS,
     providers: Object.freeze(providers),
+    retryBaseMs: e.TASK_ORCHESTRATOR_RETRY_BASE_MS,
+    retryMax: e.TASK_ORCHESTRATOR_RETRY_MAX,
+    breakerResetMs: e.TASK_ORCHESTRATOR_BREAKER_RESET_MS,
     secrets: Object.freeze(secrets),
   });
 }
@@ -294,20 +326,33 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
       'Programs a task command gate may run (no shell; npm/pnpm/yarn only their test/run subcommands). Gates run in the folder the server started in.',
   },
   {
+    name: 'TASK_ORCHESTRATOR_RETRY_BASE_MS / _RETRY_MAX',
+    default: '2000 / 5',
+    description:
+      'Provider retries: first delay (doubling with jitter, capped at 60 s) and how many; Retry-After is honoured.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_BREAKER_RESET_MS',
+    default: '30000',
+    description:
+      'A provider+model circuit opens after 3 failures in a minute and allows one trial call after this long.',
+  },
+  {
     name: 'GEMINI_API_KEY / GOOGLE_API_KEY',
     default: '-',
     description:
-      'Gemini key (`GEMINI_BASE_URL` overrides the endpoint). Provider keys are reported by `doctor` and `healing_status`; the agent tools that call providers are not built yet.',
+      'Gemini key; `GEMINI_BASE_URL` overrides the endpoint, `GEMINI_MODEL` the default model (gemini-2.5-flash).',
   },
   {
     name: 'OPENAI_API_KEY',
     default: '-',
     description:
-      'OpenAI key; `OPENAI_BASE_URL` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM).',
+      'OpenAI key; `OPENAI_BASE_URL` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM), `OPENAI_MODEL` sets the default model (gpt-4o-mini).',
   },
   {
     name: 'ANTHROPIC_API_KEY',
     default: '-',
-    description: 'Anthropic key (`ANTHROPIC_BASE_URL` overrides the endpoint).',
+    description:
+      'Anthropic key; `ANTHROPIC_BASE_URL` overrides the endpoint, `ANTHROPIC_MODEL` the default model (claude-sonnet-4-5).',
   },
 ];

@@ -12,6 +12,9 @@ export type ErrorCode =
   | 'STORAGE_CORRUPT'
   | 'STORAGE_CLOSED'
   | 'RESULT_TOO_LARGE'
+  | 'BUDGET_EXCEEDED'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'NO_PROVIDER'
   | 'INTERNAL';
 
 export interface AppErrorOptions {

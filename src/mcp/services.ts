@@ -1,4 +1,16 @@
 import { createAuditLog } from '../agents/auditLog.js';
+import { createProviders } from '../agents/providers/index.js';
+import type { ProviderName } from '../agents/providers/types.js';
+import { SpawnPipeline } from '../agents/spawn.js';
+import type { ConfiguredProvider } from '../agents/spawn.js';
+import { BudgetGuard, EMPTY_BUDGETS } from '../cost/budget.js';
+import type { BudgetDoc } from '../cost/budget.js';
+import { loadPricing } from '../cost/pricing.js';
+import type { Pricing } from '../cost/pricing.js';
+import type { UsageRecord } from '../cost/usage.js';
+import { BreakerRegistry } from '../healing/breakers.js';
+import type { BreakerDoc } from '../healing/breakers.js';
+import type { AppendLog } from '../storage/appendLog.js';
 import type { AuditLog } from '../agents/auditLog.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../core/clock.js';
@@ -17,6 +29,11 @@ export interface Services {
   storage: Storage;
   audit: AuditLog;
   tasks: TaskService;
+  spawn: SpawnPipeline;
+  breakers: BreakerRegistry;
+  budget: BudgetGuard;
+  pricing: Pricing;
+  usage: AppendLog<UsageRecord>;
   /** Built-in and project templates, read fresh each call (files may change). */
   templates: () => Promise<TemplateCatalog>;
 }
@@ -31,6 +48,31 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     projectDir: config.projectDir,
     gateCommands: config.gateCommands,
   });
+  const breakers = new BreakerRegistry(
+    storage.document<BreakerDoc>('breakers', { breakers: {} }),
+    clock,
+    logger,
+  );
+  await breakers.load();
+  const budget = new BudgetGuard(storage.document<BudgetDoc>('budgets', EMPTY_BUDGETS), clock);
+  const pricing = await loadPricing(config.dataDir, config.stateDir);
+  const usage = storage.log<UsageRecord>('usage');
+  const providers = new Map<ProviderName, ConfiguredProvider>(
+    createProviders(config.providers).map((provider, i) => [
+      provider.name,
+      { provider, defaultModel: config.providers[i]!.model },
+    ]),
+  );
+  const spawn = new SpawnPipeline({
+    providers,
+    breakers,
+    budget,
+    pricing,
+    usage,
+    clock,
+    logger,
+    retry: { baseMs: config.retryBaseMs, capMs: 60_000, maxRetries: config.retryMax },
+  });
   return {
     config,
     logger,
@@ -38,6 +80,11 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     storage,
     audit: createAuditLog(storage, clock),
     tasks,
+    spawn,
+    breakers,
+    budget,
+    pricing,
+    usage,
     templates: () => loadTemplates(config.dataDir, config.stateDir),
   };
 }

@@ -18,7 +18,7 @@ afterAll(async () => {
   await fake.close();
 });
 beforeEach(() => {
-  fake.requests.length = 0;
+  fake.reset();
 });
 
 type Wire = 'openai' | 'gemini' | 'anthropic';

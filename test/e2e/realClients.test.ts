@@ -77,6 +77,7 @@ describe('MCP Inspector CLI', () => {
     expect(list.tools.map((t) => t.name).sort()).toEqual([
       'healing_status',
       'request_tool',
+      'spawn_agent',
       'tasks_add',
       'tasks_list',
     ]);

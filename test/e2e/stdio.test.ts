@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
+import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { LineTransport } from './lineTransport.js';
 import { toolFixtures } from './toolFixtures.js';
 
@@ -24,6 +26,13 @@ interface Running {
 }
 
 let work: string;
+let fakeLlm: FakeLlmServer;
+beforeAll(async () => {
+  fakeLlm = await startFakeLlmServer();
+});
+afterAll(async () => {
+  await fakeLlm.close();
+});
 const started: Running[] = [];
 
 beforeEach(async () => {
@@ -40,6 +49,7 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
     env: {
       PATH: process.env.PATH ?? '',
       OPENAI_API_KEY: SECRET,
+      OPENAI_BASE_URL: `${fakeLlm.url}/v1`,
       TASK_ORCHESTRATOR_LOG_LEVEL: 'debug',
       TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '2000',
       ...env,
@@ -71,7 +81,13 @@ describe('stdio server end to end', () => {
     await fs.writeFile(path.join(work, '.env'), 'TASK_ORCHESTRATOR_TOOLS=all\n');
     const { client, transport, stderr } = await start();
     const initial = (await client.listTools()).tools.map((t) => t.name);
-    expect(initial.sort()).toEqual(['healing_status', 'request_tool', 'tasks_add', 'tasks_list']);
+    expect(initial.sort()).toEqual([
+      'healing_status',
+      'request_tool',
+      'spawn_agent',
+      'tasks_add',
+      'tasks_list',
+    ]);
 
     const status = (await client.callTool({ name: 'healing_status', arguments: {} })) as CallToolResult;
     const categories = (status.structuredContent as { categories: Array<{ name: string }> }).categories.map(
@@ -127,6 +143,8 @@ describe('stdio server end to end', () => {
     await expect(client.request({ method: 'no/such/method', params: {} }, {} as never)).rejects.toThrow();
     expect((await client.callTool({ name: 'healing_status', arguments: {} })).isError).toBeFalsy();
 
+    // The key reached the provider (the fake) and nowhere else.
+    expect(fakeLlm.requests.some((r) => r.headers.authorization === `Bearer ${SECRET}`)).toBe(true);
     expect(transport.badLines).toEqual([]);
     expect(transport.stdoutLines.length).toBeGreaterThan(10);
     const out = transport.stdoutLines.join('\n');

@@ -33,6 +33,17 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { limit: 0 },
     invalidMessage: /limit/,
   },
+  spawn_agent: {
+    valid: () => ({ prompt: 'Say hello in five words.' }),
+    invalid: { prompt: '' },
+    invalidMessage: /prompt/,
+  },
+  cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
+  cost_set_budget: {
+    valid: () => ({ provider: 'openai', daily_usd: 5 }),
+    invalid: { provider: 'openai', daily_usd: -1 },
+    invalidMessage: /daily_usd/,
+  },
   tasks_add: {
     valid: () => ({
       tasks: [

@@ -41,6 +41,8 @@ export interface FakeLlmServer {
   readonly requests: RecordedRequest[];
   /** Queues answers; once the queue is empty every call gets the default answer. */
   script(...steps: Step[]): void;
+  /** Forgets queued answers and recorded requests. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -205,6 +207,10 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
     url: `http://127.0.0.1:${port}`,
     requests,
     script: (...steps) => void queue.push(...steps),
+    reset: () => {
+      queue.length = 0;
+      requests.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of open) res.destroy();

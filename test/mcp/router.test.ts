@@ -31,6 +31,7 @@ describe('initialize and tools/list', () => {
     expect(tools.map((t) => t.name).sort()).toEqual([
       'healing_status',
       'request_tool',
+      'spawn_agent',
       'tasks_add',
       'tasks_list',
     ]);

@@ -3,8 +3,9 @@ import type { Services } from '../services.js';
 import type { Category } from '../tool.js';
 import { agentCategory } from './agent/index.js';
 import { coreCategory } from './core/index.js';
+import { costCategory } from './cost/index.js';
 import { taskCategory } from './task/index.js';
 
 export function buildCategories(services: Services): Category[] {
-  return [coreCategory(services), taskCategory(services), agentCategory(services)];
+  return [coreCategory(services), taskCategory(services), agentCategory(services), costCategory(services)];
 }

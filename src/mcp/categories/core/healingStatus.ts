@@ -21,6 +21,30 @@ const output = z.object({
   }),
   categories: z.array(z.object({ name: z.string(), loaded: z.boolean(), tools: z.number() })),
   providers: z.array(z.object({ name: z.string(), configured: z.boolean(), env: z.string() })),
+  breakers: z
+    .array(
+      z.object({
+        key: z.string(),
+        state: z.enum(['closed', 'open', 'half_open']),
+        fires: z.number(),
+        failures: z.number(),
+        successes: z.number(),
+        rejects: z.number(),
+        last_error: z.string().optional(),
+        opened_at: z.string().optional(),
+        next_half_open_at: z.string().optional(),
+      }),
+    )
+    .describe('One circuit per provider/model that has been called'),
+  budgets: z.array(
+    z.object({
+      provider: z.string(),
+      today_usd: z.number(),
+      month_usd: z.number(),
+      remaining_today_usd: z.number().optional(),
+      remaining_month_usd: z.number().optional(),
+    }),
+  ),
   storage: z.object({
     state_dir: z.string(),
     recoveries: z.array(
@@ -44,7 +68,7 @@ export function healingStatus(services: Services) {
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    handler(_args, ctx) {
+    async handler(_args, ctx) {
       const { session } = ctx;
       const snapshot = session.tracker.snapshot();
       const categories = session.categories();
@@ -60,6 +84,16 @@ export function healingStatus(services: Services) {
           configured: configured.has(name),
           env,
         })),
+        breakers: services.breakers.snapshot(),
+        budgets: (await services.budget.standings(services.spawn.configured)).map(
+          ({ provider, today_usd, month_usd, remaining_today_usd, remaining_month_usd }) => ({
+            provider,
+            today_usd,
+            month_usd,
+            ...(remaining_today_usd !== undefined ? { remaining_today_usd } : {}),
+            ...(remaining_month_usd !== undefined ? { remaining_month_usd } : {}),
+          }),
+        ),
         storage: {
           state_dir: services.storage.stateDir,
           recoveries: services.storage.recoveries.map(({ file, problem, action, at }) => ({
@@ -70,7 +104,7 @@ export function healingStatus(services: Services) {
           })),
         },
       };
-      return Promise.resolve(ok(value, summarize(value)));
+      return ok(value, summarize(value));
     },
   });
 }
