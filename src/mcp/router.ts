@@ -5,7 +5,8 @@
  * has re-fetched the list.
  */
 import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { AppError, describeError, isAppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { BatchingMcpServer } from './batchingServer.js';
@@ -22,6 +23,9 @@ import type {
 } from './tool.js';
 
 export const CORE_CATEGORY = 'core';
+
+/** What the SDK passes a tool callback besides its arguments. */
+type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface RouterOptions {
   logger: Logger;
@@ -280,12 +284,22 @@ export class ToolRouter implements TransportObserver, SessionControl {
         outputSchema: tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (args: unknown, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+      async (args: unknown, extra: RequestExtra): Promise<CallToolResult> => {
+        const token = extra._meta?.progressToken;
         const ctx: ToolContext = {
           actor: this.options.clientName(),
           signal: extra.signal,
           compact: this.tracker.compact,
           session: this,
+          progress: async (done, total, message) => {
+            if (token === undefined) return;
+            await extra
+              .sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken: token, progress: done, total, ...(message ? { message } : {}) },
+              })
+              .catch(() => {});
+          },
         };
         let outcome: ToolOutcome<Record<string, unknown>>;
         try {

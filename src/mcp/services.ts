@@ -1,3 +1,6 @@
+import { createAgentRunDeps } from '../agents/agentRun.js';
+import type { AgentRunDeps } from '../agents/agentRun.js';
+import { loadArchetypes } from '../agents/archetypes.js';
 import { createAuditLog } from '../agents/auditLog.js';
 import { createProviders } from '../agents/providers/index.js';
 import type { ProviderName } from '../agents/providers/types.js';
@@ -30,6 +33,7 @@ export interface Services {
   audit: AuditLog;
   tasks: TaskService;
   spawn: SpawnPipeline;
+  agentRun: AgentRunDeps;
   breakers: BreakerRegistry;
   budget: BudgetGuard;
   pricing: Pricing;
@@ -63,6 +67,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
       { provider, defaultModel: config.providers[i]!.model },
     ]),
   );
+  const archetypes = await loadArchetypes(config.dataDir, config.stateDir);
   const spawn = new SpawnPipeline({
     providers,
     breakers,
@@ -81,6 +86,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     audit: createAuditLog(storage, clock),
     tasks,
     spawn,
+    agentRun: createAgentRunDeps(spawn, tasks, archetypes),
     breakers,
     budget,
     pricing,

@@ -22,6 +22,8 @@ export interface ToolContext {
   compact: boolean;
   /** This session's category loading and context figures. */
   session: SessionControl;
+  /** Sends an MCP progress notification when the client asked for them (a no-op otherwise). */
+  progress: (done: number, total: number, message?: string) => Promise<void>;
 }
 
 export interface CategoryInfo {

@@ -23,6 +23,17 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalidMessage: /Valid categories/,
   },
   healing_status: { valid: () => ({}), invalid: { verbose: true }, invalidMessage: /verbose/ },
+  spawn_parallel_agents: {
+    valid: () => ({ prompts: ['one', 'two'], concurrency: 2 }),
+    invalid: { prompts: [] },
+    invalidMessage: /prompts/,
+  },
+  spawn_archetype_agent: {
+    valid: () => ({ archetype: 'documenter', prompt: 'Describe the CLI.' }),
+    invalid: { archetype: 'wizard', prompt: 'x' },
+    invalidMessage: /No archetype "wizard"/,
+  },
+  archetype_info: { valid: () => ({}), invalid: { name: 'nobody' }, invalidMessage: /No archetype/ },
   audit_append: {
     valid: () => ({ entry_type: 'decision', title: 'e2e', content: 'Chose stdio for the e2e suite' }),
     invalid: { entry_type: 'decision' },

@@ -87,7 +87,13 @@ describe('request_tool', () => {
     };
     expect(sc.action).toBe('loaded');
     expect(sc.client_refreshed).toBe(true);
-    expect(sc.tools.map((t) => t.name)).toEqual(['audit_append', 'audit_status']);
+    expect(sc.tools.map((t) => t.name)).toEqual([
+      'spawn_parallel_agents',
+      'spawn_archetype_agent',
+      'archetype_info',
+      'audit_append',
+      'audit_status',
+    ]);
     expect(countListChanged(h.sent) - before).toBe(1);
     // The tools/list response went out before the request_tool result did.
     const listIndex = h.sent.findIndex((m) => 'result' in m && 'tools' in (m.result as object));
