@@ -142,6 +142,17 @@ export class SpawnPipeline {
         inputEstimate,
         req.maxTokens ?? DEFAULT_RESERVED_OUTPUT,
       );
+      // An open breaker refuses without touching the budget or the provider: failing fast is the point.
+      if (!this.deps.breakers.admits(key)) {
+        trail.push({
+          provider: target.name,
+          model: target.model,
+          outcome: 'breaker_open',
+          attempts: 0,
+          error: 'circuit open: failing fast',
+        });
+        continue;
+      }
       const reservation = await this.deps.budget.reserve(target.name, worst);
       if (!reservation.ok) {
         budgetErrors.push(reservation.error);

@@ -173,9 +173,10 @@ export class BreakerRegistry {
     }
   }
 
-  isOpen(key: string): boolean {
-    const b = this.breakers.get(key);
-    return b !== undefined && b.opened && !b.halfOpen;
+  /** Whether a call would be let through now (closed, or the half-open trial). No I/O. */
+  admits(key: string): boolean {
+    const b = this.breaker(key);
+    return b.closed || b.pendingClose;
   }
 
   private nextHalfOpen(key: string): number | undefined {
