@@ -9,7 +9,7 @@
  * - Updates arriving together are coalesced: one lock, one serialisation, one fsync for the batch.
  *   Each promise resolves only after the batch is durable, so an acknowledged write survives kill -9.
  */
-import { promises as fs } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import type { Adapter } from 'lowdb';
@@ -108,18 +108,16 @@ class FileDocumentStore<T> implements DocumentStore<T> {
     return this.writes;
   }
 
-  private async identity(): Promise<FileIdentity | null> {
-    try {
-      const s = await fs.stat(this.file);
-      return { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
-    } catch {
-      return null;
-    }
+  /** Checked on every read: a sync stat costs microseconds, an async one a thread-pool round trip. */
+  private identity(): FileIdentity | null {
+    // throwIfNoEntry: a missing file is common (nothing written yet) and an exception per read is costly.
+    const s = statSync(this.file, { throwIfNoEntry: false });
+    return s ? { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs } : null;
   }
 
   /** Re-reads the file if it is not the version we last saw. */
   private async refresh(): Promise<void> {
-    const now = await this.identity();
+    const now = this.identity();
     const same =
       this.loaded &&
       now !== null &&
@@ -136,7 +134,7 @@ class FileDocumentStore<T> implements DocumentStore<T> {
     // lowdb's read() keeps the in-memory data when the file is missing; start from the defaults.
     this.db.data = structuredClone(this.options.defaults);
     await this.db.read();
-    this.known = await this.identity();
+    this.known = this.identity();
     this.loaded = true;
   }
 
@@ -189,7 +187,7 @@ class FileDocumentStore<T> implements DocumentStore<T> {
           if (results.size > 0) {
             await this.db.write();
             this.writes++;
-            this.known = await this.identity();
+            this.known = this.identity();
           }
         },
         { logger: this.options.logger, staleMs: this.options.lockStaleMs, waitMs: this.options.lockWaitMs },
