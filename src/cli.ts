@@ -3,7 +3,6 @@
  * The composition root: parses the command line and the environment, builds services, and starts
  * the requested command. Nothing else in src/ has side effects at import time.
  */
-import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,17 +77,6 @@ interface Check {
   detail: string;
 }
 
-function onPath(command: string): string | undefined {
-  try {
-    return (
-      execFileSync('which', [command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() ||
-      undefined
-    );
-  } catch {
-    return undefined;
-  }
-}
-
 async function doctor(options: { json?: boolean }): Promise<void> {
   const checks: Check[] = [];
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
@@ -143,11 +131,14 @@ async function doctor(options: { json?: boolean }): Promise<void> {
           : `not configured (set ${vars})`,
       });
     }
-    const claude = onPath('claude');
+    const cli = config.providers.find((p) => p.name === 'claude-code');
     checks.push({
-      check: 'claude CLI',
-      status: claude ? 'ok' : 'warn',
-      detail: claude ? `${claude} (keyless provider possible)` : 'not on PATH',
+      check: 'provider claude-code',
+      status: cli ? 'ok' : 'warn',
+      detail:
+        cli && cli.name === 'claude-code'
+          ? `${cli.command} (keyless, uses Claude Code's login)`
+          : 'claude CLI not on PATH (or TASK_ORCHESTRATOR_CLAUDE_CLI=off)',
     });
   }
   if (options.json) {

@@ -3,13 +3,26 @@
  * start-up; a bad value stops the server with a message naming the variable. The result is frozen
  * and passed down explicitly.
  */
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { AppError } from './core/errors.js';
 import type { LogLevel } from './core/logger.js';
 
-export interface ProviderConfig {
+export type ProviderConfig = ApiProviderConfig | ClaudeCliConfig;
+
+/** The user's `claude` CLI as a keyless provider. */
+export interface ClaudeCliConfig {
+  readonly name: 'claude-code';
+  /** Absolute path of the executable. */
+  readonly command: string;
+  readonly model: string;
+  readonly keyVar?: undefined;
+  readonly baseUrl?: undefined;
+}
+
+export interface ApiProviderConfig {
   readonly name: 'gemini' | 'openai' | 'anthropic';
   /** Environment variable the key came from, for messages; never the key itself. */
   readonly keyVar: string;
@@ -197,11 +210,28 @@ const envSchema = z.object({
   GEMINI_MODEL: z.string().optional(),
   OPENAI_MODEL: z.string().optional(),
   ANTHROPIC_MODEL: z.string().optional(),
+  TASK_ORCHESTRATOR_CLAUDE_CLI: z.string().optional(),
+  PATH: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: urlVar('OPENAI_BASE_URL'),
   ANTHROPIC_API_KEY: z.string().optional(),
   ANTHROPIC_BASE_URL: urlVar('ANTHROPIC_BASE_URL'),
 });
+
+/** The first executable `name` on PATH, or undefined. */
+function findOnPath(name: string, pathVar: string | undefined): string | undefined {
+  for (const dir of (pathVar ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
@@ -257,6 +287,13 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       baseUrl: e.ANTHROPIC_BASE_URL,
       model: nonEmpty(e.ANTHROPIC_MODEL) ?? DEFAULT_MODELS.anthropic,
     });
+
+  // The keyless provider: the user's claude CLI, found on PATH unless turned off or pointed at.
+  const cli = (e.TASK_ORCHESTRATOR_CLAUDE_CLI ?? 'auto').trim();
+  if (cli !== 'off') {
+    const command = cli === 'auto' || cli === '' ? findOnPath('claude', e.PATH) : path.resolve(cwd, cli);
+    if (command) providers.push({ name: 'claude-code', command, model: 'default' });
+  }
 
   const secrets = Object.entries(env)
     .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.trim().length >= 4)
@@ -336,6 +373,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '30000',
     description:
       'A provider+model circuit opens after 3 failures in a minute and allows one trial call after this long.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_CLAUDE_CLI',
+    default: 'auto',
+    description:
+      "Keyless provider: `auto` uses the `claude` CLI found on PATH (Claude Code's own login and billing), `off` disables it, or give its path. It comes last in the fallback order.",
   },
   {
     name: 'GEMINI_API_KEY / GOOGLE_API_KEY',

@@ -104,7 +104,7 @@ export class SpawnPipeline {
     const names = this.configured;
     if (req.provider && !this.deps.providers.has(req.provider)) {
       throw new AppError('NO_PROVIDER', `Provider "${req.provider}" is not configured`, {
-        hint: `Configured: ${names.join(', ') || 'none'}. Set ${{ openai: 'OPENAI_API_KEY', gemini: 'GEMINI_API_KEY', anthropic: 'ANTHROPIC_API_KEY' }[req.provider]} to use it`,
+        hint: `Configured: ${names.join(', ') || 'none'}. Set ${{ openai: 'OPENAI_API_KEY', gemini: 'GEMINI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', 'claude-code': 'TASK_ORCHESTRATOR_CLAUDE_CLI (or put claude on PATH)' }[req.provider]} to use it`,
       });
     }
     const first = req.provider ?? names[0]!;
@@ -122,7 +122,7 @@ export class SpawnPipeline {
         ok: false,
         trail: [],
         error: new AppError('NO_PROVIDER', 'No LLM provider is configured', {
-          hint: 'Set GEMINI_API_KEY (or GOOGLE_API_KEY), OPENAI_API_KEY (with OPENAI_BASE_URL for a local OpenAI-compatible server) or ANTHROPIC_API_KEY, then restart the server',
+          hint: 'Set GEMINI_API_KEY (or GOOGLE_API_KEY), OPENAI_API_KEY (with OPENAI_BASE_URL for a local OpenAI-compatible server) or ANTHROPIC_API_KEY, or install the claude CLI on PATH, then restart the server',
         }),
       };
     }
@@ -212,12 +212,13 @@ export class SpawnPipeline {
       );
       const result = last;
       const cost = result?.ok
-        ? this.deps.pricing.cost(
+        ? (result.cost_usd ??
+          this.deps.pricing.cost(
             target.name,
             target.model,
             result.usage.input_tokens,
             result.usage.output_tokens,
-          )
+          ))
         : 0;
       await this.deps.budget.settle(reservation.value.id, target.name, cost);
       if (result) {

@@ -2,8 +2,13 @@
  * The real provider SDKs against the loopback fake server: success, usage, and every failure
  * coming back as data with the right code, with no SDK-side retries.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAnthropicProvider } from '../../src/agents/providers/anthropic.js';
+import { createClaudeCodeProvider } from '../../src/agents/providers/claudeCode.js';
+import { loadConfig } from '../../src/config.js';
 import { createGeminiProvider } from '../../src/agents/providers/gemini.js';
 import { createOpenAiProvider } from '../../src/agents/providers/openai.js';
 import type { LlmProvider, LlmResult } from '../../src/agents/providers/types.js';
@@ -119,5 +124,65 @@ describe.each(cases)('%s provider', (wire, model) => {
   it('reports an unreachable server as a network error', async () => {
     const dead = make(wire, 'http://127.0.0.1:9');
     expect(failure(await dead.generate({ model, prompt: 'hi', timeoutMs: 5000 })).code).toBe('network');
+  });
+});
+
+describe('claude-code provider (the user’s claude CLI)', () => {
+  const fakeCli = path.join(import.meta.dirname, '..', 'fakes', 'fakeClaudeCli.mjs');
+  let dir: string;
+  let command: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-claude-'));
+    command = path.join(dir, 'claude');
+    await fs.copyFile(fakeCli, path.join(dir, 'claude'));
+    await fs.chmod(command, 0o755);
+  });
+  afterEach(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const calls = async () =>
+    (await fs.readFile(path.join(dir, 'calls.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { args: string[]; prompt: string });
+
+  it('runs claude -p with the prompt on stdin and reports its usage and cost', async () => {
+    const r = await createClaudeCodeProvider({ command }).generate({
+      model: 'default',
+      prompt: 'Summarise the README',
+      system: 'Be terse.',
+      timeoutMs: 10_000,
+    });
+    expect(r).toMatchObject({
+      ok: true,
+      text: 'claude says: Summarise the README',
+      usage: { input_tokens: 42, output_tokens: 12 },
+      model: 'claude-sonnet-4-5',
+      cost_usd: 0.0123,
+    });
+    const [call] = await calls();
+    expect(call?.args).toEqual(['-p', '--output-format', 'json', '--append-system-prompt', 'Be terse.']);
+    expect(call?.prompt).toBe('Summarise the README');
+  });
+
+  it('reports a missing login as auth, and kills a hanging CLI at the deadline', async () => {
+    const p = createClaudeCodeProvider({ command });
+    expect(
+      failure(await p.generate({ model: 'default', prompt: 'NOT_LOGGED_IN', timeoutMs: 10_000 })),
+    ).toMatchObject({ code: 'auth', status: 401 });
+    const t0 = Date.now();
+    expect(failure(await p.generate({ model: 'default', prompt: 'HANG', timeoutMs: 300 })).code).toBe(
+      'timeout',
+    );
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('is found on PATH, can be pointed at, and can be turned off', () => {
+    const find = (env: Record<string, string>) =>
+      loadConfig(env).providers.find((p) => p.name === 'claude-code');
+    expect(find({ PATH: `/nonexistent${path.delimiter}${dir}` })).toMatchObject({ command });
+    expect(find({ PATH: dir, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' })).toBeUndefined();
+    expect(find({ TASK_ORCHESTRATOR_CLAUDE_CLI: command })).toMatchObject({ command });
+    expect(find({ PATH: '/nonexistent' })).toBeUndefined();
   });
 });

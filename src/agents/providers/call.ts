@@ -7,6 +7,7 @@ export interface CallOutcome {
   usage: Usage;
   model: string;
   finish_reason?: string;
+  cost_usd?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Builds the providers configured in the environment (a provider without a key is absent). */
 import type { ProviderConfig } from '../../config.js';
 import { createAnthropicProvider } from './anthropic.js';
+import { createClaudeCodeProvider } from './claudeCode.js';
 import { createGeminiProvider } from './gemini.js';
 import { createOpenAiProvider } from './openai.js';
 import type { LlmProvider } from './types.js';
@@ -14,6 +15,8 @@ export function createProviders(configs: readonly ProviderConfig[]): LlmProvider
         return createGeminiProvider({ apiKey: c.apiKey, baseUrl: c.baseUrl });
       case 'anthropic':
         return createAnthropicProvider({ apiKey: c.apiKey, baseUrl: c.baseUrl });
+      case 'claude-code':
+        return createClaudeCodeProvider({ command: c.command });
     }
   });
 }

@@ -43,10 +43,19 @@ export interface ProviderError {
 }
 
 export type LlmResult =
-  | { ok: true; text: string; usage: Usage; latency_ms: number; model: string; finish_reason?: string }
+  | {
+      ok: true;
+      text: string;
+      usage: Usage;
+      latency_ms: number;
+      model: string;
+      finish_reason?: string;
+      /** Cost the provider itself reported (the claude CLI does); preferred over list prices. */
+      cost_usd?: number;
+    }
   | { ok: false; error: ProviderError; latency_ms: number };
 
-export type ProviderName = 'openai' | 'gemini' | 'anthropic';
+export type ProviderName = 'openai' | 'gemini' | 'anthropic' | 'claude-code';
 
 export interface LlmProvider {
   readonly name: ProviderName;

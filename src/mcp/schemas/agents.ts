@@ -28,4 +28,4 @@ export const agentRunSchema = z.object({
     .optional(),
 });
 
-export const providerField = z.enum(['openai', 'gemini', 'anthropic']);
+export const providerField = z.enum(['openai', 'gemini', 'anthropic', 'claude-code']);

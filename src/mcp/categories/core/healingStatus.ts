@@ -57,6 +57,7 @@ const PROVIDER_ENV: Record<string, string> = {
   gemini: 'GEMINI_API_KEY or GOOGLE_API_KEY',
   openai: 'OPENAI_API_KEY (+ OPENAI_BASE_URL)',
   anthropic: 'ANTHROPIC_API_KEY',
+  'claude-code': 'the claude CLI on PATH (TASK_ORCHESTRATOR_CLAUDE_CLI)',
 };
 
 export function healingStatus(services: Services) {

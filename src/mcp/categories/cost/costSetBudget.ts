@@ -4,7 +4,7 @@ import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
-    provider: z.enum(['openai', 'gemini', 'anthropic']).describe('Whose budget'),
+    provider: z.enum(['openai', 'gemini', 'anthropic', 'claude-code']).describe('Whose budget'),
     daily_usd: z
       .number()
       .min(0)

@@ -4,7 +4,12 @@ import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 
 const input = z
-  .object({ provider: z.enum(['openai', 'gemini', 'anthropic']).optional().describe('Only this provider') })
+  .object({
+    provider: z
+      .enum(['openai', 'gemini', 'anthropic', 'claude-code'])
+      .optional()
+      .describe('Only this provider'),
+  })
   .strict();
 
 const totals = z.object({
