@@ -9,6 +9,7 @@ const nodeGlobals = Object.fromEntries(
     'Buffer',
     'setTimeout',
     'clearTimeout',
+    'setInterval',
     'setImmediate',
     'performance',
     'module',
