@@ -11,6 +11,8 @@ import type { TaskService } from '../tasks/taskService.js';
 import { requireArchetype } from './archetypes.js';
 import type { Archetype } from './archetypes.js';
 import { extractJson } from './jsonOutput.js';
+import { selectModel } from './modelSelection.js';
+import type { ModelChoice } from './modelSelection.js';
 import type { ProviderName, Usage } from './providers/types.js';
 import type { SpawnPipeline, TrailEntry } from './spawn.js';
 
@@ -27,6 +29,8 @@ export interface AgentRunInput {
   taskId?: string | undefined;
   timeoutMs?: number | undefined;
   fallback?: boolean | undefined;
+  /** With model "auto": the most the call may cost (worst case), in USD. */
+  maxCostUsd?: number | undefined;
   /** Role prompt and temperature; with a task, its specialist's archetype is used when none is given. */
   archetype?: string | undefined;
   operation: string;
@@ -34,6 +38,7 @@ export interface AgentRunInput {
 
 export interface AgentRunResult {
   archetype?: string;
+  model_choice?: ModelChoice;
   output: string;
   output_truncated: boolean;
   provider: string;
@@ -82,11 +87,24 @@ export async function runAgent(
     deps.schemas.validator(schema); // a bad schema is refused before any money is spent
     prompt += `\n\nAnswer with JSON only, matching this JSON Schema:\n${JSON.stringify(schema)}`;
   }
+  let choice: ModelChoice | undefined;
+  if (input.model === 'auto') {
+    const available = deps.spawn.targetsAvailable.filter((t) => !input.provider || t.name === input.provider);
+    choice = selectModel(available, deps.spawn.pricing.models(), deps.spawn.pricing, {
+      archetype: role?.name,
+      promptChars: prompt.length + (input.system?.length ?? 0) + (role?.system_prompt.length ?? 0),
+      maxTokens: input.maxTokens ?? role?.max_tokens,
+      structuredOutput: schema !== undefined,
+      maxCostUsd: input.maxCostUsd,
+    });
+  }
+  const provider = choice?.provider ?? input.provider;
+  const model = choice?.model ?? input.model;
   const outcome = await deps.spawn.run({
     prompt,
     operation: input.operation,
-    ...(input.provider ? { provider: input.provider } : {}),
-    ...(input.model ? { model: input.model } : {}),
+    ...(provider ? { provider } : {}),
+    ...(model ? { model } : {}),
     ...(input.system || role
       ? { system: [role?.system_prompt, input.system].filter(Boolean).join('\n\n') }
       : {}),
@@ -145,6 +163,7 @@ export async function runAgent(
     ok: true,
     value: {
       ...(role ? { archetype: role.name } : {}),
+      ...(choice ? { model_choice: choice } : {}),
       output: truncated ? outcome.output.slice(0, MAX_OUTPUT_CHARS) : outcome.output,
       output_truncated: truncated,
       provider: outcome.provider,
@@ -169,7 +188,7 @@ export function describeRun(r: AgentRunResult): string {
           .map((t) => `${t.provider} ${t.outcome}`)
           .join(', ')}`
       : '';
-  const header = `[${r.provider}/${r.model}${fallbackNote}; ${r.usage.input_tokens}+${r.usage.output_tokens} tokens; $${r.cost_usd}; ${r.latency_ms} ms]`;
+  const header = `[${r.provider}/${r.model}${fallbackNote}; ${r.usage.input_tokens}+${r.usage.output_tokens} tokens; $${r.cost_usd}; ${r.latency_ms} ms]${r.model_choice ? `\n[model auto: ${r.model_choice.reason}]` : ''}`;
   const notes = [
     r.json
       ? r.json.valid

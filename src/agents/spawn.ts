@@ -100,6 +100,15 @@ export class SpawnPipeline {
     return [...this.deps.providers.keys()];
   }
 
+  /** Configured providers with their default models, in fallback order. */
+  get targetsAvailable(): Array<{ name: ProviderName; defaultModel: string }> {
+    return [...this.deps.providers].map(([name, p]) => ({ name, defaultModel: p.defaultModel }));
+  }
+
+  get pricing(): Pricing {
+    return this.deps.pricing;
+  }
+
   private targets(req: SpawnRequest): Array<{ name: ProviderName; model: string }> {
     const names = this.configured;
     if (req.provider && !this.deps.providers.has(req.provider)) {

@@ -43,6 +43,11 @@ export class Pricing {
     };
   }
 
+  /** Every priced model as `provider/model`. */
+  models(): string[] {
+    return Object.keys(this.table.models);
+  }
+
   /** Cost in USD of the given token counts. */
   cost(provider: string, model: string, inputTokens: number, outputTokens: number): number {
     const p = this.price(provider, model);

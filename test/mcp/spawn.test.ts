@@ -229,3 +229,57 @@ describe('spawn_agent with a task', () => {
     expect(textOf(invalidSchema)).toMatch(/output_schema is not a valid JSON Schema/);
   });
 });
+
+describe('model: "auto"', () => {
+  interface Chosen {
+    provider: string;
+    model: string;
+    model_choice: { provider: string; model: string; tier: string; reason: string; worst_case_usd: number };
+  }
+
+  it('picks by role, schema and cost ceiling among configured models, and says why', async () => {
+    const h = await start({ ANTHROPIC_API_KEY: 'sk-ant-auto', ANTHROPIC_BASE_URL: fake.url });
+    const plain = sc<Chosen>(await h.call('spawn_agent', { prompt: 'Rename a variable.', model: 'auto' }));
+    expect(plain.model_choice.tier).toBe('balanced');
+    expect(plain.model).toBe(plain.model_choice.model);
+    expect(plain.model_choice.reason).toMatch(/balanced tier wanted/);
+
+    await h.call('request_tool', { category: 'agent' });
+    const architect = sc<Chosen>(
+      await h.call('spawn_archetype_agent', {
+        archetype: 'architect',
+        prompt: 'Design the cache.',
+        model: 'auto',
+      }),
+    );
+    expect(architect.model_choice).toMatchObject(
+      {
+        tier: 'strong',
+        provider: 'anthropic',
+        model: 'claude-sonnet-4-5',
+      } /* the cheapest strong model */,
+    );
+    expect(architect.model_choice.reason).toMatch(/strong tier wanted for architect/);
+
+    const cheap = sc<Chosen>(
+      await h.call('spawn_agent', {
+        prompt: 'Summarise.',
+        model: 'auto',
+        max_tokens: 500,
+        max_cost_usd: 0.001,
+      }),
+    );
+    expect(cheap.model_choice.worst_case_usd).toBeLessThanOrEqual(0.001);
+    expect(cheap.model_choice.reason).toMatch(/within \$0\.001/);
+
+    fake.script({ text: '{"ok": true}' });
+    const schema = sc<Chosen>(
+      await h.call('spawn_agent', { prompt: 'Answer.', model: 'auto', output_schema: { type: 'object' } }),
+    );
+    expect(['openai', 'gemini']).toContain(schema.model_choice.provider);
+    expect(schema.model_choice.reason).toMatch(/enforces the JSON schema natively/);
+
+    const impossible = await h.call('spawn_agent', { prompt: 'x', model: 'auto', max_cost_usd: 0.0000001 });
+    expect(textOf(impossible)).toMatch(/BUDGET_EXCEEDED.*No configured model fits max_cost_usd/);
+  });
+});

@@ -3,6 +3,16 @@ import { z } from 'zod';
 
 export const agentRunSchema = z.object({
   archetype: z.string().optional(),
+  model_choice: z
+    .object({
+      provider: z.string(),
+      model: z.string(),
+      tier: z.string(),
+      worst_case_usd: z.number(),
+      reason: z.string(),
+    })
+    .optional()
+    .describe('With model "auto": what was picked and why'),
   output: z.string(),
   output_truncated: z.boolean(),
   provider: z.string(),

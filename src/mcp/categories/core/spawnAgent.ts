@@ -9,7 +9,21 @@ const input = z
   .object({
     prompt: z.string().trim().min(1).max(200_000).describe('What the agent should do'),
     provider: providerField.optional().describe('Default: the first configured; others serve as fallback'),
-    model: z.string().trim().min(1).max(100).optional().describe("Default: the provider's configured model"),
+    model: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe(
+        'Default: the provider\'s configured model; "auto" picks by role, output size, schema and max_cost_usd',
+      ),
+    max_cost_usd: z
+      .number()
+      .positive()
+      .max(1000)
+      .optional()
+      .describe('With model "auto": the most the call may cost (worst case)'),
     system_prompt: z.string().max(50_000).optional().describe('Role and rules for the agent'),
     max_tokens: z
       .number()
@@ -58,6 +72,7 @@ export function spawnAgent(services: Services) {
           taskId: args.task_id,
           timeoutMs: args.timeout_s ? args.timeout_s * 1000 : undefined,
           fallback: args.fallback,
+          maxCostUsd: args.max_cost_usd,
           operation: 'spawn_agent',
         },
         ctx,

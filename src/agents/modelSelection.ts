@@ -1,0 +1,110 @@
+/**
+ * model: "auto" — picks a provider and model among the configured ones from what the call needs:
+ * the archetype's kind of work, the output size, structured output, and a cost ceiling. Models
+ * are the priced ones of each configured provider plus its default; tiers come from list prices.
+ */
+import { AppError } from '../core/errors.js';
+import type { Pricing } from '../cost/pricing.js';
+import type { ProviderName } from './providers/types.js';
+
+export type Tier = 'fast' | 'balanced' | 'strong';
+
+export interface SelectionNeeds {
+  archetype?: string | undefined;
+  promptChars: number;
+  maxTokens?: number | undefined;
+  structuredOutput: boolean;
+  /** Largest acceptable worst-case cost of the call, in USD. */
+  maxCostUsd?: number | undefined;
+}
+
+export interface ModelChoice {
+  provider: ProviderName;
+  model: string;
+  tier: Tier;
+  worst_case_usd: number;
+  reason: string;
+}
+
+const REASONING = new Set(['architect', 'debugger', 'reviewer', 'researcher']);
+const LIGHT = new Set(['tester', 'documenter']);
+/** Providers whose API enforces a JSON schema (others are asked in the prompt). */
+const NATIVE_SCHEMA = new Set<ProviderName>(['openai', 'gemini']);
+
+export function tierOf(outputPerMtok: number): Tier {
+  return outputPerMtok <= 1 ? 'fast' : outputPerMtok <= 10 ? 'balanced' : 'strong';
+}
+
+const RANK: Record<Tier, number> = { fast: 0, balanced: 1, strong: 2 };
+
+/** @throws AppError NO_PROVIDER / BUDGET_EXCEEDED when nothing configured fits. */
+export function selectModel(
+  configured: ReadonlyArray<{ name: ProviderName; defaultModel: string }>,
+  pricedModels: readonly string[],
+  pricing: Pricing,
+  needs: SelectionNeeds,
+): ModelChoice {
+  const wanted: Tier =
+    REASONING.has(needs.archetype ?? '') || needs.promptChars > 60_000
+      ? 'strong'
+      : LIGHT.has(needs.archetype ?? '')
+        ? 'fast'
+        : 'balanced';
+  const outTokens = needs.maxTokens ?? 4096;
+  const inTokens = Math.ceil(needs.promptChars / 3) + 16;
+  const candidates = configured.flatMap((p) => {
+    const models = new Set([
+      p.defaultModel,
+      ...pricedModels.filter((m) => m.startsWith(`${p.name}/`)).map((m) => m.slice(p.name.length + 1)),
+    ]);
+    return [...models].map((model) => {
+      const price = pricing.price(p.name, model);
+      return {
+        provider: p.name,
+        model,
+        tier: price.basis === 'list' ? tierOf(price.output_per_mtok) : 'balanced',
+        worst: pricing.cost(p.name, model, inTokens, outTokens),
+        listed: price.basis === 'list',
+      };
+    });
+  });
+  if (candidates.length === 0)
+    throw new AppError('NO_PROVIDER', 'No LLM provider is configured', {
+      hint: 'Set a provider key (see doctor)',
+    });
+  const affordable =
+    needs.maxCostUsd === undefined ? candidates : candidates.filter((c) => c.worst <= needs.maxCostUsd!);
+  if (affordable.length === 0) {
+    const cheapest = [...candidates].sort((a, b) => a.worst - b.worst)[0]!;
+    throw new AppError(
+      'BUDGET_EXCEEDED',
+      `No configured model fits max_cost_usd $${needs.maxCostUsd}: the cheapest (${cheapest.provider}/${cheapest.model}) may cost $${cheapest.worst.toFixed(4)}`,
+      {
+        hint: 'Raise max_cost_usd or lower max_tokens',
+      },
+    );
+  }
+  const score = (c: (typeof candidates)[number]) =>
+    Math.abs(RANK[c.tier] - RANK[wanted]) * 10 +
+    (needs.structuredOutput && !NATIVE_SCHEMA.has(c.provider) ? 5 : 0) +
+    (c.listed ? 0 : 3);
+  const best = [...affordable].sort((a, b) => score(a) - score(b) || a.worst - b.worst)[0]!;
+  const reasons = [
+    `${wanted} tier wanted${needs.archetype ? ` for ${needs.archetype}` : ''}; ${best.provider}/${best.model} is ${best.tier}`,
+    needs.structuredOutput
+      ? NATIVE_SCHEMA.has(best.provider)
+        ? 'enforces the JSON schema natively'
+        : 'schema asked for in the prompt'
+      : '',
+    needs.maxCostUsd !== undefined
+      ? `worst case $${best.worst.toFixed(4)} within $${needs.maxCostUsd}`
+      : `cheapest of its tier (worst case $${best.worst.toFixed(4)})`,
+  ].filter(Boolean);
+  return {
+    provider: best.provider,
+    model: best.model,
+    tier: best.tier,
+    worst_case_usd: Number(best.worst.toFixed(6)),
+    reason: reasons.join('; '),
+  };
+}
