@@ -255,6 +255,33 @@ describe('stdio server end to end', () => {
     await b.client.close();
   });
 
+  it('two server processes share one budget: 40 concurrent calls against a budget for 10 make 10 provider calls', async () => {
+    const env = { TASK_ORCHESTRATOR_TOOLS: 'cost', TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' };
+    const [a, b] = [await start(env), await start(env)];
+    // An unknown model costs $15/$75 per million tokens; prompt "p" reserves 17 + 1000 tokens.
+    const worst = (17 * 15 + 1000 * 75) / 1e6;
+    const set = (await a.client.callTool({
+      name: 'cost_set_budget',
+      arguments: { provider: 'openai', daily_usd: worst * 10.5 },
+    })) as CallToolResult;
+    expect(set.isError, text(set)).toBeFalsy();
+    fakeLlm.reset();
+    fakeLlm.script(...Array.from({ length: 40 }, () => ({ text: 'ok', usage: { input: 17, output: 1000 } })));
+    const calls = [a, b].flatMap((s) =>
+      Array.from({ length: 20 }, () =>
+        s.client.callTool({
+          name: 'spawn_agent',
+          arguments: { prompt: 'p', model: 'local-model', max_tokens: 1000 },
+        }),
+      ),
+    );
+    const results = (await Promise.all(calls)) as CallToolResult[];
+    expect(results.filter((r) => !r.isError)).toHaveLength(10);
+    expect(fakeLlm.requests).toHaveLength(10);
+    await a.client.close();
+    await b.client.close();
+  });
+
   it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
     const child = spawn(process.execPath, [cli, 'serve'], {
       cwd: work,
