@@ -47,6 +47,11 @@ export function modelFacing(tools: readonly unknown[]): string {
   );
 }
 
+/** Results are tokenized after this long without a new one... */
+const IDLE_MS = 20;
+/** ...or at once when this much text is waiting. */
+const DRAIN_AT_CHARS = 64 * 1024;
+
 /** Texts longer than this are estimated from a sample: exact counts of huge texts cost too much. */
 const EXACT_LIMIT = 64 * 1024;
 
@@ -62,7 +67,7 @@ export class ContextTracker {
   /** Results not yet tokenized: counting waits until someone reads the figures, off the reply path. */
   private pending: Array<{ tool: string; text: string }> = [];
   private pendingChars = 0;
-  private drainScheduled = false;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ContextTrackerOptions = {}) {
     this.budget = options.budgetTokens ?? 200_000;
@@ -104,15 +109,20 @@ export class ContextTracker {
     this.byTool.set(tool, entry);
     this.pending.push({ tool, text });
     this.pendingChars += text.length;
-    if (!this.drainScheduled) {
-      this.drainScheduled = true;
-      // After the reply has been written: counting is bookkeeping, not part of the answer.
-      setImmediate(() => this.drain());
+    if (this.pendingChars > DRAIN_AT_CHARS) {
+      this.drain();
+      return;
     }
+    // Bookkeeping waits until the server is idle: counting tokens while the client is already
+    // sending its next request would only delay that request.
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = setTimeout(() => this.drain(), IDLE_MS);
+    this.drainTimer.unref?.();
   }
 
   private drain(): void {
-    this.drainScheduled = false;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
     const pending = this.pending;
     this.pending = [];
     this.pendingChars = 0;
