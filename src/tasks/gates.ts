@@ -18,7 +18,8 @@ function createAjv(): Ajv {
   const require = createRequire(import.meta.url);
   const { Ajv: AjvClass } = require('ajv') as { Ajv: new (options: object) => Ajv };
   const formats = require('ajv-formats') as ((ajv: Ajv) => Ajv) & { default?: (ajv: Ajv) => Ajv };
-  const ajv = new AjvClass({ allErrors: true, strict: false });
+  // logger: false, or unknown formats in a user's schema would print warnings on every compile.
+  const ajv = new AjvClass({ allErrors: true, strict: false, logger: false });
   (formats.default ?? formats)(ajv);
   return ajv;
 }

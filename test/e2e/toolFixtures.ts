@@ -49,6 +49,11 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { prompt: '' },
     invalidMessage: /prompt/,
   },
+  evaluate_output: {
+    valid: () => ({ output: '{"a": 1}', graders: [{ name: 'non_empty' }, { name: 'json_valid' }] }),
+    invalid: { output: 'x', graders: [{ name: 'vibes' }] },
+    invalidMessage: /name/,
+  },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

@@ -4,8 +4,15 @@ import type { Category } from '../tool.js';
 import { agentCategory } from './agent/index.js';
 import { coreCategory } from './core/index.js';
 import { costCategory } from './cost/index.js';
+import { evalCategory } from './eval/index.js';
 import { taskCategory } from './task/index.js';
 
 export function buildCategories(services: Services): Category[] {
-  return [coreCategory(services), taskCategory(services), agentCategory(services), costCategory(services)];
+  return [
+    coreCategory(services),
+    taskCategory(services),
+    agentCategory(services),
+    evalCategory(services),
+    costCategory(services),
+  ];
 }
