@@ -11,6 +11,9 @@ import type { BudgetDoc } from '../cost/budget.js';
 import { loadPricing } from '../cost/pricing.js';
 import type { Pricing } from '../cost/pricing.js';
 import type { UsageRecord } from '../cost/usage.js';
+import type { GradedRunDeps } from '../evaluation/gradedRun.js';
+import { TrialStore } from '../evaluation/trials.js';
+import type { Trial } from '../evaluation/trials.js';
 import { BreakerRegistry } from '../healing/breakers.js';
 import type { BreakerDoc } from '../healing/breakers.js';
 import type { AppendLog } from '../storage/appendLog.js';
@@ -34,6 +37,8 @@ export interface Services {
   tasks: TaskService;
   spawn: SpawnPipeline;
   agentRun: AgentRunDeps;
+  trials: TrialStore;
+  graded: GradedRunDeps;
   breakers: BreakerRegistry;
   budget: BudgetGuard;
   pricing: Pricing;
@@ -78,6 +83,8 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     logger,
     retry: { baseMs: config.retryBaseMs, capMs: 60_000, maxRetries: config.retryMax },
   });
+  const agentRun = createAgentRunDeps(spawn, tasks, archetypes);
+  const trials = new TrialStore(storage.log<Trial>('trials'), clock);
   return {
     config,
     logger,
@@ -86,7 +93,9 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     audit: createAuditLog(storage, clock),
     tasks,
     spawn,
-    agentRun: createAgentRunDeps(spawn, tasks, archetypes),
+    agentRun,
+    trials,
+    graded: { agents: agentRun, trials, breakers },
     breakers,
     budget,
     pricing,

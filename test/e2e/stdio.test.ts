@@ -116,6 +116,14 @@ describe('stdio server end to end', () => {
         })) as CallToolResult;
         return (r.structuredContent as { added: Array<{ task: { id: string } }> }).added[0]!.task.id;
       },
+      async lastTrial() {
+        await client.callTool({ name: 'spawn_agent', arguments: { prompt: 'for a trial' } });
+        const list = (await client.callTool({
+          name: 'trials_list',
+          arguments: { limit: 1 },
+        })) as CallToolResult;
+        return { trial_id: (list.structuredContent as { trials: Array<{ id: string }> }).trials[0]!.id };
+      },
       async projectFile(name: string, content: string) {
         await fs.writeFile(path.join(work, name), content);
         return name;

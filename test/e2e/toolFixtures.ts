@@ -5,6 +5,8 @@
 export interface FixtureHelpers {
   /** Creates a fresh task through tasks_add and returns its id. */
   newTask(fields?: Record<string, unknown>): Promise<string>;
+  /** Arguments naming the newest trial (runs an agent first if there is none). */
+  lastTrial(): Promise<Record<string, unknown>>;
   /** Writes a file into the server's project folder; returns its relative path. */
   projectFile(name: string, content: string): Promise<string>;
 }
@@ -53,6 +55,12 @@ export const toolFixtures: Record<string, ToolFixture> = {
     valid: () => ({ output: '{"a": 1}', graders: [{ name: 'non_empty' }, { name: 'json_valid' }] }),
     invalid: { output: 'x', graders: [{ name: 'vibes' }] },
     invalidMessage: /name/,
+  },
+  trials_list: { valid: () => ({ pass: true, limit: 5 }), invalid: { pass: 'yes' }, invalidMessage: /pass/ },
+  trial_get: {
+    valid: (h) => h.lastTrial(),
+    invalid: { trial_id: 'tri_nothing' },
+    invalidMessage: /not found.*trials_list/,
   },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {

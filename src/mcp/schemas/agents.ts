@@ -1,5 +1,52 @@
 /** Output schema shared by the spawn tools of the core and agent categories. */
 import { z } from 'zod';
+import { CODE_GRADERS } from '../../evaluation/graders/pipeline.js';
+
+export const evaluationSchema = z.object({
+  pass: z.boolean(),
+  score: z.number(),
+  failure_type: z.string().optional(),
+  graders: z.array(
+    z.object({
+      grader: z.string(),
+      pass: z.boolean(),
+      score: z.number(),
+      reason: z.string(),
+      weight: z.number(),
+    }),
+  ),
+});
+
+/** Per-call graders (replacing the defaults). */
+export const gradersField = z
+  .array(
+    z
+      .object({
+        name: z
+          .enum(CODE_GRADERS)
+          .describe('non_empty | length | json_valid | json_schema | regex | contains | not_contains'),
+        weight: z.number().min(0).max(100).optional().describe('Weight in the score; default 1'),
+        threshold: z.number().min(0).max(1).optional().describe('Pass when the score reaches this'),
+        min: z.number().int().min(0).optional().describe('length: fewest characters'),
+        max: z.number().int().min(1).optional().describe('length: most characters'),
+        pattern: z.string().max(2000).optional().describe('regex: the pattern'),
+        flags: z
+          .string()
+          .regex(/^[gimsuy]*$/)
+          .optional()
+          .describe('regex: flags'),
+        values: z
+          .array(z.string().max(1000))
+          .max(100)
+          .optional()
+          .describe('contains / not_contains: the strings'),
+        mode: z.enum(['all', 'any']).optional().describe('contains: all (default) or any'),
+        case_sensitive: z.boolean().optional().describe('contains: default false'),
+      })
+      .strict(),
+  )
+  .min(1)
+  .max(20);
 
 export const agentRunSchema = z.object({
   archetype: z.string().optional(),
@@ -36,6 +83,8 @@ export const agentRunSchema = z.object({
   task: z
     .object({ id: z.string(), completed: z.boolean(), violations: z.array(z.string()).optional() })
     .optional(),
+  evaluation: evaluationSchema.describe('How the answer was graded'),
+  trial_id: z.string().describe('The trial recording this run (trial_get)'),
 });
 
 export const providerField = z.enum(['openai', 'gemini', 'anthropic', 'claude-code']);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeRun, runAgent } from '../../../agents/agentRun.js';
+import { describeGraded, gradedRun, withTrial } from '../../../evaluation/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, providerField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
@@ -35,8 +35,8 @@ export function spawnArchetypeAgent(services: Services) {
     outputSchema: agentRunSchema,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
-      const run = await runAgent(
-        services.agentRun,
+      const run = await gradedRun(
+        services.graded,
         {
           prompt: args.prompt,
           archetype: args.archetype,
@@ -49,7 +49,7 @@ export function spawnArchetypeAgent(services: Services) {
         },
         ctx,
       );
-      return run.ok ? ok(run.value, describeRun(run.value)) : fail(run.error);
+      return run.ok ? ok(run.value, describeGraded(run.value)) : fail(withTrial(run.error, run.trial_id));
     },
   });
 }

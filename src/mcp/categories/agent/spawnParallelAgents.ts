@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { runAgent } from '../../../agents/agentRun.js';
-import type { AgentRunResult } from '../../../agents/agentRun.js';
+import { gradedRun } from '../../../evaluation/gradedRun.js';
+import type { GradedRunResult } from '../../../evaluation/gradedRun.js';
 import { AppError, describeError } from '../../../core/errors.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';
@@ -57,6 +57,10 @@ const item = z.object({
   task: z
     .object({ id: z.string(), completed: z.boolean(), violations: z.array(z.string()).optional() })
     .optional(),
+  evaluation: z
+    .object({ pass: z.boolean(), score: z.number(), failure_type: z.string().optional() })
+    .optional(),
+  trial_id: z.string().optional(),
   error: z.string().optional(),
 });
 
@@ -102,10 +106,10 @@ export function spawnParallelAgents(services: Services) {
             results[index] = { ...base, status: 'cancelled' };
             continue;
           }
-          let run: { ok: true; value: AgentRunResult } | { ok: false; error: AppError };
+          let run: { ok: true; value: GradedRunResult } | { ok: false; error: AppError };
           try {
-            run = await runAgent(
-              services.agentRun,
+            run = await gradedRun(
+              services.graded,
               {
                 prompt: job.prompt,
                 taskId: job.taskId,
@@ -135,6 +139,12 @@ export function spawnParallelAgents(services: Services) {
               cost_usd: r.cost_usd,
               latency_ms: r.latency_ms,
               ...(r.task ? { task: r.task } : {}),
+              evaluation: {
+                pass: r.evaluation.pass,
+                score: r.evaluation.score,
+                ...(r.evaluation.failure_type ? { failure_type: r.evaluation.failure_type } : {}),
+              },
+              trial_id: r.trial_id,
             };
           } else {
             results[index] = {
@@ -144,7 +154,7 @@ export function spawnParallelAgents(services: Services) {
             };
           }
           done++;
-          await ctx.progress(done, jobs.length, `agent ${index + 1} ${results[index].status}`);
+          await ctx.progress(done, jobs.length, `agent ${index + 1} ${results[index]?.status ?? 'done'}`);
         }
       };
       await Promise.all(Array.from({ length: Math.min(args.concurrency, jobs.length) }, worker));

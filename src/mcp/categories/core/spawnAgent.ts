@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { describeRun, runAgent } from '../../../agents/agentRun.js';
+import { describeGraded, gradedRun, withTrial } from '../../../evaluation/gradedRun.js';
 import type { Services } from '../../services.js';
-import { agentRunSchema, providerField } from '../../schemas/agents.js';
+import { agentRunSchema, gradersField, providerField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
 import { defineTool, fail, ok } from '../../tool.js';
 
@@ -44,6 +44,9 @@ const input = z
       ),
     timeout_s: z.number().int().min(1).max(600).optional().describe('Per attempt; default 60'),
     fallback: z.boolean().optional().describe('false: only the requested provider; default true'),
+    graders: gradersField
+      .optional()
+      .describe('Checks for the answer, replacing the default (non_empty, length, JSON with a schema)'),
   })
   .strict();
 
@@ -59,8 +62,8 @@ export function spawnAgent(services: Services) {
     outputSchema: output,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
-      const run = await runAgent(
-        services.agentRun,
+      const run = await gradedRun(
+        services.graded,
         {
           prompt: args.prompt,
           provider: args.provider,
@@ -73,11 +76,12 @@ export function spawnAgent(services: Services) {
           timeoutMs: args.timeout_s ? args.timeout_s * 1000 : undefined,
           fallback: args.fallback,
           maxCostUsd: args.max_cost_usd,
+          graders: args.graders,
           operation: 'spawn_agent',
         },
         ctx,
       );
-      return run.ok ? ok(run.value, describeRun(run.value)) : fail(run.error);
+      return run.ok ? ok(run.value, describeGraded(run.value)) : fail(withTrial(run.error, run.trial_id));
     },
   });
 }

@@ -1,40 +1,16 @@
 import { z } from 'zod';
-import { CODE_GRADERS, checkSpec, grade } from '../../../evaluation/graders/pipeline.js';
+import { checkSpec, grade } from '../../../evaluation/graders/pipeline.js';
 import type { GraderSpec } from '../../../evaluation/graders/pipeline.js';
 import { SchemaCache } from '../../../tasks/gates.js';
+import { gradersField } from '../../schemas/agents.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
-
-const spec = z
-  .object({
-    name: z
-      .enum(CODE_GRADERS)
-      .describe('non_empty | length | json_valid | json_schema | regex | contains | not_contains'),
-    weight: z.number().min(0).max(100).optional().describe('Weight in the overall score; default 1'),
-    threshold: z.number().min(0).max(1).optional().describe("Pass when the grader's score reaches this"),
-    min: z.number().int().min(0).optional().describe('length: fewest characters (default 1)'),
-    max: z.number().int().min(1).optional().describe('length: most characters'),
-    pattern: z.string().max(2000).optional().describe('regex: the pattern (time-limited)'),
-    flags: z
-      .string()
-      .regex(/^[gimsuy]*$/)
-      .optional()
-      .describe('regex: flags, e.g. "i"'),
-    values: z
-      .array(z.string().max(1000))
-      .max(100)
-      .optional()
-      .describe('contains / not_contains: the strings'),
-    mode: z.enum(['all', 'any']).optional().describe('contains: all (default) or any'),
-    case_sensitive: z.boolean().optional().describe('contains: default false'),
-  })
-  .strict();
 
 const input = z
   .object({
     output: z.string().max(5_000_000).describe('The output to grade (e.g. an agent answer or your own work)'),
     prompt: z.string().max(200_000).optional().describe('What the output answers (kept for context)'),
-    graders: z.array(spec).min(1).max(20).describe('Which checks to run'),
+    graders: gradersField.describe('Which checks to run'),
     output_schema: z.record(z.string(), z.unknown()).optional().describe('JSON Schema for json_schema'),
   })
   .strict();

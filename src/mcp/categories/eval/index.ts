@@ -1,11 +1,14 @@
 import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
 import { evaluateOutput } from './evaluateOutput.js';
+import { trialGet } from './trialGet.js';
+import { trialsList } from './trialsList.js';
 
 export function evalCategory(services: Services): Category {
   return {
     name: 'eval',
-    description: 'Grade outputs with code graders (non-empty, length, JSON, JSON Schema, regex, contains).',
-    tools: [evaluateOutput(services)],
+    description:
+      'Grade outputs with code graders, and inspect the graded record (trials) of every agent output.',
+    tools: [evaluateOutput(services), trialsList(services), trialGet(services)],
   };
 }

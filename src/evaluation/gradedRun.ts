@@ -1,0 +1,102 @@
+/**
+ * Every agent output the server produces is graded: the spawn tools run through here, which runs
+ * the agent (agents/agentRun), grades the output with the default pipeline (non-empty, length,
+ * JSON and JSON Schema when a schema is given) or the caller's graders, and records a Trial.
+ * Provider failures are recorded too, as provider_error trials.
+ */
+import type { AgentRunDeps, AgentRunInput, AgentRunResult } from '../agents/agentRun.js';
+import { describeRun, runAgent } from '../agents/agentRun.js';
+import { AppError } from '../core/errors.js';
+import type { Result } from '../core/errors.js';
+import type { BreakerRegistry } from '../healing/breakers.js';
+import { checkSpec, grade } from './graders/pipeline.js';
+import type { Evaluation, GraderSpec } from './graders/pipeline.js';
+import type { TrialStore } from './trials.js';
+
+export interface GradedRunDeps {
+  agents: AgentRunDeps;
+  trials: TrialStore;
+  breakers: BreakerRegistry;
+}
+
+export interface GradedRunResult extends AgentRunResult {
+  evaluation: Evaluation;
+  trial_id: string;
+}
+
+/** The graders every spawn gets unless the caller names others. */
+export function defaultGraders(hasSchema: boolean): GraderSpec[] {
+  return [
+    { name: 'non_empty' },
+    { name: 'length', min: 1 },
+    ...(hasSchema ? [{ name: 'json_valid' as const }, { name: 'json_schema' as const }] : []),
+  ];
+}
+
+export async function gradedRun(
+  deps: GradedRunDeps,
+  input: AgentRunInput & { graders?: GraderSpec[] | undefined },
+  ctx: { actor: string; signal?: AbortSignal },
+): Promise<Result<GradedRunResult, AppError> & { trial_id?: string }> {
+  // The schema a task carries is only known inside runAgent; graders that need one are checked
+  // against the explicit schema here and skipped by grade() otherwise.
+  for (const spec of input.graders ?? [])
+    if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
+  const run = await runAgent(deps.agents, input, ctx);
+  if (!run.ok) {
+    const trial = await deps.trials.record({
+      operation: input.operation,
+      prompt: input.prompt,
+      output: '',
+      graders: [],
+      pass: false,
+      score: 0,
+      failure_type: 'provider_error',
+      error: run.error.describe(),
+      ...(input.taskId ? { task_id: input.taskId } : {}),
+    });
+    return { ...run, trial_id: trial.id };
+  }
+  const r = run.value;
+  const schema =
+    input.outputSchema ??
+    (r.json ? (r.task ? (await deps.agents.tasks.get(r.task.id)).task.output_schema : undefined) : undefined);
+  const specs = (input.graders ?? defaultGraders(schema !== undefined)).filter(
+    (s) => s.name !== 'json_schema' || schema !== undefined,
+  );
+  const evaluation = grade(r.output, specs, schema, deps.agents.schemas);
+  const breaker = deps.breakers.snapshot().find((b) => b.key === `${r.provider}/${r.model}`);
+  const trial = await deps.trials.record({
+    operation: input.operation,
+    prompt: input.prompt,
+    output: r.output,
+    provider: r.provider,
+    model: r.model,
+    usage: r.usage,
+    cost_usd: r.cost_usd,
+    latency_ms: r.latency_ms,
+    ...(breaker ? { breaker_state: breaker.state } : {}),
+    graders: evaluation.graders,
+    pass: evaluation.pass,
+    score: evaluation.score,
+    ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
+    ...(r.task ? { task_id: r.task.id } : {}),
+  });
+  return { ok: true, value: { ...r, evaluation, trial_id: trial.id } };
+}
+
+/** The run's text with its evaluation line. */
+export function describeGraded(r: GradedRunResult): string {
+  const e = r.evaluation;
+  const failing = e.graders.filter((g) => !g.pass).map((g) => `${g.grader}: ${g.reason}`);
+  return `${describeRun(r)}\n[evaluation: ${e.pass ? 'PASS' : 'FAIL'} score ${e.score}${e.failure_type ? ` (${e.failure_type})` : ''}${failing.length ? `; ${failing.join('; ')}` : ''}; trial ${r.trial_id}]`;
+}
+
+/** A failed run's error, naming the trial that recorded it. */
+export function withTrial(error: AppError, trialId: string | undefined): AppError {
+  if (!trialId) return error;
+  return new AppError(error.code, error.message, {
+    hint: `${error.hint ? `${error.hint}. ` : ''}Recorded as trial ${trialId} (trial_get)`,
+    ...(error.details ? { details: error.details } : {}),
+  });
+}

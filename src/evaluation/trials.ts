@@ -1,0 +1,87 @@
+/** Trials: one record per graded output, append-only and queryable. */
+import type { Clock } from '../core/clock.js';
+import { isoTime } from '../core/clock.js';
+import { newId } from '../core/ids.js';
+import { paginate } from '../core/pagination.js';
+import type { Page, PageRequest } from '../core/pagination.js';
+import type { AppendLog } from '../storage/appendLog.js';
+import type { GraderOutcome } from './graders/pipeline.js';
+
+export type TrialFailureType =
+  | 'empty_response'
+  | 'json_invalid'
+  | 'schema_violation'
+  | 'pattern_mismatch'
+  | 'length_violation'
+  | 'hallucination'
+  | 'unsafe_output'
+  | 'low_quality'
+  | 'provider_error';
+
+export interface Trial {
+  id: string;
+  operation: string;
+  prompt: string;
+  output: string;
+  provider?: string;
+  model?: string;
+  usage?: { input_tokens: number; output_tokens: number };
+  cost_usd?: number;
+  latency_ms?: number;
+  /** The serving provider/model's breaker state when the call finished. */
+  breaker_state?: string;
+  graders: GraderOutcome[];
+  pass: boolean;
+  score: number;
+  failure_type?: TrialFailureType;
+  error?: string;
+  task_id?: string;
+  trace_id?: string;
+  created_at: string;
+}
+
+const PROMPT_CHARS = 4000;
+const OUTPUT_CHARS = 8000;
+
+export interface TrialQuery extends PageRequest {
+  operation?: string | undefined;
+  pass?: boolean | undefined;
+  provider?: string | undefined;
+  failure_type?: string | undefined;
+}
+
+export class TrialStore {
+  constructor(
+    private readonly log: AppendLog<Trial>,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Records a trial (prompt and output bounded) and returns it. */
+  async record(t: Omit<Trial, 'id' | 'created_at'>): Promise<Trial> {
+    const trial: Trial = {
+      ...t,
+      id: newId('tri'),
+      prompt: t.prompt.slice(0, PROMPT_CHARS),
+      output: t.output.slice(0, OUTPUT_CHARS),
+      created_at: isoTime(this.clock),
+    };
+    await this.log.append(trial);
+    return trial;
+  }
+
+  /** Newest first. */
+  async list(q: TrialQuery): Promise<Page<Trial>> {
+    const all = await this.log.readAll();
+    const matches = all
+      .filter((t) => (q.operation ? t.operation === q.operation : true))
+      .filter((t) => (q.pass === undefined ? true : t.pass === q.pass))
+      .filter((t) => (q.provider ? t.provider === q.provider : true))
+      .filter((t) => (q.failure_type ? t.failure_type === q.failure_type : true))
+      .reverse();
+    return paginate(matches, q);
+  }
+
+  async get(id: string): Promise<Trial | undefined> {
+    return (await this.log.readAll()).find((t) => t.id === id);
+  }
+}

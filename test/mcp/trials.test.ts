@@ -1,0 +1,113 @@
+/** Every agent output is graded and recorded as a trial (spawn tools against the fake LLM server). */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
+import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { sc, startHarness, textOf } from '../helpers/harness.js';
+import type { Harness } from '../helpers/harness.js';
+
+let fake: FakeLlmServer;
+let h: Harness | undefined;
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(async () => {
+  fake.reset();
+  h = await startHarness({
+    env: {
+      OPENAI_API_KEY: 'sk-trials',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+      TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
+      TASK_ORCHESTRATOR_TOOLS: 'eval',
+    },
+  });
+});
+afterEach(async () => {
+  h?.services.breakers.shutdown();
+  await h?.close();
+  h = undefined;
+});
+
+interface Graded {
+  output: string;
+  evaluation: {
+    pass: boolean;
+    score: number;
+    failure_type?: string;
+    graders: Array<{ grader: string; pass: boolean; reason: string }>;
+  };
+  trial_id: string;
+}
+
+describe('graded spawns', () => {
+  it('grades every answer with the default pipeline and records a trial', async () => {
+    fake.script({ text: 'A fine answer.' });
+    const ok = sc<Graded>(await h!.call('spawn_agent', { prompt: 'Explain caching.' }));
+    expect(ok.evaluation).toMatchObject({ pass: true, score: 1 });
+    expect(ok.evaluation.graders.map((g) => g.grader)).toEqual(['non_empty', 'length']);
+    expect(textOf(await h!.call('spawn_agent', { prompt: 'x' }))).toMatch(
+      /\[evaluation: PASS score 1; trial tri_/,
+    );
+
+    const trial = sc<{
+      trial: {
+        id: string;
+        pass: boolean;
+        provider: string;
+        usage: { input_tokens: number };
+        graders: unknown[];
+        breaker_state: string;
+      };
+    }>(await h!.call('trial_get', { trial_id: ok.trial_id }));
+    expect(trial.trial).toMatchObject({
+      id: ok.trial_id,
+      pass: true,
+      provider: 'openai',
+      breaker_state: 'closed',
+    });
+    expect(trial.trial.graders).toHaveLength(2);
+  });
+
+  it('fails a wrong answer visibly and names the failure type', async () => {
+    const schema = { type: 'object', required: ['n'], properties: { n: { type: 'number' } } };
+    fake.script({ text: '{"n": "seven"}' }, { text: '   ' });
+    const wrong = sc<Graded>(await h!.call('spawn_agent', { prompt: 'Count.', output_schema: schema }));
+    expect(wrong.evaluation).toMatchObject({ pass: false, failure_type: 'schema_violation' });
+    expect(wrong.evaluation.graders.map((g) => g.grader)).toEqual([
+      'non_empty',
+      'length',
+      'json_valid',
+      'json_schema',
+    ]);
+    const empty = sc<Graded>(await h!.call('spawn_agent', { prompt: 'Say something.' }));
+    expect(empty.evaluation.failure_type).toBe('empty_response');
+    const failing = sc<{ trials: Array<{ id: string; failure_type: string }>; total: number }>(
+      await h!.call('trials_list', { pass: false }),
+    );
+    expect(failing.trials.map((t) => t.failure_type)).toEqual(['empty_response', 'schema_violation']);
+  });
+
+  it('takes per-call graders, and records provider failures as provider_error trials', async () => {
+    fake.script({ text: 'We should use Postgres.' });
+    const r = sc<Graded>(
+      await h!.call('spawn_agent', {
+        prompt: 'Pick a DB.',
+        graders: [{ name: 'contains', values: ['postgres', 'sqlite'], mode: 'any' }],
+      }),
+    );
+    expect(r.evaluation.graders).toEqual([expect.objectContaining({ grader: 'contains', pass: true })]);
+
+    fake.script({ status: 400 });
+    const bad = await h!.call('spawn_agent', { prompt: 'bad request' });
+    expect(bad.isError).toBe(true);
+    expect(textOf(bad)).toMatch(/Recorded as trial tri_\w+ \(trial_get\)/);
+    const errors = sc<{ trials: Array<{ failure_type: string; output_preview: string }> }>(
+      await h!.call('trials_list', { failure_type: 'provider_error' }),
+    );
+    expect(errors.trials).toHaveLength(1);
+    expect(errors.trials[0]?.output_preview).toMatch(/bad_request/);
+    expect(textOf(await h!.call('trial_get', { trial_id: 'tri_missing' }))).toMatch(/not found.*trials_list/);
+  });
+});
