@@ -84,6 +84,10 @@ export interface Config {
   readonly retryMax: number;
   /** How long a circuit stays open before a trial call (ms). */
   readonly breakerResetMs: number;
+  /** Model graders added to every spawn's default pipeline. */
+  readonly judgeGraders: readonly string[];
+  /** The judge, as provider/model; undefined = the first configured provider's model. */
+  readonly judgeModel: string | undefined;
   /** Every secret-looking env value, for log redaction. */
   readonly secrets: readonly string[];
 }
@@ -203,6 +207,43 @@ const envSchema = z.object({
   TASK_ORCHESTRATOR_RETRY_BASE_MS: intVar('TASK_ORCHESTRATOR_RETRY_BASE_MS', 2_000, 1, 60_000),
   TASK_ORCHESTRATOR_RETRY_MAX: intVar('TASK_ORCHESTRATOR_RETRY_MAX', 5, 0, 10),
   TASK_ORCHESTRATOR_BREAKER_RESET_MS: intVar('TASK_ORCHESTRATOR_BREAKER_RESET_MS', 30_000, 100, 3_600_000),
+  TASK_ORCHESTRATOR_JUDGE_GRADERS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const names = (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const known = [
+        'relevance',
+        'completeness',
+        'accuracy',
+        'format',
+        'code_quality',
+        'safety',
+        'performance',
+      ];
+      const bad = names.filter((n) => !known.includes(n));
+      if (bad.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_JUDGE_GRADERS has unknown graders ${bad.join(', ')}; known: ${known.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return names;
+    }),
+  TASK_ORCHESTRATOR_JUDGE_MODEL: z
+    .string()
+    .optional()
+    .refine(
+      (v) =>
+        v === undefined || v.trim() === '' || /^(openai|gemini|anthropic|claude-code)(\/.+)?$/.test(v.trim()),
+      {
+        message: 'TASK_ORCHESTRATOR_JUDGE_MODEL must be provider or provider/model, e.g. openai/gpt-4o-mini',
+      },
+    ),
   TASK_ORCHESTRATOR_MAX_RESULT_TOKENS: intVar('TASK_ORCHESTRATOR_MAX_RESULT_TOKENS', 20_000, 500, 100_000),
   GEMINI_API_KEY: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
@@ -315,6 +356,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     retryBaseMs: e.TASK_ORCHESTRATOR_RETRY_BASE_MS,
     retryMax: e.TASK_ORCHESTRATOR_RETRY_MAX,
     breakerResetMs: e.TASK_ORCHESTRATOR_BREAKER_RESET_MS,
+    judgeGraders: Object.freeze(e.TASK_ORCHESTRATOR_JUDGE_GRADERS),
+    judgeModel: nonEmpty(e.TASK_ORCHESTRATOR_JUDGE_MODEL),
     secrets: Object.freeze(secrets),
   });
 }
@@ -373,6 +416,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '30000',
     description:
       'A provider+model circuit opens after 3 failures in a minute and allows one trial call after this long.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_JUDGE_GRADERS / _JUDGE_MODEL',
+    default: '- / first provider',
+    description:
+      'LLM-as-judge graders added to every spawn (comma list: relevance, completeness, accuracy, format, code_quality, safety, performance) and the judge (provider or provider/model). Judges cost budget like agents.',
   },
   {
     name: 'TASK_ORCHESTRATOR_CLAUDE_CLI',

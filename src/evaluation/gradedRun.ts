@@ -9,7 +9,8 @@ import { describeRun, runAgent } from '../agents/agentRun.js';
 import { AppError } from '../core/errors.js';
 import type { Result } from '../core/errors.js';
 import type { BreakerRegistry } from '../healing/breakers.js';
-import { checkSpec, grade } from './graders/pipeline.js';
+import type { Judge } from './graders/judge.js';
+import { checkSpec, gradeAsync } from './graders/pipeline.js';
 import type { Evaluation, GraderSpec } from './graders/pipeline.js';
 import type { TrialStore } from './trials.js';
 
@@ -17,6 +18,10 @@ export interface GradedRunDeps {
   agents: AgentRunDeps;
   trials: TrialStore;
   breakers: BreakerRegistry;
+  /** Present when a provider is configured. */
+  judge?: Judge | undefined;
+  /** Model graders added to the default pipeline (TASK_ORCHESTRATOR_JUDGE_GRADERS). */
+  judgeGraders: readonly string[];
 }
 
 export interface GradedRunResult extends AgentRunResult {
@@ -25,11 +30,12 @@ export interface GradedRunResult extends AgentRunResult {
 }
 
 /** The graders every spawn gets unless the caller names others. */
-export function defaultGraders(hasSchema: boolean): GraderSpec[] {
+export function defaultGraders(hasSchema: boolean, judgeGraders: readonly string[] = []): GraderSpec[] {
   return [
     { name: 'non_empty' },
     { name: 'length', min: 1 },
     ...(hasSchema ? [{ name: 'json_valid' as const }, { name: 'json_schema' as const }] : []),
+    ...judgeGraders.map((name) => ({ name: name as GraderSpec['name'] })),
   ];
 }
 
@@ -61,10 +67,14 @@ export async function gradedRun(
   const schema =
     input.outputSchema ??
     (r.json ? (r.task ? (await deps.agents.tasks.get(r.task.id)).task.output_schema : undefined) : undefined);
-  const specs = (input.graders ?? defaultGraders(schema !== undefined)).filter(
-    (s) => s.name !== 'json_schema' || schema !== undefined,
-  );
-  const evaluation = grade(r.output, specs, schema, deps.agents.schemas);
+  const specs = (
+    input.graders ?? defaultGraders(schema !== undefined, deps.judge ? deps.judgeGraders : [])
+  ).filter((s) => s.name !== 'json_schema' || schema !== undefined);
+  const evaluation = await gradeAsync(r.output, specs, schema, deps.agents.schemas, {
+    judge: deps.judge,
+    prompt: input.prompt,
+    signal: ctx.signal,
+  });
   const breaker = deps.breakers.snapshot().find((b) => b.key === `${r.provider}/${r.model}`);
   const trial = await deps.trials.record({
     operation: input.operation,

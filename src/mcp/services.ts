@@ -12,6 +12,8 @@ import { loadPricing } from '../cost/pricing.js';
 import type { Pricing } from '../cost/pricing.js';
 import type { UsageRecord } from '../cost/usage.js';
 import type { GradedRunDeps } from '../evaluation/gradedRun.js';
+import { Judge } from '../evaluation/graders/judge.js';
+import type { JudgeTarget } from '../evaluation/graders/judge.js';
 import { TrialStore } from '../evaluation/trials.js';
 import type { Trial } from '../evaluation/trials.js';
 import { BreakerRegistry } from '../healing/breakers.js';
@@ -95,11 +97,28 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     spawn,
     agentRun,
     trials,
-    graded: { agents: agentRun, trials, breakers },
+    graded: {
+      agents: agentRun,
+      trials,
+      breakers,
+      judge:
+        providers.size > 0
+          ? new Judge({
+              spawn,
+              ...(config.judgeModel ? { defaultJudge: judgeTarget(config.judgeModel) } : {}),
+            })
+          : undefined,
+      judgeGraders: config.judgeGraders,
+    },
     breakers,
     budget,
     pricing,
     usage,
     templates: () => loadTemplates(config.dataDir, config.stateDir),
   };
+}
+
+function judgeTarget(spec: string): JudgeTarget {
+  const [provider, ...model] = spec.split('/');
+  return { provider: provider as ProviderName, ...(model.length ? { model: model.join('/') } : {}) };
 }

@@ -5,7 +5,10 @@
  */
 import { AppError } from '../../core/errors.js';
 import type { SchemaCache } from '../../tasks/gates.js';
+import type { ProviderName } from '../../agents/providers/types.js';
 import { contains, jsonSchema, jsonValid, length, nonEmpty, regex } from './code.js';
+import { JUDGE_CRITERIA } from './judge.js';
+import type { Judge, JudgeCriterion } from './judge.js';
 import type { GradeResult } from './types.js';
 
 export const CODE_GRADERS = [
@@ -17,7 +20,9 @@ export const CODE_GRADERS = [
   'contains',
   'not_contains',
 ] as const;
-export type GraderName = (typeof CODE_GRADERS)[number];
+export const ALL_GRADERS = [...CODE_GRADERS, ...JUDGE_CRITERIA] as const;
+export type GraderName = (typeof ALL_GRADERS)[number];
+type CodeGraderName = (typeof CODE_GRADERS)[number];
 
 export interface GraderSpec {
   name: GraderName;
@@ -31,11 +36,15 @@ export interface GraderSpec {
   values?: string[];
   mode?: 'all' | 'any';
   case_sensitive?: boolean;
+  /** Model graders: judges as `provider/model`; several vote by median. Default: the configured judge. */
+  judges?: string[];
 }
 
 export interface GraderOutcome extends GradeResult {
   grader: GraderName;
   weight: number;
+  /** Model graders with several judges: how far apart their scores were. */
+  disagreement?: number;
 }
 
 export type FailureType =
@@ -44,6 +53,8 @@ export type FailureType =
   | 'schema_violation'
   | 'pattern_mismatch'
   | 'length_violation'
+  | 'hallucination'
+  | 'unsafe_output'
   | 'low_quality';
 
 export interface Evaluation {
@@ -61,15 +72,24 @@ const FAILURE_OF: Record<GraderName, FailureType> = {
   contains: 'pattern_mismatch',
   not_contains: 'pattern_mismatch',
   length: 'length_violation',
+  relevance: 'low_quality',
+  completeness: 'low_quality',
+  accuracy: 'hallucination',
+  format: 'low_quality',
+  code_quality: 'low_quality',
+  safety: 'unsafe_output',
+  performance: 'low_quality',
 };
 
 /** Most telling first: an empty answer explains every other failure. */
 const FAILURE_ORDER: FailureType[] = [
   'empty_response',
+  'unsafe_output',
   'json_invalid',
   'schema_violation',
   'length_violation',
   'pattern_mismatch',
+  'hallucination',
   'low_quality',
 ];
 
@@ -85,6 +105,86 @@ export function checkSpec(spec: GraderSpec, schema: Record<string, unknown> | un
   }
 }
 
+function isJudge(name: GraderName): name is JudgeCriterion {
+  return (JUDGE_CRITERIA as readonly string[]).includes(name);
+}
+
+function summarize(graders: GraderOutcome[]): Evaluation {
+  const total = graders.reduce((sum, g) => sum + g.weight, 0);
+  const score = total > 0 ? graders.reduce((sum, g) => sum + g.score * g.weight, 0) / total : 1;
+  const failing = new Set(graders.filter((g) => !g.pass).map((g) => FAILURE_OF[g.grader]));
+  const failure = FAILURE_ORDER.find((f) => failing.has(f));
+  return {
+    pass: failing.size === 0,
+    score: Number(score.toFixed(4)),
+    graders,
+    ...(failure ? { failure_type: failure } : {}),
+  };
+}
+
+export interface JudgeContext {
+  judge?: Judge | undefined;
+  prompt: string;
+  signal?: AbortSignal | undefined;
+  /** Model graders pass at this score unless a spec sets its threshold. Default 0.7. */
+  defaultThreshold?: number;
+}
+
+/** Code graders and model graders (asked concurrently), in the order given. Never throws. */
+export async function gradeAsync(
+  output: string,
+  specs: readonly GraderSpec[],
+  schema: Record<string, unknown> | undefined,
+  schemas: SchemaCache,
+  ctx: JudgeContext,
+): Promise<Evaluation> {
+  const outcomes = await Promise.all(
+    specs.map(async (spec): Promise<GraderOutcome> => {
+      if (!isJudge(spec.name)) return grade(output, [spec], schema, schemas).graders[0]!;
+      const weight = spec.weight ?? 1;
+      if (!ctx.judge)
+        return {
+          grader: spec.name,
+          weight,
+          pass: false,
+          score: 0,
+          reason: 'no LLM provider is configured to judge with',
+        };
+      const targets = (spec.judges ?? []).map((j) => {
+        const [provider, ...rest] = j.split('/');
+        return { provider: provider as ProviderName, ...(rest.length ? { model: rest.join('/') } : {}) };
+      });
+      try {
+        const r = await ctx.judge.grade(
+          spec.name,
+          ctx.prompt,
+          output,
+          spec.threshold ?? ctx.defaultThreshold ?? 0.7,
+          targets,
+          ctx.signal,
+        );
+        return {
+          grader: spec.name,
+          weight,
+          pass: r.pass,
+          score: r.score,
+          reason: r.reason,
+          ...(r.disagreement !== undefined ? { disagreement: r.disagreement } : {}),
+        };
+      } catch (error) {
+        return {
+          grader: spec.name,
+          weight,
+          pass: false,
+          score: 0,
+          reason: `grader failed: ${(error as Error).message}`,
+        };
+      }
+    }),
+  );
+  return summarize(outcomes);
+}
+
 export function grade(
   output: string,
   specs: readonly GraderSpec[],
@@ -95,7 +195,7 @@ export function grade(
     const weight = spec.weight ?? 1;
     let r: GradeResult;
     try {
-      switch (spec.name) {
+      switch (spec.name as CodeGraderName) {
         case 'non_empty':
           r = nonEmpty({ output });
           break;
@@ -132,14 +232,5 @@ export function grade(
     const pass = spec.threshold !== undefined ? r.score >= spec.threshold : r.pass;
     return { grader: spec.name, weight, ...r, pass };
   });
-  const total = graders.reduce((s, g) => s + g.weight, 0);
-  const score = total > 0 ? graders.reduce((s, g) => s + g.score * g.weight, 0) / total : 1;
-  const failing = new Set(graders.filter((g) => !g.pass).map((g) => FAILURE_OF[g.grader]));
-  const failure = FAILURE_ORDER.find((f) => failing.has(f));
-  return {
-    pass: failing.size === 0,
-    score: Number(score.toFixed(4)),
-    graders,
-    ...(failure ? { failure_type: failure } : {}),
-  };
+  return summarize(graders);
 }

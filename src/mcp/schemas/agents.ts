@@ -1,20 +1,21 @@
 /** Output schema shared by the spawn tools of the core and agent categories. */
 import { z } from 'zod';
-import { CODE_GRADERS } from '../../evaluation/graders/pipeline.js';
+import { ALL_GRADERS } from '../../evaluation/graders/pipeline.js';
+
+const graderOutcome = z.object({
+  grader: z.string(),
+  pass: z.boolean(),
+  score: z.number(),
+  reason: z.string(),
+  weight: z.number(),
+  disagreement: z.number().optional(),
+});
 
 export const evaluationSchema = z.object({
   pass: z.boolean(),
   score: z.number(),
   failure_type: z.string().optional(),
-  graders: z.array(
-    z.object({
-      grader: z.string(),
-      pass: z.boolean(),
-      score: z.number(),
-      reason: z.string(),
-      weight: z.number(),
-    }),
-  ),
+  graders: z.array(graderOutcome),
 });
 
 /** Per-call graders (replacing the defaults). */
@@ -23,10 +24,17 @@ export const gradersField = z
     z
       .object({
         name: z
-          .enum(CODE_GRADERS)
-          .describe('non_empty | length | json_valid | json_schema | regex | contains | not_contains'),
+          .enum(ALL_GRADERS)
+          .describe(
+            'Code: non_empty | length | json_valid | json_schema | regex | contains | not_contains. LLM judge: relevance | completeness | accuracy | format | code_quality | safety | performance',
+          ),
         weight: z.number().min(0).max(100).optional().describe('Weight in the score; default 1'),
-        threshold: z.number().min(0).max(1).optional().describe('Pass when the score reaches this'),
+        threshold: z
+          .number()
+          .min(0)
+          .max(1)
+          .optional()
+          .describe('Pass when the score reaches this (judges: default 0.7)'),
         min: z.number().int().min(0).optional().describe('length: fewest characters'),
         max: z.number().int().min(1).optional().describe('length: most characters'),
         pattern: z.string().max(2000).optional().describe('regex: the pattern'),
@@ -42,6 +50,11 @@ export const gradersField = z
           .describe('contains / not_contains: the strings'),
         mode: z.enum(['all', 'any']).optional().describe('contains: all (default) or any'),
         case_sensitive: z.boolean().optional().describe('contains: default false'),
+        judges: z
+          .array(z.string().regex(/^(openai|gemini|anthropic|claude-code)(\/.+)?$/))
+          .max(5)
+          .optional()
+          .describe('Judge graders: provider/model list; several vote by median'),
       })
       .strict(),
   )
