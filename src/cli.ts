@@ -14,6 +14,8 @@ import { systemClock } from './core/clock.js';
 import { describeError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 import { packageVersion } from './core/version.js';
+import { EXPORT_FORMATS, writeExport } from './evaluation/export.js';
+import type { ExportFormat } from './evaluation/export.js';
 import { buildCatalog, renderEnvMarkdown, renderToolsMarkdown, replaceSection } from './mcp/catalog.js';
 import { createServer } from './mcp/server.js';
 import { openServices } from './mcp/services.js';
@@ -188,6 +190,37 @@ async function tools(options: { json?: boolean; markdown?: boolean; write?: stri
   }
 }
 
+async function exportCommand(options: {
+  format: string;
+  out: string;
+  since?: string;
+  label?: string;
+  limit?: string;
+}): Promise<void> {
+  const config = configOrExit();
+  if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
+    fatal(new Error(`--format must be one of ${EXPORT_FORMATS.join(', ')}`));
+  }
+  if (options.label && !['pass', 'fail', 'all'].includes(options.label))
+    fatal(new Error('--label must be pass, fail or all'));
+  const limit = options.limit === undefined ? undefined : Number(options.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    fatal(new Error('--limit must be a positive integer'));
+  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const services = await openServices(config, logger, systemClock).catch(fatal);
+  const trials = (await services.trials.list({ limit: Number.MAX_SAFE_INTEGER })).items.reverse();
+  const lines = await writeExport(path.resolve(options.out), trials, {
+    format: options.format as ExportFormat,
+    since: options.since,
+    label: options.label as 'pass' | 'fail' | 'all' | undefined,
+    limit,
+    secrets: config.secrets,
+  });
+  services.breakers.shutdown();
+  await services.storage.close();
+  process.stderr.write(`wrote ${lines} line(s) of ${options.format} to ${path.resolve(options.out)}\n`);
+}
+
 const program = new Command()
   .name('task-orchestrator')
   .description('MCP server: persistent work orders, graded LLM agents, failure memory.')
@@ -211,5 +244,15 @@ program
   .option('--markdown', 'the README tool reference')
   .option('--write <readme>', 'regenerate the tools and env sections of a README in place')
   .action(tools);
+
+program
+  .command('export')
+  .description('write graded trials as training data (JSONL)')
+  .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+  .requiredOption('--out <file>', 'where to write the JSONL')
+  .option('--since <date>', 'only trials from this ISO date on')
+  .option('--label <label>', 'pass, fail or all (default: pass for SFT formats)')
+  .option('--limit <n>', 'most lines to write')
+  .action(exportCommand);
 
 program.parseAsync().catch(fatal);

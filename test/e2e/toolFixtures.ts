@@ -62,6 +62,11 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { trial_id: 'tri_nothing' },
     invalidMessage: /not found.*trials_list/,
   },
+  export_training_data: {
+    valid: () => ({ format: 'full' }),
+    invalid: { format: 'csv' },
+    invalidMessage: /format/,
+  },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

@@ -1,6 +1,7 @@
 import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
 import { evaluateOutput } from './evaluateOutput.js';
+import { exportTrainingData } from './exportTrainingData.js';
 import { trialGet } from './trialGet.js';
 import { trialsList } from './trialsList.js';
 
@@ -9,6 +10,6 @@ export function evalCategory(services: Services): Category {
     name: 'eval',
     description:
       'Grade outputs with code graders, and inspect the graded record (trials) of every agent output.',
-    tools: [evaluateOutput(services), trialsList(services), trialGet(services)],
+    tools: [evaluateOutput(services), trialsList(services), trialGet(services), exportTrainingData(services)],
   };
 }

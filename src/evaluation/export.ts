@@ -1,0 +1,142 @@
+/**
+ * Training-data export from trials, in the formats the platforms document:
+ * - openai_sft:        {"messages": [{role, content}, ...]}                      (chat fine-tuning)
+ * - openai_preference: {"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}
+ *                      from a passing and a failing trial of the same prompt       (preference tuning)
+ * - gemini_sft:        {"contents": [{"role": "user"|"model", "parts": [{"text"}]}]} (Gemini / Vertex tuning)
+ * - langfuse:          {"input", "expectedOutput", "metadata"}                     (Langfuse dataset items)
+ * - full:              our whole trial records
+ * Secrets and secret-looking strings are scrubbed. Lines stream to the file with backpressure, so
+ * memory stays bounded by the trial log, not by the export.
+ */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Trial } from './trials.js';
+
+export const EXPORT_FORMATS = ['openai_sft', 'openai_preference', 'gemini_sft', 'langfuse', 'full'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** ISO date or date-time: only trials created at or after it. */
+  since?: string | undefined;
+  /** pass: passing trials only (default for SFT formats); fail; all. */
+  label?: 'pass' | 'fail' | 'all' | undefined;
+  limit?: number | undefined;
+  /** Exact secret values to remove (configured keys). */
+  secrets: readonly string[];
+}
+
+/** Common credential shapes, removed whatever the configuration. */
+const SECRET_PATTERNS: RegExp[] = [
+  /sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}/g,
+  /AIza[0-9A-Za-z_-]{30,}/g,
+  /AKIA[0-9A-Z]{16}/g,
+  /gh[pousr]_[A-Za-z0-9]{30,}/g,
+  /Bearer\s+[A-Za-z0-9._~+/-]{16,}=*/g,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+];
+
+export function createScrubber(secrets: readonly string[]): (text: string) => string {
+  const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const v of values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
+    for (const p of SECRET_PATTERNS) out = out.replace(p, '[REDACTED]');
+    return out;
+  };
+}
+
+function select(trials: readonly Trial[], o: ExportOptions): Trial[] {
+  const label = o.label ?? (o.format === 'full' || o.format === 'openai_preference' ? 'all' : 'pass');
+  return trials
+    .filter((t) => t.failure_type !== 'provider_error' || o.format === 'full')
+    .filter((t) => (o.since ? t.created_at >= o.since : true))
+    .filter((t) => (label === 'all' ? true : label === 'pass' ? t.pass : !t.pass));
+}
+
+/** The export's lines, one object per line (not yet serialised). */
+export function* exportRecords(trials: readonly Trial[], o: ExportOptions): Generator<unknown> {
+  const scrub = createScrubber(o.secrets);
+  const limit = o.limit ?? Number.POSITIVE_INFINITY;
+  let n = 0;
+  const chosen = select(trials, o);
+  if (o.format === 'openai_preference') {
+    const byPrompt = new Map<string, { pass?: Trial; fail?: Trial }>();
+    for (const t of chosen) {
+      const pair = byPrompt.get(t.prompt) ?? {};
+      if (t.pass) pair.pass ??= t;
+      else pair.fail ??= t;
+      byPrompt.set(t.prompt, pair);
+    }
+    for (const [prompt, pair] of byPrompt) {
+      if (!pair.pass || !pair.fail || n >= limit) continue;
+      n++;
+      yield {
+        input: { messages: [{ role: 'user', content: scrub(prompt) }] },
+        preferred_output: [{ role: 'assistant', content: scrub(pair.pass.output) }],
+        non_preferred_output: [{ role: 'assistant', content: scrub(pair.fail.output) }],
+      };
+    }
+    return;
+  }
+  for (const t of chosen) {
+    if (n >= limit) return;
+    if (t.output === '' && o.format !== 'full') continue;
+    n++;
+    const prompt = scrub(t.prompt);
+    const output = scrub(t.output);
+    switch (o.format) {
+      case 'openai_sft':
+        yield {
+          messages: [
+            { role: 'user', content: prompt },
+            { role: 'assistant', content: output },
+          ],
+        };
+        break;
+      case 'gemini_sft':
+        yield {
+          contents: [
+            { role: 'user', parts: [{ text: prompt }] },
+            { role: 'model', parts: [{ text: output }] },
+          ],
+        };
+        break;
+      case 'langfuse':
+        yield {
+          input: { prompt },
+          expectedOutput: output,
+          metadata: {
+            trial_id: t.id,
+            operation: t.operation,
+            provider: t.provider,
+            model: t.model,
+            pass: t.pass,
+            score: t.score,
+            failure_type: t.failure_type,
+          },
+        };
+        break;
+      case 'full':
+        yield JSON.parse(scrub(JSON.stringify(t))) as unknown;
+        break;
+    }
+  }
+}
+
+/** Writes the export as JSONL to `file`; returns how many lines were written. */
+export async function writeExport(file: string, trials: readonly Trial[], o: ExportOptions): Promise<number> {
+  const out = createWriteStream(file, { flags: 'w' });
+  let lines = 0;
+  try {
+    for (const record of exportRecords(trials, o)) {
+      if (!out.write(JSON.stringify(record) + '\n')) await once(out, 'drain');
+      lines++;
+    }
+  } finally {
+    out.end();
+    await once(out, 'finish');
+  }
+  return lines;
+}
