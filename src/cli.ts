@@ -58,6 +58,7 @@ async function serve(): Promise<void> {
     logger.info('shutting down', { reason });
     // Everything acknowledged is already durable; close() waits for writes still in flight.
     await server.close().catch(() => {});
+    await services.tracer.shutdown();
     await services.storage.close().catch((error: unknown) => logger.error('storage close failed', { error }));
     process.exit(0);
   };

@@ -88,6 +88,8 @@ export interface Config {
   readonly judgeGraders: readonly string[];
   /** The judge, as provider/model; undefined = the first configured provider's model. */
   readonly judgeModel: string | undefined;
+  /** Langfuse tracing, when both keys are set. */
+  readonly langfuse: { publicKey: string; secretKey: string; host: string } | undefined;
   /** Every secret-looking env value, for log redaction. */
   readonly secrets: readonly string[];
 }
@@ -252,6 +254,9 @@ const envSchema = z.object({
   OPENAI_MODEL: z.string().optional(),
   ANTHROPIC_MODEL: z.string().optional(),
   TASK_ORCHESTRATOR_CLAUDE_CLI: z.string().optional(),
+  LANGFUSE_PUBLIC_KEY: z.string().optional(),
+  LANGFUSE_SECRET_KEY: z.string().optional(),
+  LANGFUSE_HOST: urlVar('LANGFUSE_HOST'),
   PATH: z.string().optional(),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: urlVar('OPENAI_BASE_URL'),
@@ -357,6 +362,14 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     retryMax: e.TASK_ORCHESTRATOR_RETRY_MAX,
     breakerResetMs: e.TASK_ORCHESTRATOR_BREAKER_RESET_MS,
     judgeGraders: Object.freeze(e.TASK_ORCHESTRATOR_JUDGE_GRADERS),
+    langfuse:
+      nonEmpty(e.LANGFUSE_PUBLIC_KEY) && nonEmpty(e.LANGFUSE_SECRET_KEY)
+        ? {
+            publicKey: nonEmpty(e.LANGFUSE_PUBLIC_KEY)!,
+            secretKey: nonEmpty(e.LANGFUSE_SECRET_KEY)!,
+            host: e.LANGFUSE_HOST ?? 'https://cloud.langfuse.com',
+          }
+        : undefined,
     judgeModel: nonEmpty(e.TASK_ORCHESTRATOR_JUDGE_MODEL),
     secrets: Object.freeze(secrets),
   });
@@ -422,6 +435,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '- / first provider',
     description:
       'LLM-as-judge graders added to every spawn (comma list: relevance, completeness, accuracy, format, code_quality, safety, performance) and the judge (provider or provider/model). Judges cost budget like agents.',
+  },
+  {
+    name: 'LANGFUSE_PUBLIC_KEY / _SECRET_KEY / _HOST',
+    default: '- / - / https://cloud.langfuse.com',
+    description:
+      'Langfuse tracing (a trace per agent run with its generation and grader scores); off unless both keys are set.',
   },
   {
     name: 'TASK_ORCHESTRATOR_CLAUDE_CLI',

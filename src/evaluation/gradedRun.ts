@@ -12,6 +12,7 @@ import type { BreakerRegistry } from '../healing/breakers.js';
 import type { Judge } from './graders/judge.js';
 import { checkSpec, gradeAsync } from './graders/pipeline.js';
 import type { Evaluation, GraderSpec } from './graders/pipeline.js';
+import type { Tracer } from './tracing.js';
 import type { TrialStore } from './trials.js';
 
 export interface GradedRunDeps {
@@ -22,6 +23,7 @@ export interface GradedRunDeps {
   judge?: Judge | undefined;
   /** Model graders added to the default pipeline (TASK_ORCHESTRATOR_JUDGE_GRADERS). */
   judgeGraders: readonly string[];
+  tracer: Tracer;
 }
 
 export interface GradedRunResult extends AgentRunResult {
@@ -50,7 +52,15 @@ export async function gradedRun(
     if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
   const run = await runAgent(deps.agents, input, ctx);
   if (!run.ok) {
+    const traceId = await deps.tracer.trace({
+      operation: input.operation,
+      actor: ctx.actor,
+      prompt: input.prompt,
+      output: '',
+      error: run.error.describe(),
+    });
     const trial = await deps.trials.record({
+      ...(traceId ? { trace_id: traceId } : {}),
       operation: input.operation,
       prompt: input.prompt,
       output: '',
@@ -76,7 +86,20 @@ export async function gradedRun(
     signal: ctx.signal,
   });
   const breaker = deps.breakers.snapshot().find((b) => b.key === `${r.provider}/${r.model}`);
+  const traceId = await deps.tracer.trace({
+    operation: input.operation,
+    actor: ctx.actor,
+    prompt: input.prompt,
+    output: r.output,
+    provider: r.provider,
+    model: r.model,
+    usage: r.usage,
+    cost_usd: r.cost_usd,
+    latency_ms: r.latency_ms,
+    evaluation,
+  });
   const trial = await deps.trials.record({
+    ...(traceId ? { trace_id: traceId } : {}),
     operation: input.operation,
     prompt: input.prompt,
     output: r.output,

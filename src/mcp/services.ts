@@ -14,6 +14,8 @@ import type { UsageRecord } from '../cost/usage.js';
 import type { GradedRunDeps } from '../evaluation/gradedRun.js';
 import { Judge } from '../evaluation/graders/judge.js';
 import type { JudgeTarget } from '../evaluation/graders/judge.js';
+import { createTracer } from '../evaluation/tracing.js';
+import type { Tracer } from '../evaluation/tracing.js';
 import { TrialStore } from '../evaluation/trials.js';
 import type { Trial } from '../evaluation/trials.js';
 import { BreakerRegistry } from '../healing/breakers.js';
@@ -41,6 +43,7 @@ export interface Services {
   agentRun: AgentRunDeps;
   trials: TrialStore;
   graded: GradedRunDeps;
+  tracer: Tracer;
   breakers: BreakerRegistry;
   budget: BudgetGuard;
   pricing: Pricing;
@@ -87,6 +90,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
   });
   const agentRun = createAgentRunDeps(spawn, tasks, archetypes);
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
+  const tracer = createTracer(config.langfuse, logger);
   return {
     config,
     logger,
@@ -109,7 +113,9 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
             })
           : undefined,
       judgeGraders: config.judgeGraders,
+      tracer,
     },
+    tracer,
     breakers,
     budget,
     pricing,
