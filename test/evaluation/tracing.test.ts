@@ -26,14 +26,12 @@ beforeAll(async () => {
       if (req.url === '/api/public/ingestion') {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { batch: Ingested['events'] };
         batches.push({ authorization: req.headers.authorization, events: body.batch });
-        res
-          .writeHead(207, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              successes: body.batch.map((e) => ({ id: (e as { id?: string }).id, status: 201 })),
-              errors: [],
-            }),
-          );
+        res.writeHead(207, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            successes: body.batch.map((e) => ({ id: (e as { id?: string }).id, status: 201 })),
+            errors: [],
+          }),
+        );
       } else {
         res.writeHead(404).end();
       }
