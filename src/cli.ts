@@ -216,6 +216,7 @@ async function exportCommand(options: {
     label: options.label as 'pass' | 'fail' | 'all' | undefined,
     limit,
     secrets: config.secrets,
+    patterns: config.redactPatterns,
   });
   services.breakers.shutdown();
   await services.storage.close();

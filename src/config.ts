@@ -88,6 +88,8 @@ export interface Config {
   readonly judgeGraders: readonly string[];
   /** The judge, as provider/model; undefined = the first configured provider's model. */
   readonly judgeModel: string | undefined;
+  /** Extra regexes scrubbed from exported training data. */
+  readonly redactPatterns: readonly RegExp[];
   /** Langfuse tracing, when both keys are set. */
   readonly langfuse: { publicKey: string; secretKey: string; host: string } | undefined;
   /** Every secret-looking env value, for log redaction. */
@@ -254,6 +256,24 @@ const envSchema = z.object({
   OPENAI_MODEL: z.string().optional(),
   ANTHROPIC_MODEL: z.string().optional(),
   TASK_ORCHESTRATOR_CLAUDE_CLI: z.string().optional(),
+  TASK_ORCHESTRATOR_REDACT_PATTERNS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const sources = (v ?? '')
+        .split(';;')
+        .map((p) => p.trim())
+        .filter(Boolean);
+      try {
+        return sources.map((p) => new RegExp(p, 'g'));
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_REDACT_PATTERNS has an invalid regex: ${(error as Error).message}`,
+        });
+        return z.NEVER;
+      }
+    }),
   LANGFUSE_PUBLIC_KEY: z.string().optional(),
   LANGFUSE_SECRET_KEY: z.string().optional(),
   LANGFUSE_HOST: urlVar('LANGFUSE_HOST'),
@@ -362,6 +382,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     retryMax: e.TASK_ORCHESTRATOR_RETRY_MAX,
     breakerResetMs: e.TASK_ORCHESTRATOR_BREAKER_RESET_MS,
     judgeGraders: Object.freeze(e.TASK_ORCHESTRATOR_JUDGE_GRADERS),
+    redactPatterns: Object.freeze(e.TASK_ORCHESTRATOR_REDACT_PATTERNS),
     langfuse:
       nonEmpty(e.LANGFUSE_PUBLIC_KEY) && nonEmpty(e.LANGFUSE_SECRET_KEY)
         ? {
@@ -435,6 +456,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '- / first provider',
     description:
       'LLM-as-judge graders added to every spawn (comma list: relevance, completeness, accuracy, format, code_quality, safety, performance) and the judge (provider or provider/model). Judges cost budget like agents.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_REDACT_PATTERNS',
+    default: '-',
+    description:
+      'Extra regexes (separated by `;;`) scrubbed from exported training data, besides configured keys and common credential shapes.',
   },
   {
     name: 'LANGFUSE_PUBLIC_KEY / _SECRET_KEY / _HOST',

@@ -25,6 +25,8 @@ export interface ExportOptions {
   limit?: number | undefined;
   /** Exact secret values to remove (configured keys). */
   secrets: readonly string[];
+  /** Further patterns to remove (TASK_ORCHESTRATOR_REDACT_PATTERNS). */
+  patterns?: readonly RegExp[] | undefined;
 }
 
 /** Common credential shapes, removed whatever the configuration. */
@@ -37,12 +39,15 @@ const SECRET_PATTERNS: RegExp[] = [
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
 ];
 
-export function createScrubber(secrets: readonly string[]): (text: string) => string {
+export function createScrubber(
+  secrets: readonly string[],
+  extra: readonly RegExp[] = [],
+): (text: string) => string {
   const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
   return (text) => {
     let out = text;
     for (const v of values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
-    for (const p of SECRET_PATTERNS) out = out.replace(p, '[REDACTED]');
+    for (const p of [...SECRET_PATTERNS, ...extra]) out = out.replace(p, '[REDACTED]');
     return out;
   };
 }
@@ -57,7 +62,7 @@ function select(trials: readonly Trial[], o: ExportOptions): Trial[] {
 
 /** The export's lines, one object per line (not yet serialised). */
 export function* exportRecords(trials: readonly Trial[], o: ExportOptions): Generator<unknown> {
-  const scrub = createScrubber(o.secrets);
+  const scrub = createScrubber(o.secrets, o.patterns);
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
   let n = 0;
   const chosen = select(trials, o);

@@ -125,6 +125,9 @@ describe('export formats', () => {
     expect(pairs[0]?.preferred_output[0]?.content).toBe('Paris.');
     expect(pairs[0]?.non_preferred_output[0]?.content).toBe('Lyon, I think.');
     expect(JSON.stringify(lines('openai_sft'))).toContain('[REDACTED]');
+    // Configured patterns are scrubbed too.
+    const custom = [...exportRecords(trials, { format: 'openai_sft', secrets: [], patterns: [/Paris/g] })];
+    expect(JSON.stringify(custom)).not.toContain('Paris');
   });
 });
 

@@ -38,7 +38,11 @@ export function exportTrainingData(services: Services) {
       const stamp = new Date(services.clock.now()).toISOString().replace(/[:.]/g, '-');
       const file = path.join(dir, `${args.format}-${stamp}.jsonl`);
       const trials = (await services.trials.list({ limit: Number.MAX_SAFE_INTEGER })).items.reverse();
-      const lines = await writeExport(file, trials, { ...args, secrets: services.config.secrets });
+      const lines = await writeExport(file, trials, {
+        ...args,
+        secrets: services.config.secrets,
+        patterns: services.config.redactPatterns,
+      });
       return ok({ file, lines, format: args.format }, `Wrote ${lines} line(s) of ${args.format} to ${file}.`);
     },
   });
