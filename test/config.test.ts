@@ -60,9 +60,15 @@ describe('loadConfig', () => {
       /OPENAI_BASE_URL must be an http\(s\) URL/,
     );
     expect(configError({ TASK_ORCHESTRATOR_TOOLS: 'core;agent' })).toMatch(/TASK_ORCHESTRATOR_TOOLS must be/);
-    expect(configError({ TASK_ORCHESTRATOR_REDACT_PATTERNS: 'ok;;(' })).toMatch(/TASK_ORCHESTRATOR_REDACT_PATTERNS has an invalid regex/);
-    expect(configError({ TASK_ORCHESTRATOR_JUDGE_GRADERS: 'relevance,vibes' })).toMatch(/unknown graders vibes/);
-    expect(configError({ TASK_ORCHESTRATOR_JUDGE_MODEL: 'mistral/large' })).toMatch(/TASK_ORCHESTRATOR_JUDGE_MODEL must be provider/);
+    expect(configError({ TASK_ORCHESTRATOR_REDACT_PATTERNS: 'ok;;(' })).toMatch(
+      /TASK_ORCHESTRATOR_REDACT_PATTERNS has an invalid regex/,
+    );
+    expect(configError({ TASK_ORCHESTRATOR_JUDGE_GRADERS: 'relevance,vibes' })).toMatch(
+      /unknown graders vibes/,
+    );
+    expect(configError({ TASK_ORCHESTRATOR_JUDGE_MODEL: 'mistral/large' })).toMatch(
+      /TASK_ORCHESTRATOR_JUDGE_MODEL must be provider/,
+    );
     const both = configError({
       TASK_ORCHESTRATOR_LOG_LEVEL: 'x',
       TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '-1',
