@@ -31,6 +31,12 @@ export interface GradedRunResult extends AgentRunResult {
   trial_id: string;
 }
 
+function providerWasCalled(error: AppError): boolean {
+  if (error.code !== 'PROVIDER_UNAVAILABLE') return false;
+  const trail = (error.details?.trail ?? []) as Array<{ attempts?: number }>;
+  return trail.some((t) => (t.attempts ?? 0) > 0);
+}
+
 /** The graders every spawn gets unless the caller names others. */
 export function defaultGraders(hasSchema: boolean, judgeGraders: readonly string[] = []): GraderSpec[] {
   return [
@@ -51,6 +57,11 @@ export async function gradedRun(
   for (const spec of input.graders ?? [])
     if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
   const run = await runAgent(deps.agents, input, ctx);
+  if (!run.ok && !providerWasCalled(run.error)) {
+    // Refused before any provider was called (open breaker, budget, no provider): there is no
+    // output to grade, and failing fast must stay fast.
+    return run;
+  }
   if (!run.ok) {
     const traceId = await deps.tracer.trace({
       operation: input.operation,
