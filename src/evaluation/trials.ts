@@ -5,18 +5,10 @@ import { newId } from '../core/ids.js';
 import { paginate } from '../core/pagination.js';
 import type { Page, PageRequest } from '../core/pagination.js';
 import type { AppendLog } from '../storage/appendLog.js';
-import type { GraderOutcome } from './graders/pipeline.js';
+import type { FailureType, GraderOutcome } from './graders/pipeline.js';
 
-export type TrialFailureType =
-  | 'empty_response'
-  | 'json_invalid'
-  | 'schema_violation'
-  | 'pattern_mismatch'
-  | 'length_violation'
-  | 'hallucination'
-  | 'unsafe_output'
-  | 'low_quality'
-  | 'provider_error';
+/** A grading failure, or the provider failing to answer at all. */
+export type TrialFailureType = FailureType | 'provider_error';
 
 export interface Trial {
   id: string;
