@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'BUDGET_EXCEEDED'
   | 'PROVIDER_UNAVAILABLE'
   | 'NO_PROVIDER'
+  | 'IMMUNE_BLOCKED'
   | 'INTERNAL';
 
 export interface AppErrorOptions {

@@ -12,6 +12,7 @@ import type { BreakerRegistry } from '../healing/breakers.js';
 import type { Judge } from './graders/judge.js';
 import { checkSpec, gradeAsync } from './graders/pipeline.js';
 import type { Evaluation, GraderSpec } from './graders/pipeline.js';
+import type { ImmuneSystem } from './immune/immuneSystem.js';
 import type { Tracer } from './tracing.js';
 import type { TrialStore } from './trials.js';
 
@@ -24,11 +25,14 @@ export interface GradedRunDeps {
   /** Model graders added to the default pipeline (TASK_ORCHESTRATOR_JUDGE_GRADERS). */
   judgeGraders: readonly string[];
   tracer: Tracer;
+  /** Guards prompts and remembers failures (absent in tests that do not need it). */
+  immune?: ImmuneSystem | undefined;
 }
 
 export interface GradedRunResult extends AgentRunResult {
   evaluation: Evaluation;
   trial_id: string;
+  immune?: { risk: number; guardrails: string[]; matched_patterns: number };
 }
 
 function providerWasCalled(error: AppError): boolean {
@@ -56,7 +60,31 @@ export async function gradedRun(
   // against the explicit schema here and skipped by grade() otherwise.
   for (const spec of input.graders ?? [])
     if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
-  const run = await runAgent(deps.agents, input, ctx);
+  // Pre-spawn stage: a prompt resembling past failures gets guardrails, or is blocked.
+  const check = deps.immune ? await deps.immune.check(input.prompt, input.operation) : undefined;
+  if (check && !check.should_proceed) {
+    return {
+      ok: false,
+      error: new AppError(
+        'IMMUNE_BLOCKED',
+        `Blocked before spawning: risk ${check.risk} from past failures (${check.warnings.join('; ')})`,
+        {
+          hint: 'Rephrase the request or address the failure it resembles; immune_check shows the matching patterns',
+          details: { ...check },
+        },
+      ),
+    };
+  }
+  const guarded =
+    check && check.guardrails.length > 0
+      ? {
+          ...input,
+          system: [input.system, `Guardrails from past failures:\n- ${check.guardrails.join('\n- ')}`]
+            .filter(Boolean)
+            .join('\n\n'),
+        }
+      : input;
+  const run = await runAgent(deps.agents, guarded, ctx);
   if (!run.ok && !providerWasCalled(run.error)) {
     // Refused before any provider was called (open breaker, budget, no provider): there is no
     // output to grade, and failing fast must stay fast.
@@ -82,6 +110,15 @@ export async function gradedRun(
       error: run.error.describe(),
       ...(input.taskId ? { task_id: input.taskId } : {}),
     });
+    await deps.immune
+      ?.recordFailure({
+        operation: input.operation,
+        failure_type: 'provider_error',
+        prompt: input.prompt,
+        output: run.error.message,
+        grader_scores: {},
+      })
+      .catch(() => undefined);
     return { ...run, trial_id: trial.id };
   }
   const r = run.value;
@@ -126,7 +163,26 @@ export async function gradedRun(
     ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
     ...(r.task ? { task_id: r.task.id } : {}),
   });
-  return { ok: true, value: { ...r, evaluation, trial_id: trial.id } };
+  if (deps.immune) {
+    if (!evaluation.pass && evaluation.failure_type) {
+      await deps.immune
+        .recordFailure({
+          operation: input.operation,
+          failure_type: evaluation.failure_type,
+          prompt: input.prompt,
+          output: r.output,
+          grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
+        })
+        .catch(() => undefined);
+    } else if (evaluation.pass && check && check.guardrails.length > 0) {
+      await deps.immune.recordSave(check.matches.map((m) => m.pattern_id)).catch(() => undefined);
+    }
+  }
+  const immune =
+    check && check.matches.length > 0
+      ? { immune: { risk: check.risk, guardrails: check.guardrails, matched_patterns: check.matches.length } }
+      : {};
+  return { ok: true, value: { ...r, evaluation, trial_id: trial.id, ...immune } };
 }
 
 /** The run's text with its evaluation line. */

@@ -14,6 +14,7 @@ import type { UsageRecord } from '../cost/usage.js';
 import type { GradedRunDeps } from '../evaluation/gradedRun.js';
 import { Judge } from '../evaluation/graders/judge.js';
 import type { JudgeTarget } from '../evaluation/graders/judge.js';
+import { ImmuneSystem } from '../evaluation/immune/immuneSystem.js';
 import { createTracer } from '../evaluation/tracing.js';
 import type { Tracer } from '../evaluation/tracing.js';
 import { TrialStore } from '../evaluation/trials.js';
@@ -44,6 +45,7 @@ export interface Services {
   trials: TrialStore;
   graded: GradedRunDeps;
   tracer: Tracer;
+  immune: ImmuneSystem;
   breakers: BreakerRegistry;
   budget: BudgetGuard;
   pricing: Pricing;
@@ -91,6 +93,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
   const agentRun = createAgentRunDeps(spawn, tasks, archetypes);
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
   const tracer = createTracer(config.langfuse, logger);
+  const immune = new ImmuneSystem(storage, clock);
   return {
     config,
     logger,
@@ -114,8 +117,10 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
           : undefined,
       judgeGraders: config.judgeGraders,
       tracer,
+      immune,
     },
     tracer,
+    immune,
     breakers,
     budget,
     pricing,

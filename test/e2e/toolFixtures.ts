@@ -67,6 +67,13 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { format: 'csv' },
     invalidMessage: /format/,
   },
+  immune_check: {
+    valid: () => ({ prompt: 'Generate the user profile JSON' }),
+    invalid: { prompt: '' },
+    invalidMessage: /prompt/,
+  },
+  immune_status: { valid: () => ({}), invalid: { all: true }, invalidMessage: /all/ },
+  immune_failures: { valid: () => ({ limit: 5 }), invalid: { limit: -1 }, invalidMessage: /limit/ },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

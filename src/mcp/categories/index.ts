@@ -5,6 +5,7 @@ import { agentCategory } from './agent/index.js';
 import { coreCategory } from './core/index.js';
 import { costCategory } from './cost/index.js';
 import { evalCategory } from './eval/index.js';
+import { immuneCategory } from './immune/index.js';
 import { taskCategory } from './task/index.js';
 
 export function buildCategories(services: Services): Category[] {
@@ -13,6 +14,7 @@ export function buildCategories(services: Services): Category[] {
     taskCategory(services),
     agentCategory(services),
     evalCategory(services),
+    immuneCategory(services),
     costCategory(services),
   ];
 }

@@ -98,6 +98,10 @@ export const agentRunSchema = z.object({
     .optional(),
   evaluation: evaluationSchema.describe('How the answer was graded'),
   trial_id: z.string().describe('The trial recording this run (trial_get)'),
+  immune: z
+    .object({ risk: z.number(), guardrails: z.array(z.string()), matched_patterns: z.number() })
+    .optional()
+    .describe('Past failures this prompt resembled, and the guardrails added'),
 });
 
 export const providerField = z.enum(['openai', 'gemini', 'anthropic', 'claude-code']);

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import type { Services } from '../../services.js';
+import { defineTool, ok } from '../../tool.js';
+
+const input = z
+  .object({
+    prompt: z.string().trim().min(1).max(200_000).describe('The prompt you are about to send to an agent'),
+    operation: z
+      .string()
+      .max(80)
+      .optional()
+      .describe('What it is for, e.g. spawn_agent (a feature, not the score)'),
+  })
+  .strict();
+
+const output = z.object({
+  risk: z.number(),
+  should_proceed: z.boolean(),
+  matches: z.array(
+    z.object({
+      pattern_id: z.string(),
+      similarity: z.number(),
+      failure_type: z.string(),
+      operation: z.string(),
+      occurrences: z.number(),
+      prompt_summary: z.string(),
+    }),
+  ),
+  warnings: z.array(z.string()),
+  guardrails: z.array(z.string()),
+  injection_markers: z.array(z.string()),
+});
+
+export function immuneCheck(services: Services) {
+  return defineTool({
+    name: 'immune_check',
+    title: 'Check a prompt against past failures',
+    description:
+      'Score a prompt against the failures this project remembers (TF-IDF similarity to failed prompts): risk 0-1, the matching failure patterns, warnings, the guardrails that would be added, prompt-injection markers, and whether it would be blocked. Every spawn runs this check first.',
+    inputSchema: input,
+    outputSchema: output,
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async handler(args) {
+      const r = await services.immune.check(args.prompt, args.operation);
+      const text = [
+        `Risk ${r.risk}${r.should_proceed ? '' : ' — would be BLOCKED'}; ${r.matches.length} matching pattern(s).`,
+        ...r.warnings.map((w) => `warning: ${w}`),
+        ...r.guardrails.map((g) => `guardrail: ${g}`),
+      ].join('\n');
+      return ok(r, text);
+    },
+  });
+}
