@@ -34,69 +34,107 @@ export interface Match {
 }
 
 export class TfIdfIndex {
-  private readonly docs = new Map<string, Map<string, number>>();
-  private readonly postings = new Map<string, Set<string>>();
+  /** Document number -> id and term counts (numbers index the score accumulator). */
+  private ids: string[] = [];
+  private tfs: Array<Map<string, number> | undefined> = [];
+  private readonly numberOf = new Map<string, number>();
+  /** term -> documents containing it, with the term's count in each (parallel arrays) */
+  private readonly postings = new Map<string, { docs: number[]; counts: number[] }>();
+  /** Reused score accumulator; only touched entries are non-zero between queries. */
+  private scratch = new Float64Array(0);
+  /** Cached vector norms, computed with the IDF of `normsAt` documents; refreshed at +10%. */
+  private norms: number[] = [];
+  private normsAt = 0;
+  private live = 0;
 
   get size(): number {
-    return this.docs.size;
+    return this.live;
   }
 
-  /** Adds (or replaces) a document. */
+  /** Adds (or replaces) a document: its postings are appended, nothing is rebuilt. */
   add(id: string, text: string): void {
-    if (this.docs.has(id)) this.remove(id);
+    if (this.numberOf.has(id)) this.remove(id);
     const tf = counts(terms(text));
-    this.docs.set(id, tf);
-    for (const t of tf.keys()) {
-      let set = this.postings.get(t);
-      if (!set) this.postings.set(t, (set = new Set()));
-      set.add(id);
+    const n = this.ids.length;
+    this.ids.push(id);
+    this.tfs.push(tf);
+    this.numberOf.set(id, n);
+    this.live++;
+    for (const [t, c] of tf) {
+      let list = this.postings.get(t);
+      if (!list) this.postings.set(t, (list = { docs: [], counts: [] }));
+      list.docs.push(n);
+      list.counts.push(c);
     }
+    // Its norm with today's IDF; all norms are recomputed together each +10% of documents.
+    let sum = 0;
+    for (const [t, c] of tf) sum += (c * this.idf(t)) ** 2;
+    this.norms[n] = Math.sqrt(sum);
   }
 
   remove(id: string): void {
-    const tf = this.docs.get(id);
-    if (!tf) return;
-    for (const t of tf.keys()) {
-      const set = this.postings.get(t);
-      set?.delete(id);
-      if (set && set.size === 0) this.postings.delete(t);
-    }
-    this.docs.delete(id);
+    const n = this.numberOf.get(id);
+    if (n === undefined) return;
+    // Postings keep the number; a removed document is skipped when scoring.
+    this.tfs[n] = undefined;
+    this.numberOf.delete(id);
+    this.live--;
   }
 
   private idf(term: string): number {
-    const df = this.postings.get(term)?.size ?? 0;
-    return Math.log((this.docs.size + 1) / (df + 1)) + 1;
+    const df = this.postings.get(term)?.docs.length ?? 0;
+    return Math.log((this.live + 1) / (df + 1)) + 1;
+  }
+
+  /** Recomputes every document's norm with current IDFs: O(total terms), done each +10% of documents. */
+  private refreshNorms(): void {
+    const idf = new Map<string, number>();
+    for (const t of this.postings.keys()) idf.set(t, this.idf(t));
+    const norms: number[] = new Array<number>(this.ids.length).fill(0);
+    for (let n = 0; n < this.tfs.length; n++) {
+      const tf = this.tfs[n];
+      if (!tf) continue;
+      let sum = 0;
+      for (const [t, c] of tf) sum += (c * idf.get(t)!) ** 2;
+      norms[n] = Math.sqrt(sum);
+    }
+    this.norms = norms;
+    this.normsAt = Math.max(1, this.live);
   }
 
   /** The `k` documents most similar to `text` (cosine of TF-IDF vectors), best first. */
   query(text: string, k = 5, minSimilarity = 0): Match[] {
     const q = counts(terms(text));
-    if (q.size === 0) return [];
-    const idf = new Map<string, number>();
+    if (q.size === 0 || this.live === 0) return [];
+    if (this.live > this.normsAt * 1.1) this.refreshNorms();
+    // Term at a time: accumulate each query term's contribution into one array.
+    if (this.scratch.length < this.ids.length)
+      this.scratch = new Float64Array(Math.max(1024, this.ids.length * 2));
+    const scores = this.scratch;
+    const touched: number[] = [];
     let qNorm = 0;
-    const candidates = new Set<string>();
-    for (const [t, n] of q) {
+    for (const [t, c] of q) {
+      const list = this.postings.get(t);
       const w = this.idf(t);
-      idf.set(t, w);
-      qNorm += (n * w) ** 2;
-      for (const id of this.postings.get(t) ?? []) candidates.add(id);
+      qNorm += (c * w) ** 2;
+      if (!list) continue;
+      const qw = c * w * w;
+      const { docs, counts: tfs } = list;
+      for (let i = 0; i < docs.length; i++) {
+        const n = docs[i]!;
+        if (scores[n] === 0) touched.push(n);
+        scores[n]! += qw * tfs[i]!;
+      }
     }
     qNorm = Math.sqrt(qNorm);
-    const scored: Match[] = [];
-    for (const id of candidates) {
-      const tf = this.docs.get(id)!;
-      let dot = 0;
-      let dNorm = 0;
-      for (const [t, n] of tf) {
-        const w = idf.get(t) ?? this.idf(t);
-        dNorm += (n * w) ** 2;
-        const qn = q.get(t);
-        if (qn) dot += qn * w * n * w;
-      }
-      const similarity = dot / (qNorm * Math.sqrt(dNorm));
-      if (similarity >= minSimilarity) scored.push({ id, similarity });
+    const out: Match[] = [];
+    for (const n of touched) {
+      const score = scores[n]!;
+      scores[n] = 0;
+      if (!this.tfs[n]) continue; // removed
+      const similarity = score / (qNorm * (this.norms[n] || 1));
+      if (similarity >= minSimilarity) out.push({ id: this.ids[n]!, similarity: Math.min(1, similarity) });
     }
-    return scored.sort((a, b) => b.similarity - a.similarity).slice(0, k);
+    return out.sort((a, b) => b.similarity - a.similarity).slice(0, k);
   }
 }
