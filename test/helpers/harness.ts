@@ -101,3 +101,20 @@ export function sc<T>(r: CallToolResult): T {
 export function countListChanged(sent: JSONRPCMessage[]): number {
   return sent.filter((m) => 'method' in m && m.method === 'notifications/tools/list_changed').length;
 }
+
+/** A harness whose OpenAI provider is the given fake LLM server (fast retries). */
+export function startWithFakeProvider(
+  fakeUrl: string,
+  env: Env = {},
+  options: HarnessOptions = {},
+): Promise<Harness> {
+  return startHarness({
+    ...options,
+    env: {
+      OPENAI_API_KEY: 'sk-fake-provider',
+      OPENAI_BASE_URL: `${fakeUrl}/v1`,
+      TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
+      ...env,
+    },
+  });
+}

@@ -4,7 +4,7 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
-import { sc, startHarness, textOf } from '../helpers/harness.js';
+import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
 let fake: FakeLlmServer;
@@ -17,14 +17,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   fake.reset();
-  h = await startHarness({
-    env: {
-      OPENAI_API_KEY: 'sk-agents',
-      OPENAI_BASE_URL: `${fake.url}/v1`,
-      TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
-      TASK_ORCHESTRATOR_TOOLS: 'agent,task',
-    },
-  });
+  h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent,task' });
 });
 afterEach(async () => {
   h?.services.breakers.shutdown();
