@@ -133,10 +133,10 @@ export async function gradedRun(
     prompt: input.prompt,
     signal: ctx.signal,
   });
-  const breaker = deps.breakers.snapshot().find((b) => b.key === `${r.provider}/${r.model}`);
-  const traceId = await deps.tracer.trace({
+  const breakerState = deps.breakers.stateOf(`${r.provider}/${r.model}`);
+  // What the trace and the trial both record about this run.
+  const runFields = {
     operation: input.operation,
-    actor: ctx.actor,
     prompt: input.prompt,
     output: r.output,
     provider: r.provider,
@@ -144,19 +144,12 @@ export async function gradedRun(
     usage: r.usage,
     cost_usd: r.cost_usd,
     latency_ms: r.latency_ms,
-    evaluation,
-  });
+  };
+  const traceId = await deps.tracer.trace({ ...runFields, actor: ctx.actor, evaluation });
   const trial = await deps.trials.record({
     ...(traceId ? { trace_id: traceId } : {}),
-    operation: input.operation,
-    prompt: input.prompt,
-    output: r.output,
-    provider: r.provider,
-    model: r.model,
-    usage: r.usage,
-    cost_usd: r.cost_usd,
-    latency_ms: r.latency_ms,
-    ...(breaker ? { breaker_state: breaker.state } : {}),
+    ...runFields,
+    ...(breakerState ? { breaker_state: breakerState } : {}),
     graders: evaluation.graders,
     pass: evaluation.pass,
     score: evaluation.score,

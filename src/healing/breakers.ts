@@ -184,6 +184,13 @@ export class BreakerRegistry {
     return openedAt === undefined ? undefined : openedAt + this.resetTimeoutMs;
   }
 
+  /** The state of one breaker, without building the whole snapshot. */
+  stateOf(key: string): BreakerStatus['state'] | undefined {
+    const b = this.breakers.get(key);
+    if (!b) return undefined;
+    return b.halfOpen ? 'half_open' : b.opened ? 'open' : 'closed';
+  }
+
   snapshot(): BreakerStatus[] {
     const keys = new Set([...Object.keys(this.persisted.breakers), ...this.breakers.keys()]);
     return [...keys].sort().map((key) => {
