@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createServer as createHttpServer } from 'node:http';
 import { Command } from 'commander';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { loadConfig } from './config.js';
@@ -17,6 +18,8 @@ import { packageVersion } from './core/version.js';
 import { EXPORT_FORMATS, writeExport } from './evaluation/export.js';
 import type { ExportFormat } from './evaluation/export.js';
 import { buildCatalog, renderEnvMarkdown, renderToolsMarkdown, replaceSection } from './mcp/catalog.js';
+import { buildDashboard } from './mcp/dashboard.js';
+import { renderHtml } from './evaluation/immune/dashboardRender.js';
 import { createServer } from './mcp/server.js';
 import { openServices } from './mcp/services.js';
 
@@ -59,7 +62,7 @@ async function serve(): Promise<void> {
     // Everything acknowledged is already durable; close() waits for writes still in flight.
     await server.close().catch(() => {});
     await services.tracer.shutdown();
-    await services.storage.close().catch((error: unknown) => logger.error('storage close failed', { error }));
+    await services.close().catch((error: unknown) => logger.error('storage close failed', { error }));
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -67,6 +70,7 @@ async function serve(): Promise<void> {
   process.stdin.on('end', () => void shutdown('stdin closed'));
 
   await server.connect(new StdioServerTransport());
+  services.startBackground();
   logger.info('serving on stdio', {
     version: packageVersion(),
     stateDir: config.stateDir,
@@ -115,7 +119,7 @@ async function doctor(options: { json?: boolean }): Promise<void> {
         status: 'ok',
         detail: `${catalog.categories.map((c) => `${c.name}(${c.tools.length})`).join(' ')}; core ~${catalog.coreTokens} tokens`,
       });
-      await services.storage.close();
+      await services.close();
     } catch (error) {
       checks.push({ check: 'state folder', status: 'fail', detail: describeError(error) });
     }
@@ -162,7 +166,7 @@ async function tools(options: { json?: boolean; markdown?: boolean; write?: stri
   try {
     const services = await openServices({ ...config, stateDir: scratch }, logger, systemClock);
     const catalog = await buildCatalog(services);
-    await services.storage.close();
+    await services.close();
     if (options.write) {
       const doc = await fs.readFile(options.write, 'utf8');
       const next = replaceSection(
@@ -219,8 +223,77 @@ async function exportCommand(options: {
     patterns: config.redactPatterns,
   });
   services.breakers.shutdown();
-  await services.storage.close();
+  await services.close();
   process.stderr.write(`wrote ${lines} line(s) of ${options.format} to ${path.resolve(options.out)}\n`);
+}
+
+async function dashboardCommand(options: {
+  port: string;
+  host: string;
+  days: string;
+  out?: string;
+}): Promise<void> {
+  const config = configOrExit();
+  const port = Number(options.port);
+  const days = Number(options.days);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fatal(new Error('--port must be 0-65535'));
+  if (!Number.isInteger(days) || days < 1 || days > 365) fatal(new Error('--days must be 1-365'));
+  if (!['127.0.0.1', 'localhost', '::1'].includes(options.host))
+    fatal(
+      new Error(
+        '--host must be a loopback address (127.0.0.1, localhost or ::1): the dashboard has no authentication',
+      ),
+    );
+  const logger = createLogger({ level: config.logLevel, secrets: config.secrets });
+  const services = await openServices(config, logger, systemClock).catch(fatal);
+  if (options.out) {
+    await fs.writeFile(path.resolve(options.out), renderHtml(await buildDashboard(services, days)));
+    services.breakers.shutdown();
+    await services.close();
+    process.stderr.write(`wrote ${path.resolve(options.out)}\n`);
+    return;
+  }
+  const server = createHttpServer((req, res) => {
+    // Only this machine, by its own name: refuses DNS-rebinding requests for other host names.
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden host\n');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' || !['/', '/data.json'].includes(url.pathname)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try / or /data.json\n');
+      return;
+    }
+    const window = Number(url.searchParams.get('days') ?? days);
+    buildDashboard(services, Number.isInteger(window) && window >= 1 && window <= 365 ? window : days)
+      .then((d) => {
+        if (url.pathname === '/data.json')
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(d));
+        else
+          res
+            .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+            .end(renderHtml(d));
+      })
+      .catch((error: unknown) => {
+        logger.error('dashboard failed', { error });
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`${describeError(error)}\n`);
+      });
+  });
+  server.listen(port, options.host, () => {
+    const address = server.address();
+    const actual = typeof address === 'object' && address ? address.port : port;
+    const shown = options.host === '::1' ? '[::1]' : options.host;
+    process.stdout.write(`immune dashboard at http://${shown}:${actual}/ (Ctrl-C to stop)\n`);
+  });
+  server.on('error', (error) => fatal(error));
+  const stop = () => {
+    server.close();
+    services.breakers.shutdown();
+    void services.close().finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 const program = new Command()
@@ -232,6 +305,15 @@ program
   .command('serve', { isDefault: true })
   .description('run the MCP server on stdio (what `claude mcp add` starts)')
   .action(serve);
+
+program
+  .command('dashboard')
+  .description('serve the immune dashboard (HTML with charts) on this machine')
+  .option('--port <n>', 'port (0 = any free port)', '8766')
+  .option('--host <addr>', 'loopback address to bind', '127.0.0.1')
+  .option('--days <n>', 'window of the trend and totals', '14')
+  .option('--out <file>', 'write the page to a file and exit instead of serving')
+  .action(dashboardCommand);
 
 program
   .command('doctor')

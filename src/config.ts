@@ -94,6 +94,18 @@ export interface Config {
   readonly langfuse: { publicKey: string; secretKey: string; host: string } | undefined;
   /** Every secret-looking env value, for log redaction. */
   readonly secrets: readonly string[];
+  /** Immune risk at or above which a spawn is blocked. */
+  readonly immuneBlockRisk: number;
+  /** This project's name in the federation hub. */
+  readonly projectName: string;
+  /** The federation hub folder; undefined = no federation. */
+  readonly federationDir: string | undefined;
+  /** New failure patterns are shared with the hub. */
+  readonly federationShare: boolean;
+  /** Scheduled sync with the hub, seconds (0 = off). */
+  readonly syncIntervalS: number;
+  /** Scheduled decay (pruning stale weak patterns), seconds (0 = off). */
+  readonly decayIntervalS: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -249,6 +261,37 @@ const envSchema = z.object({
       },
     ),
   TASK_ORCHESTRATOR_MAX_RESULT_TOKENS: intVar('TASK_ORCHESTRATOR_MAX_RESULT_TOKENS', 20_000, 500, 100_000),
+  TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 0.9;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0 || n > 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK must be a number above 0 and at most 1 (1 = block only certain repeats), got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  TASK_ORCHESTRATOR_PROJECT: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.trim() === '' || /^[a-z0-9][a-z0-9_-]{0,47}$/.test(v.trim()), {
+      message:
+        'TASK_ORCHESTRATOR_PROJECT must be lower-case letters, digits, - and _ (at most 48), e.g. my-app',
+    }),
+  TASK_ORCHESTRATOR_FEDERATION_DIR: z.string().optional(),
+  TASK_ORCHESTRATOR_FEDERATION_SHARE: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || ['', 'all', 'none'].includes(v.trim().toLowerCase()), {
+      message: 'TASK_ORCHESTRATOR_FEDERATION_SHARE must be "all" or "none"',
+    }),
+  TASK_ORCHESTRATOR_SYNC_INTERVAL_S: intVar('TASK_ORCHESTRATOR_SYNC_INTERVAL_S', 300, 0, 86_400),
+  TASK_ORCHESTRATOR_DECAY_INTERVAL_S: intVar('TASK_ORCHESTRATOR_DECAY_INTERVAL_S', 3_600, 0, 604_800),
   GEMINI_API_KEY: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
   GEMINI_BASE_URL: urlVar('GEMINI_BASE_URL'),
@@ -301,6 +344,17 @@ function findOnPath(name: string, pathVar: string | undefined): string | undefin
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v !== undefined && v.trim() !== '' ? v.trim() : undefined;
+}
+
+/** A hub-safe name from the project folder's name (e.g. "My App" -> "my-app"). */
+export function projectSlug(dir: string): string {
+  const slug = path
+    .basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[-_]+|-+$/g, '')
+    .slice(0, 48);
+  return slug || 'project';
 }
 
 export interface LoadConfigOptions {
@@ -393,6 +447,14 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
         : undefined,
     judgeModel: nonEmpty(e.TASK_ORCHESTRATOR_JUDGE_MODEL),
     secrets: Object.freeze(secrets),
+    immuneBlockRisk: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK,
+    projectName: nonEmpty(e.TASK_ORCHESTRATOR_PROJECT) ?? projectSlug(path.resolve(cwd)),
+    federationDir: nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)
+      ? path.resolve(cwd, nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)!)
+      : undefined,
+    federationShare: (nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_SHARE) ?? 'all').toLowerCase() !== 'none',
+    syncIntervalS: e.TASK_ORCHESTRATOR_SYNC_INTERVAL_S,
+    decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,
   });
 }
 
@@ -492,5 +554,36 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '-',
     description:
       'Anthropic key; `ANTHROPIC_BASE_URL` overrides the endpoint, `ANTHROPIC_MODEL` the default model (claude-sonnet-4-5).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK',
+    default: '0.9',
+    description: 'Immune risk (0-1) at or above which a spawn is blocked before any provider call.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_FEDERATION_DIR',
+    default: '(off)',
+    description: 'Federation hub folder shared by projects; turns on federation and sync tools.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_PROJECT',
+    default: 'project folder name',
+    description: "This project's name in the hub (lower-case letters, digits, - and _).",
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_FEDERATION_SHARE',
+    default: 'all',
+    description:
+      '`all`: new failure patterns are shared with the hub; `none`: share with `federation_share` only.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_SYNC_INTERVAL_S',
+    default: '300',
+    description: 'Scheduled push+pull with the hub, seconds (0 = only `sync_trigger`).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_DECAY_INTERVAL_S',
+    default: '3600',
+    description: 'Scheduled decay: prunes patterns idle 14 days whose strength fell below 0.1 (0 = off).',
   },
 ];

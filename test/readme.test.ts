@@ -19,7 +19,7 @@ describe('README', () => {
       systemClock,
     );
     const catalog = await buildCatalog(services);
-    await services.storage.close();
+    await services.close();
     await fs.rm(stateDir, { recursive: true, force: true });
     const readme = await fs.readFile(path.join(root, 'README.md'), 'utf8');
     const expected = replaceSection(

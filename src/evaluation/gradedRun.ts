@@ -62,6 +62,8 @@ export async function gradedRun(
     if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
   // Pre-spawn stage: a prompt resembling past failures gets guardrails, or is blocked.
   const check = deps.immune ? await deps.immune.check(input.prompt, input.operation) : undefined;
+  // Counted for the dashboard; matched patterns are reinforced (hits). Never fails the spawn.
+  if (check && deps.immune) await deps.immune.recordCheck(check).catch(() => undefined);
   if (check && !check.should_proceed) {
     return {
       ok: false,
@@ -117,6 +119,7 @@ export async function gradedRun(
         prompt: input.prompt,
         output: run.error.message,
         grader_scores: {},
+        guarded: (check?.guardrails.length ?? 0) > 0,
       })
       .catch(() => undefined);
     return { ...run, trial_id: trial.id };
@@ -165,6 +168,8 @@ export async function gradedRun(
           prompt: input.prompt,
           output: r.output,
           grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
+          model: `${r.provider}/${r.model}`,
+          guarded: (check?.guardrails.length ?? 0) > 0,
         })
         .catch(() => undefined);
     } else if (evaluation.pass && check && check.guardrails.length > 0) {

@@ -5,7 +5,9 @@
  */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { packageVersion } from '../core/version.js';
+import { renderHtml } from '../evaluation/immune/dashboardRender.js';
 import { BatchingMcpServer } from './batchingServer.js';
+import { buildDashboard, DASHBOARD_URI } from './dashboard.js';
 import { buildCategories } from './categories/index.js';
 import { ContextTracker } from './contextTracker.js';
 import { ObservedTransport } from './observedTransport.js';
@@ -67,6 +69,20 @@ export function createServer(services: Services, options: ServerOptions = {}): O
       return client ? `${client.name}/${client.version}` : 'unknown-client';
     },
   });
+  mcp.registerResource(
+    'immune-dashboard',
+    DASHBOARD_URI,
+    {
+      title: 'Immune dashboard',
+      description: 'The failure memory over the last 14 days: a self-contained HTML page with charts',
+      mimeType: 'text/html',
+    },
+    async (uri) => ({
+      contents: [
+        { uri: uri.href, mimeType: 'text/html', text: renderHtml(await buildDashboard(services, 14)) },
+      ],
+    }),
+  );
   return {
     mcp,
     router,

@@ -14,6 +14,10 @@ import type { UsageRecord } from '../cost/usage.js';
 import type { GradedRunDeps } from '../evaluation/gradedRun.js';
 import { Judge } from '../evaluation/graders/judge.js';
 import type { JudgeTarget } from '../evaluation/graders/judge.js';
+import { EMPTY_SYNC, Federation } from '../evaluation/immune/federation.js';
+import type { SyncDoc } from '../evaluation/immune/federation.js';
+import { FolderHub } from '../evaluation/immune/federationHub.js';
+import type { FederationHub } from '../evaluation/immune/federationHub.js';
 import { ImmuneSystem } from '../evaluation/immune/immuneSystem.js';
 import { createTracer } from '../evaluation/tracing.js';
 import type { Tracer } from '../evaluation/tracing.js';
@@ -52,6 +56,12 @@ export interface Services {
   usage: AppendLog<UsageRecord>;
   /** Built-in and project templates, read fresh each call (files may change). */
   templates: () => Promise<TemplateCatalog>;
+  /** Subscriptions, search and sync with the federation hub (when one is configured). */
+  federation: Federation;
+  /** Starts the scheduled jobs (sync with the hub, decay); the serve command calls it. */
+  startBackground(): void;
+  /** Stops scheduled jobs, closes the hub and flushes storage. */
+  close(): Promise<void>;
 }
 
 /** Opens the state folder and builds the process-wide services from config. */
@@ -93,7 +103,37 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
   const agentRun = createAgentRunDeps(spawn, tasks, archetypes);
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
   const tracer = createTracer(config.langfuse, logger);
-  const immune = new ImmuneSystem(storage, clock);
+  const immune = new ImmuneSystem(storage, clock, {
+    blockThreshold: config.immuneBlockRisk,
+    shareByDefault: config.federationShare,
+  });
+  const hub: FederationHub | undefined = config.federationDir
+    ? await FolderHub.open(config.federationDir, logger)
+    : undefined;
+  const federation = new Federation({
+    immune,
+    hub,
+    doc: storage.document<SyncDoc>('sync', EMPTY_SYNC),
+    project: { name: config.projectName, path: config.projectDir },
+    clock,
+    logger,
+    syncIntervalS: config.syncIntervalS,
+  });
+  const timers: NodeJS.Timeout[] = [];
+  /** Runs `job` every `seconds`, one run at a time, never keeping the process alive. */
+  const every = (seconds: number, name: string, job: () => Promise<unknown>) => {
+    if (seconds <= 0) return;
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      job()
+        .catch((error: unknown) => logger.warn(`scheduled ${name} failed`, { error }))
+        .finally(() => (running = false));
+    }, seconds * 1000);
+    timer.unref();
+    timers.push(timer);
+  };
   return {
     config,
     logger,
@@ -126,6 +166,16 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     pricing,
     usage,
     templates: () => loadTemplates(config.dataDir, config.stateDir),
+    federation,
+    startBackground() {
+      every(config.decayIntervalS, 'decay', () => immune.decay(true));
+      if (hub) every(config.syncIntervalS, 'sync', () => federation.sync('both', 'schedule'));
+    },
+    async close() {
+      for (const t of timers.splice(0)) clearInterval(t);
+      await hub?.close();
+      await storage.close();
+    },
   };
 }
 

@@ -12,6 +12,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { LineTransport } from './lineTransport.js';
+import { createLogger } from '../../src/core/logger.js';
+import { FolderHub } from '../../src/evaluation/immune/federationHub.js';
 import { toolFixtures } from './toolFixtures.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -79,7 +81,8 @@ describe('stdio server end to end', () => {
   it('loads every category, calls every tool with valid and invalid input, and keeps stdout pure JSON-RPC', async () => {
     // A .env in the project must not be read (dotenv-style loaders would turn on every category).
     await fs.writeFile(path.join(work, '.env'), 'TASK_ORCHESTRATOR_TOOLS=all\n');
-    const { client, transport, stderr } = await start();
+    const hubDir = path.join(work, 'hub');
+    const { client, transport, stderr } = await start({ TASK_ORCHESTRATOR_FEDERATION_DIR: hubDir });
     const initial = (await client.listTools()).tools.map((t) => t.name);
     expect(initial.sort()).toEqual([
       'healing_status',
@@ -128,6 +131,48 @@ describe('stdio server end to end', () => {
         await fs.writeFile(path.join(work, name), content);
         return name;
       },
+      async failurePattern() {
+        await client.callTool({
+          name: 'spawn_agent',
+          arguments: {
+            prompt: 'Return the fixture object',
+            output_schema: { type: 'object', required: ['x'] },
+          },
+        });
+        const r = (await client.callTool({
+          name: 'immune_failures',
+          arguments: { limit: 1 },
+        })) as CallToolResult;
+        return (r.structuredContent as { patterns: Array<{ id: string }> }).patterns[0]!.id;
+      },
+      async hubPattern() {
+        const hub = await FolderHub.open(hubDir, createLogger({ level: 'error', write: () => {} }));
+        const at = new Date().toISOString();
+        await hub.publish(
+          { name: 'fixture-peer', path: '/fixture/peer' },
+          [
+            {
+              project: 'fixture-peer',
+              pattern_id: 'pat_fixture',
+              operation: 'spawn_agent',
+              failure_type: 'json_invalid',
+              prompt_summary: 'Generate the user profile JSON',
+              output_summary: 'prose',
+              text: 'Generate the user profile JSON',
+              occurrences: 1,
+              saves: 0,
+              strength: 1,
+              strength_at: at,
+              first_seen: at,
+              last_seen: at,
+              updated_at: at,
+            },
+          ],
+          [],
+        );
+        await hub.close();
+        return 'fixture-peer/pat_fixture';
+      },
     };
     for (const tool of tools) {
       const fixture = toolFixtures[tool.name]!;
@@ -141,6 +186,16 @@ describe('stdio server end to end', () => {
       expect(bad.isError, `${tool.name} accepted ${JSON.stringify(fixture.invalid)}`).toBe(true);
       expect(text(bad), tool.name).toMatch(fixture.invalidMessage);
     }
+
+    // The dashboard is also a resource: a self-contained page with the charting library inlined.
+    const { resources } = await client.listResources();
+    expect(resources.map((r) => r.uri)).toContain('task-orchestrator://immune/dashboard');
+    const page = await client.readResource({ uri: 'task-orchestrator://immune/dashboard' });
+    const html = (page.contents[0] as { text: string; mimeType: string }).text;
+    expect(page.contents[0]?.mimeType).toBe('text/html');
+    expect(html).toMatch(/<canvas id="trend">/);
+    expect(html).toMatch(/Chart\.js v4/);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
 
     // Junk the protocol allows a client to send must not break anything either.
     const unknown = (await client.callTool({

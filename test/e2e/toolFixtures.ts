@@ -9,6 +9,10 @@ export interface FixtureHelpers {
   lastTrial(): Promise<Record<string, unknown>>;
   /** Writes a file into the server's project folder; returns its relative path. */
   projectFile(name: string, content: string): Promise<string>;
+  /** Makes a spawn fail its graders and returns the failure pattern id it left. */
+  failurePattern(): Promise<string>;
+  /** Publishes a pattern of another project into the hub; returns its hub id. */
+  hubPattern(): Promise<string>;
 }
 
 export interface ToolFixture {
@@ -74,6 +78,50 @@ export const toolFixtures: Record<string, ToolFixture> = {
   },
   immune_status: { valid: () => ({}), invalid: { all: true }, invalidMessage: /all/ },
   immune_failures: { valid: () => ({ limit: 5 }), invalid: { limit: -1 }, invalidMessage: /limit/ },
+  immune_feedback: {
+    valid: async (h) => ({ pattern_id: await h.failurePattern(), verdict: 'confirmed' }),
+    invalid: { pattern_id: 'pat_x', verdict: 'maybe' },
+    invalidMessage: /verdict/,
+  },
+  immune_dashboard: {
+    valid: () => ({ format: 'json', days: 7 }),
+    invalid: { format: 'pdf' },
+    invalidMessage: /format/,
+  },
+  immune_sync: {
+    valid: () => ({ direction: 'both' }),
+    invalid: { direction: 'sideways' },
+    invalidMessage: /direction/,
+  },
+  federation_status: { valid: () => ({}), invalid: { verbose: true }, invalidMessage: /verbose/ },
+  federation_subscribe: {
+    valid: () => ({ project: 'fixture-peer' }),
+    invalid: { project: '' },
+    invalidMessage: /project/,
+  },
+  federation_search: {
+    valid: () => ({ query: 'user profile json' }),
+    invalid: { query: '' },
+    invalidMessage: /query/,
+  },
+  federation_import: {
+    valid: async (h) => ({ hub_ids: [await h.hubPattern()] }),
+    invalid: { hub_ids: [] },
+    invalidMessage: /hub_ids/,
+  },
+  federation_share: {
+    valid: async (h) => ({ pattern_ids: [await h.failurePattern()], shared: false }),
+    invalid: { pattern_ids: ['pat_x'] },
+    invalidMessage: /shared/,
+  },
+  federation_decay: { valid: () => ({}), invalid: { apply: 'yes' }, invalidMessage: /apply/ },
+  sync_status: { valid: () => ({}), invalid: { verbose: true }, invalidMessage: /verbose/ },
+  sync_trigger: {
+    valid: () => ({ direction: 'push' }),
+    invalid: { direction: 'up' },
+    invalidMessage: /direction/,
+  },
+  sync_alerts: { valid: () => ({}), invalid: { verbose: true }, invalidMessage: /verbose/ },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

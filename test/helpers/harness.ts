@@ -82,7 +82,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await client.close();
       await server.close();
-      await services.storage.close();
+      await services.close();
       if (!options.stateDir) await fs.rm(stateDir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,9 @@ import { agentCategory } from './agent/index.js';
 import { coreCategory } from './core/index.js';
 import { costCategory } from './cost/index.js';
 import { evalCategory } from './eval/index.js';
+import { federationCategory } from './federation/index.js';
 import { immuneCategory } from './immune/index.js';
+import { syncCategory } from './sync/index.js';
 import { taskCategory } from './task/index.js';
 
 export function buildCategories(services: Services): Category[] {
@@ -15,6 +17,8 @@ export function buildCategories(services: Services): Category[] {
     agentCategory(services),
     evalCategory(services),
     immuneCategory(services),
+    federationCategory(services),
+    syncCategory(services),
     costCategory(services),
   ];
 }

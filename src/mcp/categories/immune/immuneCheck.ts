@@ -23,7 +23,12 @@ const output = z.object({
       failure_type: z.string(),
       operation: z.string(),
       occurrences: z.number(),
+      strength: z.number().describe('Decayed strength now; 1 = a fresh failure'),
       prompt_summary: z.string(),
+      origin: z
+        .object({ project: z.string(), pattern_id: z.string() })
+        .optional()
+        .describe('Lineage of a pattern imported from another project'),
     }),
   ),
   warnings: z.array(z.string()),

@@ -14,10 +14,23 @@ const pattern = z.object({
   prompt_summary: z.string(),
   output_summary: z.string(),
   grader_scores: z.record(z.string(), z.number()),
+  model: z.string().optional(),
   occurrences: z.number(),
-  saves: z.number(),
+  hits: z.number().describe('Spawns whose prompt matched it'),
+  saves: z.number().describe('Guarded prompts that then succeeded'),
+  false_positives: z.number(),
   first_seen: z.string(),
   last_seen: z.string(),
+  last_activity: z.string(),
+  strength: z.number().describe('Strength at strength_at (halves every 72 h after)'),
+  strength_at: z.string(),
+  shared: z.boolean(),
+  origin: z
+    .object({ project: z.string(), pattern_id: z.string(), imported_at: z.string() })
+    .optional()
+    .describe('Lineage of an imported pattern'),
+  updated_seq: z.number(),
+  updated_at: z.string(),
 });
 const output = z.object({
   patterns: z.array(pattern),

@@ -6,6 +6,9 @@ const output = z.object({
   patterns: z.number(),
   occurrences: z.number(),
   saves: z.number().describe('Guarded prompts that then succeeded'),
+  imported: z.number().describe('Patterns imported from other projects'),
+  shared: z.number().describe('Own patterns shared with the federation hub'),
+  weak: z.number().describe('Patterns decayed below the prune strength'),
   by_failure_type: z.record(z.string(), z.number()),
   block_threshold: z.number(),
 });

@@ -1,6 +1,9 @@
 import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
 import { immuneCheck } from './immuneCheck.js';
+import { immuneDashboard } from './immuneDashboard.js';
+import { immuneFeedback } from './immuneFeedback.js';
+import { immuneSync } from './immuneSync.js';
 import { immuneFailures } from './immuneFailures.js';
 import { immuneStatus } from './immuneStatus.js';
 
@@ -8,7 +11,14 @@ export function immuneCategory(services: Services): Category {
   return {
     name: 'immune',
     description:
-      'Failure memory: check a prompt against past failures (TF-IDF), see remembered patterns and their status.',
-    tools: [immuneCheck(services), immuneStatus(services), immuneFailures(services)],
+      'Failure memory: check a prompt against past failures (TF-IDF), remembered patterns, feedback on matches, the dashboard, and sync with other projects.',
+    tools: [
+      immuneCheck(services),
+      immuneStatus(services),
+      immuneFailures(services),
+      immuneFeedback(services),
+      immuneDashboard(services),
+      immuneSync(services),
+    ],
   };
 }

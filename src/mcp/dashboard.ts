@@ -1,0 +1,22 @@
+/**
+ * Assembles the immune dashboard from the failure memory and the alerts, for the immune_dashboard
+ * tool, the MCP resource and the `dashboard` command.
+ */
+import type { AlertCounts, Dashboard } from '../evaluation/immune/dashboardRender.js';
+import type { Services } from './services.js';
+
+export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
+
+export async function buildDashboard(services: Services, days: number): Promise<Dashboard> {
+  const [data, syncAlerts] = await Promise.all([
+    services.immune.dashboard(days),
+    services.federation.alerts(),
+  ]);
+  const alerts: AlertCounts = { total: 0, by_severity: {}, by_kind: {} };
+  for (const a of syncAlerts) {
+    alerts.total++;
+    alerts.by_severity[a.severity] = (alerts.by_severity[a.severity] ?? 0) + 1;
+    alerts.by_kind[a.kind] = (alerts.by_kind[a.kind] ?? 0) + 1;
+  }
+  return { ...data, alerts };
+}
