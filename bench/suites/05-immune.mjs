@@ -6,11 +6,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { percentile, root } from '../lib.mjs';
+import { percentile, root, startOrchestrator, tempDir } from '../lib.mjs';
 
 const { TfIdfIndex } = await import(
   pathToFileURL(path.join(root, 'dist', 'evaluation', 'immune', 'tfidf.js')).href
 );
+const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
+const { ImmuneSystem } = await import(dist('evaluation', 'immune', 'immuneSystem.js'));
+const { openStorage } = await import(dist('storage', 'storage.js'));
+const { createLogger } = await import(dist('core', 'logger.js'));
 const require = createRequire(import.meta.url);
 const NaturalTfIdf = require('natural/lib/natural/tfidf/tfidf.js');
 
@@ -123,6 +127,76 @@ export default {
         pass: np50 / p50 >= 20,
       });
     }
+    // The same sizes through the MCP protocol: a stdio server whose state folder holds n patterns,
+    // immune_check called by a real SDK client.
+    for (const n of [1_000, 10_000, 100_000]) {
+      const r = rng(n);
+      const state = tempDir('to-bench-immune-');
+      const storage = await openStorage({
+        stateDir: state.dir,
+        logger: createLogger({ level: 'error', write: () => {} }),
+      });
+      const immune = new ImmuneSystem(storage, { now: () => Date.now() });
+      const at = new Date().toISOString();
+      for (let i = 0; i < n; i += 500) {
+        const batch = [];
+        for (let j = i; j < Math.min(n, i + 500); j++) {
+          const text = prompt(r, j);
+          batch.push({
+            project: 'bench-peer',
+            pattern_id: `pat_${j}`,
+            operation: 'spawn_agent',
+            failure_type: 'json_invalid',
+            prompt_summary: text,
+            output_summary: '',
+            text,
+            occurrences: 1,
+            saves: 0,
+            strength: 1,
+            strength_at: at,
+            first_seen: at,
+            last_seen: at,
+            updated_at: at,
+          });
+        }
+        await immune.importPatterns(batch);
+      }
+      await storage.close();
+      const t0 = performance.now();
+      const server = await startOrchestrator({
+        TASK_ORCHESTRATOR_HOME: state.dir,
+        TASK_ORCHESTRATOR_TOOLS: 'immune',
+      });
+      const queries = Array.from({ length: 300 }, (_, i) => prompt(r, i + 11));
+      const first = await server.client.callTool({ name: 'immune_check', arguments: { prompt: queries[0] } });
+      const readyMs = performance.now() - t0;
+      if (first.isError) throw new Error(JSON.stringify(first.content));
+      for (const q of queries.slice(0, 50))
+        await server.client.callTool({ name: 'immune_check', arguments: { prompt: q } });
+      const times = [];
+      for (const q of queries.slice(50)) {
+        const t = performance.now();
+        await server.client.callTool({
+          name: 'immune_check',
+          arguments: { prompt: q, operation: 'spawn_agent' },
+        });
+        times.push(performance.now() - t);
+      }
+      await server.close();
+      state.remove();
+      const p50 = percentile(times, 50);
+      rows.push({
+        metric: `immune_check over MCP stdio p50 / p99 at ${n.toLocaleString('en')} patterns`,
+        value: `${p50.toFixed(2)} / ${percentile(times, 99).toFixed(2)}`,
+        unit: 'ms',
+        ...(n === 100_000 ? { target: 'p50 < 5 ms', pass: p50 < 5 } : {}),
+      });
+      rows.push({
+        metric: `server start to first immune_check answer at ${n.toLocaleString('en')} patterns`,
+        value: readyMs,
+        unit: 'ms',
+      });
+    }
     // Matching quality on the paraphrase set, at the default match threshold (0.35).
     const set = JSON.parse(
       readFileSync(path.join(root, 'test', 'fixtures', 'immune', 'paraphrases.json'), 'utf8'),
@@ -157,6 +231,7 @@ export default {
       rows,
       notes: [
         'Synthetic prompts from 15 verbs x 15 objects x 15 qualifiers plus ids; queries are new prompts from the same generator (so many share terms with many patterns, the hard case for an inverted index).',
+        'The immune_check rows run the built server over stdio with a real SDK client; the state folder is seeded with n patterns (imported through the same event store a server writes) before it starts, so the start-up row includes replaying them and building the index.',
         'Ours scores only patterns sharing a term with the query and computes IDF from live document frequencies; natural.tfidfs computes a score for every document on every query.',
         'The paraphrase set (test/fixtures/immune/paraphrases.json) rewrites each failed prompt the way a user retrying does, keeping its key terms; TF-IDF would not catch a rewrite that only uses synonyms.',
       ],

@@ -42,6 +42,8 @@ export class TfIdfIndex {
   private readonly postings = new Map<string, { docs: number[]; counts: number[] }>();
   /** Reused score accumulator; only touched entries are non-zero between queries. */
   private scratch = new Float64Array(0);
+  /** Reused list of the document numbers a query touched (no per-query allocation). */
+  private touchedBuf = new Int32Array(0);
   /** Cached vector norms, computed with the IDF of `normsAt` documents; refreshed at +10%. */
   private norms: number[] = [];
   private normsAt = 0;
@@ -108,10 +110,13 @@ export class TfIdfIndex {
     if (q.size === 0 || this.live === 0) return [];
     if (this.live > this.normsAt * 1.1) this.refreshNorms();
     // Term at a time: accumulate each query term's contribution into one array.
-    if (this.scratch.length < this.ids.length)
+    if (this.scratch.length < this.ids.length) {
       this.scratch = new Float64Array(Math.max(1024, this.ids.length * 2));
+      this.touchedBuf = new Int32Array(this.scratch.length);
+    }
     const scores = this.scratch;
-    const touched: number[] = [];
+    const touched = this.touchedBuf;
+    let nTouched = 0;
     let qNorm = 0;
     for (const [t, c] of q) {
       const list = this.postings.get(t);
@@ -122,13 +127,14 @@ export class TfIdfIndex {
       const { docs, counts: tfs } = list;
       for (let i = 0; i < docs.length; i++) {
         const n = docs[i]!;
-        if (scores[n] === 0) touched.push(n);
+        if (scores[n] === 0) touched[nTouched++] = n;
         scores[n]! += qw * tfs[i]!;
       }
     }
     qNorm = Math.sqrt(qNorm);
     const out: Match[] = [];
-    for (const n of touched) {
+    for (let k = 0; k < nTouched; k++) {
+      const n = touched[k]!;
       const score = scores[n]!;
       scores[n] = 0;
       if (!this.tfs[n]) continue; // removed
