@@ -19,6 +19,7 @@ import { EXPORT_FORMATS, writeExport } from './evaluation/export.js';
 import type { ExportFormat } from './evaluation/export.js';
 import { buildCatalog, renderEnvMarkdown, renderToolsMarkdown, replaceSection } from './mcp/catalog.js';
 import { buildDashboard } from './mcp/dashboard.js';
+import { parseTrainingJsonl } from './evaluation/prediction/dataset.js';
 import { renderHtml } from './evaluation/immune/dashboardRender.js';
 import { createServer } from './mcp/server.js';
 import { openServices } from './mcp/services.js';
@@ -296,6 +297,44 @@ async function dashboardCommand(options: {
   process.on('SIGINT', stop);
 }
 
+async function trainCommand(options: { data?: string; fromTrials?: boolean; seed?: string }): Promise<void> {
+  const config = configOrExit();
+  if (!options.data === !options.fromTrials)
+    fatal(new Error('pass exactly one of --data FILE or --from-trials'));
+  const seed = options.seed === undefined ? undefined : Number(options.seed);
+  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0))
+    fatal(new Error('--seed must be a non-negative integer'));
+  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const services = await openServices(config, logger, systemClock).catch(fatal);
+  try {
+    let rows;
+    let skipped = 0;
+    let source = 'trials';
+    if (options.data) {
+      const parsed = parseTrainingJsonl(await fs.readFile(path.resolve(options.data), 'utf8'));
+      rows = parsed.rows;
+      skipped = parsed.skipped;
+      source = `file ${path.resolve(options.data)}`;
+    } else rows = await services.trialRows();
+    process.stderr.write(
+      `training on ${rows.length} row(s)${skipped ? ` (${skipped} line(s) skipped)` : ''}...\n`,
+    );
+    const m = await services.predictor.train(rows, source, seed);
+    const x = m.metrics;
+    process.stdout.write(
+      `model v${m.version} (${m.trees} trees, ${m.feature_spec.vocabulary.length} terms) in ${(m.training_ms / 1000).toFixed(1)} s\n` +
+        `held-out ${x.support} rows: ROC AUC ${x.roc_auc} (constant 0.5), accuracy ${x.accuracy}, precision ${x.precision}, recall ${x.recall}, F1 ${x.f1}\n` +
+        `saved under ${path.join(config.stateDir, 'models')}\n`,
+    );
+  } catch (error) {
+    process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
+    process.exitCode = 1;
+  } finally {
+    services.breakers.shutdown();
+    await services.close();
+  }
+}
+
 const program = new Command()
   .name('task-orchestrator')
   .description('MCP server: persistent work orders, graded LLM agents, failure memory.')
@@ -314,6 +353,17 @@ program
   .option('--days <n>', 'window of the trend and totals', '14')
   .option('--out <file>', 'write the page to a file and exit instead of serving')
   .action(dashboardCommand);
+
+program
+  .command('train')
+  .description("train the failure predictor from a JSONL file or this project's trials")
+  .option(
+    '--data <file>',
+    'JSONL with prompt/input/input_prompt and label (1 = failure)/success/pass_fail/error',
+  )
+  .option('--from-trials', "use this project's graded trials")
+  .option('--seed <n>', 'split and forest seed (default 42)')
+  .action(trainCommand);
 
 program
   .command('doctor')

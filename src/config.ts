@@ -106,6 +106,8 @@ export interface Config {
   readonly syncIntervalS: number;
   /** Scheduled decay (pruning stale weak patterns), seconds (0 = off). */
   readonly decayIntervalS: number;
+  /** Retrain the failure predictor after this many new trials (0 = only on request). */
+  readonly retrainEvery: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -292,6 +294,7 @@ const envSchema = z.object({
     }),
   TASK_ORCHESTRATOR_SYNC_INTERVAL_S: intVar('TASK_ORCHESTRATOR_SYNC_INTERVAL_S', 300, 0, 86_400),
   TASK_ORCHESTRATOR_DECAY_INTERVAL_S: intVar('TASK_ORCHESTRATOR_DECAY_INTERVAL_S', 3_600, 0, 604_800),
+  TASK_ORCHESTRATOR_RETRAIN_EVERY: intVar('TASK_ORCHESTRATOR_RETRAIN_EVERY', 200, 0, 1_000_000),
   GEMINI_API_KEY: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
   GEMINI_BASE_URL: urlVar('GEMINI_BASE_URL'),
@@ -455,6 +458,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     federationShare: (nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_SHARE) ?? 'all').toLowerCase() !== 'none',
     syncIntervalS: e.TASK_ORCHESTRATOR_SYNC_INTERVAL_S,
     decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,
+    retrainEvery: e.TASK_ORCHESTRATOR_RETRAIN_EVERY,
   });
 }
 
@@ -585,5 +589,11 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     name: 'TASK_ORCHESTRATOR_DECAY_INTERVAL_S',
     default: '3600',
     description: 'Scheduled decay: prunes patterns idle 14 days whose strength fell below 0.1 (0 = off).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_RETRAIN_EVERY',
+    default: '200',
+    description:
+      'Retrain the failure predictor in the background after this many new trials (0 = only on request).',
   },
 ];

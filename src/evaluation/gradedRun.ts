@@ -12,7 +12,9 @@ import type { BreakerRegistry } from '../healing/breakers.js';
 import type { Judge } from './graders/judge.js';
 import { checkSpec, gradeAsync } from './graders/pipeline.js';
 import type { Evaluation, GraderSpec } from './graders/pipeline.js';
-import type { ImmuneSystem } from './immune/immuneSystem.js';
+import type { CheckResult, ImmuneSystem } from './immune/immuneSystem.js';
+import type { Predictor } from './prediction/predictor.js';
+import { HIGH_RISK } from './prediction/predictor.js';
 import type { Tracer } from './tracing.js';
 import type { TrialStore } from './trials.js';
 
@@ -27,6 +29,43 @@ export interface GradedRunDeps {
   tracer: Tracer;
   /** Guards prompts and remembers failures (absent in tests that do not need it). */
   immune?: ImmuneSystem | undefined;
+  /** Predicts failures from a trained model; counts trials for automatic retraining. */
+  predictor?: Predictor | undefined;
+}
+
+/** The pre-spawn verdict: pattern risk from the immune system, combined with the predictor's. */
+export type PreSpawnCheck = CheckResult & { predicted_risk?: number };
+
+/** A predicted probability alone never reaches the default block threshold (0.9). */
+const PREDICTION_WEIGHT = 0.85;
+
+/**
+ * Matches the prompt against remembered failures and, when a model is trained, asks the
+ * predictor; the risk is the larger of the pattern risk and 0.85 x the predicted probability.
+ */
+export async function preSpawnCheck(
+  deps: Pick<GradedRunDeps, 'immune' | 'predictor'>,
+  prompt: string,
+  operation?: string,
+): Promise<PreSpawnCheck | undefined> {
+  if (!deps.immune) return undefined;
+  const check: PreSpawnCheck = await deps.immune.check(prompt, operation);
+  const p = deps.predictor?.probability(prompt, operation);
+  if (p === undefined) return check;
+  const risk = Math.max(check.risk, Math.round(p * PREDICTION_WEIGHT * 10_000) / 10_000);
+  return {
+    ...check,
+    predicted_risk: Math.round(p * 10_000) / 10_000,
+    risk,
+    should_proceed: risk < deps.immune.blockAt,
+    warnings:
+      p > HIGH_RISK
+        ? [
+            ...check.warnings,
+            `the failure predictor gives this prompt a ${Math.round(p * 100)}% chance of failing`,
+          ]
+        : check.warnings,
+  };
 }
 
 export interface GradedRunResult extends AgentRunResult {
@@ -61,7 +100,7 @@ export async function gradedRun(
   for (const spec of input.graders ?? [])
     if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
   // Pre-spawn stage: a prompt resembling past failures gets guardrails, or is blocked.
-  const check = deps.immune ? await deps.immune.check(input.prompt, input.operation) : undefined;
+  const check = await preSpawnCheck(deps, input.prompt, input.operation);
   // Counted for the dashboard; matched patterns are reinforced (hits). Never fails the spawn.
   if (check && deps.immune) await deps.immune.recordCheck(check).catch(() => undefined);
   if (check && !check.should_proceed) {
@@ -159,6 +198,7 @@ export async function gradedRun(
     ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
     ...(r.task ? { task_id: r.task.id } : {}),
   });
+  deps.predictor?.noteTrial();
   if (deps.immune) {
     if (!evaluation.pass && evaluation.failure_type) {
       await deps.immune

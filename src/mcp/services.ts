@@ -19,6 +19,8 @@ import type { SyncDoc } from '../evaluation/immune/federation.js';
 import { FolderHub } from '../evaluation/immune/federationHub.js';
 import type { FederationHub } from '../evaluation/immune/federationHub.js';
 import { ImmuneSystem } from '../evaluation/immune/immuneSystem.js';
+import { Predictor } from '../evaluation/prediction/predictor.js';
+import type { TrainingRow } from '../evaluation/prediction/dataset.js';
 import { createTracer } from '../evaluation/tracing.js';
 import type { Tracer } from '../evaluation/tracing.js';
 import { TrialStore } from '../evaluation/trials.js';
@@ -58,6 +60,10 @@ export interface Services {
   templates: () => Promise<TemplateCatalog>;
   /** Subscriptions, search and sync with the federation hub (when one is configured). */
   federation: Federation;
+  /** The failure predictor (random forest), trained in a worker thread. */
+  predictor: Predictor;
+  /** This project's trials as predictor training rows (provider errors left out). */
+  trialRows(): Promise<TrainingRow[]>;
   /** Starts the scheduled jobs (sync with the hub, decay); the serve command calls it. */
   startBackground(): void;
   /** Stops scheduled jobs, closes the hub and flushes storage. */
@@ -106,6 +112,19 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
   const immune = new ImmuneSystem(storage, clock, {
     blockThreshold: config.immuneBlockRisk,
     shareByDefault: config.federationShare,
+  });
+  const trialRows = async (): Promise<TrainingRow[]> =>
+    (await trials.list({ limit: Number.MAX_SAFE_INTEGER })).items
+      .filter((t) => t.failure_type !== 'provider_error')
+      .reverse()
+      .map((t) => ({ text: t.prompt, tool: t.operation, label: t.pass ? 0 : 1 }));
+  const predictor = new Predictor({
+    stateDir: config.stateDir,
+    shippedDir: config.modelsDir,
+    clock,
+    logger,
+    retrainEvery: config.retrainEvery,
+    trialRows,
   });
   const hub: FederationHub | undefined = config.federationDir
     ? await FolderHub.open(config.federationDir, logger)
@@ -158,6 +177,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
       judgeGraders: config.judgeGraders,
       tracer,
       immune,
+      predictor,
     },
     tracer,
     immune,
@@ -167,12 +187,15 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     usage,
     templates: () => loadTemplates(config.dataDir, config.stateDir),
     federation,
+    predictor,
+    trialRows,
     startBackground() {
       every(config.decayIntervalS, 'decay', () => immune.decay(true));
       if (hub) every(config.syncIntervalS, 'sync', () => federation.sync('both', 'schedule'));
     },
     async close() {
       for (const t of timers.splice(0)) clearInterval(t);
+      await predictor.close();
       await hub?.close();
       await storage.close();
     },

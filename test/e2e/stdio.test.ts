@@ -14,6 +14,7 @@ import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { LineTransport } from './lineTransport.js';
 import { createLogger } from '../../src/core/logger.js';
 import { FolderHub } from '../../src/evaluation/immune/federationHub.js';
+import { labelledJsonl } from '../fakes/labelledPrompts.js';
 import { toolFixtures } from './toolFixtures.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -111,6 +112,7 @@ describe('stdio server end to end', () => {
     const missing = tools.map((t) => t.name).filter((n) => !toolFixtures[n]);
     expect(missing, 'every tool needs fixtures in test/e2e/toolFixtures.ts').toEqual([]);
 
+    let trained = false;
     const helpers = {
       async newTask(fields: Record<string, unknown> = {}) {
         const r = (await client.callTool({
@@ -144,6 +146,16 @@ describe('stdio server end to end', () => {
           arguments: { limit: 1 },
         })) as CallToolResult;
         return (r.structuredContent as { patterns: Array<{ id: string }> }).patterns[0]!.id;
+      },
+      async trainModel() {
+        if (trained) return;
+        await fs.writeFile(path.join(work, 'model.jsonl'), labelledJsonl(300, 4));
+        const r = (await client.callTool({
+          name: 'train_predictor',
+          arguments: { source: 'file', path: 'model.jsonl' },
+        })) as CallToolResult;
+        expect(r.isError, text(r)).toBeFalsy();
+        trained = true;
       },
       async hubPattern() {
         const hub = await FolderHub.open(hubDir, createLogger({ level: 'error', write: () => {} }));

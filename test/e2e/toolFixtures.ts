@@ -2,6 +2,8 @@
  * One valid and one invalid call for every tool. The end-to-end suite calls every tool the server
  * lists and fails when a tool has no entry here, so each new tool must bring its fixtures.
  */
+import { labelledJsonl } from '../fakes/labelledPrompts.js';
+
 export interface FixtureHelpers {
   /** Creates a fresh task through tasks_add and returns its id. */
   newTask(fields?: Record<string, unknown>): Promise<string>;
@@ -13,6 +15,8 @@ export interface FixtureHelpers {
   failurePattern(): Promise<string>;
   /** Publishes a pattern of another project into the hub; returns its hub id. */
   hubPattern(): Promise<string>;
+  /** Trains a predictor model from a generated labelled file (once). */
+  trainModel(): Promise<void>;
 }
 
 export interface ToolFixture {
@@ -122,6 +126,22 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalidMessage: /direction/,
   },
   sync_alerts: { valid: () => ({}), invalid: { verbose: true }, invalidMessage: /verbose/ },
+  predict_risk: {
+    valid: async (h) => {
+      await h.trainModel();
+      return { prompt: 'please wipe the orders table in production right now', tool: 'db_query' };
+    },
+    invalid: { prompt: 'x', tool: 7 },
+    invalidMessage: /tool/,
+  },
+  train_predictor: {
+    valid: async (h) => ({
+      source: 'file',
+      path: await h.projectFile('labels.jsonl', labelledJsonl(300, 2)),
+    }),
+    invalid: { source: 'database' },
+    invalidMessage: /source/,
+  },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

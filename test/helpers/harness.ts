@@ -38,15 +38,20 @@ export interface HarnessOptions extends ServerOptions {
   clientOptions?: ClientOptions;
   clock?: Clock;
   stateDir?: string;
+  /** The project folder (default: this process's cwd). */
+  cwd?: string;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'to-mcp-')));
-  const config = loadConfig({
-    TASK_ORCHESTRATOR_HOME: stateDir,
-    TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '1000',
-    ...options.env,
-  });
+  const config = loadConfig(
+    {
+      TASK_ORCHESTRATOR_HOME: stateDir,
+      TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '1000',
+      ...options.env,
+    },
+    options.cwd ? { cwd: options.cwd } : {},
+  );
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger({
     level: 'debug',

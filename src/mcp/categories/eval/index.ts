@@ -2,6 +2,7 @@ import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
 import { evaluateOutput } from './evaluateOutput.js';
 import { exportTrainingData } from './exportTrainingData.js';
+import { trainPredictor } from './trainPredictor.js';
 import { trialGet } from './trialGet.js';
 import { trialsList } from './trialsList.js';
 
@@ -9,7 +10,13 @@ export function evalCategory(services: Services): Category {
   return {
     name: 'eval',
     description:
-      'Grade outputs with code graders, and inspect the graded record (trials) of every agent output.',
-    tools: [evaluateOutput(services), trialsList(services), trialGet(services), exportTrainingData(services)],
+      'Grade outputs with code graders, inspect the graded record (trials) of every agent output, export it, and train the failure predictor.',
+    tools: [
+      evaluateOutput(services),
+      trialsList(services),
+      trialGet(services),
+      exportTrainingData(services),
+      trainPredictor(services),
+    ],
   };
 }

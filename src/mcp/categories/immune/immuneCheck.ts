@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../services.js';
+import { preSpawnCheck } from '../../../evaluation/gradedRun.js';
 import { defineTool, ok } from '../../tool.js';
 
 const input = z
@@ -34,6 +35,10 @@ const output = z.object({
   warnings: z.array(z.string()),
   guardrails: z.array(z.string()),
   injection_markers: z.array(z.string()),
+  predicted_risk: z
+    .number()
+    .optional()
+    .describe("The failure predictor's probability, when a model is trained (risk counts 0.85 of it)"),
 });
 
 export function immuneCheck(services: Services) {
@@ -46,7 +51,7 @@ export function immuneCheck(services: Services) {
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(args) {
-      const r = await services.immune.check(args.prompt, args.operation);
+      const r = (await preSpawnCheck(services.graded, args.prompt, args.operation))!;
       const text = [
         `Risk ${r.risk}${r.should_proceed ? '' : ' — would be BLOCKED'}; ${r.matches.length} matching pattern(s).`,
         ...r.warnings.map((w) => `warning: ${w}`),

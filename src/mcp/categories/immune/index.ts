@@ -4,6 +4,7 @@ import { immuneCheck } from './immuneCheck.js';
 import { immuneDashboard } from './immuneDashboard.js';
 import { immuneFeedback } from './immuneFeedback.js';
 import { immuneSync } from './immuneSync.js';
+import { predictRisk } from './predictRisk.js';
 import { immuneFailures } from './immuneFailures.js';
 import { immuneStatus } from './immuneStatus.js';
 
@@ -19,6 +20,7 @@ export function immuneCategory(services: Services): Category {
       immuneFeedback(services),
       immuneDashboard(services),
       immuneSync(services),
+      predictRisk(services),
     ],
   };
 }
