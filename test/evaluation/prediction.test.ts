@@ -17,11 +17,10 @@ import { labelledJsonl, labelledPrompts } from '../fakes/labelledPrompts.js';
 
 describe('predictor features and metrics', () => {
   it('computes meta features of prompt and tool', () => {
-    const f = Object.fromEntries(
-      metaFeatures('Please DELETE all rows recursively? ```rm -rf /```', 'db_query').map((v, i) => [
-        META_FEATURES[i],
-        v,
-      ]),
+    const f: Record<string, number> = Object.fromEntries(
+      metaFeatures('Please DELETE all rows recursively? ```rm -rf /```', 'db_query').map(
+        (v, i): [string, number] => [META_FEATURES[i]!, v],
+      ),
     );
     expect(f).toMatchObject({
       risky_words: 2,

@@ -30,16 +30,18 @@ export function predictRisk(services: Services) {
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    async handler(args) {
+    handler(args) {
       const p = services.predictor.predict(args.prompt, args.tool);
-      return ok(
-        p,
-        `Failure probability ${p.probability} (${p.risk_level}, confidence ${p.confidence}; model v${p.model.version}, AUC ${p.model.roc_auc}). Top features: ${
-          p.top_features
-            .slice(0, 5)
-            .map((f) => `${f.feature} ${f.contribution > 0 ? '+' : ''}${f.contribution}`)
-            .join(', ') || 'none'
-        }.`,
+      return Promise.resolve(
+        ok(
+          p,
+          `Failure probability ${p.probability} (${p.risk_level}, confidence ${p.confidence}; model v${p.model.version}, AUC ${p.model.roc_auc}). Top features: ${
+            p.top_features
+              .slice(0, 5)
+              .map((f) => `${f.feature} ${f.contribution > 0 ? '+' : ''}${f.contribution}`)
+              .join(', ') || 'none'
+          }.`,
+        ),
       );
     },
   });
