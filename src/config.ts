@@ -108,6 +108,17 @@ export interface Config {
   readonly decayIntervalS: number;
   /** Retrain the failure predictor after this many new trials (0 = only on request). */
   readonly retrainEvery: number;
+  /** Alert rules' thresholds and where notifications go. */
+  readonly alerts: {
+    readonly risk: number;
+    readonly spikePerHour: number;
+    readonly consecutive: number;
+    readonly cooldownS: number;
+    readonly notifyAtLeast: 'info' | 'warning' | 'critical';
+    readonly webhookUrl: string | undefined;
+    readonly webhookSecret: string | undefined;
+    readonly slackUrl: string | undefined;
+  };
 }
 
 export type Env = Record<string, string | undefined>;
@@ -295,6 +306,33 @@ const envSchema = z.object({
   TASK_ORCHESTRATOR_SYNC_INTERVAL_S: intVar('TASK_ORCHESTRATOR_SYNC_INTERVAL_S', 300, 0, 86_400),
   TASK_ORCHESTRATOR_DECAY_INTERVAL_S: intVar('TASK_ORCHESTRATOR_DECAY_INTERVAL_S', 3_600, 0, 604_800),
   TASK_ORCHESTRATOR_RETRAIN_EVERY: intVar('TASK_ORCHESTRATOR_RETRAIN_EVERY', 200, 0, 1_000_000),
+  TASK_ORCHESTRATOR_ALERT_RISK: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 0.8;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0 || n > 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_ALERT_RISK must be a number above 0 and at most 1, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  TASK_ORCHESTRATOR_ALERT_SPIKE: intVar('TASK_ORCHESTRATOR_ALERT_SPIKE', 5, 1, 100_000),
+  TASK_ORCHESTRATOR_ALERT_CONSECUTIVE: intVar('TASK_ORCHESTRATOR_ALERT_CONSECUTIVE', 3, 1, 1_000),
+  TASK_ORCHESTRATOR_ALERT_COOLDOWN_S: intVar('TASK_ORCHESTRATOR_ALERT_COOLDOWN_S', 900, 0, 604_800),
+  TASK_ORCHESTRATOR_ALERT_NOTIFY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || ['', 'info', 'warning', 'critical'].includes(v.trim().toLowerCase()), {
+      message: 'TASK_ORCHESTRATOR_ALERT_NOTIFY must be info, warning or critical',
+    }),
+  TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL: urlVar('TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL'),
+  TASK_ORCHESTRATOR_ALERT_WEBHOOK_SECRET: z.string().optional(),
+  TASK_ORCHESTRATOR_ALERT_SLACK_URL: urlVar('TASK_ORCHESTRATOR_ALERT_SLACK_URL'),
   GEMINI_API_KEY: z.string().optional(),
   GOOGLE_API_KEY: z.string().optional(),
   GEMINI_BASE_URL: urlVar('GEMINI_BASE_URL'),
@@ -421,6 +459,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const secrets = Object.entries(env)
     .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.trim().length >= 4)
     .map(([, value]) => (value as string).trim());
+  // Webhook URLs carry their credentials in the path (Slack's always do): never log them.
+  for (const url of [e.TASK_ORCHESTRATOR_ALERT_SLACK_URL, e.TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL])
+    if (url) secrets.push(url);
 
   return Object.freeze({
     projectDir: path.resolve(cwd),
@@ -459,6 +500,17 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     syncIntervalS: e.TASK_ORCHESTRATOR_SYNC_INTERVAL_S,
     decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,
     retrainEvery: e.TASK_ORCHESTRATOR_RETRAIN_EVERY,
+    alerts: Object.freeze({
+      risk: e.TASK_ORCHESTRATOR_ALERT_RISK,
+      spikePerHour: e.TASK_ORCHESTRATOR_ALERT_SPIKE,
+      consecutive: e.TASK_ORCHESTRATOR_ALERT_CONSECUTIVE,
+      cooldownS: e.TASK_ORCHESTRATOR_ALERT_COOLDOWN_S,
+      notifyAtLeast: (nonEmpty(e.TASK_ORCHESTRATOR_ALERT_NOTIFY)?.toLowerCase() ?? 'warning') as
+        'info' | 'warning' | 'critical',
+      webhookUrl: e.TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL,
+      webhookSecret: nonEmpty(e.TASK_ORCHESTRATOR_ALERT_WEBHOOK_SECRET),
+      slackUrl: e.TASK_ORCHESTRATOR_ALERT_SLACK_URL,
+    }),
   });
 }
 
@@ -595,5 +647,46 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '200',
     description:
       'Retrain the failure predictor in the background after this many new trials (0 = only on request).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_RISK',
+    default: '0.8',
+    description: 'HighRiskThreshold alert fires when a prompt’s risk reaches this.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_SPIKE',
+    default: '5',
+    description: 'FrequencySpike alert fires above this many failures within an hour.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_CONSECUTIVE',
+    default: '3',
+    description: 'ConsecutiveFailures alert fires at this many failures in a row of one operation and model.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_COOLDOWN_S',
+    default: '900',
+    description: 'Repeats of one alert within this many seconds merge into it instead of notifying again.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_NOTIFY',
+    default: 'warning',
+    description:
+      'Notifiers (stderr, webhook, Slack) get alerts of at least this severity: info, warning, critical.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL',
+    default: '(none)',
+    description: 'POST each alert as JSON here (5 s timeout, 3 retries with backoff).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_WEBHOOK_SECRET',
+    default: '(none)',
+    description: 'Signs webhook bodies: `x-task-orchestrator-signature: sha256=<HMAC-SHA256 hex>`.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ALERT_SLACK_URL',
+    default: '(none)',
+    description: 'Slack incoming-webhook URL; alerts are posted as Block Kit messages.',
   },
 ];

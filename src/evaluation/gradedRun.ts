@@ -13,6 +13,7 @@ import type { Judge } from './graders/judge.js';
 import { checkSpec, gradeAsync } from './graders/pipeline.js';
 import type { Evaluation, GraderSpec } from './graders/pipeline.js';
 import type { CheckResult, ImmuneSystem } from './immune/immuneSystem.js';
+import type { AlertEngine } from './alerting/alerts.js';
 import type { Predictor } from './prediction/predictor.js';
 import { HIGH_RISK } from './prediction/predictor.js';
 import type { Tracer } from './tracing.js';
@@ -31,6 +32,8 @@ export interface GradedRunDeps {
   immune?: ImmuneSystem | undefined;
   /** Predicts failures from a trained model; counts trials for automatic retraining. */
   predictor?: Predictor | undefined;
+  /** Alert rules, run off the spawn's path. */
+  alerts?: AlertEngine | undefined;
 }
 
 /** The pre-spawn verdict: pattern risk from the immune system, combined with the predictor's. */
@@ -103,6 +106,9 @@ export async function gradedRun(
   const check = await preSpawnCheck(deps, input.prompt, input.operation);
   // Counted for the dashboard; matched patterns are reinforced (hits). Never fails the spawn.
   if (check && deps.immune) await deps.immune.recordCheck(check).catch(() => undefined);
+  const alerts = deps.alerts;
+  if (check && alerts)
+    alerts.background(() => alerts.onCheck({ ...check, operation: input.operation, prompt: input.prompt }));
   if (check && !check.should_proceed) {
     return {
       ok: false,
@@ -151,7 +157,7 @@ export async function gradedRun(
       error: run.error.describe(),
       ...(input.taskId ? { task_id: input.taskId } : {}),
     });
-    await deps.immune
+    const learned = await deps.immune
       ?.recordFailure({
         operation: input.operation,
         failure_type: 'provider_error',
@@ -161,6 +167,21 @@ export async function gradedRun(
         guarded: (check?.guardrails.length ?? 0) > 0,
       })
       .catch(() => undefined);
+    if (alerts)
+      alerts.background(() =>
+        alerts.onTrial({
+          operation: input.operation,
+          model: 'provider',
+          pass: false,
+          failure_type: 'provider_error',
+          trial_id: trial.id,
+          ...(learned && !learned.merged
+            ? {
+                new_pattern: { id: learned.pattern_id, failure_type: 'provider_error', prompt: input.prompt },
+              }
+            : {}),
+        }),
+      );
     return { ...run, trial_id: trial.id };
   }
   const r = run.value;
@@ -199,9 +220,10 @@ export async function gradedRun(
     ...(r.task ? { task_id: r.task.id } : {}),
   });
   deps.predictor?.noteTrial();
+  let learned: { pattern_id: string; merged: boolean } | undefined;
   if (deps.immune) {
     if (!evaluation.pass && evaluation.failure_type) {
-      await deps.immune
+      learned = await deps.immune
         .recordFailure({
           operation: input.operation,
           failure_type: evaluation.failure_type,
@@ -216,6 +238,25 @@ export async function gradedRun(
       await deps.immune.recordSave(check.matches.map((m) => m.pattern_id)).catch(() => undefined);
     }
   }
+  if (alerts)
+    alerts.background(() =>
+      alerts.onTrial({
+        operation: input.operation,
+        model: `${r.provider}/${r.model}`,
+        pass: evaluation.pass,
+        failure_type: evaluation.failure_type,
+        trial_id: trial.id,
+        ...(learned && !learned.merged && evaluation.failure_type
+          ? {
+              new_pattern: {
+                id: learned.pattern_id,
+                failure_type: evaluation.failure_type,
+                prompt: input.prompt,
+              },
+            }
+          : {}),
+      }),
+    );
   const immune =
     check && check.matches.length > 0
       ? { immune: { risk: check.risk, guardrails: check.guardrails, matched_patterns: check.matches.length } }

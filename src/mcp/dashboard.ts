@@ -8,11 +8,16 @@ import type { Services } from './services.js';
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
 
 export async function buildDashboard(services: Services, days: number): Promise<Dashboard> {
-  const [data, syncAlerts] = await Promise.all([
+  const [data, syncAlerts, ruleAlerts] = await Promise.all([
     services.immune.dashboard(days),
     services.federation.alerts(),
+    services.alerts.counts(),
   ]);
-  const alerts: AlertCounts = { total: 0, by_severity: {}, by_kind: {} };
+  const alerts: AlertCounts = {
+    total: ruleAlerts.total,
+    by_severity: { ...ruleAlerts.by_severity },
+    by_kind: { ...ruleAlerts.by_rule },
+  };
   for (const a of syncAlerts) {
     alerts.total++;
     alerts.by_severity[a.severity] = (alerts.by_severity[a.severity] ?? 0) + 1;

@@ -19,6 +19,10 @@ import type { SyncDoc } from '../evaluation/immune/federation.js';
 import { FolderHub } from '../evaluation/immune/federationHub.js';
 import type { FederationHub } from '../evaluation/immune/federationHub.js';
 import { ImmuneSystem } from '../evaluation/immune/immuneSystem.js';
+import { AlertEngine, EMPTY_ALERTS } from '../evaluation/alerting/alerts.js';
+import type { AlertDoc } from '../evaluation/alerting/alerts.js';
+import { ConsoleNotifier, SlackNotifier, WebhookNotifier } from '../evaluation/alerting/notifiers.js';
+import type { Notifier } from '../evaluation/alerting/notifiers.js';
 import { Predictor } from '../evaluation/prediction/predictor.js';
 import type { TrainingRow } from '../evaluation/prediction/dataset.js';
 import { createTracer } from '../evaluation/tracing.js';
@@ -60,6 +64,8 @@ export interface Services {
   templates: () => Promise<TemplateCatalog>;
   /** Subscriptions, search and sync with the federation hub (when one is configured). */
   federation: Federation;
+  /** Alert rules, history and notifiers. */
+  alerts: AlertEngine;
   /** The failure predictor (random forest), trained in a worker thread. */
   predictor: Predictor;
   /** This project's trials as predictor training rows (provider errors left out). */
@@ -113,6 +119,24 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     blockThreshold: config.immuneBlockRisk,
     shareByDefault: config.federationShare,
   });
+  const notifiers: Notifier[] = [new ConsoleNotifier(logger, clock)];
+  if (config.alerts.webhookUrl)
+    notifiers.push(
+      new WebhookNotifier(config.alerts.webhookUrl, config.alerts.webhookSecret, config.projectName, clock, {
+        backoffMs: config.retryBaseMs,
+      }),
+    );
+  if (config.alerts.slackUrl)
+    notifiers.push(
+      new SlackNotifier(config.alerts.slackUrl, config.projectName, clock, { backoffMs: config.retryBaseMs }),
+    );
+  const alerts = new AlertEngine(
+    storage.document<AlertDoc>('alerts', EMPTY_ALERTS),
+    notifiers,
+    config.alerts,
+    clock,
+    logger,
+  );
   const trialRows = async (): Promise<TrainingRow[]> =>
     (await trials.list({ limit: Number.MAX_SAFE_INTEGER })).items
       .filter((t) => t.failure_type !== 'provider_error')
@@ -178,6 +202,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
       tracer,
       immune,
       predictor,
+      alerts,
     },
     tracer,
     immune,
@@ -188,6 +213,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     templates: () => loadTemplates(config.dataDir, config.stateDir),
     federation,
     predictor,
+    alerts,
     trialRows,
     startBackground() {
       every(config.decayIntervalS, 'decay', () => immune.decay(true));
@@ -196,6 +222,7 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     async close() {
       for (const t of timers.splice(0)) clearInterval(t);
       await predictor.close();
+      await alerts.idle();
       await hub?.close();
       await storage.close();
     },

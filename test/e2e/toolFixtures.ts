@@ -142,6 +142,12 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { source: 'database' },
     invalidMessage: /source/,
   },
+  alert_list: {
+    valid: () => ({ severity: 'info', limit: 5 }),
+    invalid: { severity: 'loud' },
+    invalidMessage: /severity/,
+  },
+  alert_clear: { valid: () => ({ all: true }), invalid: { id: '' }, invalidMessage: /id/ },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

@@ -1,5 +1,7 @@
 import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
+import { alertClear } from './alertClear.js';
+import { alertList } from './alertList.js';
 import { immuneCheck } from './immuneCheck.js';
 import { immuneDashboard } from './immuneDashboard.js';
 import { immuneFeedback } from './immuneFeedback.js';
@@ -12,7 +14,7 @@ export function immuneCategory(services: Services): Category {
   return {
     name: 'immune',
     description:
-      'Failure memory: check a prompt against past failures (TF-IDF), remembered patterns, feedback on matches, the dashboard, and sync with other projects.',
+      'Failure memory: check a prompt against past failures (TF-IDF), remembered patterns, feedback, the dashboard, sync with other projects, the failure predictor and alerts.',
     tools: [
       immuneCheck(services),
       immuneStatus(services),
@@ -21,6 +23,8 @@ export function immuneCategory(services: Services): Category {
       immuneDashboard(services),
       immuneSync(services),
       predictRisk(services),
+      alertList(services),
+      alertClear(services),
     ],
   };
 }

@@ -5,8 +5,12 @@ import { defineTool, ok } from '../../tool.js';
 const output = z.object({
   alerts: z.array(
     z.object({
-      severity: z.enum(['warning', 'critical']),
-      kind: z.string().describe('sync_failed, sync_conflict or sync_lag'),
+      severity: z.enum(['info', 'warning', 'critical']),
+      kind: z
+        .string()
+        .describe(
+          'sync_failed, sync_conflict, sync_lag, or an alert rule (HighRiskThreshold, FrequencySpike, ...)',
+        ),
       message: z.string(),
       at: z.string(),
     }),
@@ -18,12 +22,21 @@ export function syncAlerts(services: Services) {
     name: 'sync_alerts',
     title: 'Sync problems',
     description:
-      'Problems with federation sync that need attention: failed runs since the last good one, recent conflicts (which copy was kept and why), and lag past two sync intervals.',
+      'Problems that need attention: failed federation syncs since the last good one, recent conflicts (which copy was kept and why), lag past two sync intervals, and the active alerts of the alert rules (alert_list for details).',
     inputSchema: z.object({}).strict(),
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler() {
-      const alerts = await services.federation.alerts();
+      const active = await services.alerts.list({ limit: 50 });
+      const alerts = [
+        ...(await services.federation.alerts()),
+        ...active.items.map((a) => ({
+          severity: a.severity,
+          kind: a.rule,
+          message: `${a.message}${a.count > 1 ? ` (x${a.count})` : ''} [${a.id}]`,
+          at: a.last_at,
+        })),
+      ];
       return ok(
         { alerts },
         alerts.length
