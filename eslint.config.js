@@ -10,6 +10,7 @@ const nodeGlobals = Object.fromEntries(
     'setTimeout',
     'clearTimeout',
     'setInterval',
+    'clearInterval',
     'setImmediate',
     'performance',
     'module',
