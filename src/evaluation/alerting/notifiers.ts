@@ -8,7 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import { isoTime } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { packageVersion } from '../../core/version.js';
-import type { Alert, Delivery } from './alerts.js';
+import type { Alert, Delivery } from './types.js';
 
 export interface Notifier {
   readonly channel: string;
