@@ -20,6 +20,8 @@ export interface ServerOptions {
   categories?: Category[];
   /** Overrides `config.tools` (which categories start loaded). */
   initial?: 'core' | 'all' | readonly string[];
+  /** Who acts in this session (HTTP mode: the token's subject). Default: the client's name/version. */
+  actor?: string;
 }
 
 export interface OrchestratorServer {
@@ -35,15 +37,21 @@ const MAX_INSTRUCTIONS = 2048;
 /** What the model reads first: what the server is for, and how to get more tools. */
 export function buildInstructions(categories: readonly Category[]): string {
   const offered = categories.filter((c) => c.tools.length > 0 && c.name !== CORE_CATEGORY);
-  const lines = [
-    'task-orchestrator: server-enforced work orders, graded LLM agents, failure memory, cost and health.',
-    'Only the core tools are loaded at first, to save context. Load a category with request_tool {"category": "<name>"}; its tools are callable right after it returns. Unload with {"unload": true}.',
-    'Categories:',
-    ...offered.map((c) => `- ${c.name}: ${c.description} Tools: ${c.tools.map((t) => t.name).join(', ')}.`),
-    'healing_status shows context used by this server, loaded categories and configured providers.',
-    'Errors come back as isError results whose text says how to fix the call.',
-  ];
-  let text = lines.join('\n');
+  const build = (withDescriptions: boolean) =>
+    [
+      'task-orchestrator: server-enforced work orders, graded LLM agents, failure memory, cost and health.',
+      'Only the core tools are loaded at first, to save context. Load a category with request_tool {"category": "<name>"}; its tools are callable right after it returns. Unload with {"unload": true}.',
+      'Categories:',
+      ...offered.map(
+        (c) =>
+          `- ${c.name}: ${withDescriptions ? `${c.description} Tools: ` : ''}${c.tools.map((t) => t.name).join(', ')}.`,
+      ),
+      'healing_status shows context used by this server, loaded categories and configured providers.',
+      'Errors come back as isError results whose text says how to fix the call.',
+    ].join('\n');
+  // Every tool name stays findable: descriptions go first when everything does not fit.
+  let text = build(true);
+  if (text.length > MAX_INSTRUCTIONS) text = build(false);
   if (text.length > MAX_INSTRUCTIONS) text = `${text.slice(0, MAX_INSTRUCTIONS - 20)}\n[truncated]`;
   return text;
 }
@@ -65,6 +73,7 @@ export function createServer(services: Services, options: ServerOptions = {}): O
     initial: options.initial ?? services.config.tools,
     maxResultTokens: services.config.maxResultTokens,
     clientName: () => {
+      if (options.actor) return options.actor;
       const client = mcp.server.getClientVersion();
       return client ? `${client.name}/${client.version}` : 'unknown-client';
     },

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { buildCategories } from '../../src/mcp/categories/index.js';
 import { AppError } from '../../src/core/errors.js';
 import { defineTool, ok } from '../../src/mcp/tool.js';
 import type { Category } from '../../src/mcp/tool.js';
@@ -23,6 +24,10 @@ describe('initialize and tools/list', () => {
     expect(instructions.length).toBeLessThan(2048);
     expect(instructions).toContain('request_tool');
     expect(instructions).toContain('agent');
+    // Whole, not cut: every tool of every category can be found by name.
+    expect(instructions).not.toContain('[truncated]');
+    for (const c of h.services ? buildCategories(h.services) : [])
+      for (const t of c.tools) if (c.name !== 'core') expect(instructions).toContain(t.name);
   });
 
   it('exposes only core by default, every tool fully described', async () => {
