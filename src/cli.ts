@@ -21,6 +21,8 @@ import { buildCatalog, renderEnvMarkdown, renderToolsMarkdown, replaceSection } 
 import { buildDashboard } from './mcp/dashboard.js';
 import { parseTrainingJsonl } from './evaluation/prediction/dataset.js';
 import { renderHtml } from './evaluation/immune/dashboardRender.js';
+import { Authenticator, mintToken, parseTtl } from './mcp/http/auth.js';
+import { isLoopback, startHttpServer } from './mcp/http/httpServer.js';
 import { createServer } from './mcp/server.js';
 import { openServices } from './mcp/services.js';
 
@@ -37,7 +39,13 @@ function configOrExit(): Config {
   }
 }
 
-async function serve(): Promise<void> {
+async function serve(options: {
+  http?: boolean;
+  host?: string;
+  port?: string;
+  allowedHosts?: string;
+}): Promise<void> {
+  if (options.http) return serveHttp(options);
   const config = configOrExit();
   const logger = createLogger({
     level: config.logLevel,
@@ -228,6 +236,94 @@ async function exportCommand(options: {
   process.stderr.write(`wrote ${lines} line(s) of ${options.format} to ${path.resolve(options.out)}\n`);
 }
 
+async function serveHttp(options: { host?: string; port?: string; allowedHosts?: string }): Promise<void> {
+  const config = configOrExit();
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: config.secrets,
+    base: { pid: process.pid },
+  });
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+  const host = options.host ?? '127.0.0.1';
+  const port = Number(options.port ?? 8765);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fatal(new Error('--port must be 0-65535'));
+  const allowedHosts = options.allowedHosts
+    ? options.allowedHosts
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean)
+    : config.http.allowedHosts;
+  let auth: Authenticator;
+  try {
+    auth = new Authenticator({
+      secret: config.http.jwtSecret,
+      jwksUrl: config.http.jwksUrl,
+      issuer: config.http.issuer,
+      audience: config.http.audience,
+    });
+  } catch (error) {
+    fatal(error);
+  }
+  if (!isLoopback(host) && allowedHosts.length === 0)
+    fatal(
+      new Error(
+        `binding to ${host} needs --allowed-hosts (the host names clients use), or bind to 127.0.0.1`,
+      ),
+    );
+  const services = await openServices(config, logger, systemClock).catch(fatal);
+  const http = await startHttpServer(services, auth, {
+    host,
+    port,
+    allowedHosts,
+    allowedOrigins: config.http.allowedOrigins,
+    maxBodyBytes: config.http.maxBodyBytes,
+    ratePerMinute: config.http.ratePerMinute,
+    maxConcurrent: config.http.maxConcurrent,
+    shutdownGraceMs: 10_000,
+  }).catch(fatal);
+  services.startBackground();
+  let stopping = false;
+  const shutdown = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { reason });
+    await http.close();
+    await services.tracer.shutdown();
+    services.breakers.shutdown();
+    await services.close().catch((error: unknown) => logger.error('storage close failed', { error }));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  logger.info('serving over HTTP', { url: http.url, version: packageVersion(), stateDir: config.stateDir });
+  process.stderr.write(`task-orchestrator: MCP over HTTP at ${http.url}\n`);
+}
+
+async function tokenCommand(options: { sub: string; ttl: string }): Promise<void> {
+  const config = configOrExit();
+  const ttl = parseTtl(options.ttl);
+  if (ttl === undefined) fatal(new Error('--ttl must be a duration like 90s, 15m, 1h or 7d (at most 366d)'));
+  if (!/^[\w.@:-]{1,128}$/.test(options.sub))
+    fatal(new Error('--sub must be 1-128 letters, digits or . _ @ : -'));
+  try {
+    const { token, expires_at } = await mintToken(
+      {
+        secret: config.http.jwtSecret,
+        jwksUrl: config.http.jwksUrl,
+        issuer: config.http.issuer,
+        audience: config.http.audience,
+      },
+      options.sub,
+      ttl,
+    );
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`token for "${options.sub}", expires ${expires_at}\n`);
+  } catch (error) {
+    fatal(error);
+  }
+}
+
 async function dashboardCommand(options: {
   port: string;
   host: string;
@@ -342,8 +438,19 @@ const program = new Command()
 
 program
   .command('serve', { isDefault: true })
-  .description('run the MCP server on stdio (what `claude mcp add` starts)')
+  .description('run the MCP server on stdio (what `claude mcp add` starts), or over HTTP with --http')
+  .option('--http', 'serve MCP Streamable HTTP at /mcp (bearer JWT required) instead of stdio')
+  .option('--host <addr>', 'HTTP: address to bind', '127.0.0.1')
+  .option('--port <n>', 'HTTP: port (0 = any free port)', '8765')
+  .option('--allowed-hosts <names>', 'HTTP: comma list of host names clients use (needed off loopback)')
   .action(serve);
+
+program
+  .command('token')
+  .description('mint a bearer token for HTTP mode (HS256 with JWT_SECRET_KEY)')
+  .requiredOption('--sub <name>', 'the subject: who acts with this token')
+  .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h, 7d', '1h')
+  .action(tokenCommand);
 
 program
   .command('dashboard')

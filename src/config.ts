@@ -108,6 +108,18 @@ export interface Config {
   readonly decayIntervalS: number;
   /** Retrain the failure predictor after this many new trials (0 = only on request). */
   readonly retrainEvery: number;
+  /** HTTP mode: authentication and limits. */
+  readonly http: {
+    readonly jwtSecret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly allowedHosts: readonly string[];
+    readonly allowedOrigins: readonly string[];
+    readonly maxBodyBytes: number;
+    readonly ratePerMinute: number;
+    readonly maxConcurrent: number;
+  };
   /** Alert rules' thresholds and where notifications go. */
   readonly alerts: {
     readonly risk: number;
@@ -321,6 +333,21 @@ const envSchema = z.object({
       }
       return n;
     }),
+  JWT_SECRET_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === '' || v.length >= 32, {
+      message:
+        'JWT_SECRET_KEY must be at least 32 characters (HS256 needs a 256-bit secret), e.g. `openssl rand -hex 32`',
+    }),
+  TASK_ORCHESTRATOR_JWKS_URL: urlVar('TASK_ORCHESTRATOR_JWKS_URL'),
+  TASK_ORCHESTRATOR_JWT_ISSUER: z.string().optional(),
+  TASK_ORCHESTRATOR_JWT_AUDIENCE: z.string().optional(),
+  TASK_ORCHESTRATOR_HTTP_ALLOWED_HOSTS: z.string().optional(),
+  TASK_ORCHESTRATOR_HTTP_ALLOWED_ORIGINS: z.string().optional(),
+  TASK_ORCHESTRATOR_HTTP_MAX_BODY: intVar('TASK_ORCHESTRATOR_HTTP_MAX_BODY', 1_048_576, 1_024, 104_857_600),
+  TASK_ORCHESTRATOR_HTTP_RATE: intVar('TASK_ORCHESTRATOR_HTTP_RATE', 600, 1, 1_000_000),
+  TASK_ORCHESTRATOR_HTTP_CONCURRENCY: intVar('TASK_ORCHESTRATOR_HTTP_CONCURRENCY', 8, 1, 1_000),
   TASK_ORCHESTRATOR_ALERT_SPIKE: intVar('TASK_ORCHESTRATOR_ALERT_SPIKE', 5, 1, 100_000),
   TASK_ORCHESTRATOR_ALERT_CONSECUTIVE: intVar('TASK_ORCHESTRATOR_ALERT_CONSECUTIVE', 3, 1, 1_000),
   TASK_ORCHESTRATOR_ALERT_COOLDOWN_S: intVar('TASK_ORCHESTRATOR_ALERT_COOLDOWN_S', 900, 0, 604_800),
@@ -381,6 +408,13 @@ function findOnPath(name: string, pathVar: string | undefined): string | undefin
     }
   }
   return undefined;
+}
+
+function list(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -500,6 +534,17 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     syncIntervalS: e.TASK_ORCHESTRATOR_SYNC_INTERVAL_S,
     decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,
     retrainEvery: e.TASK_ORCHESTRATOR_RETRAIN_EVERY,
+    http: Object.freeze({
+      jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
+      jwksUrl: e.TASK_ORCHESTRATOR_JWKS_URL,
+      issuer: nonEmpty(e.TASK_ORCHESTRATOR_JWT_ISSUER) ?? 'task-orchestrator',
+      audience: nonEmpty(e.TASK_ORCHESTRATOR_JWT_AUDIENCE) ?? 'task-orchestrator',
+      allowedHosts: Object.freeze(list(e.TASK_ORCHESTRATOR_HTTP_ALLOWED_HOSTS).map((h) => h.toLowerCase())),
+      allowedOrigins: Object.freeze(list(e.TASK_ORCHESTRATOR_HTTP_ALLOWED_ORIGINS)),
+      maxBodyBytes: e.TASK_ORCHESTRATOR_HTTP_MAX_BODY,
+      ratePerMinute: e.TASK_ORCHESTRATOR_HTTP_RATE,
+      maxConcurrent: e.TASK_ORCHESTRATOR_HTTP_CONCURRENCY,
+    }),
     alerts: Object.freeze({
       risk: e.TASK_ORCHESTRATOR_ALERT_RISK,
       spikePerHour: e.TASK_ORCHESTRATOR_ALERT_SPIKE,
@@ -688,5 +733,51 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     name: 'TASK_ORCHESTRATOR_ALERT_SLACK_URL',
     default: '(none)',
     description: 'Slack incoming-webhook URL; alerts are posted as Block Kit messages.',
+  },
+  {
+    name: 'JWT_SECRET_KEY',
+    default: '(none)',
+    description:
+      'HTTP mode: HS256 secret (32+ characters) for bearer tokens; `task-orchestrator token` mints them.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_JWKS_URL',
+    default: '(none)',
+    description: 'HTTP mode: verify tokens against this JWKS instead (RS/PS/ES/EdDSA).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_JWT_ISSUER',
+    default: 'task-orchestrator',
+    description: 'HTTP mode: required `iss` of tokens.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_JWT_AUDIENCE',
+    default: 'task-orchestrator',
+    description: 'HTTP mode: required `aud` of tokens.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_ALLOWED_HOSTS',
+    default: '(loopback names)',
+    description: 'HTTP mode: host names clients may use (required to bind to a non-loopback address).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_ALLOWED_ORIGINS',
+    default: '(none)',
+    description: 'HTTP mode: browser origins allowed besides the allowed hosts themselves.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_MAX_BODY',
+    default: '1048576',
+    description: 'HTTP mode: largest request body in bytes (413 above).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_RATE',
+    default: '600',
+    description: 'HTTP mode: requests per minute per token subject (429 with Retry-After above).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_CONCURRENCY',
+    default: '8',
+    description: 'HTTP mode: calls in flight per token subject (429 above).',
   },
 ];

@@ -1,0 +1,284 @@
+/**
+ * HTTP mode: the MCP Streamable HTTP transport, so several clients share one server process and
+ * one state folder. Every request passes, in order: Host and Origin checks (DNS-rebinding
+ * protection, 403), a refusal of tokens in the query string, bearer-JWT authentication (401 with
+ * WWW-Authenticate), a per-subject rate limit and concurrency cap (429 with Retry-After), and a
+ * body cap (413). Each session has its own MCP server over the shared services; its subject is
+ * fixed when it initializes, is the actor of every mutation in it, and a request with another
+ * subject's token for that session is refused (a session id is never authentication).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { AppError } from '../../core/errors.js';
+import { createServer } from '../server.js';
+import type { OrchestratorServer } from '../server.js';
+import type { Services } from '../services.js';
+import type { Authenticator } from './auth.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  /** Host names (without port) requests may address; loopback names are always allowed on loopback. */
+  allowedHosts: readonly string[];
+  /** Origins browsers may send besides http(s)://<allowed host>:<port>. */
+  allowedOrigins: readonly string[];
+  maxBodyBytes: number;
+  /** Requests per minute per subject. */
+  ratePerMinute: number;
+  /** Requests in flight per subject. */
+  maxConcurrent: number;
+  /** How long shutdown waits for calls in flight before cancelling them. */
+  shutdownGraceMs: number;
+}
+
+export interface RunningHttpServer {
+  readonly url: string;
+  readonly sessions: number;
+  close(): Promise<void>;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: OrchestratorServer;
+  subject: string;
+}
+
+const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
+const QUERY_TOKENS = ['access_token', 'token', 'jwt', 'id_token', 'bearer', 'auth'];
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.includes(host);
+}
+
+/** Token bucket per subject. */
+class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(private readonly perMinute: number) {}
+
+  /** 0 when allowed, else seconds to wait. */
+  take(subject: string, now = Date.now()): number {
+    const rate = this.perMinute / 60_000;
+    const b = this.buckets.get(subject) ?? { tokens: this.perMinute, at: now };
+    b.tokens = Math.min(this.perMinute, b.tokens + (now - b.at) * rate);
+    b.at = now;
+    this.buckets.set(subject, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / rate / 1000));
+  }
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+}
+
+function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers = {},
+): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+/** Reads a body up to `max` bytes; undefined when it was larger (the connection is answered 413). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      if (!over) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(over ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function startHttpServer(
+  services: Services,
+  auth: Authenticator,
+  options: HttpServerOptions,
+): Promise<RunningHttpServer> {
+  const { logger } = services;
+  if (!isLoopback(options.host) && options.allowedHosts.length === 0)
+    throw new AppError('CONFIG_INVALID', `Binding to ${options.host} needs an explicit allowed-hosts list`, {
+      hint: 'Pass --allowed-hosts with the host names clients use (or TASK_ORCHESTRATOR_HTTP_ALLOWED_HOSTS), or bind to 127.0.0.1',
+    });
+  const sessions = new Map<string, Session>();
+  const limiter = new RateLimiter(options.ratePerMinute);
+  const inFlight = new Map<string, number>();
+  const pending = new Set<Promise<void>>();
+  let port = options.port;
+  let closing = false;
+
+  const hostAllowed = (hostHeader: string | undefined): boolean => {
+    if (!hostHeader) return false;
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader.toLowerCase());
+    if (!m) return false;
+    const name = m[1]!;
+    if (m[2] !== undefined && Number(m[2]) !== port) return false;
+    if (options.allowedHosts.includes(name)) return true;
+    return isLoopback(options.host) && isLoopback(name);
+  };
+  const originAllowed = (origin: string | undefined): boolean => {
+    if (origin === undefined) return true; // not a browser
+    if (options.allowedOrigins.includes(origin)) return true;
+    try {
+      const u = new URL(origin);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && hostAllowed(u.host);
+    } catch {
+      return false;
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!hostAllowed(req.headers.host)) return sendJson(res, 403, { error: 'forbidden host' });
+    if (!originAllowed(req.headers.origin)) return sendJson(res, 403, { error: 'forbidden origin' });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/mcp') return sendJson(res, 404, { error: 'not found; the MCP endpoint is /mcp' });
+    const challenge = (reason: string) =>
+      sendJson(
+        res,
+        401,
+        { error: 'unauthorized', reason },
+        {
+          'www-authenticate': `Bearer realm="task-orchestrator", error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`,
+        },
+      );
+    if (QUERY_TOKENS.some((k) => url.searchParams.has(k)))
+      return challenge('tokens in the query string are refused; send Authorization: Bearer <token>');
+    const who = await auth.verify(req.headers.authorization);
+    if (!who.ok) return challenge(who.reason);
+    const subject = who.subject;
+    if (closing) return jsonRpcError(res, 503, -32000, 'Server is shutting down', { 'retry-after': '5' });
+    const wait = limiter.take(subject);
+    if (wait > 0)
+      return jsonRpcError(res, 429, -32000, `Rate limit: ${options.ratePerMinute} requests per minute`, {
+        'retry-after': String(wait),
+      });
+    // Calls (POST) count against the concurrency cap; a GET is the long-lived notification stream.
+    const counted = req.method === 'POST';
+    if (counted && (inFlight.get(subject) ?? 0) >= options.maxConcurrent)
+      return jsonRpcError(res, 429, -32000, `Too many requests in flight (limit ${options.maxConcurrent})`, {
+        'retry-after': '1',
+      });
+    if (counted) inFlight.set(subject, (inFlight.get(subject) ?? 0) + 1);
+    try {
+      let body: unknown;
+      if (req.method === 'POST') {
+        const declared = Number(req.headers['content-length'] ?? 0);
+        if (declared > options.maxBodyBytes)
+          return jsonRpcError(res, 413, -32000, `Request body over ${options.maxBodyBytes} bytes`, {
+            connection: 'close',
+          });
+        const raw = await readBody(req, options.maxBodyBytes);
+        if (raw === undefined)
+          return jsonRpcError(res, 413, -32000, `Request body over ${options.maxBodyBytes} bytes`, {
+            connection: 'close',
+          });
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          return jsonRpcError(res, 400, -32700, 'Parse error: the body is not JSON');
+        }
+      }
+      const sessionId = req.headers['mcp-session-id'];
+      if (typeof sessionId === 'string') {
+        const session = sessions.get(sessionId);
+        if (!session) return jsonRpcError(res, 404, -32001, 'Session not found');
+        if (session.subject !== subject)
+          return jsonRpcError(res, 403, -32000, 'This session belongs to another subject');
+        await session.transport.handleRequest(req, res, body);
+        return;
+      }
+      if (req.method !== 'POST' || !isInitializeRequest(body))
+        return jsonRpcError(res, 400, -32000, 'Bad request: no session id, and not an initialize request');
+      const server = createServer(services, { actor: subject });
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, { transport, server, subject });
+        },
+        onsessionclosed: (id) => {
+          sessions.delete(id);
+          void server.close().catch(() => undefined);
+        },
+      });
+      transport.onclose = () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      };
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+    } finally {
+      if (counted) release(subject);
+    }
+  };
+  const release = (subject: string) => {
+    const n = (inFlight.get(subject) ?? 1) - 1;
+    if (n <= 0) inFlight.delete(subject);
+    else inFlight.set(subject, n);
+  };
+
+  const http: Server = createHttpServer((req, res) => {
+    const job = handle(req, res)
+      .catch((error: unknown) => {
+        logger.error('http request failed', { error, method: req.method });
+        jsonRpcError(res, 500, -32603, 'Internal error');
+      })
+      .finally(() => pending.delete(job));
+    // Calls are what shutdown waits for; a GET is a notification stream that only ends at close.
+    if (req.method === 'POST') pending.add(job);
+  });
+  http.headersTimeout = 10_000;
+  http.requestTimeout = 120_000;
+  http.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  port = (http.address() as AddressInfo).port;
+  const shown = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${shown}:${port}/mcp`,
+    get sessions() {
+      return sessions.size;
+    },
+    async close() {
+      closing = true;
+      http.close();
+      // Calls in flight may finish within the grace period; then every session is closed, which
+      // cancels what is still running.
+      const grace = new Promise((resolve) => setTimeout(resolve, options.shutdownGraceMs).unref());
+      await Promise.race([Promise.all([...pending]), grace]);
+      for (const s of sessions.values()) {
+        await s.transport.close().catch(() => undefined);
+        await s.server.close().catch(() => undefined);
+      }
+      sessions.clear();
+      http.closeAllConnections();
+    },
+  };
+}
