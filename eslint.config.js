@@ -11,6 +11,7 @@ const nodeGlobals = Object.fromEntries(
     'clearTimeout',
     'setInterval',
     'clearInterval',
+    'TextEncoder',
     'setImmediate',
     'performance',
     'module',
