@@ -58,6 +58,50 @@ describe('Claude Code', () => {
   }, 60_000);
 });
 
+describe('Claude Code over HTTP', () => {
+  it('connects to serve --http with a minted bearer token, and fails without one', async () => {
+    const secret = 'claude-http-secret-0123456789abcdef012345';
+    const server = spawn(process.execPath, [cli, 'serve', '--http', '--port', '0'], {
+      cwd: path.join(work, 'project'),
+      env: { PATH: process.env.PATH ?? '', JWT_SECRET_KEY: secret, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        server.stderr.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /MCP over HTTP at (http:\/\/\S+)/.exec(err);
+          if (m) resolve(m[1]!);
+        });
+        server.on('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+      });
+      const minted = await run(process.execPath, [cli, 'token', '--sub', 'claude-user'], {
+        JWT_SECRET_KEY: secret,
+      });
+      expect(minted.code, minted.stderr).toBe(0);
+      const token = minted.stdout.trim();
+      const add = await run(claude, [
+        'mcp',
+        'add',
+        '--transport',
+        'http',
+        'to-http',
+        url,
+        '--header',
+        `Authorization: Bearer ${token}`,
+      ]);
+      expect(add.code, add.stderr).toBe(0);
+      expect((await run(claude, ['mcp', 'add', '--transport', 'http', 'to-noauth', url])).code).toBe(0);
+      const list = await run(claude, ['mcp', 'list']);
+      expect(list.stdout).toMatch(/to-http: http:\/\/127\.0\.0\.1:\d+\/mcp \(HTTP\) - ✔ Connected/);
+      expect(list.stdout).toMatch(/to-noauth: .* - ✘/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 90_000);
+});
+
 describe('MCP Inspector CLI', () => {
   async function inspect(args: string[], env: string[] = []) {
     const r = await run(inspector, [
