@@ -1,0 +1,268 @@
+/**
+ * The operation classifier: every command, scheduled job and agent action the server would run is
+ * classified SAFE, REQUIRES_APPROVAL or BLOCKED first. Rules are data (data/operations.json plus
+ * a project's <state>/operations.json). Text is normalised before matching (case, quotes,
+ * backslash escapes, whitespace, wrappers such as sudo/env, absolute program paths, combined and
+ * long flags), split into commands at ; && || & and newlines, and pipelines are checked as a
+ * whole; objects and arrays are searched through, so a payload cannot hide a command in a field.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
+
+export type Verdict = 'SAFE' | 'REQUIRES_APPROVAL' | 'BLOCKED';
+
+const RANK: Record<Verdict, number> = { SAFE: 0, REQUIRES_APPROVAL: 1, BLOCKED: 2 };
+
+const ruleSchema = z
+  .object({
+    id: z.string().min(1),
+    verdict: z.enum(['REQUIRES_APPROVAL', 'BLOCKED']),
+    reason: z.string().min(1),
+    pattern: z.string().optional(),
+    command: z.array(z.string()).optional(),
+    subcommand: z.string().optional(),
+    flags: z.array(z.string()).optional(),
+    anyFlags: z.array(z.string()).optional(),
+    targets: z.array(z.string()).optional(),
+    argsPattern: z.string().optional(),
+    pipeline: z.object({ from: z.array(z.string()), to: z.array(z.string()) }).optional(),
+  })
+  .strict()
+  .refine((r) => r.pattern || r.command || r.pipeline, {
+    message: 'a rule needs pattern, command or pipeline',
+  });
+
+const fileSchema = z.object({
+  version: z.literal(1),
+  description: z.string().optional(),
+  rules: z.array(ruleSchema),
+});
+
+export type OperationRule = z.infer<typeof ruleSchema>;
+
+interface CompiledRule extends OperationRule {
+  regex?: RegExp;
+  args?: RegExp;
+}
+
+export interface Classification {
+  verdict: Verdict;
+  /** Every rule that matched, most severe first. */
+  matches: Array<{ rule: string; verdict: Verdict; reason: string }>;
+  /** The normalised text that was matched. */
+  normalized: string;
+}
+
+/** Wrappers that run the next word as the command. */
+const WRAPPERS = new Set([
+  'sudo',
+  'doas',
+  'env',
+  'nohup',
+  'nice',
+  'time',
+  'command',
+  'exec',
+  'builtin',
+  'xargs',
+  'timeout',
+  'stdbuf',
+]);
+
+const OPTION_WITH_VALUE = new Set(['-u', '-g', '-c', '-p', '-r', '-t', '-h', '-n', '-s', '-k', '-d']);
+
+/** Long flags that mean a short one, per command. */
+const LONG_ALIASES: Record<string, Record<string, string>> = {
+  rm: { recursive: 'r', force: 'f', dir: 'd' },
+  chmod: { recursive: 'r' },
+  chown: { recursive: 'r' },
+  git: {},
+};
+
+/** Lower-case, quotes and backslash escapes removed, whitespace collapsed, newlines as ';'. */
+export function normalize(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/\\\n/g, ' ')
+    .replace(/\\(.)/g, '$1')
+    .replace(/["'`]/g, '')
+    .replace(/\r?\n/g, ' ; ')
+    .replace(/[\t\v\f\u00a0]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+}
+
+interface ParsedCommand {
+  name: string;
+  flags: Set<string>;
+  /** Non-flag words after the command (and after the subcommand when there is one). */
+  args: string[];
+  words: string[];
+}
+
+function parseCommand(segment: string): ParsedCommand | undefined {
+  const words = segment.split(' ').filter(Boolean);
+  let i = 0;
+  // Skip assignments, wrappers and their options (sudo -u root, env -i, timeout 5).
+  while (i < words.length) {
+    const w = words[i]!;
+    if (/^[a-z_][a-z0-9_]*=/.test(w)) i++;
+    else if (WRAPPERS.has(path.posix.basename(w))) {
+      i++;
+      while (i < words.length && (words[i]!.startsWith('-') || /^\d+[smh]?$/.test(words[i]!))) {
+        // Options that take a value (sudo -u root, env -u VAR, nice -n 5) skip it too.
+        if (OPTION_WITH_VALUE.has(words[i]!)) i++;
+        i++;
+      }
+    } else break;
+  }
+  const first = words[i];
+  if (!first) return undefined;
+  const name = path.posix.basename(first);
+  const aliases = LONG_ALIASES[name] ?? {};
+  const flags = new Set<string>();
+  const args: string[] = [];
+  for (const w of words.slice(i + 1)) {
+    if (w.startsWith('--') && w.length > 2) {
+      const long = w.slice(2).split('=')[0]!;
+      flags.add(aliases[long] ?? long);
+    } else if (w.startsWith('-') && w.length > 1 && !/^-\d/.test(w)) {
+      for (const ch of w.slice(1)) flags.add(ch);
+    } else args.push(w);
+  }
+  return { name, flags, args, words: words.slice(i) };
+}
+
+/** Commands of a text: split at ; && || & and newlines; each with its pipeline stages. */
+function commands(text: string): Array<{ stages: string[] }> {
+  return text
+    .split(/;|&&|\|\||(?<![>&])&(?!>)/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => ({ stages: s.split('|').map((x) => x.trim()) }));
+}
+
+function matchesCommand(rule: CompiledRule, cmd: ParsedCommand): boolean {
+  if (!rule.command!.includes(cmd.name) && !rule.command!.some((c) => cmd.name.startsWith(`${c}.`)))
+    return false;
+  let args = cmd.args;
+  if (rule.subcommand) {
+    if (args[0] !== rule.subcommand) return false;
+    args = args.slice(1);
+  }
+  if (rule.flags && !rule.flags.every((f) => cmd.flags.has(f))) return false;
+  if (rule.anyFlags && !rule.anyFlags.some((f) => cmd.flags.has(f))) return false;
+  if (rule.targets) {
+    const targets = args.map((a) => (a.length > 1 && a.endsWith('/') && a !== '~/' ? a.slice(0, -1) : a));
+    if (!targets.some((t) => rule.targets!.includes(t))) return false;
+  }
+  if (rule.args && !rule.args.test(args.join(' '))) return false;
+  return true;
+}
+
+/** Every string inside a value (object keys included), and `command args...` joined. */
+function strings(value: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 20) return out;
+  if (typeof value === 'string') out.push(value);
+  else if (Array.isArray(value)) {
+    if (value.every((v) => typeof v === 'string')) out.push(value.join(' '));
+    for (const v of value) strings(v, out, depth + 1);
+  } else if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (typeof o.command === 'string' && Array.isArray(o.args))
+      out.push([o.command, ...o.args.filter((a): a is string => typeof a === 'string')].join(' '));
+    for (const [k, v] of Object.entries(o)) {
+      out.push(k);
+      strings(v, out, depth + 1);
+    }
+  } else if (typeof value === 'number' || typeof value === 'boolean') out.push(String(value));
+  return out;
+}
+
+export class OperationClassifier {
+  private readonly rules: CompiledRule[];
+
+  constructor(rules: readonly OperationRule[]) {
+    this.rules = rules.map((r) => ({
+      ...r,
+      ...(r.pattern ? { regex: new RegExp(r.pattern, 'i') } : {}),
+      ...(r.argsPattern ? { args: new RegExp(r.argsPattern, 'i') } : {}),
+    }));
+  }
+
+  /** Loads the shipped rules and the project's own (which add to them). */
+  static async load(dataDir: string, stateDir: string): Promise<OperationClassifier> {
+    const shipped = await readRules(path.join(dataDir, 'operations.json'), true);
+    const project = await readRules(path.join(stateDir, 'operations.json'), false);
+    return new OperationClassifier([...shipped, ...project]);
+  }
+
+  classify(operation: unknown): Classification {
+    const texts = strings(operation);
+    const matches = new Map<string, { rule: string; verdict: Verdict; reason: string }>();
+    const normalizedAll: string[] = [];
+    for (const raw of texts) {
+      const text = normalize(raw);
+      if (!text) continue;
+      normalizedAll.push(text);
+      for (const rule of this.rules) {
+        if (matches.has(rule.id)) continue;
+        let hit = false;
+        if (rule.regex) hit = rule.regex.test(text);
+        if (!hit && (rule.command || rule.pipeline)) {
+          for (const { stages } of commands(text)) {
+            if (rule.command)
+              hit = stages.some((s) => {
+                const c = parseCommand(s);
+                return c !== undefined && matchesCommand(rule, c);
+              });
+            if (!hit && rule.pipeline) {
+              const names = stages.map((s) => parseCommand(s)?.name ?? '');
+              const from = names.findIndex((n) => rule.pipeline!.from.includes(n));
+              hit = from >= 0 && names.slice(from + 1).some((n) => rule.pipeline!.to.includes(n));
+            }
+            if (hit) break;
+          }
+        }
+        if (hit) matches.set(rule.id, { rule: rule.id, verdict: rule.verdict, reason: rule.reason });
+      }
+    }
+    const list = [...matches.values()].sort((a, b) => RANK[b.verdict] - RANK[a.verdict]);
+    return {
+      verdict: list[0]?.verdict ?? 'SAFE',
+      matches: list,
+      normalized: normalizedAll.join(' | ').slice(0, 2000),
+    };
+  }
+}
+
+async function readRules(file: string, required: boolean): Promise<OperationRule[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new AppError('CONFIG_INVALID', `Cannot read operation rules ${file}`, { cause: error });
+  }
+  const parsed = fileSchema.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new AppError(
+      'CONFIG_INVALID',
+      `Invalid operation rules in ${file}: ${parsed.error.issues[0]?.message}`,
+      {
+        hint: 'Each rule needs id, verdict (BLOCKED or REQUIRES_APPROVAL), reason and a pattern, command or pipeline',
+      },
+    );
+  for (const r of parsed.data.rules) {
+    for (const re of [r.pattern, r.argsPattern])
+      if (re)
+        try {
+          new RegExp(re, 'i');
+        } catch {
+          throw new AppError('CONFIG_INVALID', `Rule ${r.id} in ${file} has an invalid regex`);
+        }
+  }
+  return parsed.data.rules;
+}
