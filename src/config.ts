@@ -39,6 +39,32 @@ export const DEFAULT_MODELS = {
   anthropic: 'claude-sonnet-4-5',
 } as const;
 
+/** Programs run_with_error_capture and scheduled jobs may start when TASK_ORCHESTRATOR_COMMANDS is unset. */
+export const DEFAULT_COMMANDS: readonly string[] = [
+  'npm',
+  'pnpm',
+  'yarn',
+  'make',
+  'tsc',
+  'eslint',
+  'prettier',
+  'vitest',
+  'jest',
+  'pytest',
+  'cargo',
+  'go',
+  'git',
+  'ls',
+  'cat',
+  'echo',
+  'grep',
+  'wc',
+  'head',
+  'tail',
+  'true',
+  'false',
+];
+
 /** Programs a task's command gate may run when TASK_ORCHESTRATOR_GATE_COMMANDS is unset. */
 export const DEFAULT_GATE_COMMANDS: readonly string[] = [
   'npm',
@@ -108,6 +134,12 @@ export interface Config {
   readonly decayIntervalS: number;
   /** Retrain the failure predictor after this many new trials (0 = only on request). */
   readonly retrainEvery: number;
+  /** Commands actually run (run_with_error_capture, schedules, approved actions); false = dry run. */
+  readonly execute: boolean;
+  /** Programs those commands may start. */
+  readonly commands: readonly string[];
+  /** How long an approval request stays open, seconds. */
+  readonly approvalTtlS: number;
   /** HTTP mode: authentication and limits. */
   readonly http: {
     readonly jwtSecret: string | undefined;
@@ -333,6 +365,29 @@ const envSchema = z.object({
       }
       return n;
     }),
+  TASK_ORCHESTRATOR_EXECUTE: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || ['', 'on', 'off'].includes(v.trim().toLowerCase()), {
+      message: 'TASK_ORCHESTRATOR_EXECUTE must be "on" or "off"',
+    }),
+  TASK_ORCHESTRATOR_COMMANDS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const names = list(v);
+      const bad = names.filter((n) => !/^[A-Za-z0-9._-]+$/.test(n));
+      if (bad.length || names.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_COMMANDS must be a comma list of bare program names, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return names;
+    }),
+  TASK_ORCHESTRATOR_APPROVAL_TTL_S: intVar('TASK_ORCHESTRATOR_APPROVAL_TTL_S', 3_600, 10, 2_592_000),
   JWT_SECRET_KEY: z
     .string()
     .optional()
@@ -534,6 +589,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     syncIntervalS: e.TASK_ORCHESTRATOR_SYNC_INTERVAL_S,
     decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,
     retrainEvery: e.TASK_ORCHESTRATOR_RETRAIN_EVERY,
+    execute: (nonEmpty(e.TASK_ORCHESTRATOR_EXECUTE) ?? 'off').toLowerCase() === 'on',
+    commands: Object.freeze([...(e.TASK_ORCHESTRATOR_COMMANDS ?? DEFAULT_COMMANDS)]),
+    approvalTtlS: e.TASK_ORCHESTRATOR_APPROVAL_TTL_S,
     http: Object.freeze({
       jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
       jwksUrl: e.TASK_ORCHESTRATOR_JWKS_URL,
@@ -779,5 +837,23 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     name: 'TASK_ORCHESTRATOR_HTTP_CONCURRENCY',
     default: '8',
     description: 'HTTP mode: calls in flight per token subject (429 above).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_EXECUTE',
+    default: 'off',
+    description:
+      '`on`: run_with_error_capture, scheduled commands and approved actions really run; `off`: dry run.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_COMMANDS',
+    default:
+      'npm,pnpm,yarn,make,tsc,eslint,prettier,vitest,jest,pytest,cargo,go,git,ls,cat,echo,grep,wc,head,tail,true,false',
+    description:
+      'Programs those commands may start (bare names; no interpreters or network tools by default).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_APPROVAL_TTL_S',
+    default: '3600',
+    description: 'How long an approval request waits in the inbox before it expires, seconds.',
   },
 ];

@@ -2,6 +2,11 @@ import { createAgentRunDeps } from '../agents/agentRun.js';
 import type { AgentRunDeps } from '../agents/agentRun.js';
 import { loadArchetypes } from '../agents/archetypes.js';
 import { createAuditLog } from '../agents/auditLog.js';
+import { CommandRunner, execFileBoundary } from '../agents/commandRunner.js';
+import type { ExecBoundary } from '../agents/commandRunner.js';
+import { EMPTY_INBOX, Inbox } from '../agents/inbox.js';
+import type { InboxDoc } from '../agents/inbox.js';
+import { OperationClassifier } from '../agents/operations.js';
 import { createProviders } from '../agents/providers/index.js';
 import type { ProviderName } from '../agents/providers/types.js';
 import { SpawnPipeline } from '../agents/spawn.js';
@@ -64,6 +69,12 @@ export interface Services {
   templates: () => Promise<TemplateCatalog>;
   /** Subscriptions, search and sync with the federation hub (when one is configured). */
   federation: Federation;
+  /** Classifies operations before anything runs. */
+  classifier: OperationClassifier;
+  /** Requests waiting for a human's approval. */
+  inbox: Inbox;
+  /** Runs allowed commands (or dry-runs them) after classification. */
+  commands: CommandRunner;
   /** Alert rules, history and notifiers. */
   alerts: AlertEngine;
   /** The failure predictor (random forest), trained in a worker thread. */
@@ -77,7 +88,17 @@ export interface Services {
 }
 
 /** Opens the state folder and builds the process-wide services from config. */
-export async function openServices(config: Config, logger: Logger, clock: Clock): Promise<Services> {
+export interface ServiceOverrides {
+  /** Replaces the process boundary commands run through (tests spy on it). */
+  execBoundary?: ExecBoundary;
+}
+
+export async function openServices(
+  config: Config,
+  logger: Logger,
+  clock: Clock,
+  overrides: ServiceOverrides = {},
+): Promise<Services> {
   const storage = await openStorage({ stateDir: config.stateDir, logger });
   const tasks = new TaskService({
     storage,
@@ -118,6 +139,16 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
   const immune = new ImmuneSystem(storage, clock, {
     blockThreshold: config.immuneBlockRisk,
     shareByDefault: config.federationShare,
+  });
+  const classifier = await OperationClassifier.load(config.dataDir, config.stateDir);
+  const inbox = new Inbox(storage.document<InboxDoc>('inbox', EMPTY_INBOX), clock, config.approvalTtlS);
+  const commands = new CommandRunner({
+    classifier,
+    boundary: overrides.execBoundary ?? execFileBoundary,
+    allowlist: config.commands,
+    execute: config.execute,
+    projectDir: config.projectDir,
+    maxOutputBytes: 1_048_576,
   });
   const notifiers: Notifier[] = [new ConsoleNotifier(logger, clock)];
   if (config.alerts.webhookUrl)
@@ -214,6 +245,9 @@ export async function openServices(config: Config, logger: Logger, clock: Clock)
     federation,
     predictor,
     alerts,
+    classifier,
+    inbox,
+    commands,
     trialRows,
     startBackground() {
       every(config.decayIntervalS, 'decay', () => immune.decay(true));

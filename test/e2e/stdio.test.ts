@@ -147,6 +147,13 @@ describe('stdio server end to end', () => {
         })) as CallToolResult;
         return (r.structuredContent as { patterns: Array<{ id: string }> }).patterns[0]!.id;
       },
+      async pendingAction() {
+        const r = (await client.callTool({
+          name: 'run_with_error_capture',
+          arguments: { command: 'git', args: ['reset', '--hard', 'HEAD~1'] },
+        })) as CallToolResult;
+        return (r.structuredContent as { action_id: string }).action_id;
+      },
       async trainModel() {
         if (trained) return;
         await fs.writeFile(path.join(work, 'model.jsonl'), labelledJsonl(300, 4));

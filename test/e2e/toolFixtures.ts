@@ -17,6 +17,8 @@ export interface FixtureHelpers {
   hubPattern(): Promise<string>;
   /** Trains a predictor model from a generated labelled file (once). */
   trainModel(): Promise<void>;
+  /** Files a command that needs approval; returns its inbox id. */
+  pendingAction(): Promise<string>;
 }
 
 export interface ToolFixture {
@@ -148,6 +150,21 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalidMessage: /severity/,
   },
   alert_clear: { valid: () => ({ all: true }), invalid: { id: '' }, invalidMessage: /id/ },
+  inbox_status: {
+    valid: () => ({ status: 'pending' }),
+    invalid: { status: 'lost' },
+    invalidMessage: /status/,
+  },
+  approve_action: {
+    valid: async (h) => ({ action_id: await h.pendingAction(), approve: false, reason: 'fixture: not now' }),
+    invalid: { action_id: 'act_x' },
+    invalidMessage: /approve/,
+  },
+  run_with_error_capture: {
+    valid: () => ({ command: 'npm', args: ['--version'] }),
+    invalid: { command: '' },
+    invalidMessage: /command/,
+  },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

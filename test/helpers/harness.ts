@@ -16,6 +16,7 @@ import { buildCategories } from '../../src/mcp/categories/index.js';
 import { createServer } from '../../src/mcp/server.js';
 import type { OrchestratorServer, ServerOptions } from '../../src/mcp/server.js';
 import { openServices } from '../../src/mcp/services.js';
+import type { ExecBoundary } from '../../src/agents/commandRunner.js';
 import type { Services } from '../../src/mcp/services.js';
 import type { Category } from '../../src/mcp/tool.js';
 
@@ -40,6 +41,8 @@ export interface HarnessOptions extends ServerOptions {
   stateDir?: string;
   /** The project folder (default: this process's cwd). */
   cwd?: string;
+  /** Replaces the process boundary commands run through. */
+  execBoundary?: ExecBoundary;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -58,7 +61,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     secrets: config.secrets,
     write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });
-  const services = await openServices(config, logger, options.clock ?? systemClock);
+  const services = await openServices(
+    config,
+    logger,
+    options.clock ?? systemClock,
+    options.execBoundary ? { execBoundary: options.execBoundary } : {},
+  );
   const server = createServer(services, {
     ...options,
     ...(options.extraCategories

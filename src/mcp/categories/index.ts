@@ -9,6 +9,7 @@ import { federationCategory } from './federation/index.js';
 import { immuneCategory } from './immune/index.js';
 import { syncCategory } from './sync/index.js';
 import { taskCategory } from './task/index.js';
+import { workflowCategory } from './workflow/index.js';
 
 export function buildCategories(services: Services): Category[] {
   return [
@@ -19,6 +20,7 @@ export function buildCategories(services: Services): Category[] {
     immuneCategory(services),
     federationCategory(services),
     syncCategory(services),
+    workflowCategory(services),
     costCategory(services),
   ];
 }

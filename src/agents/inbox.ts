@@ -1,0 +1,159 @@
+/**
+ * The approval inbox: operations classified REQUIRES_APPROVAL wait here for a human. An item
+ * records who asked, what, why it needs approval, and when it expires. Approving claims the item
+ * and its single execution in one locked write, so an approved action runs exactly once even when
+ * two sessions approve at the same moment; its outcome is recorded on the item. Rejecting needs a
+ * reason. Expired items cannot be approved.
+ */
+import type { Clock } from '../core/clock.js';
+import { isoTime } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { paginate } from '../core/pagination.js';
+import type { Page, PageRequest } from '../core/pagination.js';
+import type { DocumentStore } from '../storage/documentStore.js';
+import type { ApprovalSink } from './commandRunner.js';
+import type { Classification } from './operations.js';
+
+export type InboxStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed';
+
+export interface InboxItem {
+  id: string;
+  kind: 'command';
+  requested_by: string;
+  summary: string;
+  payload: { command: string; args: string[]; cwd?: string | undefined; timeout_s?: number | undefined };
+  verdict: Classification['verdict'];
+  reasons: string[];
+  risk: 'medium' | 'high';
+  created_at: string;
+  expires_at: string;
+  status: InboxStatus;
+  decided_by?: string;
+  decided_at?: string;
+  decision_reason?: string;
+  /** How many times it ran (never more than 1). */
+  executions: number;
+  outcome?: { status: string; message: string; exit_code?: number | null; at: string };
+}
+
+export interface InboxDoc {
+  items: InboxItem[];
+}
+
+export const EMPTY_INBOX: InboxDoc = { items: [] };
+const HISTORY = 500;
+
+export class Inbox implements ApprovalSink {
+  constructor(
+    private readonly doc: DocumentStore<InboxDoc>,
+    private readonly clock: Clock,
+    private readonly ttlS: number,
+  ) {}
+
+  async request(item: Parameters<ApprovalSink['request']>[0]): Promise<string> {
+    const id = newId('act');
+    const now = this.clock.now();
+    await this.doc.update((d) => {
+      d.items.push({
+        id,
+        kind: item.kind,
+        requested_by: item.requested_by,
+        summary: item.summary,
+        payload: item.payload,
+        verdict: item.classification.verdict,
+        reasons: item.classification.matches.map((m) => m.reason),
+        risk: item.classification.matches.some((m) => m.verdict === 'BLOCKED') ? 'high' : 'medium',
+        created_at: new Date(now).toISOString(),
+        expires_at: new Date(now + this.ttlS * 1000).toISOString(),
+        status: 'pending',
+        executions: 0,
+      });
+      if (d.items.length > HISTORY) {
+        // Drop the oldest decided items first; pending ones stay.
+        const drop = d.items.findIndex((i) => i.status !== 'pending');
+        if (drop >= 0) d.items.splice(drop, 1);
+      }
+    });
+    return id;
+  }
+
+  private expire(d: InboxDoc, nowIso: string): void {
+    for (const i of d.items) if (i.status === 'pending' && i.expires_at <= nowIso) i.status = 'expired';
+  }
+
+  async list(q: PageRequest & { status?: InboxStatus | undefined }): Promise<Page<InboxItem>> {
+    const now = isoTime(this.clock);
+    return this.doc.read((d) => {
+      const items = structuredClone(d.items)
+        .map((i) =>
+          i.status === 'pending' && i.expires_at <= now ? { ...i, status: 'expired' as const } : i,
+        )
+        .filter((i) => !q.status || i.status === q.status)
+        .reverse();
+      return paginate(items, q);
+    });
+  }
+
+  /**
+   * Approves (claiming the single execution) or rejects a pending item.
+   * @throws AppError NOT_FOUND, CONFLICT (already decided or expired), INVALID_INPUT (reject without reason).
+   */
+  async decide(
+    id: string,
+    decision: { approve: boolean; reason?: string | undefined; by: string },
+  ): Promise<InboxItem> {
+    if (!decision.approve && !decision.reason?.trim())
+      throw new AppError('INVALID_INPUT', 'A reason is required to reject an action', {
+        hint: 'Pass reason: why it must not run',
+      });
+    const now = isoTime(this.clock);
+    return this.doc.update((d) => {
+      this.expire(d, now);
+      const item = d.items.find((i) => i.id === id);
+      if (!item)
+        throw new AppError('NOT_FOUND', `No inbox item "${id}"`, { hint: 'inbox_status lists them' });
+      if (item.status === 'expired')
+        throw new AppError(
+          'CONFLICT',
+          `Action ${id} expired at ${item.expires_at} and can no longer be approved`,
+          {
+            hint: 'Run the operation again to file a new request',
+          },
+        );
+      if (item.status !== 'pending')
+        throw new AppError(
+          'CONFLICT',
+          `Action ${id} was already ${item.status}${item.decided_by ? ` by ${item.decided_by}` : ''}`,
+          {
+            hint: 'Each request is decided once; inbox_status shows its outcome',
+          },
+        );
+      item.status = decision.approve ? 'approved' : 'rejected';
+      item.decided_by = decision.by;
+      item.decided_at = now;
+      if (decision.reason) item.decision_reason = decision.reason;
+      if (decision.approve) item.executions = 1;
+      return item;
+    });
+  }
+
+  /** Records what an approved action did. */
+  async recordOutcome(
+    id: string,
+    outcome: { ok: boolean; status: string; message: string; exit_code?: number | null },
+  ): Promise<InboxItem> {
+    const at = isoTime(this.clock);
+    return this.doc.update((d) => {
+      const item = d.items.find((i) => i.id === id)!;
+      item.status = outcome.ok ? 'executed' : 'failed';
+      item.outcome = {
+        status: outcome.status,
+        message: outcome.message,
+        ...(outcome.exit_code !== undefined ? { exit_code: outcome.exit_code } : {}),
+        at,
+      };
+      return item;
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+export const classificationSchema = z.object({
+  verdict: z.enum(['SAFE', 'REQUIRES_APPROVAL', 'BLOCKED']),
+  matches: z.array(
+    z.object({
+      rule: z.string(),
+      verdict: z.enum(['SAFE', 'REQUIRES_APPROVAL', 'BLOCKED']),
+      reason: z.string(),
+    }),
+  ),
+});
+
+export const inboxItemSchema = z.object({
+  id: z.string(),
+  kind: z.literal('command'),
+  requested_by: z.string(),
+  summary: z.string(),
+  payload: z.object({
+    command: z.string(),
+    args: z.array(z.string()),
+    cwd: z.string().optional(),
+    timeout_s: z.number().optional(),
+  }),
+  verdict: z.enum(['SAFE', 'REQUIRES_APPROVAL', 'BLOCKED']),
+  reasons: z.array(z.string()),
+  risk: z.enum(['medium', 'high']),
+  created_at: z.string(),
+  expires_at: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'executed', 'failed']),
+  decided_by: z.string().optional(),
+  decided_at: z.string().optional(),
+  decision_reason: z.string().optional(),
+  executions: z.number(),
+  outcome: z
+    .object({
+      status: z.string(),
+      message: z.string(),
+      exit_code: z.number().nullable().optional(),
+      at: z.string(),
+    })
+    .optional(),
+});
