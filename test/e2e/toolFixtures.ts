@@ -165,6 +165,21 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalid: { command: '' },
     invalidMessage: /command/,
   },
+  validate_code: {
+    valid: () => ({ code: '{"a": 1}', language: 'json' }),
+    invalid: { code: 'x', language: 'cobol' },
+    invalidMessage: /language/,
+  },
+  list_workflows: { valid: () => ({}), invalid: { all: true }, invalidMessage: /all/ },
+  trigger_workflow: {
+    valid: async (h) => ({
+      workflow: '@Review',
+      prompt: 'Review it',
+      files: [await h.projectFile('review-me.ts', 'export const x = 1;\n')],
+    }),
+    invalid: { workflow: '@Review' },
+    invalidMessage: /prompt/,
+  },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
     valid: () => ({ provider: 'openai', daily_usd: 5 }),

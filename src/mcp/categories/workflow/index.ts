@@ -1,11 +1,20 @@
 import type { Services } from '../../services.js';
 import type { Category } from '../../tool.js';
+import { listWorkflows } from './listWorkflows.js';
 import { runWithErrorCapture } from './runWithErrorCapture.js';
+import { triggerWorkflow } from './triggerWorkflow.js';
+import { validateCode } from './validateCode.js';
 
 export function workflowCategory(services: Services): Category {
   return {
     name: 'workflow',
-    description: 'Run allowed commands with structured error capture (classified and approval-gated first).',
-    tools: [runWithErrorCapture(services)],
+    description:
+      'Run allowed commands with structured error capture (classified and approval-gated first), validate code without running it, and run @Refactor/@TestGen/@Debug/@Review/@Docs workflows.',
+    tools: [
+      runWithErrorCapture(services),
+      validateCode(services),
+      triggerWorkflow(services),
+      listWorkflows(services),
+    ],
   };
 }
