@@ -7,6 +7,9 @@ import type { ExecBoundary } from '../agents/commandRunner.js';
 import { EMPTY_INBOX, Inbox } from '../agents/inbox.js';
 import type { InboxDoc } from '../agents/inbox.js';
 import { OperationClassifier } from '../agents/operations.js';
+import { EMPTY_SCHEDULE, Scheduler } from '../agents/scheduler.js';
+import type { ScheduleDoc } from '../agents/scheduler.js';
+import { gradedRun } from '../evaluation/gradedRun.js';
 import { createProviders } from '../agents/providers/index.js';
 import type { ProviderName } from '../agents/providers/types.js';
 import { SpawnPipeline } from '../agents/spawn.js';
@@ -75,6 +78,8 @@ export interface Services {
   inbox: Inbox;
   /** Runs allowed commands (or dry-runs them) after classification. */
   commands: CommandRunner;
+  /** Persistent scheduled jobs, run by the process holding the lease. */
+  scheduler: Scheduler;
   /** Alert rules, history and notifiers. */
   alerts: AlertEngine;
   /** The failure predictor (random forest), trained in a worker thread. */
@@ -193,6 +198,51 @@ export async function openServices(
     logger,
     syncIntervalS: config.syncIntervalS,
   });
+  const graded: GradedRunDeps = {
+    agents: agentRun,
+    trials,
+    breakers,
+    judge:
+      providers.size > 0
+        ? new Judge({
+            spawn,
+            ...(config.judgeModel ? { defaultJudge: judgeTarget(config.judgeModel) } : {}),
+          })
+        : undefined,
+    judgeGraders: config.judgeGraders,
+    tracer,
+    immune,
+    predictor,
+    alerts,
+  };
+  const scheduler = new Scheduler(
+    storage.document<ScheduleDoc>('schedule', EMPTY_SCHEDULE),
+    clock,
+    logger,
+    async (job) => {
+      const actor = `scheduler (${job.created_by})`;
+      if (job.kind === 'command' && job.command) {
+        const r = await commands.run({ ...job.command, timeoutS: job.command.timeout_s, actor }, undefined);
+        const ok = r.status === 'executed' ? r.result?.exit_code === 0 : r.status === 'dry_run';
+        return { ok, status: r.status, message: r.message };
+      }
+      const s = job.spawn!;
+      const r = await gradedRun(
+        graded,
+        {
+          prompt: s.prompt,
+          provider: s.provider as ProviderName | undefined,
+          model: s.model,
+          archetype: s.archetype,
+          operation: `schedule:${job.name}`,
+        },
+        { actor },
+      );
+      return r.ok
+        ? { ok: r.value.evaluation.pass, status: 'spawned', message: `trial ${r.value.trial_id}` }
+        : { ok: false, status: 'failed', message: r.error.message };
+    },
+  );
   const timers: NodeJS.Timeout[] = [];
   /** Runs `job` every `seconds`, one run at a time, never keeping the process alive. */
   const every = (seconds: number, name: string, job: () => Promise<unknown>) => {
@@ -218,23 +268,7 @@ export async function openServices(
     spawn,
     agentRun,
     trials,
-    graded: {
-      agents: agentRun,
-      trials,
-      breakers,
-      judge:
-        providers.size > 0
-          ? new Judge({
-              spawn,
-              ...(config.judgeModel ? { defaultJudge: judgeTarget(config.judgeModel) } : {}),
-            })
-          : undefined,
-      judgeGraders: config.judgeGraders,
-      tracer,
-      immune,
-      predictor,
-      alerts,
-    },
+    graded,
     tracer,
     immune,
     breakers,
@@ -248,13 +282,16 @@ export async function openServices(
     classifier,
     inbox,
     commands,
+    scheduler,
     trialRows,
     startBackground() {
+      scheduler.start();
       every(config.decayIntervalS, 'decay', () => immune.decay(true));
       if (hub) every(config.syncIntervalS, 'sync', () => federation.sync('both', 'schedule'));
     },
     async close() {
       for (const t of timers.splice(0)) clearInterval(t);
+      await scheduler.stop();
       await predictor.close();
       await alerts.idle();
       await hub?.close();

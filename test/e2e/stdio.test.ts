@@ -147,6 +147,13 @@ describe('stdio server end to end', () => {
         })) as CallToolResult;
         return (r.structuredContent as { patterns: Array<{ id: string }> }).patterns[0]!.id;
       },
+      async scheduledJob() {
+        const r = (await client.callTool({
+          name: 'schedule_task',
+          arguments: { command: { command: 'npm', args: ['test'] }, every: '1h' },
+        })) as CallToolResult;
+        return (r.structuredContent as { id: string }).id;
+      },
       async pendingAction() {
         const r = (await client.callTool({
           name: 'run_with_error_capture',

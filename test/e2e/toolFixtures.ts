@@ -19,6 +19,8 @@ export interface FixtureHelpers {
   trainModel(): Promise<void>;
   /** Files a command that needs approval; returns its inbox id. */
   pendingAction(): Promise<string>;
+  /** Schedules a harmless hourly command; returns the job id. */
+  scheduledJob(): Promise<string>;
 }
 
 export interface ToolFixture {
@@ -179,6 +181,21 @@ export const toolFixtures: Record<string, ToolFixture> = {
     }),
     invalid: { workflow: '@Review' },
     invalidMessage: /prompt/,
+  },
+  schedule_task: {
+    valid: () => ({ command: { command: 'npm', args: ['test'] }, every: '1h' }),
+    invalid: { command: { command: 'npm' }, every: 'often' },
+    invalidMessage: /every "often" is not a duration|duration/,
+  },
+  list_scheduled_tasks: {
+    valid: () => ({ status: 'active' }),
+    invalid: { status: 'sleeping' },
+    invalidMessage: /status/,
+  },
+  cancel_scheduled_task: {
+    valid: async (h) => ({ id: await h.scheduledJob() }),
+    invalid: { id: '' },
+    invalidMessage: /id/,
   },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {
