@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { quoteAuditEntries } from '../../../agents/auditLog.js';
 import { describeGraded, gradedRun, withTrial } from '../../../evaluation/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, providerField } from '../../schemas/agents.js';
@@ -19,6 +20,13 @@ const input = z
     model: z.string().trim().min(1).max(100).optional().describe("Default: the provider's configured model"),
     max_tokens: z.number().int().min(1).max(200_000).optional().describe('Output limit'),
     output_schema: z.record(z.string(), z.unknown()).optional().describe('JSON Schema the answer must match'),
+    include_audit: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(0)
+      .describe('Give the agent this many of the newest decision-log entries, quoted as data (bounded)'),
     task_id: taskRef
       .optional()
       .describe('Work on this task; a passing answer completes it through its gates'),
@@ -35,10 +43,14 @@ export function spawnArchetypeAgent(services: Services) {
     outputSchema: agentRunSchema,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
+      const quoted =
+        args.include_audit > 0
+          ? quoteAuditEntries((await services.audit.query({ limit: args.include_audit })).items)
+          : '';
       const run = await gradedRun(
         services.graded,
         {
-          prompt: args.prompt,
+          prompt: quoted ? `${args.prompt}\n\n${quoted}` : args.prompt,
           archetype: args.archetype,
           provider: args.provider,
           model: args.model,
