@@ -12,6 +12,8 @@ import { requireArchetype } from './archetypes.js';
 import type { Archetype } from './archetypes.js';
 import { extractJson } from './jsonOutput.js';
 import { selectModel } from './modelSelection.js';
+import { eligible } from './workers.js';
+import type { WorkerRegistry } from './workers.js';
 import type { ModelChoice } from './modelSelection.js';
 import type { ProviderName, Usage } from './providers/types.js';
 import type { SpawnPipeline, TrailEntry } from './spawn.js';
@@ -57,14 +59,17 @@ export interface AgentRunDeps {
   tasks: TaskService;
   schemas: SchemaCache;
   archetypes: ReadonlyMap<string, Archetype>;
+  /** Interview profiles: model "auto" skips blocked models and limited ones unfit for the work. */
+  workers?: WorkerRegistry | undefined;
 }
 
 export function createAgentRunDeps(
   spawn: SpawnPipeline,
   tasks: TaskService,
   archetypes: ReadonlyMap<string, Archetype>,
+  workers?: WorkerRegistry,
 ): AgentRunDeps {
-  return { spawn, tasks, schemas: new SchemaCache(), archetypes };
+  return { spawn, tasks, schemas: new SchemaCache(), archetypes, ...(workers ? { workers } : {}) };
 }
 
 export async function runAgent(
@@ -90,7 +95,10 @@ export async function runAgent(
   let choice: ModelChoice | undefined;
   if (input.model === 'auto') {
     const available = deps.spawn.targetsAvailable.filter((t) => !input.provider || t.name === input.provider);
+    const profiles = deps.workers ? await deps.workers.snapshot() : {};
+    const kind = { archetype: role?.name, structuredOutput: schema !== undefined };
     choice = selectModel(available, deps.spawn.pricing.models(), deps.spawn.pricing, {
+      eligible: (provider, model) => eligible(profiles, provider, model, kind),
       archetype: role?.name,
       promptChars: prompt.length + (input.system?.length ?? 0) + (role?.system_prompt.length ?? 0),
       maxTokens: input.maxTokens ?? role?.max_tokens,

@@ -16,6 +16,8 @@ export interface SelectionNeeds {
   structuredOutput: boolean;
   /** Largest acceptable worst-case cost of the call, in USD. */
   maxCostUsd?: number | undefined;
+  /** Whether a model may do this work (interview profiles); default: every model may. */
+  eligible?: (provider: ProviderName, model: string) => { ok: boolean; reason?: string | undefined };
 }
 
 export interface ModelChoice {
@@ -72,10 +74,19 @@ export function selectModel(
     throw new AppError('NO_PROVIDER', 'No LLM provider is configured', {
       hint: 'Set a provider key (see doctor)',
     });
-  const affordable =
-    needs.maxCostUsd === undefined ? candidates : candidates.filter((c) => c.worst <= needs.maxCostUsd!);
+  const refused: string[] = [];
+  const fit = candidates.filter((c) => {
+    const e = needs.eligible?.(c.provider, c.model) ?? { ok: true };
+    if (!e.ok) refused.push(e.reason ?? `${c.provider}/${c.model}`);
+    return e.ok;
+  });
+  if (fit.length === 0)
+    throw new AppError('NO_PROVIDER', `No configured model may do this work: ${refused.join('; ')}`, {
+      hint: 'Re-interview a model (worker_interview), configure another, or name provider and model explicitly',
+    });
+  const affordable = needs.maxCostUsd === undefined ? fit : fit.filter((c) => c.worst <= needs.maxCostUsd!);
   if (affordable.length === 0) {
-    const cheapest = [...candidates].sort((a, b) => a.worst - b.worst)[0]!;
+    const cheapest = [...fit].sort((a, b) => a.worst - b.worst)[0]!;
     throw new AppError(
       'BUDGET_EXCEEDED',
       `No configured model fits max_cost_usd $${needs.maxCostUsd}: the cheapest (${cheapest.provider}/${cheapest.model}) may cost $${cheapest.worst.toFixed(4)}`,
@@ -96,6 +107,7 @@ export function selectModel(
         ? 'enforces the JSON schema natively'
         : 'schema asked for in the prompt'
       : '',
+    refused.length ? `skipped ${refused.join('; ')}` : '',
     needs.maxCostUsd !== undefined
       ? `worst case $${best.worst.toFixed(4)} within $${needs.maxCostUsd}`
       : `cheapest of its tier (worst case $${best.worst.toFixed(4)})`,

@@ -220,6 +220,8 @@ export async function gradedRun(
     ...(r.task ? { task_id: r.task.id } : {}),
   });
   deps.predictor?.noteTrial();
+  // An interviewed model's trust follows its graded outputs (it is demoted when they keep failing).
+  await deps.agents.workers?.noteOutcome(r.provider, r.model, evaluation.pass).catch(() => undefined);
   let learned: { pattern_id: string; merged: boolean } | undefined;
   if (deps.immune) {
     if (!evaluation.pass && evaluation.failure_type) {

@@ -7,6 +7,8 @@ import type { ExecBoundary } from '../agents/commandRunner.js';
 import { EMPTY_INBOX, Inbox } from '../agents/inbox.js';
 import type { InboxDoc } from '../agents/inbox.js';
 import { OperationClassifier } from '../agents/operations.js';
+import { EMPTY_WORKERS, WorkerRegistry } from '../agents/workers.js';
+import type { WorkerDoc } from '../agents/workers.js';
 import { EMPTY_SCHEDULE, Scheduler } from '../agents/scheduler.js';
 import type { ScheduleDoc } from '../agents/scheduler.js';
 import { gradedRun } from '../evaluation/gradedRun.js';
@@ -78,6 +80,8 @@ export interface Services {
   inbox: Inbox;
   /** Runs allowed commands (or dry-runs them) after classification. */
   commands: CommandRunner;
+  /** Interview profiles and trust of models. */
+  workers: WorkerRegistry;
   /** Persistent scheduled jobs, run by the process holding the lease. */
   scheduler: Scheduler;
   /** Alert rules, history and notifiers. */
@@ -138,7 +142,8 @@ export async function openServices(
     logger,
     retry: { baseMs: config.retryBaseMs, capMs: 60_000, maxRetries: config.retryMax },
   });
-  const agentRun = createAgentRunDeps(spawn, tasks, archetypes);
+  const workers = new WorkerRegistry(storage.document<WorkerDoc>('workers', EMPTY_WORKERS), clock);
+  const agentRun = createAgentRunDeps(spawn, tasks, archetypes, workers);
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
   const tracer = createTracer(config.langfuse, logger);
   const immune = new ImmuneSystem(storage, clock, {
@@ -282,6 +287,7 @@ export async function openServices(
     classifier,
     inbox,
     commands,
+    workers,
     scheduler,
     trialRows,
     startBackground() {

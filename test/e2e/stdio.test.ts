@@ -147,6 +147,9 @@ describe('stdio server end to end', () => {
         })) as CallToolResult;
         return (r.structuredContent as { patterns: Array<{ id: string }> }).patterns[0]!.id;
       },
+      async interviewed() {
+        await client.callTool({ name: 'worker_interview', arguments: { provider: 'openai' } });
+      },
       async scheduledJob() {
         const r = (await client.callTool({
           name: 'schedule_task',

@@ -21,6 +21,8 @@ export interface FixtureHelpers {
   pendingAction(): Promise<string>;
   /** Schedules a harmless hourly command; returns the job id. */
   scheduledJob(): Promise<string>;
+  /** Interviews the default OpenAI model (against the fake server). */
+  interviewed(): Promise<void>;
 }
 
 export interface ToolFixture {
@@ -196,6 +198,20 @@ export const toolFixtures: Record<string, ToolFixture> = {
     valid: async (h) => ({ id: await h.scheduledJob() }),
     invalid: { id: '' },
     invalidMessage: /id/,
+  },
+  worker_interview: {
+    valid: () => ({ provider: 'openai' }),
+    invalid: { provider: 'mistral' },
+    invalidMessage: /provider/,
+  },
+  worker_list: { valid: () => ({}), invalid: { all: true }, invalidMessage: /all/ },
+  worker_profile: {
+    valid: async (h) => {
+      await h.interviewed();
+      return { provider: 'openai', model: 'gpt-4o-mini' };
+    },
+    invalid: { provider: 'openai' },
+    invalidMessage: /model/,
   },
   cost_summary: { valid: () => ({}), invalid: { provider: 'mistral' }, invalidMessage: /provider/ },
   cost_set_budget: {

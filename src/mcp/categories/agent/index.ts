@@ -7,12 +7,15 @@ import { auditStatus } from './auditStatus.js';
 import { inboxStatus } from './inboxStatus.js';
 import { spawnArchetypeAgent } from './spawnArchetypeAgent.js';
 import { spawnParallelAgents } from './spawnParallelAgents.js';
+import { workerInterview } from './workerInterview.js';
+import { workerList } from './workerList.js';
+import { workerProfile } from './workerProfile.js';
 
 export function agentCategory(services: Services): Category {
   return {
     name: 'agent',
     description:
-      "More agents: parallel runs, role-based archetypes, the project's decision log, and the approval inbox.",
+      "More agents: parallel runs, role-based archetypes, the project's decision log, the approval inbox, and model interviews.",
     tools: [
       spawnParallelAgents(services),
       spawnArchetypeAgent(services),
@@ -21,6 +24,9 @@ export function agentCategory(services: Services): Category {
       auditStatus(services),
       inboxStatus(services),
       approveAction(services),
+      workerInterview(services),
+      workerList(services),
+      workerProfile(services),
     ],
   };
 }
