@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { ProviderName } from '../../../agents/providers/types.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';
 import { workerProfileSchema } from '../../schemas/workers.js';
