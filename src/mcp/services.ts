@@ -109,7 +109,12 @@ export async function openServices(
   overrides: ServiceOverrides = {},
 ): Promise<Services> {
   const storage = await openStorage({ stateDir: config.stateDir, logger });
+  const classifier = await OperationClassifier.load(config.dataDir, config.stateDir);
   const tasks = new TaskService({
+    classifyCommand: (command, args) => {
+      const c = classifier.classify([command, ...args]);
+      return { verdict: c.verdict, reason: c.matches[0]?.reason };
+    },
     storage,
     logger,
     clock,
@@ -150,7 +155,6 @@ export async function openServices(
     blockThreshold: config.immuneBlockRisk,
     shareByDefault: config.federationShare,
   });
-  const classifier = await OperationClassifier.load(config.dataDir, config.stateDir);
   const inbox = new Inbox(storage.document<InboxDoc>('inbox', EMPTY_INBOX), clock, config.approvalTtlS);
   const commands = new CommandRunner({
     classifier,

@@ -106,6 +106,11 @@ export interface TaskServiceOptions {
   clock: Clock;
   projectDir: string;
   gateCommands: readonly string[];
+  /** The operation classifier: a gate command that is not SAFE is refused when defined. */
+  classifyCommand?: (
+    command: string,
+    args: readonly string[],
+  ) => { verdict: string; reason?: string | undefined };
 }
 
 const DEFAULT_GATE_TIMEOUT_S = 300;
@@ -217,6 +222,13 @@ export class TaskService {
         timeout_s: g.timeout_s ?? DEFAULT_GATE_TIMEOUT_S,
       };
       checkCommandGate(gate, this.options.gateCommands);
+      const c = this.options.classifyCommand?.(gate.command, gate.args);
+      if (c && c.verdict !== 'SAFE')
+        throw new AppError(
+          'INVALID_INPUT',
+          `Gate \`${[gate.command, ...gate.args].join(' ')}\` is ${c.verdict === 'BLOCKED' ? 'blocked' : 'risky (needs approval)'}: ${c.reason ?? ''}`,
+          { hint: 'Gates run unattended; use a command that only checks (tests, lint, build)' },
+        );
       return gate;
     });
   }

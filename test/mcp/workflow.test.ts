@@ -124,11 +124,12 @@ describe('run_with_error_capture', () => {
     expect(r.errors).toEqual([
       expect.objectContaining({ language: 'python', file: '/app/main.py', line: 3 }),
     ]);
-    const failing = sc<Run & { exit_code: number; stderr: string }>(
+    const failing = sc<Run & { exit_code: number; stderr: string; agent_suggestion?: string }>(
       await s.call('run_with_error_capture', { command: 'ls', args: ['no-such-file'] }),
     );
     expect(failing.exit_code).not.toBe(0);
     expect(failing.stderr).toMatch(/no-such-file/);
+    expect(failing.agent_suggestion).toBeUndefined();
   });
 });
 
@@ -280,5 +281,50 @@ describe('workflows and code validation', () => {
     expect(
       textOf(await s.call('validate_code', { code: 'x', path: 'bad.ts', language: 'typescript' })),
     ).toMatch(/either code or path/);
+  });
+});
+
+describe('task gates', () => {
+  it('refuses a gate command the classifier does not consider safe', async () => {
+    const s = await start();
+    const r = await s.call('tasks_add', {
+      tasks: [
+        { title: 'Ship it', command_gates: [{ command: 'make', args: ['deploy', ';', 'rm', '-rf', '/'] }] },
+      ],
+    });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/Gate `make deploy ; rm -rf \/` is blocked/);
+    const ok = await s.call('tasks_add', {
+      tasks: [{ title: 'Check it', command_gates: [{ command: 'make', args: ['check'] }] }],
+    });
+    expect(ok.isError).toBeFalsy();
+  });
+});
+
+describe('error explanation', () => {
+  it('asks a debugger agent about a failure when explain is set', async () => {
+    const fake = await startFakeLlmServer();
+    try {
+      const s = await start(
+        {
+          OPENAI_API_KEY: 'sk-test',
+          OPENAI_BASE_URL: `${fake.url}/v1`,
+          TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
+        },
+        execFileBoundary,
+      );
+      fake.script({ text: 'The file does not exist: create it or fix the path.' });
+      const r = sc<{ exit_code: number; agent_suggestion: string; agent_trial_id: string }>(
+        await s.call('run_with_error_capture', { command: 'ls', args: ['no-such-file'], explain: true }),
+      );
+      expect(r.agent_suggestion).toMatch(/does not exist/);
+      expect(r.agent_trial_id).toMatch(/^tr/);
+      const prompt = (
+        fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
+      ).messages.find((m) => m.role === 'user')!.content;
+      expect(prompt).toMatch(/`ls no-such-file` failed[\s\S]*no-such-file/);
+    } finally {
+      await fake.close();
+    }
   });
 });
