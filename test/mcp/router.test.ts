@@ -98,6 +98,11 @@ describe('request_tool', () => {
       'archetype_info',
       'audit_append',
       'audit_status',
+      'inbox_status',
+      'approve_action',
+      'worker_interview',
+      'worker_list',
+      'worker_profile',
     ]);
     expect(countListChanged(h.sent) - before).toBe(1);
     // The tools/list response went out before the request_tool result did.

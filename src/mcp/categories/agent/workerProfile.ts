@@ -6,7 +6,7 @@ import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
-    provider: providerField,
+    provider: providerField.describe('The provider of the model'),
     model: z.string().trim().min(1).max(100).describe('The model interviewed'),
   })
   .strict();
