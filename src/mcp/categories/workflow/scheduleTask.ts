@@ -12,19 +12,25 @@ const input = z
     command: z
       .object({
         command: z.string().min(1).max(200).describe('Allowed program, bare name'),
-        args: z.array(z.string().max(4000)).max(200).default([]),
-        cwd: z.string().max(1000).optional(),
-        timeout_s: z.number().int().min(1).max(600).optional(),
+        args: z.array(z.string().max(4000)).max(200).default([]).describe('Its arguments (no shell)'),
+        cwd: z.string().max(1000).optional().describe('Working folder inside the project'),
+        timeout_s: z
+          .number()
+          .int()
+          .min(1)
+          .max(600)
+          .optional()
+          .describe('Killed after this many seconds (default 60)'),
       })
       .strict()
       .optional()
       .describe('Run a command (classified and allowlisted; a dry run unless execution is on)'),
     spawn: z
       .object({
-        prompt: z.string().trim().min(1).max(50_000),
-        provider: providerField.optional(),
-        model: z.string().max(100).optional(),
-        archetype: z.string().max(40).optional(),
+        prompt: z.string().trim().min(1).max(50_000).describe('What the agent should do'),
+        provider: providerField.optional().describe('Default: the first configured provider'),
+        model: z.string().max(100).optional().describe("Default: the provider's configured model"),
+        archetype: z.string().max(40).optional().describe('Role, e.g. researcher (archetype_info)'),
       })
       .strict()
       .optional()

@@ -22,8 +22,8 @@ const input = z
       .boolean()
       .default(false)
       .describe('Run the agent now (default: only build and return the prompt)'),
-    provider: providerField.optional(),
-    model: z.string().trim().min(1).max(100).optional(),
+    provider: providerField.optional().describe('Default: the first configured provider'),
+    model: z.string().trim().min(1).max(100).optional().describe("Default: the provider's configured model"),
   })
   .strict();
 
