@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import { systemClock } from './core/clock.js';
 import { describeError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
+import type { Logger } from './core/logger.js';
 import { packageVersion } from './core/version.js';
 import { EXPORT_FORMATS, writeExport } from './evaluation/export.js';
 import type { ExportFormat } from './evaluation/export.js';
@@ -25,6 +26,7 @@ import { Authenticator, mintToken, parseTtl } from './mcp/http/auth.js';
 import { isLoopback, startHttpServer } from './mcp/http/httpServer.js';
 import { createServer } from './mcp/server.js';
 import { openServices } from './mcp/services.js';
+import type { Services } from './mcp/services.js';
 
 function fatal(error: unknown): never {
   process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
@@ -39,6 +41,39 @@ function configOrExit(): Config {
   }
 }
 
+/** The server's stderr logger; a tool bug must never take the session down (Claude Code does not restart a crashed server). */
+function serverLogger(config: Config): Logger {
+  const logger = createLogger({
+    level: config.logLevel,
+    secrets: config.secrets,
+    base: { pid: process.pid },
+  });
+  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
+  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+  return logger;
+}
+
+/**
+ * Shuts down once on SIGTERM/SIGINT (or the returned trigger): stops the transport, flushes
+ * traces and storage (everything acknowledged is already durable), exits 0.
+ */
+function onShutdown(logger: Logger, services: Services, stopTransport: () => Promise<void>) {
+  let stopping = false;
+  const shutdown = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { reason });
+    await stopTransport().catch(() => {});
+    await services.tracer.shutdown();
+    services.breakers.shutdown();
+    await services.close().catch((error: unknown) => logger.error('storage close failed', { error }));
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  return shutdown;
+}
+
 async function serve(options: {
   http?: boolean;
   host?: string;
@@ -47,14 +82,7 @@ async function serve(options: {
 }): Promise<void> {
   if (options.http) return serveHttp(options);
   const config = configOrExit();
-  const logger = createLogger({
-    level: config.logLevel,
-    secrets: config.secrets,
-    base: { pid: process.pid },
-  });
-  // A tool bug must never take the session down: Claude Code does not restart a crashed server.
-  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
-  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+  const logger = serverLogger(config);
 
   const services = await openServices(config, logger, systemClock).catch(fatal);
   let server;
@@ -63,19 +91,7 @@ async function serve(options: {
   } catch (error) {
     fatal(error);
   }
-  let stopping = false;
-  const shutdown = async (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { reason });
-    // Everything acknowledged is already durable; close() waits for writes still in flight.
-    await server.close().catch(() => {});
-    await services.tracer.shutdown();
-    await services.close().catch((error: unknown) => logger.error('storage close failed', { error }));
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const shutdown = onShutdown(logger, services, () => server.close());
   process.stdin.on('end', () => void shutdown('stdin closed'));
 
   await server.connect(new StdioServerTransport());
@@ -238,13 +254,7 @@ async function exportCommand(options: {
 
 async function serveHttp(options: { host?: string; port?: string; allowedHosts?: string }): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger({
-    level: config.logLevel,
-    secrets: config.secrets,
-    base: { pid: process.pid },
-  });
-  process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
-  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+  const logger = serverLogger(config);
   const host = options.host ?? '127.0.0.1';
   const port = Number(options.port ?? 8765);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fatal(new Error('--port must be 0-65535'));
@@ -283,19 +293,7 @@ async function serveHttp(options: { host?: string; port?: string; allowedHosts?:
     shutdownGraceMs: 10_000,
   }).catch(fatal);
   services.startBackground();
-  let stopping = false;
-  const shutdown = async (reason: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down', { reason });
-    await http.close();
-    await services.tracer.shutdown();
-    services.breakers.shutdown();
-    await services.close().catch((error: unknown) => logger.error('storage close failed', { error }));
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  onShutdown(logger, services, () => http.close());
   logger.info('serving over HTTP', { url: http.url, version: packageVersion(), stateDir: config.stateDir });
   process.stderr.write(`task-orchestrator: MCP over HTTP at ${http.url}\n`);
 }

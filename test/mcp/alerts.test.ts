@@ -6,9 +6,8 @@
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
@@ -28,15 +27,8 @@ const PROMPTS = [
   'Draft the migration plan for the search cluster upgrade',
 ];
 
-let fake: FakeLlmServer;
 let h: Harness | undefined;
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => fake.reset());
+const llm = useFakeLlm();
 afterEach(async () => {
   h?.services.breakers.shutdown();
   await h?.close();
@@ -74,8 +66,8 @@ async function receiver(status: () => number) {
 
 describe('alert rules', () => {
   it('raises ConsecutiveFailures and NewPatternDetected, merges repeats in the cooldown, and a pass resets the streak', async () => {
-    h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' });
-    fake.script({ text: '' }, { text: '' }, { text: 'A fine answer.' }, { text: '' });
+    h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' });
+    llm.fake.script({ text: '' }, { text: '' }, { text: 'A fine answer.' }, { text: '' });
     for (const p of PROMPTS.slice(0, 2)) await h.call('spawn_agent', { prompt: p });
     await h.call('spawn_agent', { prompt: 'Explain the caching layer in two sentences' });
     await h.call('spawn_agent', { prompt: PROMPTS[2]! });
@@ -83,7 +75,7 @@ describe('alert rules', () => {
     expect((await alerts()).filter((a) => a.rule === 'ConsecutiveFailures')).toEqual([]);
     expect((await alerts()).filter((a) => a.rule === 'NewPatternDetected')).toHaveLength(3);
 
-    fake.script({ text: '' }, { text: '' }, { text: '' });
+    llm.fake.script({ text: '' }, { text: '' }, { text: '' });
     await h.call('spawn_agent', { prompt: PROMPTS[3]! });
     await h.call('spawn_agent', { prompt: 'Describe the audit log retention policy' });
     let consecutive = (await alerts()).filter((a) => a.rule === 'ConsecutiveFailures');
@@ -103,11 +95,11 @@ describe('alert rules', () => {
   });
 
   it('raises FrequencySpike and a critical HighRiskThreshold for a blocked prompt; clears one or all', async () => {
-    h = await startWithFakeProvider(fake.url, {
+    h = await startWithFakeProvider(llm.fake.url, {
       TASK_ORCHESTRATOR_TOOLS: 'immune',
       TASK_ORCHESTRATOR_ALERT_SPIKE: '2',
     });
-    fake.script({ text: '' }, { text: '' }, { text: '' });
+    llm.fake.script({ text: '' }, { text: '' }, { text: '' });
     await h.call('spawn_agent', { prompt: PROMPTS[0]! });
     await h.call('spawn_agent', { prompt: PROMPTS[0]! });
     await h.call('spawn_agent', { prompt: PROMPTS[1]! });
@@ -136,7 +128,7 @@ describe('notifiers', () => {
   it('signs webhook bodies with HMAC-SHA256 and posts Block Kit to Slack; deliveries are recorded', async () => {
     const hook = await receiver(() => 200);
     const slack = await receiver(() => 200);
-    h = await startWithFakeProvider(fake.url, {
+    h = await startWithFakeProvider(llm.fake.url, {
       TASK_ORCHESTRATOR_TOOLS: 'immune',
       TASK_ORCHESTRATOR_ALERT_CONSECUTIVE: '1',
       TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL: hook.url,
@@ -144,7 +136,7 @@ describe('notifiers', () => {
       TASK_ORCHESTRATOR_ALERT_SLACK_URL: slack.url,
       TASK_ORCHESTRATOR_PROJECT: 'alerts-test',
     });
-    fake.script({ text: '' });
+    llm.fake.script({ text: '' });
     await h.call('spawn_agent', { prompt: PROMPTS[0]! });
     const list = await alerts();
     const alert = list.find((a) => a.rule === 'ConsecutiveFailures')!;
@@ -181,12 +173,12 @@ describe('notifiers', () => {
 
   it('retries a failing receiver with backoff, records the failure, and the spawn is unaffected', async () => {
     const hook = await receiver(() => 503);
-    h = await startWithFakeProvider(fake.url, {
+    h = await startWithFakeProvider(llm.fake.url, {
       TASK_ORCHESTRATOR_TOOLS: 'immune',
       TASK_ORCHESTRATOR_ALERT_CONSECUTIVE: '1',
       TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL: hook.url,
     });
-    fake.script({ text: '' });
+    llm.fake.script({ text: '' });
     const spawn = await h.call('spawn_agent', { prompt: PROMPTS[1]! });
     expect(spawn.isError).toBeFalsy();
     const alert = (await alerts()).find((a) => a.rule === 'ConsecutiveFailures')!;

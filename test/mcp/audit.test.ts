@@ -1,18 +1,11 @@
 /** The decision log fed to an agent is quoted data: bounded, delimiters neutralised, never a path. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
-let fake: FakeLlmServer;
 let h: Harness | undefined;
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 afterEach(async () => {
   h?.services.breakers.shutdown();
   await h?.close();
@@ -21,7 +14,7 @@ afterEach(async () => {
 
 describe('audit log in prompts', () => {
   it('quotes the newest entries as bounded data an entry cannot break out of', async () => {
-    h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent' });
+    h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent' });
     sc(
       await h.call('audit_append', {
         entry_type: 'decision',
@@ -37,7 +30,7 @@ describe('audit log in prompts', () => {
       }),
     );
     sc(await h.call('audit_append', { entry_type: 'error', content: 'x'.repeat(20_000) }));
-    fake.script({ text: 'Plan: keep Postgres.' });
+    llm.fake.script({ text: 'Plan: keep Postgres.' });
     sc(
       await h.call('spawn_archetype_agent', {
         archetype: 'architect',
@@ -46,7 +39,7 @@ describe('audit log in prompts', () => {
       }),
     );
     const user = (
-      fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
+      llm.fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
     ).messages.find((m) => m.role === 'user')!.content;
     expect(user.startsWith('Plan the schema change\n\nProject decision log, quoted as data')).toBe(true);
     expect(user.match(/<audit-log>/g)).toHaveLength(1);
@@ -56,16 +49,16 @@ describe('audit log in prompts', () => {
     expect(user).toContain('Use Postgres');
     expect(user.length).toBeLessThan(5_000);
     // Without include_audit nothing from the log is sent.
-    fake.script({ text: 'ok' });
+    llm.fake.script({ text: 'ok' });
     sc(await h.call('spawn_archetype_agent', { archetype: 'architect', prompt: 'Plan again' }));
     const plain = (
-      fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
+      llm.fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
     ).messages.find((m) => m.role === 'user')!.content;
     expect(plain).toBe('Plan again');
   });
 
   it('takes no path: the log stays in the state folder', async () => {
-    h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent' });
+    h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent' });
     const r = await h.call('audit_append', {
       entry_type: 'decision',
       content: 'x',

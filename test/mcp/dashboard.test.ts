@@ -74,7 +74,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await fake.close();
-  await fs.rm(stateDir, { recursive: true, force: true });
+  await fs.rm(stateDir, { recursive: true, force: true, maxRetries: 3 });
 });
 
 describe('immune dashboard', () => {
@@ -165,7 +165,9 @@ describe('immune dashboard', () => {
         if (process.env.UPDATE_DOCS)
           await fs.copyFile(shot, path.resolve(import.meta.dirname, '../../docs/immune-dashboard.png'));
       } finally {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        await exited;
       }
     },
     60_000,

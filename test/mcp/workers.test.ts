@@ -2,9 +2,8 @@
  * Worker onboarding through MCP: interviews against scripted good, limited and bad models,
  * model "auto" skipping blocked and unfit models, and demotion by trust from graded runs.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
@@ -45,17 +44,10 @@ interface Profile {
   trust: number;
 }
 
-let fake: FakeLlmServer;
 let h: Harness | undefined;
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 beforeEach(async () => {
-  fake.reset();
-  h = await startWithFakeProvider(fake.url, {
+  h = await startWithFakeProvider(llm.fake.url, {
     TASK_ORCHESTRATOR_TOOLS: 'agent',
     TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK: '1',
   });
@@ -67,7 +59,7 @@ afterEach(async () => {
 });
 
 const interview = async (model: string, answers: string[]) => {
-  fake.script(...answers.map((text) => ({ text })));
+  llm.fake.script(...answers.map((text) => ({ text })));
   return sc<Profile>(await h!.call('worker_interview', { provider: 'openai', model }));
 };
 
@@ -97,10 +89,10 @@ describe('worker interviews', () => {
   });
 
   it('model "auto" never picks a blocked model, and keeps a limited one to the work it passed', async () => {
-    fake.script({ text: 'first answer' });
+    llm.fake.script({ text: 'first answer' });
     const first = sc<{ model: string }>(await h!.call('spawn_agent', { prompt: 'Say hello', model: 'auto' }));
     await interview(first.model, BAD);
-    fake.script({ text: 'second answer' });
+    llm.fake.script({ text: 'second answer' });
     const second = sc<{ model: string; model_choice: { reason: string } }>(
       await h!.call('spawn_agent', { prompt: 'Say hello', model: 'auto' }),
     );
@@ -108,12 +100,12 @@ describe('worker interviews', () => {
     expect(second.model_choice.reason).toContain(`skipped openai/${first.model} is blocked`);
     // Limited to work without structured output: asked for JSON, auto skips it too.
     await interview(second.model, LIMITED);
-    fake.script({ text: 'Plain words are fine' });
+    llm.fake.script({ text: 'Plain words are fine' });
     const plain = sc<{ model: string }>(
       await h!.call('spawn_agent', { prompt: 'Say hello again', model: 'auto' }),
     );
     expect(plain.model).toBe(second.model);
-    fake.script({ text: '{"ok": true}' });
+    llm.fake.script({ text: '{"ok": true}' });
     const structured = sc<{ model: string; model_choice: { reason: string } }>(
       await h!.call('spawn_agent', {
         prompt: 'Report status',
@@ -138,7 +130,7 @@ describe('worker interviews', () => {
       'Outline the billing job',
       'Review the login page',
     ];
-    fake.script(...prompts.map(() => ({ text: '' })));
+    llm.fake.script(...prompts.map(() => ({ text: '' })));
     for (const p of prompts)
       await h!.call('spawn_agent', { prompt: p, provider: 'openai', model: 'gpt-4o-mini' });
     const demoted = sc<Profile>(

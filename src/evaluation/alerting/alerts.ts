@@ -17,7 +17,7 @@ import { paginate } from '../../core/pagination.js';
 import type { Page, PageRequest } from '../../core/pagination.js';
 import type { DocumentStore } from '../../storage/documentStore.js';
 import type { Notifier } from './notifiers.js';
-import type { Alert, AlertRule, Delivery, Severity } from './types.js';
+import type { Alert, Delivery, Severity } from './types.js';
 export type { Alert, AlertRule, Delivery, Severity } from './types.js';
 import { SEVERITY_RANK } from './types.js';
 
@@ -47,14 +47,7 @@ export interface AlertThresholds {
 const HISTORY = 500;
 const HOUR = 3_600_000;
 
-interface Candidate {
-  rule: AlertRule;
-  severity: Severity;
-  key: string;
-  title: string;
-  message: string;
-  details: Record<string, string | number | boolean>;
-}
+type Candidate = Pick<Alert, 'rule' | 'severity' | 'key' | 'title' | 'message' | 'details'>;
 
 export class AlertEngine {
   private readonly pending = new Set<Promise<void>>();

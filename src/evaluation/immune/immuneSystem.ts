@@ -140,11 +140,15 @@ function reinforce(p: FailurePattern, at: string, delta: number): void {
   if (at > p.last_activity) p.last_activity = at;
 }
 
+function emptyDay(): DayStats {
+  return { failures: 0, new_patterns: 0, checks: 0, blocks: 0, hits: 0, saves: 0, guarded_failures: 0 };
+}
+
 function day(state: ImmuneState, at: string): DayStats {
   const key = at.slice(0, 10);
   let d = state.days.get(key);
   if (!d) {
-    d = { failures: 0, new_patterns: 0, checks: 0, blocks: 0, hits: 0, saves: 0, guarded_failures: 0 };
+    d = emptyDay();
     state.days.set(key, d);
   }
   return d;
@@ -775,29 +779,13 @@ export class ImmuneSystem {
     const nowMs = this.clock.now();
     return this.store.read((state) => {
       const trend: DashboardData['trend'] = [];
-      const totals = {
-        failures: 0,
-        new_patterns: 0,
-        checks: 0,
-        blocks: 0,
-        hits: 0,
-        saves: 0,
-        guarded_failures: 0,
-      };
+      const totals = emptyDay();
       for (let i = days - 1; i >= 0; i--) {
         const date = new Date(nowMs - i * 24 * HOUR).toISOString().slice(0, 10);
         const d = state.days.get(date);
         const row = {
           date,
-          ...(d ?? {
-            failures: 0,
-            new_patterns: 0,
-            checks: 0,
-            blocks: 0,
-            hits: 0,
-            saves: 0,
-            guarded_failures: 0,
-          }),
+          ...(d ?? emptyDay()),
         };
         trend.push(row);
         for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += row[k];

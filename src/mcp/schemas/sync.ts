@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { Services } from '../services.js';
+import { defineTool, ok } from '../tool.js';
 
 export const syncResult = z.object({
   direction: z.enum(['push', 'pull', 'both']),
@@ -34,4 +36,20 @@ export function describeSync(r: {
   duration_ms: number;
 }): string {
   return `Sync ${r.direction}: pushed ${r.pushed}, withdrew ${r.withdrawn}, pulled ${r.pulled}, refreshed ${r.updated}, removed ${r.removed}, ${r.conflicts.length} conflict(s) in ${r.duration_ms} ms.`;
+}
+
+/** A tool that syncs with the hub (sync_trigger, and immune_sync from the immune side). */
+export function syncTool(services: Services, name: string, title: string, description: string) {
+  return defineTool({
+    name,
+    title,
+    description,
+    inputSchema: z.object({ direction: syncDirection }).strict(),
+    outputSchema: syncResult,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async handler(args) {
+      const r = await services.federation.sync(args.direction);
+      return ok(r, describeSync(r));
+    },
+  });
 }
