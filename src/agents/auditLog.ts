@@ -59,6 +59,8 @@ export function createAuditLog(storage: Storage, clock: Clock): AuditLog {
       const counts: Record<AuditEntryType, number> = { decision: 0, error: 0, pattern: 0 };
       for (const e of all) counts[e.entry_type]++;
       const words = (q.query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+      // Newest first; entries of the same millisecond keep the order they were appended in.
+      const order = new Map(all.map((e, i) => [e, i]));
       const matches = all
         .filter((e) => (q.entry_type ? e.entry_type === q.entry_type : true))
         .filter((e) => {
@@ -66,7 +68,7 @@ export function createAuditLog(storage: Storage, clock: Clock): AuditLog {
           const hay = `${e.title ?? ''}\n${e.content}`.toLowerCase();
           return words.every((w) => hay.includes(w));
         })
-        .sort((a, b) => (a.at === b.at ? b.id.localeCompare(a.id) : b.at.localeCompare(a.at)));
+        .sort((a, b) => (a.at === b.at ? order.get(b)! - order.get(a)! : b.at.localeCompare(a.at)));
       return { ...paginate(matches, q), counts };
     },
   };

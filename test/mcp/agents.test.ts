@@ -1,23 +1,15 @@
 /** The agent category through MCP against the fake LLM server: archetypes and parallel runs. */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
-let fake: FakeLlmServer;
 let h: Harness | undefined;
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 beforeEach(async () => {
-  fake.reset();
-  h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent,task' });
+  h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent,task' });
 });
 afterEach(async () => {
   h?.services.breakers.shutdown();
@@ -65,7 +57,7 @@ describe('archetypes', () => {
       await h!.call('spawn_archetype_agent', { archetype: 'reviewer', prompt: 'Review this diff.' }),
     );
     expect(r.archetype).toBe('reviewer');
-    const body = fake.requests[0]!.body as {
+    const body = llm.fake.requests[0]!.body as {
       temperature: number;
       messages: Array<{ role: string; content: string }>;
     };
@@ -84,15 +76,15 @@ describe('archetypes', () => {
     );
     expect(r.archetype).toBe('tester');
     expect(r.task?.completed).toBe(true);
-    expect((fake.requests[0]!.body as { messages: Array<{ content: string }> }).messages[0]?.content).toMatch(
-      /test engineer/,
-    );
+    expect(
+      (llm.fake.requests[0]!.body as { messages: Array<{ content: string }> }).messages[0]?.content,
+    ).toMatch(/test engineer/);
   });
 });
 
 describe('spawn_parallel_agents', () => {
   it('runs with bounded concurrency, reports progress as agents finish, and reports failures per agent', async () => {
-    fake.script(
+    llm.fake.script(
       { text: 'one', delayMs: 150 },
       { status: 400 },
       ...Array.from({ length: 6 }, (_, i) => ({ text: `answer ${i}`, delayMs: 150 })),
@@ -116,7 +108,7 @@ describe('spawn_parallel_agents', () => {
   });
 
   it('stops starting agents when the client cancels', async () => {
-    fake.script(...Array.from({ length: 6 }, () => ({ text: 'slow', delayMs: 300 })));
+    llm.fake.script(...Array.from({ length: 6 }, () => ({ text: 'slow', delayMs: 300 })));
     const controller = new AbortController();
     const call = h!.client.callTool(
       {
@@ -129,8 +121,8 @@ describe('spawn_parallel_agents', () => {
     setTimeout(() => controller.abort(), 150);
     await expect(call).rejects.toThrow();
     await new Promise((r) => setTimeout(r, 700));
-    expect(fake.requests.length).toBe(1);
-    expect(fake.requests[0]?.aborted).toBe(true);
+    expect(llm.fake.requests.length).toBe(1);
+    expect(llm.fake.requests[0]?.aborted).toBe(true);
   });
 
   it('works on tasks and refuses ambiguous input', async () => {

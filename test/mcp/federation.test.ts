@@ -6,12 +6,11 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { FolderHub } from '../../src/evaluation/immune/federationHub.js';
 import type { PortablePattern } from '../../src/evaluation/immune/immuneSystem.js';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
@@ -43,18 +42,11 @@ interface Sync {
   conflicts: unknown[];
 }
 
-let fake: FakeLlmServer;
 let hubDir: string;
 const open: Harness[] = [];
 
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 beforeEach(async () => {
-  fake.reset();
   hubDir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-hub-'));
 });
 afterEach(async () => {
@@ -75,7 +67,7 @@ async function syncProblems(h: Harness): Promise<Array<{ kind: string; severity:
 
 async function project(name: string, env: Record<string, string> = {}, clock?: { now(): number }) {
   const h = await startWithFakeProvider(
-    fake.url,
+    llm.fake.url,
     {
       TASK_ORCHESTRATOR_TOOLS: 'all',
       TASK_ORCHESTRATOR_PROJECT: name,
@@ -92,7 +84,7 @@ describe('federation between two projects', () => {
   it('a failure learned in one project guards a paraphrased prompt in the other', async () => {
     const alpha = await project('alpha');
     const beta = await project('beta');
-    fake.script({ text: 'Sure! The profile is ready.' });
+    llm.fake.script({ text: 'Sure! The profile is ready.' });
     await alpha.call('spawn_agent', { prompt: FAILED, output_schema: schema });
     expect(sc<Sync>(await alpha.call('sync_trigger', { direction: 'push' })).pushed).toBe(1);
 
@@ -118,10 +110,10 @@ describe('federation between two projects', () => {
     expect(sc<Check>(await beta.call('immune_check', { prompt: UNRELATED })).matches).toEqual([]);
 
     // Beta's next spawn of the paraphrase carries the guardrail learned in alpha.
-    fake.script({ text: '{"name": "Ada", "email": "ada@example.com"}' });
+    llm.fake.script({ text: '{"name": "Ada", "email": "ada@example.com"}' });
     await beta.call('spawn_agent', { prompt: PARAPHRASE, output_schema: schema });
     const system = (
-      fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
+      llm.fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
     ).messages.find((m) => m.role === 'system');
     expect(system?.content).toMatch(/Reply with valid JSON only/);
   });
@@ -129,7 +121,7 @@ describe('federation between two projects', () => {
   it('syncs incrementally, carries updates and withdrawals, and keeps lineage', async () => {
     const alpha = await project('alpha');
     const beta = await project('beta');
-    fake.script({ text: '' }, { text: '' });
+    llm.fake.script({ text: '' }, { text: '' });
     await alpha.call('spawn_agent', { prompt: FAILED });
     sc(await beta.call('federation_subscribe', { project: 'alpha' }));
     expect(sc<Sync>(await alpha.call('sync_trigger', {}))).toMatchObject({ pushed: 1 });
@@ -174,7 +166,7 @@ describe('federation between two projects', () => {
   it('imports a searched pattern by hub id, and refuses bad ids with what to do', async () => {
     const alpha = await project('alpha');
     const beta = await project('beta');
-    fake.script({ text: 'Sure! The profile is ready.' });
+    llm.fake.script({ text: 'Sure! The profile is ready.' });
     await alpha.call('spawn_agent', { prompt: FAILED, output_schema: schema });
     await alpha.call('sync_trigger', {});
     const hubId = sc<{ results: Array<{ hub_id: string }> }>(
@@ -195,7 +187,7 @@ describe('federation between two projects', () => {
   });
 
   it('says how to configure a hub when none is set', async () => {
-    const h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'all' });
+    const h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'all' });
     open.push(h);
     const r = await h.call('sync_trigger', { direction: 'both' });
     expect(r.isError).toBe(true);
@@ -206,7 +198,7 @@ describe('federation between two projects', () => {
 
   it('records a failed sync and reports it in sync_alerts and sync_status until a sync succeeds', async () => {
     const alpha = await project('alpha');
-    fake.script({ text: '' });
+    llm.fake.script({ text: '' });
     await alpha.call('spawn_agent', { prompt: FAILED });
     // The hub cannot hold alpha's document: a directory sits where the file should be.
     await fs.mkdir(path.join(hubDir, 'p-alpha.json'));
@@ -230,7 +222,7 @@ describe('sync lag', () => {
   it('warns when a change waits more than two sync intervals to be pushed', async () => {
     let now = Date.parse('2026-11-01T00:00:00.000Z');
     const h = await project('alpha', { TASK_ORCHESTRATOR_SYNC_INTERVAL_S: '60' }, { now: () => now });
-    fake.script({ text: '' });
+    llm.fake.script({ text: '' });
     await h.call('spawn_agent', { prompt: FAILED });
     expect(await syncProblems(h)).toEqual([]);
     now += 121_000;
@@ -319,7 +311,7 @@ describe('decay', () => {
     let now = Date.parse('2026-11-01T00:00:00.000Z');
     const clock = { now: () => now };
     const h = await project('alpha', {}, clock);
-    fake.script({ text: '' }, { text: '' });
+    llm.fake.script({ text: '' }, { text: '' });
     await h.call('spawn_agent', { prompt: FAILED });
     const fresh = sc<Check>(await h.call('immune_check', { prompt: FAILED }));
     expect(fresh.matches[0]!.strength).toBeCloseTo(1, 5);
@@ -356,7 +348,7 @@ describe('decay', () => {
   it('keeps a stale pattern that was reinforced enough to stay strong', async () => {
     let now = Date.parse('2026-11-01T00:00:00.000Z');
     const h = await project('alpha', {}, { now: () => now });
-    fake.script({ text: '' }, { text: '' }, { text: '' });
+    llm.fake.script({ text: '' }, { text: '' }, { text: '' });
     await h.call('spawn_agent', { prompt: FAILED });
     await h.call('spawn_agent', { prompt: `${FAILED}.` });
     const id = sc<{ patterns: Array<{ id: string; strength: number }> }>(await h.call('immune_failures', {}))

@@ -1,21 +1,13 @@
 /** The immune loop through MCP: failures become patterns, paraphrases are guarded, repeats blocked. */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
-let fake: FakeLlmServer;
 let h: Harness | undefined;
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 beforeEach(async () => {
-  fake.reset();
-  h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' });
+  h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' });
 });
 afterEach(async () => {
   h?.services.breakers.shutdown();
@@ -42,7 +34,7 @@ interface Check {
 
 describe('immune system', () => {
   it('remembers a failure and guards a paraphrase but not an unrelated prompt of the same operation', async () => {
-    fake.script({ text: 'Sure! The profile is ready.' });
+    llm.fake.script({ text: 'Sure! The profile is ready.' });
     const failed = sc<{ evaluation: { failure_type: string } }>(
       await h!.call('spawn_agent', { prompt: FAILED, output_schema: schema }),
     );
@@ -62,7 +54,7 @@ describe('immune system', () => {
   });
 
   it('adds the guardrails to the next spawn, and a success records a save', async () => {
-    fake.script({ text: 'not json' }, { text: '{"name": "Ada", "email": "ada@example.com"}' });
+    llm.fake.script({ text: 'not json' }, { text: '{"name": "Ada", "email": "ada@example.com"}' });
     await h!.call('spawn_agent', { prompt: FAILED, output_schema: schema });
     const guarded = sc<{ immune: { guardrails: string[] }; evaluation: { pass: boolean } }>(
       await h!.call('spawn_agent', { prompt: PARAPHRASE, output_schema: schema }),
@@ -70,14 +62,14 @@ describe('immune system', () => {
     expect(guarded.evaluation.pass).toBe(true);
     expect(guarded.immune.guardrails).toHaveLength(1);
     const system = (
-      fake.requests[1]!.body as { messages: Array<{ role: string; content: string }> }
+      llm.fake.requests[1]!.body as { messages: Array<{ role: string; content: string }> }
     ).messages.find((m) => m.role === 'system');
     expect(system?.content).toMatch(/Guardrails from past failures:\n- Reply with valid JSON only/);
     expect(sc<{ saves: number }>(await h!.call('immune_status', {})).saves).toBe(1);
   });
 
   it('merges a repeated failure and blocks its exact repeat before any provider call', async () => {
-    fake.script({ text: '' }, { text: '' });
+    llm.fake.script({ text: '' }, { text: '' });
     await h!.call('spawn_agent', { prompt: FAILED });
     await h!.call('spawn_agent', { prompt: FAILED });
     const failures = sc<{ patterns: Array<{ occurrences: number; failure_type: string }>; total: number }>(
@@ -85,13 +77,13 @@ describe('immune system', () => {
     );
     expect(failures.total).toBe(1);
     expect(failures.patterns[0]).toMatchObject({ occurrences: 2, failure_type: 'empty_response' });
-    const before = fake.requests.length;
+    const before = llm.fake.requests.length;
     const blocked = await h!.call('spawn_agent', { prompt: FAILED });
     expect(blocked.isError).toBe(true);
     expect(textOf(blocked)).toMatch(
       /IMMUNE_BLOCKED.*risk 0\.9\d*.*empty_response failure of spawn_agent seen 2x/,
     );
-    expect(fake.requests.length).toBe(before);
+    expect(llm.fake.requests.length).toBe(before);
   });
 
   it('flags prompt-injection markers', async () => {

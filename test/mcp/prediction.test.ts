@@ -9,9 +9,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { labelledJsonl, labelledPrompts } from '../fakes/labelledPrompts.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
@@ -29,19 +28,12 @@ interface Prediction {
   model: { version: number; roc_auc: number };
 }
 
-let fake: FakeLlmServer;
 let project: string;
 let stateDir: string;
 const open: Harness[] = [];
 
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 beforeEach(async () => {
-  fake.reset();
   project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-pred-'));
   stateDir = path.join(project, '.task-orchestrator');
 });
@@ -55,7 +47,7 @@ afterEach(async () => {
 
 async function server(env: Record<string, string> = {}) {
   const h = await startWithFakeProvider(
-    fake.url,
+    llm.fake.url,
     { TASK_ORCHESTRATOR_TOOLS: 'all', ...env },
     { cwd: project, stateDir },
   );
@@ -142,7 +134,7 @@ describe('failure predictor', () => {
       TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK: '1',
     });
     const prompts = labelledPrompts(50, 11);
-    fake.script(...prompts.map((p) => ({ text: p.label === 1 ? '' : 'Done: here is the summary.' })));
+    llm.fake.script(...prompts.map((p) => ({ text: p.label === 1 ? '' : 'Done: here is the summary.' })));
     for (const p of prompts) await h.call('spawn_agent', { prompt: p.prompt });
     await h.services.predictor.idle();
     const model = h.services.predictor.current();

@@ -1,21 +1,13 @@
 /** Every agent output is graded and recorded as a trial (spawn tools against the fake LLM server). */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
-import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
-let fake: FakeLlmServer;
 let h: Harness | undefined;
-beforeAll(async () => {
-  fake = await startFakeLlmServer();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const llm = useFakeLlm();
 beforeEach(async () => {
-  fake.reset();
-  h = await startWithFakeProvider(fake.url, { TASK_ORCHESTRATOR_TOOLS: 'eval' });
+  h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'eval' });
 });
 afterEach(async () => {
   h?.services.breakers.shutdown();
@@ -36,7 +28,7 @@ interface Graded {
 
 describe('graded spawns', () => {
   it('grades every answer with the default pipeline and records a trial', async () => {
-    fake.script({ text: 'A fine answer.' });
+    llm.fake.script({ text: 'A fine answer.' });
     const ok = sc<Graded>(await h!.call('spawn_agent', { prompt: 'Explain caching.' }));
     expect(ok.evaluation).toMatchObject({ pass: true, score: 1 });
     expect(ok.evaluation.graders.map((g) => g.grader)).toEqual(['non_empty', 'length']);
@@ -65,7 +57,7 @@ describe('graded spawns', () => {
 
   it('fails a wrong answer visibly and names the failure type', async () => {
     const schema = { type: 'object', required: ['n'], properties: { n: { type: 'number' } } };
-    fake.script({ text: '{"n": "seven"}' }, { text: '   ' });
+    llm.fake.script({ text: '{"n": "seven"}' }, { text: '   ' });
     const wrong = sc<Graded>(await h!.call('spawn_agent', { prompt: 'Count.', output_schema: schema }));
     expect(wrong.evaluation).toMatchObject({ pass: false, failure_type: 'schema_violation' });
     expect(wrong.evaluation.graders.map((g) => g.grader)).toEqual([
@@ -83,7 +75,7 @@ describe('graded spawns', () => {
   });
 
   it('takes per-call graders, and records provider failures as provider_error trials', async () => {
-    fake.script({ text: 'We should use Postgres.' });
+    llm.fake.script({ text: 'We should use Postgres.' });
     const r = sc<Graded>(
       await h!.call('spawn_agent', {
         prompt: 'Pick a DB.',
@@ -92,7 +84,7 @@ describe('graded spawns', () => {
     );
     expect(r.evaluation.graders).toEqual([expect.objectContaining({ grader: 'contains', pass: true })]);
 
-    fake.script({ status: 400 });
+    llm.fake.script({ status: 400 });
     const bad = await h!.call('spawn_agent', { prompt: 'bad request' });
     expect(bad.isError).toBe(true);
     expect(textOf(bad)).toMatch(/Recorded as trial tri_\w+ \(trial_get\)/);
