@@ -374,6 +374,51 @@ describe('stdio server end to end', () => {
     await b.client.close();
   });
 
+  it('two server processes share a schedule: each due run happens once, in one of them', async () => {
+    const env = {
+      TASK_ORCHESTRATOR_TOOLS: 'workflow',
+      TASK_ORCHESTRATOR_EXECUTE: 'on',
+      TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+    };
+    const [a, b] = [await start(env), await start(env)];
+    const runAt = new Date(Date.now() + 1500).toISOString();
+    const job = (await a.client.callTool({
+      name: 'schedule_task',
+      arguments: { command: { command: 'echo', args: ['scheduled'] }, run_at: runAt },
+    })) as CallToolResult;
+    expect(job.isError, text(job)).toBeFalsy();
+    const every = (await b.client.callTool({
+      name: 'schedule_task',
+      arguments: { command: { command: 'true', args: [] }, every: '1s' },
+    })) as CallToolResult;
+    expect(every.isError, text(every)).toBeFalsy();
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    const list = (await b.client.callTool({ name: 'list_scheduled_tasks', arguments: {} })) as CallToolResult;
+    const jobs = (
+      list.structuredContent as {
+        jobs: Array<{
+          name: string;
+          status: string;
+          run_count: number;
+          runs: Array<{ owner: string; at: string; ok: boolean }>;
+        }>;
+      }
+    ).jobs;
+    const once = jobs.find((j) => j.name === 'echo scheduled')!;
+    expect(once).toMatchObject({ status: 'done', run_count: 1 });
+    expect(once.runs[0]!.ok).toBe(true);
+    const repeating = jobs.find((j) => j.name === 'true')!;
+    // Due about every second for ~4 s: a few runs, never two for one due time.
+    expect(repeating.run_count).toBeGreaterThanOrEqual(2);
+    expect(repeating.run_count).toBeLessThanOrEqual(5);
+    const seconds = repeating.runs.map((r) => r.at.slice(0, 19));
+    expect(new Set(seconds).size).toBe(seconds.length);
+    // One process held the lease throughout.
+    expect(new Set([...once.runs, ...repeating.runs].map((r) => r.owner)).size).toBe(1);
+    await a.client.close();
+    await b.client.close();
+  });
+
   it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
     const child = spawn(process.execPath, [cli, 'serve'], {
       cwd: work,
