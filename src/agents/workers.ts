@@ -255,6 +255,8 @@ export class WorkerRegistry {
   /** A graded run of an interviewed model: moves its trust; demotes it when it keeps failing. */
   async noteOutcome(provider: string, model: string, pass: boolean): Promise<void> {
     const key = `${provider}/${model}`;
+    // Most runs are of models never interviewed: no write for them.
+    if (!(await this.doc.read((d) => key in d.profiles))) return;
     await this.doc.update((d) => {
       const p = d.profiles[key];
       if (!p) return;
