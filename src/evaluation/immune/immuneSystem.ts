@@ -242,8 +242,6 @@ function removePattern(state: ImmuneState, id: string): void {
   state.index.remove(id);
   if (p.origin) state.byOrigin.delete(`${p.origin.project}/${p.origin.pattern_id}`);
   state.removed.set(id, state.seq);
-  const i = state.order.indexOf(id);
-  if (i >= 0) state.order.splice(i, 1);
 }
 
 function importOne(state: ImmuneState, q: PortablePattern, at: string): void {
@@ -384,6 +382,8 @@ function apply(state: ImmuneState, event: ImmuneEvent, seq: number): void {
     }
     case 'pruned':
       for (const id of event.ids) removePattern(state, id);
+      // One pass over the order, however many were pruned.
+      state.order = state.order.filter((id) => state.patterns.has(id));
       return;
     case 'shared':
       for (const id of event.ids) {
