@@ -21,7 +21,7 @@ beforeEach(async () => {
   await fs.mkdir(path.join(work, 'project'));
 });
 afterEach(async () => {
-  await fs.rm(work, { recursive: true, force: true });
+  await fs.rm(work, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
@@ -97,7 +97,9 @@ describe('Claude Code over HTTP', () => {
       expect(list.stdout).toMatch(/to-http: http:\/\/127\.0\.0\.1:\d+\/mcp \(HTTP\) - ✔ Connected/);
       expect(list.stdout).toMatch(/to-noauth: .* - ✘/);
     } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGTERM');
+      await exited;
     }
   }, 90_000);
 });

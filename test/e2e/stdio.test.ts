@@ -42,8 +42,12 @@ beforeEach(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'to-e2e-'));
 });
 afterEach(async () => {
-  for (const r of started.splice(0)) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  await fs.rm(work, { recursive: true, force: true });
+  for (const r of started.splice(0))
+    if (r.child.exitCode === null) {
+      r.child.kill('SIGKILL');
+      await r.exited;
+    }
+  await fs.rm(work, { recursive: true, force: true, maxRetries: 5 });
 });
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
