@@ -144,6 +144,37 @@ async function doctor(options: { json?: boolean }): Promise<void> {
         status: 'ok',
         detail: `${catalog.categories.map((c) => `${c.name}(${c.tools.length})`).join(' ')}; core ~${catalog.coreTokens} tokens`,
       });
+      const fed = await services.federation.status();
+      checks.push({
+        check: 'federation',
+        status: fed.configured ? 'ok' : 'warn',
+        detail: fed.configured
+          ? `hub ${fed.hub} as "${fed.project}": ${fed.projects.length} project(s), subscribed to ${fed.subscriptions.join(', ') || 'none'}`
+          : `off (set TASK_ORCHESTRATOR_FEDERATION_DIR to share failure patterns); this project would be "${fed.project}"`,
+      });
+      const model = services.predictor.current();
+      checks.push({
+        check: 'predictor',
+        status: model ? 'ok' : 'warn',
+        detail: model
+          ? `model v${model.version} from ${model.samples.total} rows, ROC AUC ${model.metrics.roc_auc} (${model.created_at})`
+          : 'no model yet (train_predictor, `task-orchestrator train`, or automatically after enough trials)',
+      });
+      checks.push({
+        check: 'commands',
+        status: 'ok',
+        detail: `${config.execute ? 'execution ON' : 'dry run (TASK_ORCHESTRATOR_EXECUTE=on to run)'}; allowed: ${config.commands.join(', ')}`,
+      });
+      checks.push({
+        check: 'http auth',
+        status: config.http.jwtSecret || config.http.jwksUrl ? 'ok' : 'warn',
+        detail: config.http.jwtSecret
+          ? `HS256 secret set (issuer ${config.http.issuer}, audience ${config.http.audience})`
+          : config.http.jwksUrl
+            ? `JWKS ${config.http.jwksUrl}`
+            : 'serve --http needs JWT_SECRET_KEY or TASK_ORCHESTRATOR_JWKS_URL (stdio needs neither)',
+      });
+      services.breakers.shutdown();
       await services.close();
     } catch (error) {
       checks.push({ check: 'state folder', status: 'fail', detail: describeError(error) });

@@ -470,6 +470,10 @@ describe('cli', () => {
       /OK\s+provider openai\s+key from OPENAI_API_KEY, base URL http:\/\/127\.0\.0\.1:9\/v1/,
     );
     expect(ok.stdout).toMatch(/WARN\s+provider gemini\s+not configured \(set GEMINI_API_KEY/);
+    expect(ok.stdout).toMatch(/WARN\s+federation\s+off \(set TASK_ORCHESTRATOR_FEDERATION_DIR/);
+    expect(ok.stdout).toMatch(/WARN\s+predictor\s+no model yet/);
+    expect(ok.stdout).toMatch(/OK\s+commands\s+dry run/);
+    expect(ok.stdout).toMatch(/WARN\s+http auth\s+serve --http needs JWT_SECRET_KEY/);
     expect(ok.stdout + ok.stderr).not.toContain(SECRET);
     const json = await runCli(['doctor', '--json']);
     expect((JSON.parse(json.stdout) as { checks: unknown[] }).checks.length).toBeGreaterThan(4);
