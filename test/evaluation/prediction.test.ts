@@ -67,6 +67,19 @@ describe('predictor features and metrics', () => {
         messages: [{ role: 'user', content: 'e' }],
         metadata: { pass: false, operation: 'spawn_agent' },
       }),
+      JSON.stringify({
+        input: { prompt: 'f' },
+        expectedOutput: 'x',
+        metadata: { pass: true, operation: 'spawn_agent' },
+      }),
+      JSON.stringify({
+        id: 'tr_1',
+        operation: 'spawn_agent',
+        prompt: 'g',
+        output: '',
+        pass: false,
+        score: 0,
+      }),
       JSON.stringify({ prompt: 'no outcome' }),
       'not json',
     ].join('\n');
@@ -77,6 +90,8 @@ describe('predictor features and metrics', () => {
       ['c', 1],
       ['d', 1],
       ['e', 1],
+      ['f', 0],
+      ['g', 1],
     ]);
     expect(rows[4]!.tool).toBe('spawn_agent');
     expect(skipped).toBe(2);

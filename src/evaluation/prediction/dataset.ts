@@ -19,6 +19,9 @@ export interface ParsedRows {
 
 function promptOf(o: Record<string, unknown>): string | undefined {
   for (const k of ['prompt', 'input', 'input_prompt']) if (typeof o[k] === 'string' && o[k]) return o[k];
+  // Our langfuse export: { input: { prompt }, metadata: { pass } }.
+  const nested = (o.input as { prompt?: unknown } | undefined)?.prompt;
+  if (typeof nested === 'string' && nested) return nested;
   const messages = o.messages ?? (o.input as { messages?: unknown } | undefined)?.messages;
   if (Array.isArray(messages)) {
     const user = messages.filter(
