@@ -263,10 +263,7 @@ const envSchema = z.object({
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return DEFAULT_GATE_COMMANDS;
-      const names = v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+      const names = list(v);
       const bad = names.filter((n) => !/^[A-Za-z0-9._-]+$/.test(n));
       if (bad.length > 0 || names.length === 0) {
         ctx.addIssue({
@@ -284,10 +281,7 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((v, ctx) => {
-      const names = (v ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+      const names = list(v);
       const known = [
         'relevance',
         'completeness',

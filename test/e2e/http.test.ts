@@ -6,16 +6,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { exportJWK, importPKCS8, SignJWT, UnsecuredJWT } from 'jose';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useWorkFolder } from './children.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
@@ -28,23 +27,12 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-let work: string;
-const started: Running[] = [];
-beforeEach(async () => {
-  work = await fs.mkdtemp(path.join(os.tmpdir(), 'to-http-'));
-});
-afterEach(async () => {
-  for (const r of started.splice(0))
-    if (r.child.exitCode === null) {
-      r.child.kill('SIGKILL');
-      await r.exited;
-    }
-  await fs.rm(work, { recursive: true, force: true, maxRetries: 5 });
-});
+const folder = useWorkFolder<Running>('to-http-');
+const started = folder.started;
 
 async function start(env: Record<string, string> = {}, args: string[] = []): Promise<Running> {
   const child = spawn(process.execPath, [cli, 'serve', '--http', '--port', '0', ...args], {
-    cwd: work,
+    cwd: folder.dir,
     env: {
       PATH: process.env.PATH ?? '',
       JWT_SECRET_KEY: SECRET,
@@ -330,7 +318,7 @@ describe('HTTP mode', () => {
     const run = (env: Record<string, string>, args: string[] = []) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const child = spawn(process.execPath, [cli, 'serve', '--http', '--port', '0', ...args], {
-          cwd: work,
+          cwd: folder.dir,
           env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_CLAUDE_CLI: 'off', ...env },
         });
         let stderr = '';

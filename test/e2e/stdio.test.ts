@@ -4,17 +4,17 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { LineTransport } from './lineTransport.js';
 import { createLogger } from '../../src/core/logger.js';
 import { FolderHub } from '../../src/evaluation/immune/federationHub.js';
 import { labelledJsonl } from '../fakes/labelledPrompts.js';
+import { useWorkFolder } from './children.js';
 import { toolFixtures } from './toolFixtures.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -28,7 +28,6 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-let work: string;
 let fakeLlm: FakeLlmServer;
 beforeAll(async () => {
   fakeLlm = await startFakeLlmServer();
@@ -36,23 +35,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await fakeLlm.close();
 });
-const started: Running[] = [];
 
-beforeEach(async () => {
-  work = await fs.mkdtemp(path.join(os.tmpdir(), 'to-e2e-'));
-});
-afterEach(async () => {
-  for (const r of started.splice(0))
-    if (r.child.exitCode === null) {
-      r.child.kill('SIGKILL');
-      await r.exited;
-    }
-  await fs.rm(work, { recursive: true, force: true, maxRetries: 5 });
-});
+const folder = useWorkFolder<Running>('to-e2e-');
+const started = folder.started;
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
   const child = spawn(process.execPath, [cli, 'serve'], {
-    cwd: work,
+    cwd: folder.dir,
     env: {
       PATH: process.env.PATH ?? '',
       OPENAI_API_KEY: SECRET,
@@ -85,8 +74,8 @@ function text(result: CallToolResult): string {
 describe('stdio server end to end', () => {
   it('loads every category, calls every tool with valid and invalid input, and keeps stdout pure JSON-RPC', async () => {
     // A .env in the project must not be read (dotenv-style loaders would turn on every category).
-    await fs.writeFile(path.join(work, '.env'), 'TASK_ORCHESTRATOR_TOOLS=all\n');
-    const hubDir = path.join(work, 'hub');
+    await fs.writeFile(path.join(folder.dir, '.env'), 'TASK_ORCHESTRATOR_TOOLS=all\n');
+    const hubDir = path.join(folder.dir, 'hub');
     const { client, transport, stderr } = await start({ TASK_ORCHESTRATOR_FEDERATION_DIR: hubDir });
     const initial = (await client.listTools()).tools.map((t) => t.name);
     expect(initial.sort()).toEqual([
@@ -134,7 +123,7 @@ describe('stdio server end to end', () => {
         return { trial_id: (list.structuredContent as { trials: Array<{ id: string }> }).trials[0]!.id };
       },
       async projectFile(name: string, content: string) {
-        await fs.writeFile(path.join(work, name), content);
+        await fs.writeFile(path.join(folder.dir, name), content);
         return name;
       },
       async failurePattern() {
@@ -170,7 +159,7 @@ describe('stdio server end to end', () => {
       },
       async trainModel() {
         if (trained) return;
-        await fs.writeFile(path.join(work, 'model.jsonl'), labelledJsonl(300, 4));
+        await fs.writeFile(path.join(folder.dir, 'model.jsonl'), labelledJsonl(300, 4));
         const r = (await client.callTool({
           name: 'train_predictor',
           arguments: { source: 'file', path: 'model.jsonl' },
@@ -425,7 +414,7 @@ describe('stdio server end to end', () => {
 
   it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
     const child = spawn(process.execPath, [cli, 'serve'], {
-      cwd: work,
+      cwd: folder.dir,
       env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_TOOLS: 'core,nonsense' },
     });
     let stdout = '';
@@ -443,7 +432,7 @@ describe('cli', () => {
   function runCli(args: string[], env: Record<string, string> = {}) {
     return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [cli, ...args], {
-        cwd: work,
+        cwd: folder.dir,
         env: { PATH: process.env.PATH ?? '', ...env },
       });
       let stdout = '';
@@ -490,6 +479,6 @@ describe('cli', () => {
     expect(r.stdout).toMatch(
       /model-facing definitions: core ~\d+ tokens, all ~\d+ tokens; whole tools\/list: core ~\d+, all ~\d+ \(cl100k_base\)/,
     );
-    await expect(fs.access(path.join(work, '.task-orchestrator'))).rejects.toThrow();
+    await expect(fs.access(path.join(folder.dir, '.task-orchestrator'))).rejects.toThrow();
   });
 });
