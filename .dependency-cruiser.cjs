@@ -1,17 +1,18 @@
 /**
  * The layer check: imports flow one way,
- *   cli -> mcp -> evaluation -> agents -> healing, cost -> storage -> core
- * (tasks sits beside agents: it may use storage and core, and agents/evaluation may use it).
+ *   cli -> mcp -> evaluation -> agents -> safety -> {tasks, cost, healing} -> storage -> core
+ * (safety imports only core and storage: what it guards is handed to it by the composition root).
  * config.ts is read by anyone (it only parses the environment) and imports core alone.
  */
-const layers = ['core', 'storage', 'tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp'];
+const layers = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp'];
 // What each layer must never import.
 const above = {
-  core: ['storage', 'tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  storage: ['tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  tasks: ['cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  cost: ['tasks', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  healing: ['tasks', 'cost', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  core: ['storage', 'tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  storage: ['tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  tasks: ['cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  cost: ['tasks', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  healing: ['tasks', 'cost', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
+  safety: ['tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
   agents: ['evaluation', 'mcp', 'cli\\.ts'],
   evaluation: ['mcp', 'cli\\.ts'],
   mcp: ['cli\\.ts'],
@@ -37,6 +38,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/(mcp/|cli\\.ts$)' },
       to: { path: '@modelcontextprotocol/sdk' },
+    },
+    {
+      name: 'one-exec-boundary',
+      comment: 'Every program runs through src/safety/exec.ts (policy, minimal environment, no shell)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/safety/exec\\.ts$' },
+      to: { path: '^(node:)?child_process$', dependencyTypes: ['core'] },
     },
     {
       name: 'categories-are-independent',

@@ -18,6 +18,8 @@ export interface ClaudeCliConfig {
   /** Absolute path of the executable. */
   readonly command: string;
   readonly model: string;
+  /** ANTHROPIC_* and CLAUDE_* variables it gets (the rest of the environment does not pass). */
+  readonly env: Readonly<Record<string, string>>;
   readonly keyVar?: undefined;
   readonly baseUrl?: undefined;
 }
@@ -66,19 +68,32 @@ export const DEFAULT_COMMANDS: readonly string[] = [
 ];
 
 /** Programs a task's command gate may run when TASK_ORCHESTRATOR_GATE_COMMANDS is unset. */
+/** Variables every program the server runs gets from the server's environment, when set. */
+export const CHILD_ENV_NAMES: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'LC_MESSAGES',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+  'CI',
+  'NO_COLOR',
+  'FORCE_COLOR',
+];
+
 export const DEFAULT_GATE_COMMANDS: readonly string[] = [
   'npm',
   'pnpm',
   'yarn',
   'make',
-  'cargo',
-  'go',
   'pytest',
-  'tsc',
-  'eslint',
-  'prettier',
-  'vitest',
-  'jest',
+  'go',
+  'cargo',
 ];
 
 export interface Config {
@@ -140,6 +155,14 @@ export interface Config {
   readonly commands: readonly string[];
   /** How long an approval request stays open, seconds. */
   readonly approvalTtlS: number;
+  /** Environment variables (names) passed to the programs the server runs, besides the minimal set. */
+  readonly execEnv: readonly string[];
+  /** The environment programs the server runs start with: CHILD_ENV_NAMES and execEnv, as set. */
+  readonly childEnv: Readonly<Record<string, string>>;
+  /** Total bytes of task artifacts the state folder may hold. */
+  readonly artifactQuotaBytes: number;
+  /** Scheduled jobs that may exist at once. */
+  readonly maxScheduledJobs: number;
   /** HTTP mode: authentication and limits. */
   readonly http: {
     readonly jwtSecret: string | undefined;
@@ -151,6 +174,12 @@ export interface Config {
     readonly maxBodyBytes: number;
     readonly ratePerMinute: number;
     readonly maxConcurrent: number;
+    /** A session unused this long is closed, seconds. */
+    readonly sessionIdleS: number;
+    /** Open sessions per token subject. */
+    readonly sessionsPerSubject: number;
+    /** Requests per minute per client address before authentication. */
+    readonly preAuthRatePerMinute: number;
   };
   /** Alert rules' thresholds and where notifications go. */
   readonly alerts: {
@@ -382,6 +411,31 @@ const envSchema = z.object({
       return names;
     }),
   TASK_ORCHESTRATOR_APPROVAL_TTL_S: intVar('TASK_ORCHESTRATOR_APPROVAL_TTL_S', 3_600, 10, 2_592_000),
+  TASK_ORCHESTRATOR_EXEC_ENV: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const names = list(v);
+      const bad = names.filter((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+      if (bad.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TASK_ORCHESTRATOR_EXEC_ENV must be a comma list of variable names, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return names;
+    }),
+  TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB: intVar('TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB', 200, 1, 1_000_000),
+  TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS: intVar('TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS', 100, 1, 100_000),
+  TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S: intVar('TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S', 1_800, 5, 604_800),
+  TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT: intVar(
+    'TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT',
+    16,
+    1,
+    10_000,
+  ),
+  TASK_ORCHESTRATOR_HTTP_PREAUTH_RATE: intVar('TASK_ORCHESTRATOR_HTTP_PREAUTH_RATE', 120, 1, 1_000_000),
   JWT_SECRET_KEY: z
     .string()
     .optional()
@@ -536,7 +590,15 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const cli = (e.TASK_ORCHESTRATOR_CLAUDE_CLI ?? 'auto').trim();
   if (cli !== 'off') {
     const command = cli === 'auto' || cli === '' ? findOnPath('claude', e.PATH) : path.resolve(cwd, cli);
-    if (command) providers.push({ name: 'claude-code', command, model: 'default' });
+    if (command) {
+      // Its own settings pass to it; nothing else of the server's environment does.
+      const cliEnv = Object.fromEntries(
+        Object.entries(env).filter(
+          (pair): pair is [string, string] => /^(ANTHROPIC_|CLAUDE_)/.test(pair[0]) && pair[1] !== undefined,
+        ),
+      );
+      providers.push({ name: 'claude-code', command, model: 'default', env: Object.freeze(cliEnv) });
+    }
   }
 
   const secrets = Object.entries(env)
@@ -586,6 +648,16 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     execute: (nonEmpty(e.TASK_ORCHESTRATOR_EXECUTE) ?? 'off').toLowerCase() === 'on',
     commands: Object.freeze([...(e.TASK_ORCHESTRATOR_COMMANDS ?? DEFAULT_COMMANDS)]),
     approvalTtlS: e.TASK_ORCHESTRATOR_APPROVAL_TTL_S,
+    execEnv: Object.freeze(e.TASK_ORCHESTRATOR_EXEC_ENV),
+    childEnv: Object.freeze(
+      Object.fromEntries(
+        [...CHILD_ENV_NAMES, ...e.TASK_ORCHESTRATOR_EXEC_ENV]
+          .map((name) => [name, env[name]] as const)
+          .filter((pair): pair is readonly [string, string] => pair[1] !== undefined),
+      ),
+    ),
+    artifactQuotaBytes: e.TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB * 1024 * 1024,
+    maxScheduledJobs: e.TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS,
     http: Object.freeze({
       jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
       jwksUrl: e.TASK_ORCHESTRATOR_JWKS_URL,
@@ -596,6 +668,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       maxBodyBytes: e.TASK_ORCHESTRATOR_HTTP_MAX_BODY,
       ratePerMinute: e.TASK_ORCHESTRATOR_HTTP_RATE,
       maxConcurrent: e.TASK_ORCHESTRATOR_HTTP_CONCURRENCY,
+      sessionIdleS: e.TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S,
+      sessionsPerSubject: e.TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT,
+      preAuthRatePerMinute: e.TASK_ORCHESTRATOR_HTTP_PREAUTH_RATE,
     }),
     alerts: Object.freeze({
       risk: e.TASK_ORCHESTRATOR_ALERT_RISK,
@@ -849,5 +924,37 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     name: 'TASK_ORCHESTRATOR_APPROVAL_TTL_S',
     default: '3600',
     description: 'How long an approval request waits in the inbox before it expires, seconds.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_EXEC_ENV',
+    default: '',
+    description:
+      'Comma list of environment variables passed to the programs the server runs, besides PATH, HOME, locale and a few more (npm_config_*, GIT_*, NODE_OPTIONS, LD_* never pass).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB',
+    default: '200',
+    description:
+      'Total size of task artifacts (`detailed_work`) the state folder may hold; a write past it is refused.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS',
+    default: '100',
+    description: 'Scheduled jobs that may exist at once; schedule_task past it is refused.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S',
+    default: '1800',
+    description: 'HTTP mode: a session unused this long is closed (the client starts a new one).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT',
+    default: '16',
+    description: 'HTTP mode: open sessions per token subject (429 above; idle ones expire).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_HTTP_PREAUTH_RATE',
+    default: '120',
+    description: 'HTTP mode: requests per minute per client address before authentication (429 above).',
   },
 ];

@@ -3,6 +3,7 @@
  * checked against (not trusted), and a task that a passing answer completes through its gates.
  * Shared by spawn_agent, spawn_archetype_agent and spawn_parallel_agents.
  */
+import { quoteUntrusted } from '../safety/quote.js';
 import { AppError } from '../core/errors.js';
 import type { Result } from '../core/errors.js';
 import { SchemaCache } from '../tasks/gates.js';
@@ -86,7 +87,9 @@ export async function runAgent(
     taskId = task.id;
     schema ??= task.output_schema;
     if (!role && task.specialist) role = deps.archetypes.get(task.specialist);
-    prompt = `Task ${task.id}: ${task.title}${task.description ? `\n\n${task.description}` : ''}\n\n${input.prompt}`;
+    // Title and description may come from mail, plans or other agents: they reach the model as data.
+    const fields = `Title: ${task.title}${task.description ? `\n\n${task.description}` : ''}`;
+    prompt = `Task ${task.id}:\n${quoteUntrusted(fields, { label: 'task', maxChars: 6000 })}\n\n${input.prompt}`;
   }
   if (schema) {
     deps.schemas.validator(schema); // a bad schema is refused before any money is spent

@@ -5,12 +5,12 @@
  * python3 is installed (it compiles, it does not run the code). Issues carry line and column.
  * Never throws for any input: problems of the validator itself come back as an issue.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type * as TS from 'typescript';
+import type { ExecBoundary } from '../safety/exec.js';
 
 export type CodeLanguage = 'typescript' | 'javascript' | 'json' | 'python';
 
@@ -147,33 +147,28 @@ function validateJson(code: string): CodeValidation {
   }
 }
 
-function run(
+/** Runs a checker program through the exec boundary. */
+async function run(
+  boundary: ExecBoundary,
   file: string,
   args: string[],
+  cwd: string,
 ): Promise<{ code: number | null; stderr: string; missing: boolean }> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      { timeout: 20_000, maxBuffer: 1_048_576, shell: false },
-      (error, _stdout, stderr) => {
-        const e = error as (NodeJS.ErrnoException & { code?: string | number }) | null;
-        resolve({
-          code: e ? (typeof e.code === 'number' ? e.code : 1) : 0,
-          stderr: String(stderr),
-          missing: e?.code === 'ENOENT',
-        });
-      },
-    );
-  });
+  const r = await boundary.run({ file, args, cwd, timeoutMs: 20_000, maxBytes: 1_048_576 });
+  return {
+    code: r.spawn_error ? 1 : r.timed_out ? 1 : r.exit_code,
+    stderr: r.stderr,
+    missing: r.spawn_error?.includes('not found') === true,
+  };
 }
 
-async function validatePython(code: string): Promise<CodeValidation> {
+async function validatePython(code: string, boundary: ExecBoundary): Promise<CodeValidation> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'to-py-'));
   try {
     const file = path.join(dir, 'input.py');
     await writeFile(file, code);
-    const r = await run('python3', ['-m', 'py_compile', file]);
+    // -I: isolated (no current folder on sys.path, no PYTHON* variables), so nothing of the project loads.
+    const r = await run(boundary, 'python3', ['-I', '-m', 'py_compile', file], dir);
     if (r.missing)
       return {
         language: 'python',
@@ -212,10 +207,15 @@ async function validatePython(code: string): Promise<CodeValidation> {
   }
 }
 
+/**
+ * @param boundary runs python3 for Python (the only language checked by another program); without
+ *   it Python is reported as not checked.
+ */
 export async function validateCode(
   code: string,
   language: CodeLanguage,
   fileName?: string,
+  boundary?: ExecBoundary,
 ): Promise<CodeValidation> {
   try {
     if (Buffer.byteLength(code) > MAX_CODE_BYTES)
@@ -234,7 +234,24 @@ export async function validateCode(
         ],
       };
     if (language === 'json') return validateJson(code);
-    if (language === 'python') return await validatePython(code);
+    if (language === 'python') {
+      if (!boundary)
+        return {
+          language,
+          valid: false,
+          checked: 'not checked',
+          issues: [
+            {
+              line: 1,
+              column: 1,
+              severity: 'warning',
+              code: 'UNAVAILABLE',
+              message: 'Python is checked only inside the server',
+            },
+          ],
+        };
+      return await validatePython(code, boundary);
+    }
     return validateTs(code, language, fileName);
   } catch (error) {
     return {

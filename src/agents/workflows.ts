@@ -4,11 +4,12 @@
  * request and the named files. Files must be inside the project; their contents are bounded and
  * quoted as data, never as instructions.
  */
+import { quoteUntrusted } from '../safety/quote.js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { resolveInside } from '../core/pathValidation.js';
+import { resolveInside } from '../safety/paths.js';
 
 const workflowSchema = z
   .object({
@@ -98,11 +99,8 @@ export async function buildWorkflowPrompt(
       included: included.length,
       truncated: included.length < text.length,
     });
-    // A fence longer than any backtick run in the file, so the content cannot close it.
-    const longest = Math.max(2, ...(included.match(/`+/g) ?? []).map((m) => m.length));
-    const fence = '`'.repeat(longest + 1);
     parts.push(
-      `File ${rel}${included.length < text.length ? ` (first ${included.length} of ${text.length} characters)` : ''}:\n${fence}\n${included}\n${fence}`,
+      `File ${rel}${included.length < text.length ? ` (first ${included.length} of ${text.length} characters)` : ''}:\n${quoteUntrusted(included, { label: 'file', maxChars: FILE_LIMITS.perFile })}`,
     );
   }
   const prompt = [

@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'INVALID_INPUT'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'FORBIDDEN'
+  | 'LIMIT_REACHED'
   | 'UNKNOWN_CATEGORY'
   | 'STORAGE_LOCKED'
   | 'STORAGE_CORRUPT'

@@ -36,6 +36,12 @@ export interface RouterOptions {
   maxResultTokens?: number;
   /** Name/version of the connected client, for the actor of mutations. */
   clientName: () => string;
+  /** The verified actor of this session (HTTP mode's token subject), if any. */
+  verifiedActor?: string | undefined;
+  /** This connection's id. */
+  sessionId: string;
+  /** Asks the human through the client (elicitation), when the client supports it. */
+  askHuman?: () => ToolContext['askHuman'];
 }
 
 export function firstSentence(text: string): string {
@@ -286,8 +292,20 @@ export class ToolRouter implements TransportObserver, SessionControl {
       },
       async (args: unknown, extra: RequestExtra): Promise<CallToolResult> => {
         const token = extra._meta?.progressToken;
+        const verified = this.options.verifiedActor;
+        const actor = verified ?? this.options.clientName();
+        const askHuman = this.options.askHuman?.();
         const ctx: ToolContext = {
-          actor: this.options.clientName(),
+          actor,
+          actorVerified: verified !== undefined,
+          sessionId: this.options.sessionId,
+          actorFor: (label) =>
+            label === undefined || label.trim() === ''
+              ? actor
+              : verified !== undefined
+                ? `${verified} (${label})`
+                : label,
+          ...(askHuman ? { askHuman } : {}),
           signal: extra.signal,
           compact: this.tracker.compact,
           session: this,

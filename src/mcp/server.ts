@@ -3,6 +3,7 @@
  * tracker, and the instructions the model reads. One instance per connection (stdio has one; HTTP
  * mode creates one per session over shared Services).
  */
+import { randomUUID } from 'node:crypto';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { packageVersion } from '../core/version.js';
 import { renderHtml } from '../evaluation/immune/dashboardRender.js';
@@ -73,10 +74,21 @@ export function createServer(services: Services, options: ServerOptions = {}): O
     initial: options.initial ?? services.config.tools,
     maxResultTokens: services.config.maxResultTokens,
     clientName: () => {
-      if (options.actor) return options.actor;
       const client = mcp.server.getClientVersion();
       return client ? `${client.name}/${client.version}` : 'unknown-client';
     },
+    verifiedActor: options.actor,
+    sessionId: randomUUID(),
+    askHuman: () =>
+      mcp.server.getClientCapabilities()?.elicitation
+        ? async (message, schema) => {
+            const r = await mcp.server.elicitInput({
+              message,
+              requestedSchema: schema as never,
+            });
+            return { action: r.action, content: r.content as Record<string, unknown> | undefined };
+          }
+        : undefined,
   });
   mcp.registerResource(
     'immune-dashboard',

@@ -2,11 +2,13 @@ import { createAgentRunDeps } from '../agents/agentRun.js';
 import type { AgentRunDeps } from '../agents/agentRun.js';
 import { loadArchetypes } from '../agents/archetypes.js';
 import { createAuditLog } from '../agents/auditLog.js';
-import { CommandRunner, execFileBoundary } from '../agents/commandRunner.js';
-import type { ExecBoundary } from '../agents/commandRunner.js';
-import { EMPTY_INBOX, Inbox } from '../agents/inbox.js';
-import type { InboxDoc } from '../agents/inbox.js';
-import { OperationClassifier } from '../agents/operations.js';
+import { CommandRunner } from '../safety/commandRunner.js';
+import { CommandPolicy } from '../safety/commandPolicy.js';
+import { createExecBoundary } from '../safety/exec.js';
+import type { ExecBoundary } from '../safety/exec.js';
+import { EMPTY_INBOX, Inbox } from '../safety/inbox.js';
+import type { InboxDoc } from '../safety/inbox.js';
+import { OperationClassifier } from '../safety/classifier.js';
 import { EMPTY_WORKERS, WorkerRegistry } from '../agents/workers.js';
 import type { WorkerDoc } from '../agents/workers.js';
 import { EMPTY_SCHEDULE, Scheduler } from '../agents/scheduler.js';
@@ -78,8 +80,10 @@ export interface Services {
   classifier: OperationClassifier;
   /** Requests waiting for a human's approval. */
   inbox: Inbox;
-  /** Runs allowed commands (or dry-runs them) after classification. */
+  /** Runs allowed commands (or dry-runs them) after classification and the command policy. */
   commands: CommandRunner;
+  /** The exec boundary every program starts through. */
+  exec: ExecBoundary;
   /** Interview profiles and trust of models. */
   workers: WorkerRegistry;
   /** Persistent scheduled jobs, run by the process holding the lease. */
@@ -110,16 +114,31 @@ export async function openServices(
 ): Promise<Services> {
   const storage = await openStorage({ stateDir: config.stateDir, logger });
   const classifier = await OperationClassifier.load(config.dataDir, config.stateDir);
+  const policy = await CommandPolicy.load(config.dataDir, config.stateDir, {
+    projectDir: config.projectDir,
+    stateDir: config.stateDir,
+    gatePrograms: config.gateCommands,
+    commandPrograms: config.commands,
+  });
+  const boundary = overrides.execBoundary ?? createExecBoundary({ env: config.childEnv });
+  const commands = new CommandRunner({
+    classifier,
+    policy,
+    boundary,
+    execute: config.execute,
+    projectDir: config.projectDir,
+    stateDir: config.stateDir,
+    maxOutputBytes: 1_048_576,
+  });
   const tasks = new TaskService({
-    classifyCommand: (command, args) => {
-      const c = classifier.classify([command, ...args]);
-      return { verdict: c.verdict, reason: c.matches[0]?.reason };
+    gates: {
+      vet: async (gate) => void (await commands.vet(gate.command, gate.args, 'gate')),
+      run: (gate, signal) => commands.runGate(gate, signal),
     },
     storage,
     logger,
     clock,
     projectDir: config.projectDir,
-    gateCommands: config.gateCommands,
   });
   const breakers = new BreakerRegistry(
     storage.document<BreakerDoc>('breakers', { breakers: {} }),
@@ -131,7 +150,7 @@ export async function openServices(
   const pricing = await loadPricing(config.dataDir, config.stateDir);
   const usage = storage.log<UsageRecord>('usage');
   const providers = new Map<ProviderName, ConfiguredProvider>(
-    createProviders(config.providers).map((provider, i) => [
+    createProviders(config.providers, { boundary, cwd: config.projectDir }).map((provider, i) => [
       provider.name,
       { provider, defaultModel: config.providers[i]!.model },
     ]),
@@ -156,14 +175,6 @@ export async function openServices(
     shareByDefault: config.federationShare,
   });
   const inbox = new Inbox(storage.document<InboxDoc>('inbox', EMPTY_INBOX), clock, config.approvalTtlS);
-  const commands = new CommandRunner({
-    classifier,
-    boundary: overrides.execBoundary ?? execFileBoundary,
-    allowlist: config.commands,
-    execute: config.execute,
-    projectDir: config.projectDir,
-    maxOutputBytes: 1_048_576,
-  });
   const notifiers: Notifier[] = [new ConsoleNotifier(logger, clock)];
   if (config.alerts.webhookUrl)
     notifiers.push(
@@ -291,6 +302,7 @@ export async function openServices(
     classifier,
     inbox,
     commands,
+    exec: boundary,
     workers,
     scheduler,
     trialRows,

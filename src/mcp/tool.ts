@@ -13,9 +13,29 @@ export interface ToolAnnotations {
   openWorldHint: boolean;
 }
 
+/** What the user answered in a form the client showed them (MCP elicitation). */
+export interface HumanAnswer {
+  action: 'accept' | 'decline' | 'cancel';
+  content?: Record<string, unknown> | undefined;
+}
+
 export interface ToolContext {
-  /** Who is acting: the MCP client's name/version unless a tool takes an explicit actor. */
+  /** Who is acting: the verified token subject in HTTP mode, else the MCP client's name/version. */
   actor: string;
+  /** True when `actor` was verified (HTTP mode's token subject), not declared by the client. */
+  actorVerified: boolean;
+  /** This connection's id (each MCP session has its own). */
+  sessionId: string;
+  /**
+   * The actor to record for a tool's optional `actor` argument: with a verified subject the
+   * argument only labels it ("alice (reviewer)"); otherwise it names the actor.
+   */
+  actorFor(label: string | undefined): string;
+  /**
+   * Asks the human at the client through a form (MCP elicitation); undefined when the client
+   * cannot show one.
+   */
+  askHuman?: (message: string, schema: Record<string, unknown>) => Promise<HumanAnswer>;
   /** Aborted when the client cancels the request or the connection closes. */
   signal: AbortSignal;
   /** True when the context tracker asks for short results. */

@@ -1,9 +1,8 @@
 /**
  * Quality gates a task must pass to complete: its result validates against the task's JSON
- * Schema, and its command gates (allowlisted programs such as `npm test`) exit 0. The agent's own
- * claim never completes a task.
+ * Schema, and its command gates (the project's own test and build scripts, as the command policy
+ * allows) exit 0. The agent's own claim never completes a task.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Ajv, ValidateFunction } from 'ajv';
@@ -23,13 +22,6 @@ function createAjv(): Ajv {
   (formats.default ?? formats)(ajv);
   return ajv;
 }
-
-/** Package managers may only run the project's own scripts: `exec`/`dlx` would fetch and run anything. */
-const PACKAGE_MANAGER_SUBCOMMANDS: Record<string, readonly string[]> = {
-  npm: ['test', 't', 'run', 'run-script'],
-  pnpm: ['test', 't', 'run'],
-  yarn: ['test', 'run'],
-};
 
 const MAX_SCHEMA_BYTES = 64 * 1024;
 
@@ -84,73 +76,27 @@ export class SchemaCache {
   }
 }
 
-/**
- * Checks that a command gate may run here.
- * @throws AppError INVALID_INPUT naming the allowlist.
- */
-export function checkCommandGate(gate: CommandGate, allowlist: readonly string[]): void {
-  if (!/^[A-Za-z0-9._-]+$/.test(gate.command)) {
-    throw new AppError('INVALID_INPUT', `Gate command "${gate.command}" must be a bare program name`, {
-      hint: `Use one of: ${allowlist.join(', ')} (no paths, no shell syntax; arguments go in args)`,
-    });
-  }
-  if (!allowlist.includes(gate.command)) {
-    throw new AppError('INVALID_INPUT', `Gate command "${gate.command}" is not allowed`, {
-      hint: `Allowed: ${allowlist.join(', ')}. Set TASK_ORCHESTRATOR_GATE_COMMANDS to change the list`,
-    });
-  }
-  const subcommands = PACKAGE_MANAGER_SUBCOMMANDS[gate.command];
-  if (subcommands && !subcommands.includes(gate.args[0] ?? '')) {
-    throw new AppError('INVALID_INPUT', `"${gate.command} ${gate.args[0] ?? ''}" is not allowed as a gate`, {
-      hint: `${gate.command} gates run project scripts only: ${subcommands.map((s) => `${gate.command} ${s}`).join(', ')}`,
-    });
-  }
-}
-
+/** What a command gate did: passed, failed, or was not run (execution off, or refused) and why. */
 export interface GateRun {
   gate: string;
   ok: boolean;
+  status: 'passed' | 'failed' | 'not_run';
   exit_code: number | null;
   duration_ms: number;
-  /** The last lines of output, for the violation message. */
+  /** The last lines of output, or why it did not run. */
   output_tail: string;
 }
 
-/** Runs a command gate without a shell, with its timeout. Never throws. */
-export function runCommandGate(gate: CommandGate, cwd: string, signal?: AbortSignal): Promise<GateRun> {
-  const label = [gate.command, ...gate.args].join(' ');
-  const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      gate.command,
-      gate.args,
-      {
-        cwd,
-        shell: false,
-        timeout: gate.timeout_s * 1000,
-        maxBuffer: 4 * 1024 * 1024,
-        windowsHide: true,
-        signal,
-      },
-      (error, stdout, stderr) => {
-        const output = `${stdout}${stderr}`.trim();
-        const tail = output.split('\n').slice(-15).join('\n').slice(-2000);
-        const err = error as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
-        let exitCode: number | null = 0;
-        let note = '';
-        if (err) {
-          exitCode = typeof err.code === 'number' ? err.code : null;
-          if (err.code === 'ENOENT') note = `${gate.command} was not found on PATH`;
-          else if (err.killed || err.name === 'AbortError') note = `timed out after ${gate.timeout_s} s`;
-        }
-        resolve({
-          gate: label,
-          ok: !err,
-          exit_code: exitCode,
-          duration_ms: Date.now() - started,
-          output_tail: note ? `${note}${tail ? `\n${tail}` : ''}` : tail,
-        });
-      },
-    );
-  });
+/**
+ * Runs command gates. Tasks do not start programs themselves: the composition root hands them the
+ * safety layer's runner (command policy, classifier, execution switch, exec boundary).
+ */
+export interface GateExecutor {
+  /**
+   * Checks that a gate may be stored on a task.
+   * @throws AppError INVALID_INPUT naming what is allowed.
+   */
+  vet(gate: CommandGate): Promise<void>;
+  /** Runs one gate. Never throws. */
+  run(gate: CommandGate, signal?: AbortSignal): Promise<GateRun>;
 }

@@ -102,6 +102,8 @@ export interface Task {
   /** JSON Schema the completion `result` must validate against. */
   output_schema?: Record<string, unknown>;
   command_gates: CommandGate[];
+  /** A human let the task complete without running its command gates (execution off). */
+  gates_waived?: Waiver;
   result?: unknown;
   summary?: string;
   approved?: boolean;
@@ -145,6 +147,7 @@ export type TaskEvent = EventBase &
     | { type: 'dependency_added'; id: string; dependency: Dependency }
     | { type: 'dependency_removed'; id: string; on: string }
     | { type: 'dependency_waived'; id: string; on: string; reason: string }
+    | { type: 'gates_waived'; id: string; reason: string }
     | {
         type: 'completed';
         id: string;
@@ -377,6 +380,14 @@ function applyEvent(state: TaskState, event: TaskEvent, seq: number): void {
       dep.waived = { by: event.actor, reason: event.reason, at: event.at };
       task.updated_at = event.at;
       addHistory(state, task.id, seq, event, `waived dependency on ${event.on}: ${event.reason}`);
+      return;
+    }
+    case 'gates_waived': {
+      const task = state.tasks.get(event.id);
+      if (!task) return;
+      task.gates_waived = { by: event.actor, reason: event.reason, at: event.at };
+      task.updated_at = event.at;
+      addHistory(state, task.id, seq, event, `command gates waived: ${event.reason}`);
       return;
     }
     case 'completed': {

@@ -15,8 +15,8 @@ import type { Storage } from '../storage/storage.js';
 import { writeArtifact } from './artifacts.js';
 import { ListIndex } from './listIndex.js';
 import type { ListFilter } from './listIndex.js';
-import { checkCommandGate, runCommandGate, SchemaCache } from './gates.js';
-import type { GateRun } from './gates.js';
+import { SchemaCache } from './gates.js';
+import type { GateExecutor, GateRun } from './gates.js';
 import {
   blockers,
   childProgress,
@@ -105,15 +105,12 @@ export interface TaskServiceOptions {
   logger: Logger;
   clock: Clock;
   projectDir: string;
-  gateCommands: readonly string[];
-  /** The operation classifier: a gate command that is not SAFE is refused when defined. */
-  classifyCommand?: (
-    command: string,
-    args: readonly string[],
-  ) => { verdict: string; reason?: string | undefined };
+  /** Vets and runs command gates (the safety layer's command runner). */
+  gates: GateExecutor;
 }
 
 const DEFAULT_GATE_TIMEOUT_S = 300;
+const COMPLETABLE: readonly Status[] = ['ready', 'active', 'review', 'blocked'];
 
 export class GateFailure extends AppError {
   constructor(
@@ -214,23 +211,18 @@ export class TaskService {
     return state.tasks.get(resolveId(state, ref))!;
   }
 
-  private checkGates(gates: NewTask['command_gates']): CommandGate[] {
-    return (gates ?? []).map((g) => {
+  private async checkGates(gates: NewTask['command_gates']): Promise<CommandGate[]> {
+    const out: CommandGate[] = [];
+    for (const g of gates ?? []) {
       const gate: CommandGate = {
         command: g.command,
         args: g.args,
         timeout_s: g.timeout_s ?? DEFAULT_GATE_TIMEOUT_S,
       };
-      checkCommandGate(gate, this.options.gateCommands);
-      const c = this.options.classifyCommand?.(gate.command, gate.args);
-      if (c && c.verdict !== 'SAFE')
-        throw new AppError(
-          'INVALID_INPUT',
-          `Gate \`${[gate.command, ...gate.args].join(' ')}\` is ${c.verdict === 'BLOCKED' ? 'blocked' : 'risky (needs approval)'}: ${c.reason ?? ''}`,
-          { hint: 'Gates run unattended; use a command that only checks (tests, lint, build)' },
-        );
-      return gate;
-    });
+      await this.options.gates.vet(gate);
+      out.push(gate);
+    }
+    return out;
   }
 
   /** Adds one or more tasks atomically: all of them, or none with the reason. */
@@ -239,7 +231,7 @@ export class TaskService {
     actor: string,
     source: Source = 'manual',
   ): Promise<Array<{ ref?: string; task: TaskSummary }>> {
-    const prepared = this.prepare(items);
+    const prepared = await this.prepare(items);
     const added = await this.store.transact((state) => {
       const tasks = this.buildBatch(state, prepared, actor, source);
       // tasks[i] was built from prepared[i].
@@ -266,7 +258,7 @@ export class TaskService {
     actor: string,
     source: Source,
   ): Promise<{ added: TaskSummary[]; duplicates: string[] }> {
-    const prepared = this.prepare(items);
+    const prepared = await this.prepare(items);
     const outcome = await this.store.transact((state) => {
       const seen = new Set<string>();
       const fresh = prepared.filter(({ item }) => {
@@ -291,11 +283,13 @@ export class TaskService {
   }
 
   /** Checks that need no state: fail before taking the lock. */
-  private prepare(items: NewTask[]): Array<{ item: NewTask; gates: CommandGate[] }> {
-    return items.map((item) => {
+  private async prepare(items: NewTask[]): Promise<Array<{ item: NewTask; gates: CommandGate[] }>> {
+    const out: Array<{ item: NewTask; gates: CommandGate[] }> = [];
+    for (const item of items) {
       if (item.output_schema) this.schemas.validator(item.output_schema);
-      return { item, gates: this.checkGates(item.command_gates) };
-    });
+      out.push({ item, gates: await this.checkGates(item.command_gates) });
+    }
+    return out;
   }
 
   /** Builds the tasks of a batch against `state`. @throws AppError for bad refs, ids or cycles. */
@@ -425,7 +419,7 @@ export class TaskService {
     actor: string,
   ): Promise<TaskSummary> {
     if (changes.output_schema) this.schemas.validator(changes.output_schema);
-    const gates = changes.command_gates ? this.checkGates(changes.command_gates) : undefined;
+    const gates = changes.command_gates ? await this.checkGates(changes.command_gates) : undefined;
     const id = await this.store.transact((state) => {
       const task = this.require(state, ref);
       const normalized: Partial<TaskFields> & { parent?: string | null } = { ...changes };
@@ -566,7 +560,7 @@ export class TaskService {
   /** What would stop `task` from completing now, besides its command gates. */
   private completionViolations(state: TaskState, task: Task, input: CompleteInput): string[] {
     const out: string[] = [];
-    if (!['ready', 'active', 'review', 'blocked'].includes(task.status)) {
+    if (!COMPLETABLE.includes(task.status)) {
       out.push(`status is ${task.status}; only ready, active, blocked or review tasks can complete`);
       return out;
     }
@@ -585,6 +579,25 @@ export class TaskService {
   }
 
   /**
+   * Records a human's waiver of a task's command gates (they cannot run while execution is off).
+   * Only the human channel (the CLI in a terminal) calls this.
+   * @throws AppError NOT_FOUND, INVALID_INPUT without a reason or gates.
+   */
+  async waiveGates(ref: string, reason: string, actor: string): Promise<TaskSummary> {
+    if (!reason.trim())
+      throw new AppError('INVALID_INPUT', 'A reason is required to waive gates', {
+        hint: 'Say why they need not run',
+      });
+    const id = await this.store.transact((state) => {
+      const task = this.require(state, ref);
+      if (task.command_gates.length === 0)
+        throw new AppError('INVALID_INPUT', `Task ${task.id} has no command gates`);
+      return { event: { type: 'gates_waived', id: task.id, reason, at: this.now(), actor }, result: task.id };
+    });
+    return this.read((state) => summarizeTask(state, state.tasks.get(id)!));
+  }
+
+  /**
    * Completes a task if every gate passes: dependencies satisfied, subtasks closed, result valid
    * against the output schema, every command gate exits 0. Otherwise records the failed attempt
    * and throws GateFailure with every violation; the task stays open.
@@ -600,11 +613,14 @@ export class TaskService {
       return { task: structuredClone(t), violations: this.completionViolations(state, t, input) };
     });
     const gateRuns: GateRun[] = [];
-    if (violations.length === 0) {
+    // Every command gate runs and is reported, whatever the other gates say.
+    if (COMPLETABLE.includes(task.status)) {
       for (const gate of task.command_gates) {
-        const run = await runCommandGate(gate, this.options.projectDir, signal);
+        const run = await this.options.gates.run(gate, signal);
         gateRuns.push(run);
-        if (!run.ok) {
+        if (run.status === 'not_run') {
+          if (!task.gates_waived) violations.push(`command gate "${run.gate}" ${run.output_tail}`);
+        } else if (!run.ok) {
           violations.push(
             `command gate "${run.gate}" failed (exit ${run.exit_code ?? 'none'}): ${run.output_tail || 'no output'}`,
           );

@@ -1,6 +1,9 @@
 /** validate_code's engine: TypeScript types and syntax, JavaScript syntax, JSON, Python; never throws. */
 import { describe, expect, it } from 'vitest';
 import { validateCode } from '../../src/agents/codeValidation.js';
+import { createExecBoundary } from '../../src/safety/exec.js';
+
+const boundary = createExecBoundary({ env: { PATH: process.env.PATH ?? '' } });
 
 describe('code validation', () => {
   it('reports TypeScript type errors with line and column, and passes good code', async () => {
@@ -35,17 +38,22 @@ describe('code validation', () => {
   });
 
   it('compiles Python without running it', async () => {
-    const r = await validateCode('import os\nos.remove("/tmp/never-run")\ndef f(:\n  pass\n', 'python');
+    const r = await validateCode(
+      'import os\nos.remove("/tmp/never-run")\ndef f(:\n  pass\n',
+      'python',
+      undefined,
+      boundary,
+    );
     expect(r.valid).toBe(false);
     expect(r.issues[0]).toMatchObject({ line: 3, code: 'SyntaxError' });
-    expect((await validateCode('print("hi")\n', 'python')).valid).toBe(true);
+    expect((await validateCode('print("hi")\n', 'python', undefined, boundary)).valid).toBe(true);
   });
 
   it('never throws, whatever the input', async () => {
     const junk = ['\u0000\u0001', '}'.repeat(10_000), '<'.repeat(5000), '"'.repeat(3), '/*', '`${', '\uD800'];
     for (const code of junk)
       for (const lang of ['typescript', 'javascript', 'json', 'python'] as const) {
-        const r = await validateCode(code, lang);
+        const r = await validateCode(code, lang, undefined, boundary);
         expect(typeof r.valid).toBe('boolean');
       }
   });

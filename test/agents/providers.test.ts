@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAnthropicProvider } from '../../src/agents/providers/anthropic.js';
+import { createExecBoundary } from '../../src/safety/exec.js';
 import { createClaudeCodeProvider } from '../../src/agents/providers/claudeCode.js';
 import { loadConfig } from '../../src/config.js';
 import { createGeminiProvider } from '../../src/agents/providers/gemini.js';
@@ -147,7 +148,11 @@ describe('claude-code provider (the user’s claude CLI)', () => {
       .map((l) => JSON.parse(l) as { args: string[]; prompt: string });
 
   it('runs claude -p with the prompt on stdin and reports its usage and cost', async () => {
-    const r = await createClaudeCodeProvider({ command }).generate({
+    const r = await createClaudeCodeProvider({
+      command,
+      boundary: createExecBoundary({ env: { PATH: process.env.PATH ?? '' } }),
+      cwd: dir,
+    }).generate({
       model: 'default',
       prompt: 'Summarise the README',
       system: 'Be terse.',
@@ -166,7 +171,11 @@ describe('claude-code provider (the user’s claude CLI)', () => {
   });
 
   it('reports a missing login as auth, and kills a hanging CLI at the deadline', async () => {
-    const p = createClaudeCodeProvider({ command });
+    const p = createClaudeCodeProvider({
+      command,
+      boundary: createExecBoundary({ env: { PATH: process.env.PATH ?? '' } }),
+      cwd: dir,
+    });
     expect(
       failure(await p.generate({ model: 'default', prompt: 'NOT_LOGGED_IN', timeoutMs: 10_000 })),
     ).toMatchObject({ code: 'auth', status: 401 });

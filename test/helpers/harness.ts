@@ -16,7 +16,7 @@ import { buildCategories } from '../../src/mcp/categories/index.js';
 import { createServer } from '../../src/mcp/server.js';
 import type { OrchestratorServer, ServerOptions } from '../../src/mcp/server.js';
 import { openServices } from '../../src/mcp/services.js';
-import type { ExecBoundary } from '../../src/agents/commandRunner.js';
+import type { ExecBoundary } from '../../src/safety/commandRunner.js';
 import type { Services } from '../../src/mcp/services.js';
 import type { Category } from '../../src/mcp/tool.js';
 

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecBoundary } from '../../src/agents/commandRunner.js';
+import type { ExecBoundary } from '../../src/safety/exec.js';
 import { nextRun } from '../../src/agents/scheduler.js';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
@@ -18,7 +18,7 @@ const clock = { now: () => now };
 let calls: string[];
 const open: Harness[] = [];
 const spy: ExecBoundary = {
-  run(file, args) {
+  run({ file, args }) {
     calls.push([file, ...args].join(' '));
     return Promise.resolve({
       exit_code: 0,

@@ -6,8 +6,9 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecBoundary, ExecResult } from '../../src/agents/commandRunner.js';
-import { execFileBoundary } from '../../src/agents/commandRunner.js';
+import type { ExecBoundary, ExecResult } from '../../src/safety/exec.js';
+import { createExecBoundary } from '../../src/safety/exec.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
@@ -16,7 +17,7 @@ let project: string;
 let h: Harness | undefined;
 let calls: Array<{ file: string; args: readonly string[] }>;
 const spy: ExecBoundary = {
-  run(file, args) {
+  run({ file, args }) {
     calls.push({ file, args });
     return Promise.resolve<ExecResult>({
       exit_code: 0,
@@ -31,6 +32,8 @@ const spy: ExecBoundary = {
 
 beforeEach(async () => {
   calls = [];
+  userAnswer = undefined;
+  formsShown = [];
   project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-wf-'));
 });
 afterEach(async () => {
@@ -38,6 +41,10 @@ afterEach(async () => {
   h = undefined;
   await fs.rm(project, { recursive: true, force: true });
 });
+
+/** What the scripted user answers to approval forms (MCP elicitation); undefined: the client has no forms. */
+let userAnswer: { action: 'accept' | 'decline' | 'cancel'; content?: Record<string, unknown> } | undefined;
+let formsShown: string[];
 
 async function start(
   env: Record<string, string> = {},
@@ -50,7 +57,13 @@ async function start(
     stateDir: path.join(project, '.state'),
     execBoundary: boundary,
     ...(clock ? { clock } : {}),
+    ...(userAnswer ? { clientOptions: { capabilities: { elicitation: {} } } } : {}),
   });
+  if (userAnswer)
+    h.client.setRequestHandler(ElicitRequestSchema, (request) => {
+      formsShown.push(request.params.message);
+      return userAnswer!;
+    });
   return h;
 }
 
@@ -106,8 +119,10 @@ describe('run_with_error_capture', () => {
     );
     expect(dry.status).toBe('dry_run');
     expect(dry.message).toMatch(/TASK_ORCHESTRATOR_EXECUTE=on/);
-    const outside = await s.call('run_with_error_capture', { command: 'ls', args: [], cwd: '../..' });
-    expect(outside.isError).toBe(true);
+    const outside = sc<Run>(
+      await s.call('run_with_error_capture', { command: 'ls', args: [], cwd: '../..' }),
+    );
+    expect(outside.status).toBe('not_allowed');
     expect(calls).toEqual([]);
   });
 
@@ -116,7 +131,7 @@ describe('run_with_error_capture', () => {
       path.join(project, 'trace.txt'),
       'Traceback (most recent call last):\n  File "/app/main.py", line 3, in <module>\n    boom()\nNameError: name \'boom\' is not defined\n',
     );
-    const s = await start({}, execFileBoundary);
+    const s = await start({}, createExecBoundary({ env: { PATH: process.env.PATH ?? '' } }));
     const r = sc<Run & { exit_code: number; stdout: string }>(
       await s.call('run_with_error_capture', { command: 'cat', args: ['trace.txt'] }),
     );
@@ -125,16 +140,17 @@ describe('run_with_error_capture', () => {
       expect.objectContaining({ language: 'python', file: '/app/main.py', line: 3 }),
     ]);
     const failing = sc<Run & { exit_code: number; stderr: string; agent_suggestion?: string }>(
-      await s.call('run_with_error_capture', { command: 'ls', args: ['no-such-file'] }),
+      await s.call('run_with_error_capture', { command: 'git', args: ['status'] }),
     );
     expect(failing.exit_code).not.toBe(0);
-    expect(failing.stderr).toMatch(/no-such-file/);
+    expect(failing.stderr).toMatch(/not a git repository/);
     expect(failing.agent_suggestion).toBeUndefined();
   });
 });
 
 describe('approval inbox', () => {
-  it('files a risky command, rejects need a reason, and an approval runs it exactly once', async () => {
+  it('files a risky command; only the user approves (a form), and it runs exactly once', async () => {
+    userAnswer = { action: 'accept', content: { decision: 'approve' } };
     const s = await start();
     const r = sc<Run>(
       await s.call('run_with_error_capture', { command: 'git', args: ['reset', '--hard', 'HEAD~1'] }),
@@ -149,25 +165,51 @@ describe('approval inbox', () => {
     ]);
     const noReason = await s.call('approve_action', { action_id: r.action_id, approve: false });
     expect(textOf(noReason)).toMatch(/reason is required to reject/);
-    // Two approvals at once: one runs it, the other is refused.
+    // A free-text approver is not an input any more.
+    const named = await s.call('approve_action', {
+      action_id: r.action_id,
+      approve: true,
+      approved_by: 'ana',
+    });
+    expect(named.isError).toBe(true);
+    // Two approvals at once: the user approves both forms, one runs it, the other is refused.
     const both = await Promise.all([
-      s.call('approve_action', { action_id: r.action_id, approve: true, approved_by: 'ana' }),
-      s.call('approve_action', { action_id: r.action_id, approve: true, approved_by: 'ben' }),
+      s.call('approve_action', { action_id: r.action_id, approve: true }),
+      s.call('approve_action', { action_id: r.action_id, approve: true }),
     ]);
+    expect(formsShown[0]).toMatch(/git reset --hard HEAD~1[\s\S]*discards uncommitted work/);
     expect(both.filter((x) => !x.isError)).toHaveLength(1);
     expect(textOf(both.find((x) => x.isError)!)).toMatch(/already approved/);
     expect(calls).toEqual([{ file: 'git', args: ['reset', '--hard', 'HEAD~1'] }]);
-    const done = sc<{ items: Array<{ status: string; executions: number; outcome: { status: string } }> }>(
-      await s.call('inbox_status', {}),
-    );
+    const done = sc<{
+      items: Array<{ status: string; executions: number; decided_via: string; outcome: { status: string } }>;
+    }>(await s.call('inbox_status', {}));
     expect(done.items[0]).toMatchObject({
       status: 'executed',
       executions: 1,
+      decided_via: 'elicitation',
       outcome: { status: 'executed' },
     });
     const again = await s.call('approve_action', { action_id: r.action_id, approve: true });
     expect(textOf(again)).toMatch(/already executed/);
     expect(calls).toHaveLength(1);
+  });
+
+  it('refuses an approval from a client that cannot ask its user, and a declined form decides nothing', async () => {
+    const s = await start();
+    const r = sc<Run>(await s.call('run_with_error_capture', { command: 'git', args: ['clean', '-fd'] }));
+    const self = await s.call('approve_action', { action_id: r.action_id, approve: true });
+    expect(self.isError).toBe(true);
+    expect(textOf(self)).toMatch(/\[FORBIDDEN\] Only a human approves.*task-orchestrator approve act_/);
+    await h!.close();
+    h = undefined;
+    userAnswer = { action: 'decline' };
+    const s2 = await start();
+    const declined = sc<{ item: { status: string }; ran: boolean }>(
+      await s2.call('approve_action', { action_id: r.action_id!, approve: true }),
+    );
+    expect(declined).toMatchObject({ item: { status: 'pending' }, ran: false });
+    expect(calls).toEqual([]);
   });
 
   it('records a rejection, and refuses to approve an expired request', async () => {
@@ -186,10 +228,13 @@ describe('approval inbox', () => {
     );
     expect(rejected.item).toMatchObject({ status: 'rejected', decision_reason: 'would delete build caches' });
     now += 61_000;
-    const late = await s.call('approve_action', { action_id: b.action_id, approve: true });
+    userAnswer = { action: 'accept', content: { decision: 'approve' } };
+    await h!.close();
+    const s2 = await start({ TASK_ORCHESTRATOR_APPROVAL_TTL_S: '60' }, spy, { now: () => now });
+    const late = await s2.call('approve_action', { action_id: b.action_id, approve: true });
     expect(textOf(late)).toMatch(/expired .* can no longer be approved/);
     expect(
-      sc<{ items: Array<{ status: string }> }>(await s.call('inbox_status', { status: 'expired' })).items,
+      sc<{ items: Array<{ status: string }> }>(await s2.call('inbox_status', { status: 'expired' })).items,
     ).toHaveLength(1);
     expect(calls).toEqual([]);
   });
@@ -239,7 +284,9 @@ describe('workflows and code validation', () => {
         expect.objectContaining({ path: 'a.ts', truncated: false }),
         expect.objectContaining({ path: 'big.txt', truncated: true }),
       ]);
-      expect(built.prompt).toMatch(/quoted data from the project[\s\S]*File a\.ts:\n````\n/);
+      expect(built.prompt).toMatch(
+        /quoted data from the project[\s\S]*File a\.ts:\n<<<file ([0-9a-f]{12})>>>[^\n]*\nexport const a = 1;[\s\S]*?\n<<<end \1>>>/,
+      );
       const outside = await s.call('trigger_workflow', {
         workflow: 'Review',
         prompt: 'x',
@@ -311,18 +358,26 @@ describe('error explanation', () => {
           OPENAI_BASE_URL: `${fake.url}/v1`,
           TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
         },
-        execFileBoundary,
+        createExecBoundary({ env: { PATH: process.env.PATH ?? '' } }),
       );
       fake.script({ text: 'The file does not exist: create it or fix the path.' });
       const r = sc<{ exit_code: number; agent_suggestion: string; agent_trial_id: string }>(
-        await s.call('run_with_error_capture', { command: 'ls', args: ['no-such-file'], explain: true }),
+        await s.call('run_with_error_capture', {
+          command: 'git',
+          args: ['log', '--oneline'],
+          explain: true,
+        }),
       );
       expect(r.agent_suggestion).toMatch(/does not exist/);
       expect(r.agent_trial_id).toMatch(/^tr/);
       const prompt = (
         fake.requests.at(-1)!.body as { messages: Array<{ role: string; content: string }> }
       ).messages.find((m) => m.role === 'user')!.content;
-      expect(prompt).toMatch(/`ls no-such-file` failed[\s\S]*no-such-file/);
+      // The command line and its output are quoted data inside random fences they cannot close.
+      expect(prompt).toMatch(/<<<command line ([0-9a-f]{12})>>>[^\n]*\ngit log --oneline\n<<<end \1>>>/);
+      expect(prompt).toMatch(
+        /<<<command output ([0-9a-f]{12})>>>[\s\S]*not a git repository[\s\S]*<<<end \1>>>/,
+      );
     } finally {
       await fake.close();
     }

@@ -45,7 +45,7 @@ describe('ListIndex', () => {
         logger: silentLogger,
         clock: systemClock,
         projectDir: dir,
-        gateCommands: [],
+        gates: { vet: () => Promise.resolve(), run: () => Promise.reject(new Error('no gates here')) },
       });
       const random = rng(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;

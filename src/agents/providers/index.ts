@@ -4,9 +4,17 @@ import { createAnthropicProvider } from './anthropic.js';
 import { createClaudeCodeProvider } from './claudeCode.js';
 import { createGeminiProvider } from './gemini.js';
 import { createOpenAiProvider } from './openai.js';
+import type { ExecBoundary } from '../../safety/exec.js';
 import type { LlmProvider } from './types.js';
 
-export function createProviders(configs: readonly ProviderConfig[]): LlmProvider[] {
+export interface ProviderDeps {
+  /** Runs the claude CLI for the keyless provider. */
+  boundary: ExecBoundary;
+  /** The project folder (where the claude CLI runs). */
+  cwd: string;
+}
+
+export function createProviders(configs: readonly ProviderConfig[], deps: ProviderDeps): LlmProvider[] {
   return configs.map((c) => {
     switch (c.name) {
       case 'openai':
@@ -16,7 +24,7 @@ export function createProviders(configs: readonly ProviderConfig[]): LlmProvider
       case 'anthropic':
         return createAnthropicProvider({ apiKey: c.apiKey, baseUrl: c.baseUrl });
       case 'claude-code':
-        return createClaudeCodeProvider({ command: c.command });
+        return createClaudeCodeProvider({ command: c.command, env: c.env, ...deps });
     }
   });
 }

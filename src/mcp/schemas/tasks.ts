@@ -10,7 +10,9 @@ export const actorField = z
   .min(1)
   .max(100)
   .optional()
-  .describe('Who acts (recorded in history); default: the MCP client');
+  .describe(
+    "Who acts (recorded in history); default: the MCP client. In HTTP mode it only labels the token's subject",
+  );
 
 export const dueField = z
   .string()

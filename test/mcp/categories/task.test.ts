@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sc, startHarness, textOf } from '../../helpers/harness.js';
@@ -21,9 +22,10 @@ interface Summary {
   parent?: string;
 }
 
-async function start(env: Record<string, string> = {}) {
+async function start(env: Record<string, string> = {}, cwd?: string) {
   h = await startHarness({
-    env: { TASK_ORCHESTRATOR_TOOLS: 'task', TASK_ORCHESTRATOR_GATE_COMMANDS: 'node,npm', ...env },
+    env: { TASK_ORCHESTRATOR_TOOLS: 'task', TASK_ORCHESTRATOR_EXECUTE: 'on', ...env },
+    ...(cwd ? { cwd } : {}),
   });
   return h;
 }
@@ -132,12 +134,16 @@ describe('tasks_add and tasks_list', () => {
       [{ title: 'ok', priority: 'urgent' }, /priority/],
       [{ title: 'ok', output_schema: { type: 'nonsense' } }, /output_schema is not a valid JSON Schema/],
       [
-        { title: 'ok', command_gates: [{ command: 'rm', args: ['-rf', '/'] }] },
-        /Gate command "rm" is not allowed.*Allowed: node, npm/,
+        { title: 'ok', command_gates: [{ command: 'rm', args: ['-r', 'src'] }] },
+        /"rm" is not an allowed gate program/,
+      ],
+      [
+        { title: 'ok', command_gates: [{ command: 'node', args: ['-e', '1'] }] },
+        /"node" is not an allowed gate program.*Allowed: npm, pnpm, yarn, make, pytest, go, cargo/,
       ],
       [
         { title: 'ok', command_gates: [{ command: 'npm', args: ['exec', 'evil'] }] },
-        /"npm exec" is not allowed/,
+        /npm exec is not allowed as a gate.*Allowed: npm test, npm run/,
       ],
       [{ title: 'ok', command_gates: [{ command: '/bin/sh', args: [] }] }, /bare program name/],
     ];
@@ -273,50 +279,85 @@ describe('tasks_complete gates', () => {
   });
 
   it('runs command gates without a shell and requires exit 0 (failures and timeouts reported)', async () => {
-    await start();
-    const t = await add([
-      {
-        ref: 'fails',
-        title: 'Failing gate',
-        command_gates: [{ command: 'node', args: ['-e', 'console.log("3 tests failed"); process.exit(3)'] }],
-      },
-      {
-        ref: 'hangs',
-        title: 'Hanging gate',
-        command_gates: [{ command: 'node', args: ['-e', 'setTimeout(() => {}, 60000)'], timeout_s: 1 }],
-      },
-      {
-        ref: 'shell',
-        title: 'No shell',
-        command_gates: [
-          {
-            command: 'node',
-            args: ['-e', 'process.exit(process.argv[1] === "$(whoami)" ? 0 : 1)', '$(whoami)'],
+    const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
+    try {
+      await fs.writeFile(
+        path.join(project, 'package.json'),
+        JSON.stringify({
+          scripts: {
+            fails: 'node -e "console.log(\'3 tests failed\'); process.exit(3)"',
+            hangs: 'node -e "setTimeout(() => {}, 60000)"',
+            literal: 'node check.js',
+            passes: 'node -e "process.exit(0)"',
           },
-        ],
-      },
-      {
-        ref: 'passes',
-        title: 'Passing gate',
-        command_gates: [{ command: 'node', args: ['-e', 'process.exit(0)'] }],
-      },
-    ]);
-    const fails = await h!.call('tasks_complete', { task_id: t.fails!.id });
-    expect(textOf(fails)).toMatch(/command gate "node -e .*" failed \(exit 3\): 3 tests failed/);
-    const hangs = await h!.call('tasks_complete', { task_id: t.hangs!.id });
-    expect(textOf(hangs)).toMatch(/timed out after 1 s/);
-    const shell = sc<{ gates: Array<{ ok: boolean }> }>(
-      await h!.call('tasks_complete', { task_id: t.shell!.id }),
-    );
-    expect(shell.gates[0]?.ok).toBe(true); // "$(whoami)" arrived literally: no shell expanded it
-    const passes = sc<{ task: Summary; gates: Array<{ gate: string; ok: boolean; exit_code: number }> }>(
-      await h!.call('tasks_complete', { task_id: t.passes!.id }),
-    );
-    expect(passes.task.status).toBe('completed');
-    expect(passes.gates).toMatchObject([{ ok: true, exit_code: 0 }]);
-    expect(
-      sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.fails!.id })).summary.status,
-    ).toBe('ready');
+        }),
+      );
+      // "$HOME" is a file name here: it must reach the script as those characters, unexpanded.
+      await fs.writeFile(path.join(project, '$HOME'), '');
+      await fs.writeFile(path.join(project, 'check.js'), 'process.exit(process.argv[2] === "$HOME" ? 0 : 1)');
+      await start({}, project);
+      const t = await add([
+        { ref: 'fails', title: 'Failing gate', command_gates: [{ command: 'npm', args: ['run', 'fails'] }] },
+        {
+          ref: 'hangs',
+          title: 'Hanging gate',
+          command_gates: [{ command: 'npm', args: ['run', 'hangs'], timeout_s: 1 }],
+        },
+        {
+          ref: 'shell',
+          title: 'No shell',
+          command_gates: [{ command: 'npm', args: ['run', 'literal', '--', '$HOME'] }],
+        },
+        {
+          ref: 'passes',
+          title: 'Passing gate',
+          command_gates: [{ command: 'npm', args: ['run', 'passes'] }],
+        },
+      ]);
+      const fails = await h!.call('tasks_complete', { task_id: t.fails!.id });
+      expect(textOf(fails)).toMatch(/command gate "npm run fails" failed \(exit 3\):[\s\S]*3 tests failed/);
+      const t0 = Date.now();
+      const hangs = await h!.call('tasks_complete', { task_id: t.hangs!.id });
+      expect(textOf(hangs)).toMatch(/timed out after 1 s/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const shell = sc<{ gates: Array<{ ok: boolean }> }>(
+        await h!.call('tasks_complete', { task_id: t.shell!.id }),
+      );
+      expect(shell.gates[0]?.ok).toBe(true);
+      const passes = sc<{ task: Summary; gates: Array<{ gate: string; ok: boolean; exit_code: number }> }>(
+        await h!.call('tasks_complete', { task_id: t.passes!.id }),
+      );
+      expect(passes.task.status).toBe('completed');
+      expect(passes.gates).toMatchObject([{ ok: true, exit_code: 0, status: 'passed' }]);
+      expect(
+        sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.fails!.id })).summary.status,
+      ).toBe('ready');
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
+    }
+  });
+
+  it('does not run gates while execution is off: the task stays open with "not run"', async () => {
+    const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
+    try {
+      await fs.writeFile(
+        path.join(project, 'package.json'),
+        JSON.stringify({ scripts: { test: 'touch ran' } }),
+      );
+      await start({ TASK_ORCHESTRATOR_EXECUTE: 'off' }, project);
+      const t = await add([
+        { ref: 'a', title: 'Gated', command_gates: [{ command: 'npm', args: ['test'] }] },
+      ]);
+      const r = await h!.call('tasks_complete', { task_id: t.a!.id });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/npm test.*not run: execution off/);
+      expect(sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.a!.id })).summary.status).toBe(
+        'ready',
+      );
+      await expect(fs.access(path.join(project, 'ran'))).rejects.toThrow();
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
+    }
   });
 
   it('stores detailed work as an artifact inside the state folder and refuses path tricks', async () => {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { AppError } from '../../../core/errors.js';
+import { approveAndRun } from '../../../safety/inbox.js';
 import type { Services } from '../../services.js';
 import { inboxItemSchema } from '../../schemas/operations.js';
 import { defineTool, ok } from '../../tool.js';
@@ -6,9 +8,10 @@ import { defineTool, ok } from '../../tool.js';
 const input = z
   .object({
     action_id: z.string().min(1).max(80).describe('The inbox item (inbox_status)'),
-    approve: z.boolean().describe('true runs it (once); false rejects it'),
+    approve: z
+      .boolean()
+      .describe('true asks the user to approve it (a form in the client); false rejects it'),
     reason: z.string().max(2000).optional().describe('Why; required to reject'),
-    approved_by: z.string().max(120).optional().describe('Who decides (default: this session)'),
   })
   .strict();
 
@@ -22,44 +25,84 @@ const output = z.object({
 
 const tail = (s: string) => (s.length > 4000 ? `…${s.slice(-4000)}` : s);
 
-export function approveAction(services: Services) {
+export function approveAction(services: Pick<Services, 'inbox' | 'commands'>) {
   return defineTool({
     name: 'approve_action',
     title: 'Approve or reject an action',
     description:
-      'Decide an inbox item: approve runs the operation exactly once (classification and allowlist are checked again, and it is a dry run unless execution is on) and records its outcome; reject needs a reason. Expired items cannot be approved.',
+      'Decide an inbox item. Only a human approves: with approve:true the user is asked in a form of the client (MCP elicitation); a client without forms is told to have the user run `task-orchestrator approve <id>` in a terminal. An approved action runs exactly once (checked again; a dry run unless execution is on). Anyone may reject, with a reason.',
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     async handler(args, ctx) {
-      const by = args.approved_by ?? ctx.actor;
-      const item = await services.inbox.decide(args.action_id, {
-        approve: args.approve,
-        reason: args.reason,
-        by,
-      });
-      if (!args.approve) return ok({ item, ran: false }, `Rejected ${item.id}: ${args.reason}`);
-      const run = await services.commands.run(
-        {
-          command: item.payload.command,
-          args: item.payload.args,
-          cwd: item.payload.cwd,
-          timeoutS: item.payload.timeout_s,
-          actor: by,
-        },
-        undefined,
-        true,
-      );
-      const okRun = run.status === 'executed' ? run.result!.exit_code === 0 : run.status === 'dry_run';
-      const final = await services.inbox.recordOutcome(item.id, {
-        ok: okRun,
-        status: run.status,
-        message: run.message,
-        ...(run.result ? { exit_code: run.result.exit_code } : {}),
-      });
+      if (!args.approve) {
+        const item = await services.inbox.decide(args.action_id, {
+          approve: false,
+          reason: args.reason,
+          by: ctx.actor,
+          via: 'mcp',
+          session: ctx.sessionId,
+        });
+        return ok({ item, ran: false }, `Rejected ${item.id}: ${args.reason}`);
+      }
+      const pending = await services.inbox.get(args.action_id);
+      let decider: { by: string; via: 'elicitation' | 'mcp'; session?: string };
+      if (ctx.askHuman) {
+        const answer = await ctx.askHuman(
+          [
+            `Approve this action? It runs once, in the project folder.`,
+            `Command: ${pending.summary}`,
+            `Why it needs approval: ${pending.reasons.join('; ')}`,
+            `Requested by: ${pending.requested_by}`,
+          ].join('\n'),
+          {
+            type: 'object',
+            properties: {
+              decision: {
+                type: 'string',
+                enum: ['approve', 'reject'],
+                description: 'approve runs it once; reject refuses it',
+              },
+              reason: { type: 'string', description: 'Why (required to reject)' },
+            },
+            required: ['decision'],
+          },
+        );
+        const decision = answer.content?.decision;
+        if (answer.action !== 'accept' || (decision !== 'approve' && decision !== 'reject'))
+          return ok(
+            { item: pending, ran: false },
+            `The user did not decide (${answer.action}); ${pending.id} stays pending until ${pending.expires_at}.`,
+          );
+        if (decision === 'reject') {
+          const reason =
+            typeof answer.content?.reason === 'string' && answer.content.reason.trim()
+              ? answer.content.reason
+              : 'rejected by the user';
+          const item = await services.inbox.decide(pending.id, {
+            approve: false,
+            reason,
+            by: `user of ${ctx.actor}`,
+            via: 'elicitation',
+          });
+          return ok({ item, ran: false }, `The user rejected ${item.id}: ${reason}`);
+        }
+        decider = { by: `user of ${ctx.actor}`, via: 'elicitation' };
+      } else if (ctx.actorVerified) {
+        decider = { by: ctx.actor, via: 'mcp', session: ctx.sessionId };
+      } else {
+        throw new AppError(
+          'FORBIDDEN',
+          `Only a human approves ${pending.id}, and this client cannot ask the user`,
+          {
+            hint: `Ask the user to run \`task-orchestrator approve ${pending.id}\` (or \`reject ${pending.id} --reason ...\`) in their terminal`,
+          },
+        );
+      }
+      const { item, run } = await approveAndRun(services.inbox, services.commands, pending.id, decider);
       return ok(
         {
-          item: final,
+          item,
           ran: run.status === 'executed',
           ...(run.result
             ? {
@@ -69,7 +112,7 @@ export function approveAction(services: Services) {
               }
             : {}),
         },
-        `Approved ${item.id} by ${by}. ${run.message}`,
+        `Approved ${item.id} by ${decider.by}. ${run.message}`,
       );
     },
   });

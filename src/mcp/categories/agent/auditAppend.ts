@@ -43,7 +43,7 @@ export function auditAppend(services: Services) {
         entry_type: args.entry_type,
         title: args.title,
         content: args.content,
-        actor: args.actor ?? ctx.actor,
+        actor: ctx.actorFor(args.actor),
       });
       return ok({ entry: saved }, `Recorded ${saved.entry_type} ${saved.id}.`);
     },

@@ -28,7 +28,7 @@ export function tasksAdd(services: Services) {
     outputSchema: output,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async handler(args, ctx) {
-      const added = await services.tasks.add(args.tasks, args.actor ?? ctx.actor);
+      const added = await services.tasks.add(args.tasks, ctx.actorFor(args.actor));
       const text = `Added ${added.length} task(s):\n${added.map((a) => `${a.ref ? `${a.ref} = ` : ''}${taskLine(a.task)}`).join('\n')}`;
       return ok({ added }, text);
     },

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { resolveInside } from '../../../core/pathValidation.js';
+import { resolveInside } from '../../../safety/paths.js';
 import { AppError } from '../../../core/errors.js';
 import { parseTrainingJsonl } from '../../../evaluation/prediction/dataset.js';
 import type { Services } from '../../services.js';

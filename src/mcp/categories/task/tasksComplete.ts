@@ -30,6 +30,9 @@ const output = z.object({
     z.object({
       gate: z.string(),
       ok: z.boolean(),
+      status: z
+        .enum(['passed', 'failed', 'not_run'])
+        .describe('not_run: execution off, or the gate is no longer allowed'),
       exit_code: z.number().nullable(),
       duration_ms: z.number(),
     }),
@@ -52,16 +55,21 @@ export function tasksComplete(services: Services) {
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async handler(args, ctx) {
       const { task_id, actor, ...rest } = args;
-      const done = await services.tasks.complete(task_id, rest, actor ?? ctx.actor, ctx.signal);
-      const gates = done.gates.map(({ gate, ok: passed, exit_code, duration_ms }) => ({
+      const done = await services.tasks.complete(task_id, rest, ctx.actorFor(actor), ctx.signal);
+      const gates = done.gates.map(({ gate, ok: passed, status, exit_code, duration_ms }) => ({
         gate,
         ok: passed,
+        status,
         exit_code,
         duration_ms,
       }));
       const lines = [
         `Completed: ${taskLine(done.task)}`,
-        ...gates.map((g) => `gate passed: ${g.gate} (${g.duration_ms} ms)`),
+        ...gates.map((g) =>
+          g.status === 'passed'
+            ? `gate passed: ${g.gate} (${g.duration_ms} ms)`
+            : `gate ${g.status} (waived): ${g.gate}`,
+        ),
         ...done.artifacts.map((a) => `artifact: ${a.path} (${a.bytes} bytes)`),
         done.parent
           ? `Parent ${done.parent.id} "${done.parent.title}": ${done.parent.completed}/${done.parent.total} subtasks completed`

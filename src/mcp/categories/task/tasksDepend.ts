@@ -33,7 +33,7 @@ export function tasksDepend(services: Services) {
         args.on,
         args.kind,
         args.reason,
-        args.actor ?? ctx.actor,
+        ctx.actorFor(args.actor),
       );
       return ok(
         { task },

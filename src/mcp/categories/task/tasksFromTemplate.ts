@@ -65,7 +65,7 @@ export function tasksFromTemplate(services: Services) {
           ...(args.due ? { due: args.due } : {}),
         },
       );
-      const added = await services.tasks.add(batch, args.actor ?? ctx.actor, 'template');
+      const added = await services.tasks.add(batch, ctx.actorFor(args.actor), 'template');
       const created = added.map((a) => a.task);
       return ok(
         { templates, invalid: catalog.invalid, created },

@@ -72,7 +72,7 @@ export function tasksPlan(services: Services) {
           `${planText.join('\n')}\nCall again with create: true to create these tasks.\n${reason}`,
         );
       }
-      const added = await services.tasks.add(batch, args.actor ?? ctx.actor, 'template');
+      const added = await services.tasks.add(batch, ctx.actorFor(args.actor), 'template');
       const created = added.map((a) => a.task);
       return ok(
         { mode: 'template' as const, mode_reason: reason, template: chosen, steps, created },

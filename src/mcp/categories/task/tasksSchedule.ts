@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../../../core/errors.js';
-import { resolveInside } from '../../../core/pathValidation.js';
+import { resolveInside } from '../../../safety/paths.js';
 import { busyIntervals, findFreeSlot, withEvent, zonedTime } from '../../../tasks/sources/calendar.js';
 import type { Services } from '../../services.js';
 import { actorField, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
@@ -161,7 +161,7 @@ export function tasksSchedule(services: Services) {
         task.id,
         {},
         `Scheduled ${slot.start.toISOString()} – ${slot.end.toISOString()} in ${path.relative(config.projectDir, outFile) || outFile}`,
-        args.actor ?? ctx.actor,
+        ctx.actorFor(args.actor),
       );
       return ok(
         {

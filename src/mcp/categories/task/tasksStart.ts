@@ -19,7 +19,7 @@ export function tasksStart(services: Services) {
         args.task_id,
         'active',
         'started',
-        args.actor ?? ctx.actor,
+        ctx.actorFor(args.actor),
       );
       return ok({ task }, `Started: ${taskLine(task)}`);
     },

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { resolveInside } from '../../../core/pathValidation.js';
+import { resolveInside } from '../../../safety/paths.js';
 import { calendarSource } from '../../../tasks/sources/calendar.js';
 import { emailSource } from '../../../tasks/sources/email.js';
 import type { SourceReadResult } from '../../../tasks/sources/source.js';
@@ -95,7 +95,7 @@ export function tasksSyncEmail(services: Services) {
       }
       const result =
         all.tasks.length > 0
-          ? await services.tasks.import(all.tasks, args.actor ?? ctx.actor, 'email')
+          ? await services.tasks.import(all.tasks, ctx.actorFor(args.actor), 'email')
           : { added: [], duplicates: [] };
       const text = [
         `Read ${files.length} file(s): imported ${result.added.length} task(s), ${result.duplicates.length} already imported, ${all.skipped.length} skipped, ${all.errors.length} error(s).`,

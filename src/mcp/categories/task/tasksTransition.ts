@@ -27,7 +27,7 @@ export function tasksTransition(services: Services) {
         args.task_id,
         args.to,
         args.reason,
-        args.actor ?? ctx.actor,
+        ctx.actorFor(args.actor),
       );
       return ok({ task }, `Now ${task.status}: ${taskLine(task)}`);
     },

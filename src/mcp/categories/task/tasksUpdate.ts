@@ -51,7 +51,7 @@ export function tasksUpdate(services: Services) {
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async handler(args, ctx) {
       const { task_id, note, actor, ...changes } = args;
-      const task = await services.tasks.update(task_id, changes as never, note, actor ?? ctx.actor);
+      const task = await services.tasks.update(task_id, changes as never, note, ctx.actorFor(actor));
       return ok({ task }, `Updated: ${taskLine(task)}`);
     },
   });

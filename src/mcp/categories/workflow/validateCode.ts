@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { languageOf, MAX_CODE_BYTES, validateCode as validate } from '../../../agents/codeValidation.js';
 import type { CodeLanguage } from '../../../agents/codeValidation.js';
 import { AppError } from '../../../core/errors.js';
-import { resolveInside } from '../../../core/pathValidation.js';
+import { resolveInside } from '../../../safety/paths.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 
@@ -69,7 +69,7 @@ export function validateCode(services: Services) {
             hint: 'It is inferred only from a path with a known extension',
           },
         );
-      const r = await validate(code!, language, args.path);
+      const r = await validate(code!, language, args.path, services.exec);
       return ok(
         r,
         r.valid && r.issues.length === 0

@@ -1,8 +1,8 @@
 /** The operation classifier against a table of commands and payloads, bypass attempts included. */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { OperationClassifier } from '../../src/agents/operations.js';
-import type { Verdict } from '../../src/agents/operations.js';
+import { OperationClassifier } from '../../src/safety/classifier.js';
+import type { Verdict } from '../../src/safety/classifier.js';
 
 const dataDir = path.resolve(import.meta.dirname, '../../data');
 let classifier: OperationClassifier;
@@ -101,6 +101,55 @@ const TABLE: Array<[unknown, Verdict]> = [
   [{ job: { sql: 'DROP TABLE users' } }, B],
   [{ actions: [['git', 'push', '--force', 'origin', 'main']] }, B],
   [{ command: 'npm', args: ['run', 'build'] }, S],
+  // options before the subcommand, and other spellings (issue 13)
+  ['git -C . push --force origin main', B],
+  ['git -c a=b push -f origin main', B],
+  ['git --git-dir=.git push -f origin main', B],
+  ['git -c a=b reset --hard', A],
+  ['npm --prefix . publish', A],
+  ['npm --silent publish', A],
+  ['git push origin :feature', A],
+  ['git push origin +feature', A],
+  ['git push origin +feature:main', B],
+  ['git push --mirror', A],
+  ['git push --mir origin', A],
+  ['git restore .', A],
+  ['git reset --har', A],
+  ['git reset --ha HEAD~1', A],
+  ['git checkout -- .', A],
+  ['git checkout .', A],
+  ['git checkout -f main', A],
+  ['git clean -f', A],
+  ['git clean --force -d', A],
+  ['git stash drop', A],
+  ['npm exec rimraf /', B],
+  ['npx rimraf ./build', A],
+  ['npm x -- cowsay hi', A],
+  ['DROP/**/TABLE x', B],
+  ['drop/* c */table x', B],
+  ['DROP\u3000TABLE x'.replace('\\u3000', '\u3000'), B],
+  ['DROP -- comment\nTABLE x', B],
+  [`git -c 'alias.x=!rm -rf ../repo' x`, A],
+  [['git', '-c', 'alias.x=!rm -rf /', 'x'], B],
+  ['git -c core.sshCommand=evil fetch', A],
+  ['git -c color.ui=always status', S],
+  ['git frobnicate', A],
+  ['git --exec-path=/tmp status', A],
+  // wrappers anywhere
+  ['nice -n 5 env X=1 timeout 10 git push -f origin main', B],
+  ['xargs rm -rf /', B],
+  ['find . -name x -exec rm -rf / ;', B],
+  ['timeout 5 sudo -u root rm -rf /', B],
+  ['sh -c "git push --force origin main"', B],
+  ["bash -c 'rm -rf ~'", B],
+  ['eval "ls"', A],
+  ['echo $(rm -rf /tmp/x)', A],
+  ['python3 -c "import shutil; shutil.rmtree(\'x\')"', A],
+  ["node -e \"require('child_process').execSync('ls')\"", A],
+  ['node -e "console.log(1)"', S],
+  ['task-orchestrator approve act_123', B],
+  ['git status', S],
+  ['git log --oneline -n 5', S],
 ];
 
 describe('operation classifier', () => {

@@ -1,15 +1,19 @@
 /**
  * The operation classifier: every command, scheduled job and agent action the server would run is
  * classified SAFE, REQUIRES_APPROVAL or BLOCKED first. Rules are data (data/operations.json plus
- * a project's <state>/operations.json). Text is normalised before matching (case, quotes,
- * backslash escapes, whitespace, wrappers such as sudo/env, absolute program paths, combined and
- * long flags), split into commands at ; && || & and newlines, and pipelines are checked as a
- * whole; objects and arrays are searched through, so a payload cannot hide a command in a field.
+ * a project's <state>/operations.json). Each text is matched in several readings, and the most
+ * severe verdict wins: normalised (case, quotes, backslash escapes, odd whitespace, SQL comments,
+ * wrappers such as sudo/env, absolute program paths, combined and long flags; split at ; && || &
+ * and newlines, pipelines checked as a whole) and parsed the way the programs parse it
+ * (commandParse.ts: git's global options and abbreviations, refspecs, npm's options, what sh -c,
+ * aliases, exec and xargs run). What cannot be read with confidence needs approval. Objects and
+ * arrays are searched through, so a payload cannot hide a command in a field.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
+import { canonicalize } from './commandParse.js';
 
 export type Verdict = 'SAFE' | 'REQUIRES_APPROVAL' | 'BLOCKED';
 
@@ -83,15 +87,19 @@ const LONG_ALIASES: Record<string, Record<string, string>> = {
 
 /** Lower-case, quotes and backslash escapes removed, whitespace collapsed, newlines as ';'. */
 export function normalize(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/\\\n/g, ' ')
-    .replace(/\\(.)/g, '$1')
-    .replace(/["'`]/g, '')
-    .replace(/\r?\n/g, ' ; ')
-    .replace(/[\t\v\f\u00a0]+/g, ' ')
-    .replace(/ {2,}/g, ' ')
-    .trim();
+  return (
+    text
+      .toLowerCase()
+      // SQL block comments hide keywords (DROP/**/TABLE).
+      .replace(/\/\*[\s\S]*?\*\//g, ' ')
+      .replace(/\\\n/g, ' ')
+      .replace(/\\(.)/g, '$1')
+      .replace(/["'`]/g, '')
+      .replace(/\r?\n/g, ' ; ')
+      .replace(/[\t\v\f\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+/g, ' ')
+      .replace(/ {2,}/g, ' ')
+      .trim()
+  );
 }
 
 interface ParsedCommand {
@@ -162,17 +170,26 @@ function matchesCommand(rule: CompiledRule, cmd: ParsedCommand): boolean {
   return true;
 }
 
+/** An argv as shell text, so the tokenizer reads each element as one word. */
+function shellJoin(words: readonly string[]): string {
+  return words
+    .map((w) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
+}
+
 /** Every string inside a value (object keys included), and `command args...` joined. */
 function strings(value: unknown, out: string[] = [], depth = 0): string[] {
   if (depth > 20) return out;
   if (typeof value === 'string') out.push(value);
   else if (Array.isArray(value)) {
-    if (value.every((v) => typeof v === 'string')) out.push(value.join(' '));
+    if (value.every((v) => typeof v === 'string')) out.push(value.join(' '), shellJoin(value));
     for (const v of value) strings(v, out, depth + 1);
   } else if (value && typeof value === 'object') {
     const o = value as Record<string, unknown>;
-    if (typeof o.command === 'string' && Array.isArray(o.args))
-      out.push([o.command, ...o.args.filter((a): a is string => typeof a === 'string')].join(' '));
+    if (typeof o.command === 'string' && Array.isArray(o.args)) {
+      const argv = [o.command, ...o.args.filter((a): a is string => typeof a === 'string')];
+      out.push(argv.join(' '), shellJoin(argv));
+    }
     for (const [k, v] of Object.entries(o)) {
       out.push(k);
       strings(v, out, depth + 1);
@@ -199,6 +216,27 @@ export class OperationClassifier {
     return new OperationClassifier([...shipped, ...project]);
   }
 
+  private matches(rule: CompiledRule, text: string): boolean {
+    if (rule.regex?.test(text)) return true;
+    if (!rule.command && !rule.pipeline) return false;
+    for (const { stages } of commands(text)) {
+      if (
+        rule.command &&
+        stages.some((s) => {
+          const c = parseCommand(s);
+          return c !== undefined && matchesCommand(rule, c);
+        })
+      )
+        return true;
+      if (rule.pipeline) {
+        const names = stages.map((s) => parseCommand(s)?.name ?? '');
+        const from = names.findIndex((n) => rule.pipeline!.from.includes(n));
+        if (from >= 0 && names.slice(from + 1).some((n) => rule.pipeline!.to.includes(n))) return true;
+      }
+    }
+    return false;
+  }
+
   classify(operation: unknown): Classification {
     const texts = strings(operation);
     const matches = new Map<string, { rule: string; verdict: Verdict; reason: string }>();
@@ -207,26 +245,20 @@ export class OperationClassifier {
       const text = normalize(raw);
       if (!text) continue;
       normalizedAll.push(text);
+      const parsed = canonicalize(raw);
+      for (const o of parsed.opaque)
+        if (!matches.has(o.rule))
+          matches.set(o.rule, { rule: o.rule, verdict: 'REQUIRES_APPROVAL', reason: o.reason });
+      // As SQL reads it: comments gone, newlines plain whitespace (not for commands, where -- separates paths).
+      const sql = raw
+        .toLowerCase()
+        .replace(/\/\*[\s\S]*?\*\/|--[^\n]*/g, ' ')
+        .replace(/[\s\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]+/g, ' ');
+      const readings = [...new Set([text, sql, ...parsed.texts.map(normalize)])];
       for (const rule of this.rules) {
         if (matches.has(rule.id)) continue;
-        let hit = false;
-        if (rule.regex) hit = rule.regex.test(text);
-        if (!hit && (rule.command || rule.pipeline)) {
-          for (const { stages } of commands(text)) {
-            if (rule.command)
-              hit = stages.some((s) => {
-                const c = parseCommand(s);
-                return c !== undefined && matchesCommand(rule, c);
-              });
-            if (!hit && rule.pipeline) {
-              const names = stages.map((s) => parseCommand(s)?.name ?? '');
-              const from = names.findIndex((n) => rule.pipeline!.from.includes(n));
-              hit = from >= 0 && names.slice(from + 1).some((n) => rule.pipeline!.to.includes(n));
-            }
-            if (hit) break;
-          }
-        }
-        if (hit) matches.set(rule.id, { rule: rule.id, verdict: rule.verdict, reason: rule.reason });
+        if (readings.some((reading) => this.matches(rule, reading)))
+          matches.set(rule.id, { rule: rule.id, verdict: rule.verdict, reason: rule.reason });
       }
     }
     const list = [...matches.values()].sort((a, b) => RANK[b.verdict] - RANK[a.verdict]);

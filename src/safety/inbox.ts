@@ -1,9 +1,11 @@
 /**
  * The approval inbox: operations classified REQUIRES_APPROVAL wait here for a human. An item
- * records who asked, what, why it needs approval, and when it expires. Approving claims the item
- * and its single execution in one locked write, so an approved action runs exactly once even when
- * two sessions approve at the same moment; its outcome is recorded on the item. Rejecting needs a
- * reason. Expired items cannot be approved.
+ * records who asked (actor and session), what, why it needs approval, and when it expires.
+ * Approvals belong to humans: through the terminal (`task-orchestrator approve`), through a form
+ * the user answers in their client (MCP elicitation), or in HTTP mode by another verified subject;
+ * never by the session or actor that asked. Approving claims the item and its single execution in
+ * one locked write, so an approved action runs exactly once even when two approvals race; its
+ * outcome is recorded on the item. Rejecting needs a reason. Expired items cannot be approved.
  */
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
@@ -12,8 +14,8 @@ import { newId } from '../core/ids.js';
 import { paginate } from '../core/pagination.js';
 import type { Page, PageRequest } from '../core/pagination.js';
 import type { DocumentStore } from '../storage/documentStore.js';
-import type { ApprovalSink } from './commandRunner.js';
-import type { Classification } from './operations.js';
+import type { ApprovalSink, CommandRunner, RunOutcome } from './commandRunner.js';
+import type { Classification } from './classifier.js';
 
 export type InboxStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed';
 
@@ -21,6 +23,8 @@ export interface InboxItem {
   id: string;
   kind: 'command';
   requested_by: string;
+  /** The MCP session that asked. */
+  requested_session?: string;
   summary: string;
   payload: { command: string; args: string[]; cwd?: string | undefined; timeout_s?: number | undefined };
   verdict: Classification['verdict'];
@@ -30,6 +34,8 @@ export interface InboxItem {
   expires_at: string;
   status: InboxStatus;
   decided_by?: string;
+  /** How the decision arrived: terminal, elicitation (a form the user answered), or mcp (another verified subject). */
+  decided_via?: DecisionChannel;
   decided_at?: string;
   decision_reason?: string;
   /** How many times it ran (never more than 1). */
@@ -39,6 +45,15 @@ export interface InboxItem {
 
 export interface InboxDoc {
   items: InboxItem[];
+}
+
+export type DecisionChannel = 'terminal' | 'elicitation' | 'mcp';
+
+export interface Decider {
+  by: string;
+  via: DecisionChannel;
+  /** The deciding MCP session (channel mcp). */
+  session?: string | undefined;
 }
 
 export const EMPTY_INBOX: InboxDoc = { items: [] };
@@ -59,6 +74,7 @@ export class Inbox implements ApprovalSink {
         id,
         kind: item.kind,
         requested_by: item.requested_by,
+        ...(item.requested_session ? { requested_session: item.requested_session } : {}),
         summary: item.summary,
         payload: item.payload,
         verdict: item.classification.verdict,
@@ -95,13 +111,23 @@ export class Inbox implements ApprovalSink {
     });
   }
 
+  /** One item as it stands now. @throws AppError NOT_FOUND */
+  async get(id: string): Promise<InboxItem> {
+    const now = isoTime(this.clock);
+    const item = await this.doc.read((d) => structuredClone(d.items.find((i) => i.id === id)));
+    if (!item) throw new AppError('NOT_FOUND', `No inbox item "${id}"`, { hint: 'inbox_status lists them' });
+    if (item.status === 'pending' && item.expires_at <= now) item.status = 'expired';
+    return item;
+  }
+
   /**
    * Approves (claiming the single execution) or rejects a pending item.
-   * @throws AppError NOT_FOUND, CONFLICT (already decided or expired), INVALID_INPUT (reject without reason).
+   * @throws AppError NOT_FOUND, CONFLICT (already decided or expired), INVALID_INPUT (reject without
+   *   reason), FORBIDDEN (an approval over MCP by the actor or session that asked).
    */
   async decide(
     id: string,
-    decision: { approve: boolean; reason?: string | undefined; by: string },
+    decision: { approve: boolean; reason?: string | undefined } & Decider,
   ): Promise<InboxItem> {
     if (!decision.approve && !decision.reason?.trim())
       throw new AppError('INVALID_INPUT', 'A reason is required to reject an action', {
@@ -129,8 +155,22 @@ export class Inbox implements ApprovalSink {
             hint: 'Each request is decided once; inbox_status shows its outcome',
           },
         );
+      if (
+        decision.approve &&
+        decision.via === 'mcp' &&
+        (decision.by === item.requested_by ||
+          (decision.session !== undefined && decision.session === item.requested_session))
+      )
+        throw new AppError(
+          'FORBIDDEN',
+          `Action ${id} cannot be approved by the session or actor that requested it`,
+          {
+            hint: `A human approves it: \`task-orchestrator approve ${id}\` in a terminal`,
+          },
+        );
       item.status = decision.approve ? 'approved' : 'rejected';
       item.decided_by = decision.by;
+      item.decided_via = decision.via;
       item.decided_at = now;
       if (decision.reason) item.decision_reason = decision.reason;
       if (decision.approve) item.executions = 1;
@@ -156,4 +196,33 @@ export class Inbox implements ApprovalSink {
       return item;
     });
   }
+}
+
+/** Approves an item and runs it once (the classifier and the policy check it again); records the outcome. */
+export async function approveAndRun(
+  inbox: Inbox,
+  runner: CommandRunner,
+  id: string,
+  decider: Decider,
+): Promise<{ item: InboxItem; run: RunOutcome }> {
+  const item = await inbox.decide(id, { approve: true, ...decider });
+  const run = await runner.run(
+    {
+      command: item.payload.command,
+      args: item.payload.args,
+      cwd: item.payload.cwd,
+      timeoutS: item.payload.timeout_s,
+      actor: decider.by,
+    },
+    undefined,
+    true,
+  );
+  const ok = run.status === 'executed' ? run.result!.exit_code === 0 : run.status === 'dry_run';
+  const final = await inbox.recordOutcome(item.id, {
+    ok,
+    status: run.status,
+    message: run.message,
+    ...(run.result ? { exit_code: run.result.exit_code } : {}),
+  });
+  return { item: final, run };
 }
