@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServer as createHttpServer } from 'node:http';
 import { Command } from 'commander';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { systemClock } from './core/clock.js';
@@ -25,7 +24,9 @@ import { renderHtml } from './evaluation/immune/dashboardRender.js';
 import { Authenticator, mintToken, parseTtl } from './mcp/http/auth.js';
 import { isLoopback, startHttpServer } from './mcp/http/httpServer.js';
 import { createServer } from './mcp/server.js';
+import { LimitedStdioTransport } from './mcp/stdioTransport.js';
 import { approveAndRun } from './safety/inbox.js';
+import { createRedactor } from './safety/redact.js';
 import { openServices } from './mcp/services.js';
 import type { Services } from './mcp/services.js';
 
@@ -42,15 +43,40 @@ function configOrExit(): Config {
   }
 }
 
+/** A stderr logger whose every line passes the secret redactor. */
+function cliLogger(config: Config, level: Config['logLevel'], base?: Record<string, unknown>): Logger {
+  return createLogger({
+    level,
+    redact: createRedactor({ secrets: config.secrets, patterns: config.redactPatterns }),
+    ...(base ? { base } : {}),
+  });
+}
+
+/** Set once stderr cannot be written (the client closed it): nothing more is logged there. */
+let stderrBroken = false;
+
+const isBrokenPipe = (error: unknown) =>
+  ['EPIPE', 'ERR_STREAM_DESTROYED', 'ECONNRESET'].includes((error as NodeJS.ErrnoException)?.code ?? '');
+
 /** The server's stderr logger; a tool bug must never take the session down (Claude Code does not restart a crashed server). */
 function serverLogger(config: Config): Logger {
   const logger = createLogger({
     level: config.logLevel,
-    secrets: config.secrets,
+    redact: createRedactor({ secrets: config.secrets, patterns: config.redactPatterns }),
     base: { pid: process.pid },
+    write: (line) => {
+      if (!stderrBroken && !process.stderr.destroyed) process.stderr.write(line);
+    },
+  });
+  process.stderr.on('error', () => {
+    stderrBroken = true;
   });
   process.on('unhandledRejection', (error) => logger.error('unhandled rejection', { error }));
-  process.on('uncaughtException', (error) => logger.error('uncaught exception', { error }));
+  process.on('uncaughtException', (error) => {
+    // The client is gone (its end of a pipe closed): logging about it would only fail again.
+    if (isBrokenPipe(error)) process.exit(0);
+    logger.error('uncaught exception', { error });
+  });
   return logger;
 }
 
@@ -60,9 +86,11 @@ function serverLogger(config: Config): Logger {
  */
 function onShutdown(logger: Logger, services: Services, stopTransport: () => Promise<void>) {
   let stopping = false;
-  const shutdown = async (reason: string) => {
+  const shutdown = async (reason: string, graceMs = 5_000) => {
     if (stopping) return;
     stopping = true;
+    // Whatever hangs (a stuck flush, a broken pipe), the process ends.
+    setTimeout(() => process.exit(0), graceMs).unref();
     logger.info('shutting down', { reason });
     await stopTransport().catch(() => {});
     await services.tracer.shutdown();
@@ -94,8 +122,22 @@ async function serve(options: {
   }
   const shutdown = onShutdown(logger, services, () => server.close());
   process.stdin.on('end', () => void shutdown('stdin closed'));
-
-  await server.connect(new StdioServerTransport());
+  // The client went away: a write to its pipes fails. End within a second rather than spin.
+  const gone = (what: string) => () => {
+    if (what === 'stderr') stderrBroken = true;
+    void shutdown(`${what} closed by the client`, 900);
+  };
+  process.stdout.on('error', gone('stdout'));
+  process.stderr.on('error', gone('stderr'));
+  const transport = new LimitedStdioTransport(process.stdin, process.stdout, {
+    logger,
+    maxLineBytes: config.maxRequestBytes,
+  });
+  transport.onerror = (error) => {
+    if (isBrokenPipe(error)) gone('stdout')();
+    else logger.warn('stdio transport error', { error });
+  };
+  await server.connect(transport);
   services.startBackground();
   logger.info('serving on stdio', {
     version: packageVersion(),
@@ -130,7 +172,7 @@ async function doctor(options: { json?: boolean }): Promise<void> {
     checks.push({ check: 'config', status: 'fail', detail: describeError(error) });
   }
   if (config) {
-    const logger = createLogger({ level: 'error', secrets: config.secrets });
+    const logger = cliLogger(config, 'error');
     try {
       const services = await openServices(config, logger, systemClock);
       const recovered = services.storage.recoveries.length;
@@ -217,7 +259,7 @@ async function doctor(options: { json?: boolean }): Promise<void> {
 
 async function tools(options: { json?: boolean; markdown?: boolean; write?: string }): Promise<void> {
   const config = configOrExit();
-  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const logger = cliLogger(config, 'error');
   // The catalog never touches storage; use a throwaway folder so listing tools creates no state.
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'task-orchestrator-tools-'));
   try {
@@ -268,7 +310,7 @@ async function exportCommand(options: {
   const limit = options.limit === undefined ? undefined : Number(options.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
     fatal(new Error('--limit must be a positive integer'));
-  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const logger = cliLogger(config, 'error');
   const services = await openServices(config, logger, systemClock).catch(fatal);
   const trials = (await services.trials.list({ limit: Number.MAX_SAFE_INTEGER })).items.reverse();
   const lines = await writeExport(path.resolve(options.out), trials, {
@@ -371,7 +413,7 @@ async function dashboardCommand(options: {
         '--host must be a loopback address (127.0.0.1, localhost or ::1): the dashboard has no authentication',
       ),
     );
-  const logger = createLogger({ level: config.logLevel, secrets: config.secrets });
+  const logger = cliLogger(config, config.logLevel);
   const services = await openServices(config, logger, systemClock).catch(fatal);
   if (options.out) {
     await fs.writeFile(path.resolve(options.out), renderHtml(await buildDashboard(services, days)));
@@ -430,7 +472,7 @@ async function trainCommand(options: { data?: string; fromTrials?: boolean; seed
   const seed = options.seed === undefined ? undefined : Number(options.seed);
   if (seed !== undefined && (!Number.isInteger(seed) || seed < 0))
     fatal(new Error('--seed must be a non-negative integer'));
-  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const logger = cliLogger(config, 'error');
   const services = await openServices(config, logger, systemClock).catch(fatal);
   try {
     let rows;
@@ -477,7 +519,7 @@ async function humanDecision(
     process.exit(2);
   }
   const config = configOrExit();
-  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const logger = cliLogger(config, 'error');
   const services = await openServices(config, logger, systemClock).catch(fatal);
   const by = `${os.userInfo().username} (terminal)`;
   try {
@@ -502,7 +544,7 @@ async function humanDecision(
 
 async function describeAction(id: string): Promise<string> {
   const config = configOrExit();
-  const logger = createLogger({ level: 'error', secrets: config.secrets });
+  const logger = cliLogger(config, 'error');
   const services = await openServices(config, logger, systemClock).catch(fatal);
   try {
     const item = await services.inbox.get(id);

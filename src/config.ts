@@ -163,6 +163,8 @@ export interface Config {
   readonly artifactQuotaBytes: number;
   /** Scheduled jobs that may exist at once. */
   readonly maxScheduledJobs: number;
+  /** Largest JSON-RPC request line on stdio, bytes. */
+  readonly maxRequestBytes: number;
   /** HTTP mode: authentication and limits. */
   readonly http: {
     readonly jwtSecret: string | undefined;
@@ -427,6 +429,7 @@ const envSchema = z.object({
       return names;
     }),
   TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB: intVar('TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB', 200, 1, 1_000_000),
+  TASK_ORCHESTRATOR_MAX_REQUEST_MB: intVar('TASK_ORCHESTRATOR_MAX_REQUEST_MB', 10, 1, 1_024),
   TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS: intVar('TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS', 100, 1, 100_000),
   TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S: intVar('TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S', 1_800, 5, 604_800),
   TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT: intVar(
@@ -658,6 +661,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     ),
     artifactQuotaBytes: e.TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB * 1024 * 1024,
     maxScheduledJobs: e.TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS,
+    maxRequestBytes: e.TASK_ORCHESTRATOR_MAX_REQUEST_MB * 1024 * 1024,
     http: Object.freeze({
       jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
       jwksUrl: e.TASK_ORCHESTRATOR_JWKS_URL,
@@ -936,6 +940,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '200',
     description:
       'Total size of task artifacts (`detailed_work`) the state folder may hold; a write past it is refused.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_MAX_REQUEST_MB',
+    default: '10',
+    description:
+      'stdio: largest request line; a larger one is skipped and answered with a JSON-RPC error (the session goes on).',
   },
   {
     name: 'TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS',

@@ -113,6 +113,8 @@ export class Scheduler {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly execute: JobExecutor,
+    /** Active jobs that may exist at once (TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS). */
+    private readonly maxActive = Number.POSITIVE_INFINITY,
   ) {}
 
   async add(
@@ -133,6 +135,15 @@ export class Scheduler {
       runs: [],
     };
     await this.doc.update((d) => {
+      const active = d.jobs.filter((j) => j.status === 'active').length;
+      if (active >= this.maxActive)
+        throw new AppError(
+          'LIMIT_REACHED',
+          `${active} scheduled jobs are active; the limit is ${this.maxActive} (TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS)`,
+          {
+            hint: 'Cancel jobs you no longer need (cancel_scheduled_task), or raise TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS',
+          },
+        );
       d.jobs.push(full);
     });
     return full;

@@ -19,6 +19,11 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Secret values to mask in every line. Values shorter than 4 characters are ignored. */
   secrets?: readonly string[];
+  /**
+   * The redactor every line passes through; the composition root gives the safety layer's
+   * (values and credential shapes). Default: masks `secrets` only.
+   */
+  redact?: (text: string) => string;
   /** Where lines go. Default: `process.stderr`. */
   write?: (line: string) => void;
   /** Fields on every line. */
@@ -46,7 +51,7 @@ function serialiseError(value: unknown): unknown {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = LEVELS[options.level ?? 'info'];
-  const redact = createRedactor(options.secrets ?? []);
+  const redact = options.redact ?? createRedactor(options.secrets ?? []);
   const write = options.write ?? ((line: string) => void process.stderr.write(line));
   const now = options.now ?? Date.now;
 

@@ -10,6 +10,7 @@
  * memory stays bounded by the trial log, not by the export.
  */
 import { createWriteStream } from 'node:fs';
+import { createRedactor } from '../safety/redact.js';
 import { once } from 'node:events';
 import type { Trial } from './trials.js';
 
@@ -29,27 +30,12 @@ export interface ExportOptions {
   patterns?: readonly RegExp[] | undefined;
 }
 
-/** Common credential shapes, removed whatever the configuration. */
-const SECRET_PATTERNS: RegExp[] = [
-  /sk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}/g,
-  /AIza[0-9A-Za-z_-]{30,}/g,
-  /AKIA[0-9A-Z]{16}/g,
-  /gh[pousr]_[A-Za-z0-9]{30,}/g,
-  /Bearer\s+[A-Za-z0-9._~+/-]{16,}=*/g,
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-];
-
+/** The export's scrubber: the safety layer's redactor with the configured secrets and patterns. */
 export function createScrubber(
   secrets: readonly string[],
   extra: readonly RegExp[] = [],
 ): (text: string) => string {
-  const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) => b.length - a.length);
-  return (text) => {
-    let out = text;
-    for (const v of values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
-    for (const p of [...SECRET_PATTERNS, ...extra]) out = out.replace(p, '[REDACTED]');
-    return out;
-  };
+  return createRedactor({ secrets, patterns: extra });
 }
 
 function select(trials: readonly Trial[], o: ExportOptions): Trial[] {

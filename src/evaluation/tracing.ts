@@ -4,6 +4,7 @@
  * LANGFUSE_SECRET_KEY (LANGFUSE_HOST for self-hosted); without them nothing is sent and nothing
  * fails. Events are batched by the SDK and flushed in the background and on shutdown.
  */
+import { redactDeep } from '../safety/redact.js';
 import type { Langfuse } from 'langfuse';
 import type { Logger } from '../core/logger.js';
 import type { Evaluation } from './graders/pipeline.js';
@@ -43,7 +44,15 @@ export const noTracer: Tracer = {
   shutdown: () => Promise.resolve(),
 };
 
-export function createTracer(config: TracingConfig | undefined, logger: Logger): Tracer {
+/**
+ * @param redact applied to everything sent (prompt, output, errors, grader reasons): secrets typed
+ *   into prompts or outputs never leave the machine in a trace.
+ */
+export function createTracer(
+  config: TracingConfig | undefined,
+  logger: Logger,
+  redact: (text: string) => string = (t) => t,
+): Tracer {
   if (!config) return noTracer;
   let client: Promise<Langfuse> | undefined;
   const get = () =>
@@ -62,8 +71,9 @@ export function createTracer(config: TracingConfig | undefined, logger: Logger):
     }));
   return {
     enabled: true,
-    async trace(run) {
+    async trace(raw) {
       try {
+        const run = redactDeep(raw, redact);
         const lf = await get();
         const end = new Date();
         const start = new Date(end.getTime() - (run.latency_ms ?? 0));

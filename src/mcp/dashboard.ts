@@ -2,6 +2,7 @@
  * Assembles the immune dashboard from the failure memory and the alerts, for the immune_dashboard
  * tool, the MCP resource and the `dashboard` command.
  */
+import { redactDeep } from '../safety/redact.js';
 import type { AlertCounts, Dashboard } from '../evaluation/immune/dashboardRender.js';
 import type { Services } from './services.js';
 
@@ -23,5 +24,6 @@ export async function buildDashboard(services: Services, days: number): Promise<
     alerts.by_severity[a.severity] = (alerts.by_severity[a.severity] ?? 0) + 1;
     alerts.by_kind[a.kind] = (alerts.by_kind[a.kind] ?? 0) + 1;
   }
-  return { ...data, alerts };
+  // Pattern examples and alert texts are stored redacted; this process's own recent ones may not be yet.
+  return redactDeep({ ...data, alerts }, services.redact);
 }

@@ -4,6 +4,7 @@
  * list_changed notification; `waitForToolsList` lets request_tool hold its result until the client
  * has re-fetched the list.
  */
+import { redactDeep } from '../safety/redact.js';
 import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -42,6 +43,8 @@ export interface RouterOptions {
   sessionId: string;
   /** Asks the human through the client (elicitation), when the client supports it. */
   askHuman?: () => ToolContext['askHuman'];
+  /** Applied to every result (structured and text) before it leaves: the secret redactor. */
+  redact?: (text: string) => string;
 }
 
 export function firstSentence(text: string): string {
@@ -335,6 +338,20 @@ export class ToolRouter implements TransportObserver, SessionControl {
             };
           }
         }
+        const redact = this.options.redact;
+        if (redact && outcome.ok)
+          outcome = {
+            ...outcome,
+            value: redactDeep(outcome.value, redact),
+            ...(outcome.text !== undefined ? { text: redact(outcome.text) } : {}),
+          };
+        else if (redact && !outcome.ok && redact(outcome.error.message) !== outcome.error.message)
+          outcome = {
+            ok: false,
+            error: new AppError(outcome.error.code, redact(outcome.error.message), {
+              ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
+            }),
+          };
         return this.shapeResult(tool.name, outcome, ctx.compact, maxTokens);
       },
     );

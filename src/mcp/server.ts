@@ -78,6 +78,7 @@ export function createServer(services: Services, options: ServerOptions = {}): O
       return client ? `${client.name}/${client.version}` : 'unknown-client';
     },
     verifiedActor: options.actor,
+    redact: services.redact,
     sessionId: randomUUID(),
     askHuman: () =>
       mcp.server.getClientCapabilities()?.elicitation

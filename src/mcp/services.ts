@@ -5,6 +5,8 @@ import { createAuditLog } from '../agents/auditLog.js';
 import { CommandRunner } from '../safety/commandRunner.js';
 import { CommandPolicy } from '../safety/commandPolicy.js';
 import { createExecBoundary } from '../safety/exec.js';
+import { createRedactor, redactDeep } from '../safety/redact.js';
+import type { Redactor } from '../safety/redact.js';
 import type { ExecBoundary } from '../safety/exec.js';
 import { EMPTY_INBOX, Inbox } from '../safety/inbox.js';
 import type { InboxDoc } from '../safety/inbox.js';
@@ -84,6 +86,8 @@ export interface Services {
   commands: CommandRunner;
   /** The exec boundary every program starts through. */
   exec: ExecBoundary;
+  /** The secret redactor every sink applies (state files, logs, traces, results, exports, alerts). */
+  redact: Redactor;
   /** Interview profiles and trust of models. */
   workers: WorkerRegistry;
   /** Persistent scheduled jobs, run by the process holding the lease. */
@@ -112,7 +116,8 @@ export async function openServices(
   clock: Clock,
   overrides: ServiceOverrides = {},
 ): Promise<Services> {
-  const storage = await openStorage({ stateDir: config.stateDir, logger });
+  const redact = createRedactor({ secrets: config.secrets, patterns: config.redactPatterns });
+  const storage = await openStorage({ stateDir: config.stateDir, logger, redact });
   const classifier = await OperationClassifier.load(config.dataDir, config.stateDir);
   const policy = await CommandPolicy.load(config.dataDir, config.stateDir, {
     projectDir: config.projectDir,
@@ -139,6 +144,7 @@ export async function openServices(
     logger,
     clock,
     projectDir: config.projectDir,
+    artifactQuotaBytes: config.artifactQuotaBytes,
   });
   const breakers = new BreakerRegistry(
     storage.document<BreakerDoc>('breakers', { breakers: {} }),
@@ -169,7 +175,7 @@ export async function openServices(
   const workers = new WorkerRegistry(storage.document<WorkerDoc>('workers', EMPTY_WORKERS), clock);
   const agentRun = createAgentRunDeps(spawn, tasks, archetypes, workers);
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
-  const tracer = createTracer(config.langfuse, logger);
+  const tracer = createTracer(config.langfuse, logger, redact);
   const immune = new ImmuneSystem(storage, clock, {
     blockThreshold: config.immuneBlockRisk,
     shareByDefault: config.federationShare,
@@ -186,9 +192,14 @@ export async function openServices(
     notifiers.push(
       new SlackNotifier(config.alerts.slackUrl, config.projectName, clock, { backoffMs: config.retryBaseMs }),
     );
+  // Alerts quote prompts and errors: every channel gets them redacted.
+  const redactedNotifiers: Notifier[] = notifiers.map((n) => ({
+    channel: n.channel,
+    send: (alert) => n.send(redactDeep(alert, redact)),
+  }));
   const alerts = new AlertEngine(
     storage.document<AlertDoc>('alerts', EMPTY_ALERTS),
-    notifiers,
+    redactedNotifiers,
     config.alerts,
     clock,
     logger,
@@ -262,6 +273,7 @@ export async function openServices(
         ? { ok: r.value.evaluation.pass, status: 'spawned', message: `trial ${r.value.trial_id}` }
         : { ok: false, status: 'failed', message: r.error.message };
     },
+    config.maxScheduledJobs,
   );
   const timers: NodeJS.Timeout[] = [];
   /** Runs `job` every `seconds`, one run at a time, never keeping the process alive. */
@@ -303,6 +315,7 @@ export async function openServices(
     inbox,
     commands,
     exec: boundary,
+    redact,
     workers,
     scheduler,
     trialRows,

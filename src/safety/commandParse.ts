@@ -22,8 +22,6 @@ export interface CanonicalForm {
   opaque: Opaque[];
 }
 
-const OPERATORS = new Set([';', '&&', '||', '|', '&', '\n']);
-
 /** Splits raw shell text into simple commands (each a list of pipeline stages, each a list of words). */
 export function tokenize(raw: string): string[][][] {
   const commands: string[][][] = [];
@@ -346,8 +344,8 @@ function expandGit(rest: string[]): Expansion {
   for (; i < rest.length && rest[i]!.startsWith('-'); i++) {
     const [opt, inline] =
       rest[i]!.includes('=') && rest[i]!.startsWith('--') ? rest[i]!.split(/=(.*)/s) : [rest[i]!, undefined];
-    if (GIT_GLOBAL_FLAGS.has(opt!)) continue;
-    if (!GIT_GLOBAL_VALUE.has(opt!)) {
+    if (GIT_GLOBAL_FLAGS.has(opt)) continue;
+    if (!GIT_GLOBAL_VALUE.has(opt)) {
       opaque.push({
         rule: 'git-unknown-option',
         reason: `git option ${opt} before the command is not one I can read`,

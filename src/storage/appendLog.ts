@@ -18,6 +18,8 @@ export interface AppendLogOptions {
   /** Folder holding this log's segments. */
   dir: string;
   logger: Logger;
+  /** Applied to every value written (the secret redactor). */
+  replacer?: (key: string, value: unknown) => unknown;
   /** Start a new segment past this size. Default 8 MiB. */
   maxSegmentBytes?: number;
   /** Largest single record, serialised. Default 1 MiB. */
@@ -61,7 +63,10 @@ class JsonlAppendLog<T> implements AppendLog<T> {
   private closed = false;
   private readonly cache = new Map<string, SegmentCache<T>>();
 
+  private readonly replacer: AppendLogOptions['replacer'];
+
   constructor(options: AppendLogOptions) {
+    this.replacer = options.replacer;
     this.dir = options.dir;
     this.logger = options.logger;
     this.maxSegmentBytes = options.maxSegmentBytes ?? 8 * 1024 * 1024;
@@ -72,7 +77,7 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     if (this.closed) {
       return Promise.reject(new AppError('STORAGE_CLOSED', `Log ${path.basename(this.dir)} is closed`));
     }
-    const line = JSON.stringify(record) + '\n';
+    const line = JSON.stringify(record, this.replacer) + '\n';
     const bytes = Buffer.byteLength(line);
     if (bytes > this.maxRecordBytes) {
       return Promise.reject(

@@ -11,8 +11,11 @@ export interface RecoveryEvent {
   file: string;
   /** What was wrong with the main file. */
   problem: string;
-  /** `backup` when the last good copy was used; `reset` when none existed (the bad file is kept). */
-  action: 'backup' | 'reset';
+  /**
+   * `backup` when the last good copy was used; `reset` when none existed (the bad file is kept);
+   * `set_aside` when an unreadable line of a log was copied aside and every later line still read.
+   */
+  action: 'backup' | 'reset' | 'set_aside';
   /** Where the unreadable file was moved, if it was. */
   preservedAs?: string;
   at: string;

@@ -27,6 +27,8 @@ export interface DocumentStoreOptions<T> {
   /** Validates (and may migrate) what was read. Throwing marks the file unreadable. Default: identity. */
   parse?: (raw: unknown) => T;
   logger: Logger;
+  /** Applied to every value written (the secret redactor). */
+  replacer?: (key: string, value: unknown) => unknown;
   /** Called once per recovery, besides the log line. */
   onRecovery?: (event: RecoveryEvent) => void;
   /** Pretty-print the file (2-space indent). Default false: compact JSON is several times faster to write. */
@@ -83,7 +85,7 @@ class DurableJsonAdapter<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const text = this.options.pretty ? JSON.stringify(data, null, 2) : JSON.stringify(data);
+    const text = JSON.stringify(data, this.options.replacer, this.options.pretty ? 2 : undefined);
     await writeTextAtomic(this.options.file, text);
   }
 }

@@ -14,6 +14,7 @@
  *   half of one; the torn line is skipped on read and its sequence number is reused.
  * - Readers catch up without the lock, applying only the gap-free prefix of sequence numbers.
  */
+import type { RecoveryEvent } from './atomicFile.js';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readdirSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -31,6 +32,10 @@ export interface StoredEvent<E> {
 export interface EventStoreOptions<S, E> {
   dir: string;
   logger: Logger;
+  /** Applied to every value written (the secret redactor). */
+  replacer?: (key: string, value: unknown) => unknown;
+  /** Called once per unreadable line set aside or torn tail found. */
+  onRecovery?: (event: RecoveryEvent) => void;
   /** The empty state. */
   initial: () => S;
   /** Applies one event to the state in place. Must be deterministic and must not throw for stored events. */
@@ -86,6 +91,9 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
   private readonly batcher = new Batcher<Pending<S, E>>((batch) => this.runBatch(batch));
   private closed = false;
   private readonly lockFile: string;
+  /** Unreadable lines seen: a gap after one is permanent, so reads settle it under the lock. */
+  private badLines = 0;
+  private readonly reported = new Set<string>();
 
   constructor(private readonly options: EventStoreOptions<S, E>) {
     this.state = options.initial();
@@ -133,16 +141,36 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
         await handle.close();
       }
       const end = buffer.lastIndexOf(0x0a);
+      // Under the lock no writer is mid-append, so bytes after the last newline are a torn write.
+      if (underLock && end < buffer.length - 1)
+        await this.setAside(
+          name,
+          cursor.offset + end + 1,
+          buffer.subarray(end + 1).toString('utf8'),
+          'torn last line (a write cut short)',
+        );
       if (end < 0) continue;
+      let lineOffset = 0;
       for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
-        if (line === '') continue;
+        if (line === '') {
+          lineOffset += 1;
+          continue;
+        }
         let stored: StoredEvent<E>;
         try {
           stored = JSON.parse(line) as StoredEvent<E>;
-        } catch {
-          this.options.logger.warn('event store: skipped an unreadable line', { segment: name });
+        } catch (error) {
+          this.badLines++;
+          await this.setAside(
+            name,
+            cursor.offset + lineOffset,
+            line,
+            `unreadable line: ${(error as Error).message}`,
+          );
+          lineOffset += Buffer.byteLength(line) + 1;
           continue;
         }
+        lineOffset += Buffer.byteLength(line) + 1;
         if (typeof stored.seq !== 'number' || stored.seq <= this.applied) continue;
         if (this.ahead.has(stored.seq)) {
           this.options.logger.error('event store: two events with one sequence number; keeping the first', {
@@ -169,6 +197,38 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
     }
   }
 
+  /**
+   * Copies an unreadable piece of a segment to `<dir>/set-aside/` (one file per segment and
+   * offset, so several processes reading it write it once) and reports it once per process.
+   */
+  private async setAside(segment: string, offset: number, text: string, problem: string): Promise<void> {
+    const key = `${segment}@${offset}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    const dir = path.join(this.options.dir, 'set-aside');
+    const file = path.join(dir, `${key}.txt`);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(file, text, { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        this.options.logger.warn('event store: could not set a line aside', { file, error });
+    }
+    this.options.logger.warn('event store: set aside a piece of a segment; later events are still read', {
+      segment,
+      offset,
+      problem,
+      preservedAs: file,
+    });
+    this.options.onRecovery?.({
+      file: path.join(this.options.dir, segment),
+      problem: `${problem} at byte ${offset}`,
+      action: 'set_aside',
+      preservedAs: file,
+      at: new Date().toISOString(),
+    });
+  }
+
   private applyContiguous(): void {
     for (;;) {
       const event = this.ahead.get(this.applied + 1);
@@ -181,6 +241,16 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
 
   async read<R>(select: (state: Readonly<S>, version: number) => R): Promise<R> {
     await this.catchUp(false);
+    // A gap behind an unreadable line never fills: settle it under the lock (where gaps are final)
+    // instead of hiding every later event until the next write.
+    if (this.ahead.size > 0 && this.badLines > 0) {
+      await fs.mkdir(this.options.dir, { recursive: true });
+      await withFileLock(this.lockFile, () => this.catchUp(true), {
+        logger: this.options.logger,
+        staleMs: this.options.lockStaleMs,
+        waitMs: this.options.lockWaitMs,
+      });
+    }
     return select(this.state, this.applied);
   }
 
@@ -217,7 +287,7 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
               const decision = item.decide(this.state);
               if (decision.event !== undefined) {
                 const seq = this.applied + 1;
-                const line = JSON.stringify({ seq, event: decision.event }) + '\n';
+                const line = JSON.stringify({ seq, event: decision.event }, this.options.replacer) + '\n';
                 if (Buffer.byteLength(line) > maxBytes) {
                   throw new AppError(
                     'INVALID_INPUT',

@@ -17,6 +17,19 @@ import type { EventStore, EventStoreOptions } from './eventStore.js';
 export interface StorageOptions {
   stateDir: string;
   logger: Logger;
+  /**
+   * Applied to every string written to any document, log or event store (the safety layer's
+   * secret redactor), so secrets typed into prompts or outputs never reach a state file.
+   * Default: none.
+   */
+  redact?: (text: string) => string;
+}
+
+/** A JSON.stringify replacer that passes every string value through `redact`. */
+export type JsonReplacer = (key: string, value: unknown) => unknown;
+
+function replacerFor(redact: ((text: string) => string) | undefined): JsonReplacer | undefined {
+  return redact ? (_key, value) => (typeof value === 'string' ? redact(value) : value) : undefined;
 }
 
 export interface Storage {
@@ -64,6 +77,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const logs = new Map<string, AppendLog<unknown>>();
   const eventStores = new Map<string, EventStore<unknown, unknown>>();
   const recoveries: RecoveryEvent[] = [];
+  const replacer = replacerFor(options.redact);
 
   return {
     stateDir,
@@ -77,6 +91,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
           defaults,
           parse,
           logger,
+          replacer,
           onRecovery: (event) => recoveries.push(event),
         });
         documents.set(name, store);
@@ -87,7 +102,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       checkName('log', name);
       let log = logs.get(name) as AppendLog<T> | undefined;
       if (!log) {
-        log = createAppendLog<T>({ dir: path.join(stateDir, 'logs', name), logger });
+        log = createAppendLog<T>({ dir: path.join(stateDir, 'logs', name), logger, replacer });
         logs.set(name, log);
       }
       return log;
@@ -99,7 +114,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       checkName('event store', name);
       let store = eventStores.get(name) as EventStore<S, E> | undefined;
       if (!store) {
-        store = createEventStore<S, E>({ ...options, dir: path.join(stateDir, 'events', name), logger });
+        store = createEventStore<S, E>({
+          ...options,
+          dir: path.join(stateDir, 'events', name),
+          logger,
+          replacer,
+          onRecovery: (event) => recoveries.push(event),
+        });
         eventStores.set(name, store);
       }
       return store;

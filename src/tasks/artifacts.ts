@@ -21,11 +21,29 @@ export function checkArtifactName(name: string): void {
   }
 }
 
+/** Bytes under `dir` (files only; links are not followed). */
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += await folderBytes(p);
+    else if (e.isFile()) total += (await fs.stat(p).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}
+
+/**
+ * Saves an artifact.
+ * @param quotaBytes total bytes all artifacts may take (TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB).
+ * @throws AppError INVALID_INPUT for bad names or an artifact over 5 MB; LIMIT_REACHED past the quota.
+ */
 export async function writeArtifact(
   stateDir: string,
   taskId: string,
   name: string,
   content: string,
+  quotaBytes = Number.POSITIVE_INFINITY,
 ): Promise<Artifact> {
   checkArtifactName(name);
   const bytes = Buffer.byteLength(content);
@@ -37,6 +55,18 @@ export async function writeArtifact(
   }
   const relative = path.join('artifacts', taskId, name);
   const absolute = path.join(stateDir, relative);
+  if (Number.isFinite(quotaBytes)) {
+    const replaced = (await fs.stat(absolute).catch(() => undefined))?.size ?? 0;
+    const used = await folderBytes(path.join(stateDir, 'artifacts'));
+    if (used - replaced + bytes > quotaBytes)
+      throw new AppError(
+        'LIMIT_REACHED',
+        `Artifacts would take ${used - replaced + bytes} bytes; the quota is ${quotaBytes} (TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB)`,
+        {
+          hint: 'Remove old artifacts under <state>/artifacts/, or raise TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB',
+        },
+      );
+  }
   // Belt and braces: the resolved path must stay inside the artifacts folder.
   if (!absolute.startsWith(path.join(stateDir, 'artifacts') + path.sep)) {
     throw new AppError('INVALID_INPUT', `Artifact path escapes the state folder`);

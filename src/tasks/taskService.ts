@@ -107,6 +107,8 @@ export interface TaskServiceOptions {
   projectDir: string;
   /** Vets and runs command gates (the safety layer's command runner). */
   gates: GateExecutor;
+  /** Total bytes all artifacts may take. Default: no limit. */
+  artifactQuotaBytes?: number;
 }
 
 const DEFAULT_GATE_TIMEOUT_S = 300;
@@ -642,6 +644,7 @@ export class TaskService {
           task.id,
           input.artifact_name ?? 'detailed_work.md',
           input.detailed_work,
+          this.options.artifactQuotaBytes,
         ),
       );
     }

@@ -15,6 +15,7 @@ export const inboxItemSchema = z.object({
   id: z.string(),
   kind: z.literal('command'),
   requested_by: z.string(),
+  requested_session: z.string().optional().describe('The MCP session that asked (it cannot approve)'),
   summary: z.string(),
   payload: z.object({
     command: z.string(),

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../../../core/errors.js';
-import { resolveInside } from '../../../safety/paths.js';
+import { resolveInside, writeFileInside } from '../../../safety/paths.js';
 import { busyIntervals, findFreeSlot, withEvent, zonedTime } from '../../../tasks/sources/calendar.js';
 import type { Services } from '../../services.js';
 import { actorField, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
@@ -138,12 +138,16 @@ export function tasksSchedule(services: Services) {
       }
       let outFile: string;
       if (args.output) {
-        outFile = await resolveInside(roots, args.output, { mustExist: false });
+        // Resolved where it really points (a link, even a dangling one, is followed) before the check.
+        outFile = await resolveInside(roots, args.output, { mustExist: false, what: 'output' });
       } else {
         await fs.mkdir(path.join(config.stateDir, 'calendar'), { recursive: true });
         outFile = path.join(config.stateDir, 'calendar', 'schedule.ics');
       }
-      if (!outFile.endsWith('.ics')) throw new AppError('INVALID_INPUT', 'output must be an .ics file');
+      if (!outFile.endsWith('.ics'))
+        throw new AppError('INVALID_INPUT', 'output must be an .ics file (where it really points)', {
+          hint: 'Name a .ics file inside the project',
+        });
       const existing = await fs.readFile(outFile, 'utf8').catch(() => undefined);
       const text = withEvent(
         existing,
@@ -156,7 +160,7 @@ export function tasksSchedule(services: Services) {
         },
         now,
       );
-      await fs.writeFile(outFile, text);
+      await writeFileInside(roots, outFile, text, { what: 'output' });
       const summary = await services.tasks.update(
         task.id,
         {},

@@ -57,14 +57,31 @@ export function tasksSyncEmail(services: Services) {
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(args, ctx) {
       const { config } = services;
-      const target = await resolveInside([config.projectDir, config.stateDir], args.path);
+      const roots = [config.projectDir, config.stateDir];
+      const target = await resolveInside(roots, args.path);
       const stat = await fs.stat(target);
       let files = stat.isDirectory()
         ? (await fs.readdir(target)).sort().map((n) => path.join(target, n))
         : [target];
       files = files.filter((f) => SOURCES.some((s) => s.handles(f))).slice(0, MAX_FILES);
+      // A folder's entries are resolved one by one: a link inside it must not lead out of the project.
+      const outside: string[] = [];
+      const resolved: string[] = [];
+      for (const f of files) {
+        const real = await resolveInside(roots, f).catch(() => undefined);
+        if (real) resolved.push(real);
+        else outside.push(path.basename(f));
+      }
+      files = resolved;
       const now = new Date(services.clock.now());
-      const all: SourceReadResult = { tasks: [], skipped: [], errors: [] };
+      const all: SourceReadResult = {
+        tasks: [],
+        skipped: [],
+        errors: outside.map((file) => ({
+          file,
+          error: 'links outside the project (or is unreadable); not read',
+        })),
+      };
       for (const file of files) {
         const source = SOURCES.find((s) => s.handles(file))!;
         const r = await source.read(file, now);

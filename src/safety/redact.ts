@@ -1,0 +1,70 @@
+/**
+ * The one secret redactor, applied where text is written, to every sink: state files (documents,
+ * logs, events), the stderr log, Langfuse traces, tool results, exports, dashboards, failure
+ * patterns, alerts and webhooks. It removes the values of configured secret variables and common
+ * credential shapes, whatever the configuration, plus the project's own patterns.
+ */
+
+export const REDACTED = '[REDACTED]';
+
+/** Credential shapes removed wherever they appear. */
+export const SECRET_PATTERNS: readonly RegExp[] = [
+  // OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-...) keys.
+  /\bsk-[A-Za-z0-9_-]{20,}/g,
+  // Google API keys.
+  /\bAIza[0-9A-Za-z_-]{30,}/g,
+  // GitHub tokens.
+  /\bgh[pousr]_[A-Za-z0-9]{30,}/g,
+  /\bgithub_pat_[A-Za-z0-9_]{22,}/g,
+  // Slack tokens and webhook paths.
+  /\bxox[abposr]-[A-Za-z0-9-]{10,}/g,
+  /hooks\.slack\.com\/services\/[A-Za-z0-9/]+/g,
+  // AWS access key ids and secret keys written as settings.
+  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
+  /(aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}/gi,
+  // Bearer tokens and bare JWTs (three base64url parts, the first two JSON objects).
+  /\bBearer\s+[A-Za-z0-9._~+/-]{16,}=*/gi,
+  /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
+  // PEM private keys.
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+];
+
+/** user:password@ in URLs keeps the user and the host. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]+):[^\s@/]+@/gi;
+
+export interface RedactorOptions {
+  /** Exact values to remove (configured keys, webhook URLs). Values shorter than 4 characters are ignored. */
+  secrets?: readonly string[];
+  /** Further patterns (TASK_ORCHESTRATOR_REDACT_PATTERNS); each needs the g flag or gets it. */
+  patterns?: readonly RegExp[];
+}
+
+export type Redactor = (text: string) => string;
+
+export function createRedactor(options: RedactorOptions = {}): Redactor {
+  const values = [...new Set((options.secrets ?? []).filter((s) => s.length >= 4))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const extra = (options.patterns ?? []).map((p) => (p.global ? p : new RegExp(p.source, `${p.flags}g`)));
+  const patterns = [...SECRET_PATTERNS, ...extra];
+  return (text) => {
+    if (text.length < 8) return text;
+    let out = text;
+    for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    for (const p of patterns)
+      out = out.replace(p, (match: string, keep?: unknown) =>
+        typeof keep === 'string' && match.startsWith(keep) ? `${keep}${REDACTED}` : REDACTED,
+      );
+    return out.replace(URL_PASSWORD, `$1:${REDACTED}@`);
+  };
+}
+
+/** A copy of `value` with every string (keys left alone) passed through `redact`. */
+export function redactDeep<T>(value: T, redact: Redactor, depth = 0): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (depth > 40 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v, redact, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, redact, depth + 1);
+  return out as T;
+}
