@@ -175,11 +175,24 @@ async function doctor(options: { json?: boolean }): Promise<void> {
     const logger = cliLogger(config, 'error');
     try {
       const services = await openServices(config, logger, systemClock);
-      const recovered = services.storage.recoveries.length;
+      // Read the stores once, so damage anywhere in them is found and reported here.
+      await services.tasks.read(() => undefined).catch(() => undefined);
+      await services.trials.list({ limit: 1 }).catch(() => undefined);
+      const recoveries = services.storage.recoveries;
       checks.push({
         check: 'state folder',
-        status: 'ok',
-        detail: `${config.stateDir} (writable${recovered ? `, ${recovered} file(s) recovered` : ''})`,
+        status: recoveries.length ? 'warn' : 'ok',
+        detail: `${config.stateDir} (writable${
+          recoveries.length
+            ? `; ${recoveries.length} recovery(ies): ${recoveries
+                .slice(0, 5)
+                .map(
+                  (r) =>
+                    `${path.relative(config.stateDir, r.file)}: ${r.problem} (${r.action.replace('_', ' ')}${r.preservedAs ? `, kept as ${path.relative(config.stateDir, r.preservedAs)}` : ''})`,
+                )
+                .join('; ')}`
+            : ''
+        })`,
       });
       const catalog = await buildCatalog(services);
       checks.push({
@@ -365,6 +378,9 @@ async function serveHttp(options: { host?: string; port?: string; allowedHosts?:
     ratePerMinute: config.http.ratePerMinute,
     maxConcurrent: config.http.maxConcurrent,
     shutdownGraceMs: 10_000,
+    sessionIdleMs: config.http.sessionIdleS * 1000,
+    sessionsPerSubject: config.http.sessionsPerSubject,
+    preAuthRatePerMinute: config.http.preAuthRatePerMinute,
   }).catch(fatal);
   services.startBackground();
   onShutdown(logger, services, () => http.close());

@@ -93,6 +93,7 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
   private readonly lockFile: string;
   /** Unreadable lines seen: a gap after one is permanent, so reads settle it under the lock. */
   private badLines = 0;
+  private settled = false;
   private readonly reported = new Set<string>();
 
   constructor(private readonly options: EventStoreOptions<S, E>) {
@@ -242,8 +243,10 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
   async read<R>(select: (state: Readonly<S>, version: number) => R): Promise<R> {
     await this.catchUp(false);
     // A gap behind an unreadable line never fills: settle it under the lock (where gaps are final)
-    // instead of hiding every later event until the next write.
-    if (this.ahead.size > 0 && this.badLines > 0) {
+    // instead of hiding every later event until the next write. The first read also looks under
+    // the lock once, where a partial last line is known to be torn (and is reported).
+    if (!this.settled || (this.ahead.size > 0 && this.badLines > 0)) {
+      this.settled = true;
       await fs.mkdir(this.options.dir, { recursive: true });
       await withFileLock(this.lockFile, () => this.catchUp(true), {
         logger: this.options.logger,

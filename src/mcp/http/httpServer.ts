@@ -33,6 +33,12 @@ export interface HttpServerOptions {
   maxConcurrent: number;
   /** How long shutdown waits for calls in flight before cancelling them. */
   shutdownGraceMs: number;
+  /** A session unused this long is closed (ms). Default 30 minutes. */
+  sessionIdleMs?: number;
+  /** Open sessions per subject. Default 16. */
+  sessionsPerSubject?: number;
+  /** Requests per minute per client address before authentication. Default 120. */
+  preAuthRatePerMinute?: number;
 }
 
 export interface RunningHttpServer {
@@ -45,6 +51,7 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: OrchestratorServer;
   subject: string;
+  lastUsed: number;
 }
 
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
@@ -61,6 +68,10 @@ class RateLimiter {
 
   /** 0 when allowed, else seconds to wait. */
   take(subject: string, now = Date.now()): number {
+    // Full buckets carry no information: drop them so unique keys cannot grow the map forever.
+    if (this.buckets.size > 10_000)
+      for (const [key, b] of this.buckets)
+        if (b.tokens + (now - b.at) * (this.perMinute / 60_000) >= this.perMinute) this.buckets.delete(key);
     const rate = this.perMinute / 60_000;
     const b = this.buckets.get(subject) ?? { tokens: this.perMinute, at: now };
     b.tokens = Math.min(this.perMinute, b.tokens + (now - b.at) * rate);
@@ -126,6 +137,26 @@ export async function startHttpServer(
     });
   const sessions = new Map<string, Session>();
   const limiter = new RateLimiter(options.ratePerMinute);
+  const preAuthLimiter = new RateLimiter(options.preAuthRatePerMinute ?? 120);
+  const sessionIdleMs = options.sessionIdleMs ?? 30 * 60_000;
+  const sessionsPerSubject = options.sessionsPerSubject ?? 16;
+  const endSession = async (id: string, why: string) => {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    logger.info('http session closed', { subject: s.subject, why });
+    await s.transport.close().catch(() => undefined);
+    await s.server.close().catch(() => undefined);
+  };
+  // Idle sessions end; a client that comes back gets 404 and starts a new one (as the protocol says).
+  const sweeper = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, s] of sessions) if (now - s.lastUsed > sessionIdleMs) void endSession(id, 'idle');
+    },
+    Math.max(1_000, Math.min(60_000, Math.floor(sessionIdleMs / 4))),
+  );
+  sweeper.unref();
   const inFlight = new Map<string, number>();
   const pending = new Set<Promise<void>>();
   let port = options.port;
@@ -165,10 +196,23 @@ export async function startHttpServer(
           'www-authenticate': `Bearer realm="task-orchestrator", error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`,
         },
       );
+    // Requests that do not authenticate spend a budget of their address: guessing costs time.
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const unauthenticated = (reason: string) => {
+      const wait = preAuthLimiter.take(address);
+      if (wait === 0) return challenge(reason);
+      return jsonRpcError(
+        res,
+        429,
+        -32000,
+        `Too many unauthenticated requests: ${options.preAuthRatePerMinute ?? 120} per minute per address (TASK_ORCHESTRATOR_HTTP_PREAUTH_RATE)`,
+        { 'retry-after': String(wait) },
+      );
+    };
     if (QUERY_TOKENS.some((k) => url.searchParams.has(k)))
-      return challenge('tokens in the query string are refused; send Authorization: Bearer <token>');
+      return unauthenticated('tokens in the query string are refused; send Authorization: Bearer <token>');
     const who = await auth.verify(req.headers.authorization);
-    if (!who.ok) return challenge(who.reason);
+    if (!who.ok) return unauthenticated(who.reason);
     const subject = who.subject;
     if (closing) return jsonRpcError(res, 503, -32000, 'Server is shutting down', { 'retry-after': '5' });
     const wait = limiter.take(subject);
@@ -208,16 +252,26 @@ export async function startHttpServer(
         if (!session) return jsonRpcError(res, 404, -32001, 'Session not found');
         if (session.subject !== subject)
           return jsonRpcError(res, 403, -32000, 'This session belongs to another subject');
+        session.lastUsed = Date.now();
         await session.transport.handleRequest(req, res, body);
         return;
       }
       if (req.method !== 'POST' || !isInitializeRequest(body))
         return jsonRpcError(res, 400, -32000, 'Bad request: no session id, and not an initialize request');
+      const open = [...sessions.values()].filter((s) => s.subject === subject).length;
+      if (open >= sessionsPerSubject)
+        return jsonRpcError(
+          res,
+          429,
+          -32000,
+          `${subject} has ${open} open sessions; the limit is ${sessionsPerSubject} (TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT). End one with DELETE, or wait for idle ones to expire`,
+          { 'retry-after': '60' },
+        );
       const server = createServer(services, { actor: subject });
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, subject });
+          sessions.set(id, { transport, server, subject, lastUsed: Date.now() });
         },
         onsessionclosed: (id) => {
           sessions.delete(id);
@@ -268,6 +322,7 @@ export async function startHttpServer(
     },
     async close() {
       closing = true;
+      clearInterval(sweeper);
       http.close();
       // Calls in flight may finish within the grace period; then every session is closed, which
       // cancels what is still running.

@@ -1,0 +1,363 @@
+/**
+ * The red-team table: every attack of issue 13 tried as a client would, through MCP (and the CLI
+ * where the attack is a program), against a temporary project with the real exec boundary and
+ * execution turned on. Each row must be refused; a canary folder beside the project must be left
+ * exactly as it was and its secret never appear in a result or a state file.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startHarness, textOf } from '../helpers/harness.js';
+import type { Harness } from '../helpers/harness.js';
+
+const run = promisify(execFile);
+const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+
+let root: string;
+let project: string;
+let outside: string;
+let canary: string;
+let h: Harness;
+
+interface Row {
+  attack: string;
+  /** Performs the attack; returns the result the client saw. */
+  try: () => Promise<CallToolResult>;
+  /** How the refusal shows in the result (status field or error text). */
+  refused: (r: CallToolResult) => boolean;
+}
+
+const status = (r: CallToolResult) => (r.structuredContent as { status?: string } | undefined)?.status;
+const notExecuted = (r: CallToolResult) =>
+  r.isError === true || (status(r) !== undefined && status(r) !== 'executed');
+const isError = (r: CallToolResult) => r.isError === true;
+
+async function snapshot(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await fs.readdir(dir)).sort()) {
+    const p = path.join(dir, name);
+    const st = await fs.lstat(p);
+    out.push(`${name} ${st.size} ${st.mtimeMs} ${st.isFile() ? await fs.readFile(p, 'utf8') : ''}`);
+  }
+  return out;
+}
+
+async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await allFiles(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+let before: string[];
+
+beforeAll(async () => {
+  root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-redteam-')));
+  project = path.join(root, 'project');
+  outside = path.join(root, 'outside');
+  await fs.mkdir(project);
+  await fs.mkdir(outside);
+  canary = `CANARY-${Math.random().toString(36).slice(2)}`;
+  await fs.writeFile(path.join(outside, 'secret.txt'), `${canary}\n`);
+  await fs.writeFile(path.join(outside, 'x.sh'), '#!/bin/sh\ntouch "$(dirname "$0")/marker-shell"\n', {
+    mode: 0o755,
+  });
+  await fs.writeFile(
+    path.join(outside, 'msg.eml'),
+    `From: a@example.com\nTo: me@example.com\nSubject: ${canary} from outside\nMessage-ID: <out@example.com>\nDate: Tue, 24 Nov 2026 10:00:00 +0000\n\nPlease review the outside report by Friday.\n`,
+  );
+  await fs.writeFile(path.join(outside, 'train.jsonl'), '{"prompt":"x","label":1}\n');
+  await fs.writeFile(
+    path.join(outside, 'package.json'),
+    JSON.stringify({ scripts: { x: `touch ${outside}/marker-prefix` } }),
+  );
+  await fs.writeFile(
+    path.join(project, 'package.json'),
+    JSON.stringify({ scripts: { test: `touch ${outside}/marker-gate`, build: 'node -e 0' } }),
+  );
+  await fs.writeFile(path.join(project, 'Makefile'), 'test:\n\t@echo ok\n');
+  await fs.writeFile(path.join(project, 'a.txt'), 'a\n');
+  await fs.symlink(path.join(outside, 'secret.txt'), path.join(project, 'link-out'));
+  await fs.symlink(path.join(outside, 'new.ics'), path.join(project, 'dangling.ics'));
+  await fs.mkdir(path.join(project, 'mail'));
+  await fs.symlink(path.join(outside, 'msg.eml'), path.join(project, 'mail', 'evil.eml'));
+  await run('git', ['init', '-q'], { cwd: project });
+  before = await snapshot(outside);
+  h = await startHarness({
+    cwd: project,
+    stateDir: path.join(project, '.task-orchestrator'),
+    env: { TASK_ORCHESTRATOR_TOOLS: 'all', TASK_ORCHESTRATOR_EXECUTE: 'on' },
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const rwec =
+  (command: string, args: string[], extra: Record<string, unknown> = {}) =>
+  () =>
+    h.call('run_with_error_capture', { command, args, ...extra });
+const gate = (command: string, args: string[]) => () =>
+  h.call('tasks_add', {
+    tasks: [{ title: `gate ${command} ${args.join(' ')}`, command_gates: [{ command, args }] }],
+  });
+
+const rows = (): Row[] => [
+  // Command gates: arbitrary programs through allowlisted names and options.
+  {
+    attack: "gate make -f /dev/null --eval '$(shell touch X)'",
+    try: gate('make', ['-f', '/dev/null', '--eval', `$(shell touch ${outside}/marker-make)`]),
+    refused: isError,
+  },
+  {
+    attack: 'gate npm test --prefix /elsewhere',
+    try: gate('npm', ['test', '--prefix', outside]),
+    refused: isError,
+  },
+  {
+    attack: 'gate npm --prefix /elsewhere test',
+    try: gate('npm', ['--prefix', outside, 'test']),
+    refused: isError,
+  },
+  {
+    attack: 'gate npm test --script-shell /tmp/x.sh',
+    try: gate('npm', ['test', '--script-shell', `${outside}/x.sh`]),
+    refused: isError,
+  },
+  {
+    attack: 'gate npm test --script-she=x (abbreviation)',
+    try: gate('npm', ['test', `--script-she=${outside}/x.sh`]),
+    refused: isError,
+  },
+  {
+    attack: 'gate make SHELL=/tmp/x.sh test',
+    try: gate('make', [`SHELL=${outside}/x.sh`, 'test']),
+    refused: isError,
+  },
+  {
+    attack: 'gate npm run <script that does not exist>',
+    try: gate('npm', ['run', 'nope']),
+    refused: isError,
+  },
+  {
+    attack: 'gate npm exec',
+    try: gate('npm', ['exec', '--', 'touch', `${outside}/marker-exec`]),
+    refused: isError,
+  },
+  { attack: 'gate node -e', try: gate('node', ['-e', '1']), refused: isError },
+  {
+    attack: 'gate npm test -- --config ../outside/x',
+    try: gate('npm', ['test', '--', '--config', `${outside}/x.sh`]),
+    refused: isError,
+  },
+  // run_with_error_capture with execution on.
+  {
+    attack: "git -c 'alias.x=!touch M' x",
+    try: rwec('git', ['-c', `alias.x=!touch ${outside}/marker-alias`, 'x']),
+    refused: notExecuted,
+  },
+  {
+    attack: "git -c 'alias.x=!rm -rf ../repo' x",
+    try: rwec('git', ['-c', `alias.x=!rm -rf ${outside}`, 'x']),
+    refused: notExecuted,
+  },
+  {
+    attack: "npm exec -c 'touch M'",
+    try: rwec('npm', ['exec', '-c', `touch ${outside}/marker-npmexec`]),
+    refused: notExecuted,
+  },
+  {
+    attack: 'npm run x --prefix /elsewhere',
+    try: rwec('npm', ['run', 'x', '--prefix', outside]),
+    refused: notExecuted,
+  },
+  {
+    attack: 'make --eval',
+    try: rwec('make', [`--eval=$(shell touch ${outside}/marker-eval)`, 'test']),
+    refused: notExecuted,
+  },
+  {
+    attack: 'git diff --no-index --output=/outside',
+    try: rwec('git', ['diff', '--no-index', `--output=${outside}/marker-diff`, 'a.txt', 'package.json']),
+    refused: notExecuted,
+  },
+  { attack: 'git -C /outside status', try: rwec('git', ['-C', outside, 'status']), refused: notExecuted },
+  {
+    attack: 'git --git-dir=/outside log',
+    try: rwec('git', [`--git-dir=${outside}`, 'log']),
+    refused: notExecuted,
+  },
+  { attack: 'cat /outside', try: rwec('cat', [path.join(outside, 'secret.txt')]), refused: notExecuted },
+  { attack: 'cat link-in-project/outside', try: rwec('cat', ['link-out']), refused: notExecuted },
+  { attack: 'grep -r CANARY /outside', try: rwec('grep', ['-r', 'CANARY', outside]), refused: notExecuted },
+  {
+    attack: 'head ../outside/secret.txt',
+    try: rwec('head', ['-n', '1', '../outside/secret.txt']),
+    refused: notExecuted,
+  },
+  { attack: 'ls .. (cwd outside)', try: rwec('ls', [], { cwd: '../outside' }), refused: notExecuted },
+  { attack: 'tsc -p ../outside', try: rwec('tsc', ['-p', outside]), refused: notExecuted },
+  {
+    attack: 'cat the state folder',
+    try: rwec('cat', ['.task-orchestrator/inbox.json']),
+    refused: notExecuted,
+  },
+  {
+    attack: 'git push --force origin main (blocked)',
+    try: rwec('git', ['push', '--force', 'origin', 'main']),
+    refused: (r) => status(r) === 'blocked',
+  },
+  {
+    attack: 'git -C . push --force origin main (blocked)',
+    try: rwec('git', ['-C', '.', 'push', '-f', 'origin', 'main']),
+    refused: notExecuted,
+  },
+  {
+    attack: 'python3 -c (interpreter)',
+    try: rwec('python3', ['-c', `open('${outside}/marker-py','w')`]),
+    refused: notExecuted,
+  },
+  // Files.
+  {
+    attack: 'tasks_schedule through a dangling link to a file outside',
+    try: async () => {
+      const t = (await h.call('tasks_add', { tasks: [{ title: 'Meet', due: '2027-01-08' }] }))
+        .structuredContent as {
+        added: Array<{ task: { id: string } }>;
+      };
+      return h.call('tasks_schedule', { task_id: t.added[0]!.task.id, output: 'dangling.ics' });
+    },
+    refused: isError,
+  },
+  {
+    attack: 'tasks_schedule output ../outside/x.ics',
+    try: async () => {
+      const t = (await h.call('tasks_add', { tasks: [{ title: 'Meet 2', due: '2027-01-08' }] }))
+        .structuredContent as {
+        added: Array<{ task: { id: string } }>;
+      };
+      return h.call('tasks_schedule', { task_id: t.added[0]!.task.id, output: '../outside/x.ics' });
+    },
+    refused: isError,
+  },
+  {
+    attack: 'tasks_schedule output into a non-calendar file (.npmrc)',
+    try: async () => {
+      const t = (await h.call('tasks_add', { tasks: [{ title: 'Meet 3', due: '2027-01-08' }] }))
+        .structuredContent as {
+        added: Array<{ task: { id: string } }>;
+      };
+      return h.call('tasks_schedule', { task_id: t.added[0]!.task.id, output: '.npmrc' });
+    },
+    refused: isError,
+  },
+  {
+    attack: 'tasks_sync_email on a folder holding a link to a message outside',
+    try: () => h.call('tasks_sync_email', { path: 'mail', dry_run: false }),
+    refused: (r) => !JSON.stringify(r.structuredContent ?? {}).includes('from outside'),
+  },
+  {
+    attack: 'tasks_sync_email ../outside',
+    try: () => h.call('tasks_sync_email', { path: '../outside' }),
+    refused: isError,
+  },
+  {
+    attack: 'validate_code path link-out',
+    try: () => h.call('validate_code', { path: 'link-out', language: 'json' }),
+    refused: isError,
+  },
+  {
+    attack: 'trigger_workflow files [link-out]',
+    try: () => h.call('trigger_workflow', { workflow: '@Review', prompt: 'r', files: ['link-out'] }),
+    refused: isError,
+  },
+  {
+    attack: 'train_predictor path ../outside/train.jsonl',
+    try: () => h.call('train_predictor', { source: 'file', path: '../outside/train.jsonl' }),
+    refused: isError,
+  },
+  // Who decides.
+  {
+    attack: 'approve_action by the session that asked',
+    try: async () => {
+      const r = await h.call('run_with_error_capture', { command: 'git', args: ['clean', '-fdx'] });
+      const id = (r.structuredContent as { action_id: string }).action_id;
+      return h.call('approve_action', { action_id: id, approve: true });
+    },
+    refused: (r) => r.isError === true && /FORBIDDEN/.test(textOf(r)),
+  },
+  {
+    attack: 'approve_action with approved_by "human"',
+    try: async () => {
+      const r = await h.call('run_with_error_capture', { command: 'git', args: ['reset', '--hard'] });
+      const id = (r.structuredContent as { action_id: string }).action_id;
+      return h.call('approve_action', { action_id: id, approve: true, approved_by: 'the user' });
+    },
+    refused: isError,
+  },
+  {
+    attack: 'task-orchestrator approve <id> from an agent shell (no terminal)',
+    try: async () => {
+      const r = await h.call('run_with_error_capture', { command: 'git', args: ['clean', '-f'] });
+      const id = (r.structuredContent as { action_id: string }).action_id;
+      const out = await run(process.execPath, [cli, 'approve', id], {
+        cwd: project,
+        env: { ...process.env, TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator') },
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      const item = (await h.call('inbox_status', {})).structuredContent as {
+        items: Array<{ id: string; status: string }>;
+      };
+      const stillPending = item.items.find((i) => i.id === id)?.status === 'pending';
+      return {
+        isError: out.code === 2 && stillPending,
+        content: [{ type: 'text', text: out.stderr }],
+      } as CallToolResult;
+    },
+    refused: (r) => r.isError === true && /needs a person at a terminal/.test(textOf(r)),
+  },
+  {
+    attack: 'run "task-orchestrator approve" through run_with_error_capture',
+    try: rwec('task-orchestrator', ['approve', 'act_x']),
+    refused: notExecuted,
+  },
+];
+
+describe('red team (issue 13)', () => {
+  it('refuses every attack of the table and touches nothing outside the project', async () => {
+    expect.hasAssertions();
+    const table = rows();
+    expect(table.length).toBeGreaterThanOrEqual(38);
+    const outcomes: Array<{ attack: string; refused: boolean; text: string }> = [];
+    for (const row of table) {
+      const r = await row.try();
+      outcomes.push({ attack: row.attack, refused: row.refused(r), text: textOf(r).slice(0, 300) });
+    }
+    expect(outcomes.filter((o) => !o.refused)).toEqual([]);
+    // Every refusal says something a person can act on.
+    for (const o of outcomes) expect(o.text.length, o.attack).toBeGreaterThan(10);
+    // Let any process that slipped through finish before the canary is read.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await snapshot(outside)).toEqual(before);
+    // The secret outside was never read into a result or a state file.
+    for (const file of await allFiles(project)) {
+      const text = await fs.readFile(file, 'utf8').catch(() => '');
+      expect(text.includes(canary), file).toBe(false);
+    }
+    // A report of the run for the closing note.
+    process.stderr.write(
+      `red team: ${outcomes.filter((o) => o.refused).length}/${outcomes.length} refused\n`,
+    );
+  });
+});
