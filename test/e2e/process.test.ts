@@ -61,7 +61,7 @@ function startServer(env: Record<string, string> = {}) {
 
 describe('stdio server process', () => {
   it('exits within 2 s when its client dies with stderr piped, and on SIGTERM', async () => {
-    const s = await startServer();
+    const s = startServer();
     await s.initialize();
     // Keep stderr busy so writes after the client is gone hit the broken pipe.
     s.send({
@@ -79,7 +79,7 @@ describe('stdio server process', () => {
     expect(code).not.toBe('timeout');
     expect(Date.now() - t0).toBeLessThan(2_000);
 
-    const t = await startServer();
+    const t = startServer();
     await t.initialize();
     const t1 = Date.now();
     t.child.kill('SIGTERM');
@@ -88,7 +88,7 @@ describe('stdio server process', () => {
   });
 
   it('answers an oversized request with an error for its id and keeps serving', async () => {
-    const s = await startServer({ TASK_ORCHESTRATOR_MAX_REQUEST_MB: '1' });
+    const s = startServer({ TASK_ORCHESTRATOR_MAX_REQUEST_MB: '1' });
     await s.initialize();
     const big = JSON.stringify({
       jsonrpc: '2.0',

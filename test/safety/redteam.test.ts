@@ -323,7 +323,7 @@ const rows = (): Row[] => [
       return {
         isError: out.code === 2 && stillPending,
         content: [{ type: 'text', text: out.stderr }],
-      } as CallToolResult;
+      };
     },
     refused: (r) => r.isError === true && /needs a person at a terminal/.test(textOf(r)),
   },

@@ -49,12 +49,9 @@ describe('event store recovery', () => {
     const health = sc<{ storage: { recoveries: Array<{ file: string; problem: string; action: string }> } }>(
       await reader.call('healing_status', {}),
     );
-    expect(health.storage.recoveries).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ action: 'set_aside', problem: expect.stringMatching(/unreadable line/) }),
-        expect.objectContaining({ action: 'set_aside', problem: expect.stringMatching(/torn last line/) }),
-      ]),
-    );
+    const found = health.storage.recoveries.map((r) => `${r.action}: ${r.problem}`);
+    expect(found.filter((f) => /^set_aside: unreadable line/.test(f))).toHaveLength(1);
+    expect(found.filter((f) => /^set_aside: torn last line/.test(f))).toHaveLength(1);
     const aside = await fs.readdir(path.join(dir, 'set-aside'));
     expect(aside.length).toBe(2);
     const kept = await Promise.all(aside.map((n) => fs.readFile(path.join(dir, 'set-aside', n), 'utf8')));
