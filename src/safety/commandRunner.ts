@@ -165,7 +165,9 @@ export class CommandRunner {
         requested_by: req.actor,
         requested_session: req.session,
         summary: line.slice(0, 200),
-        payload: { command: req.command, args: req.args, cwd: req.cwd, timeout_s: req.timeoutS },
+        // The resolved folder, so whoever approves it runs it where it was asked for (or nowhere:
+        // a server of another project refuses a folder outside its own).
+        payload: { command: req.command, args: req.args, cwd, timeout_s: req.timeoutS },
         classification,
       });
       return {

@@ -255,7 +255,11 @@ describe('HTTP mode', () => {
   });
 
   it('binds a session to its subject, ends it on DELETE, and caps bodies and rates', async () => {
-    const s = await start({ TASK_ORCHESTRATOR_HTTP_MAX_BODY: '4096', TASK_ORCHESTRATOR_HTTP_RATE: '20' });
+    const s = await start({
+      TASK_ORCHESTRATOR_HTTP_MAX_BODY: '4096',
+      TASK_ORCHESTRATOR_HTTP_RATE: '20',
+      TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT: '100',
+    });
     const alice = await token({ sub: 'alice' });
     const init = await post(s.url, { authorization: `Bearer ${alice}` });
     const session = init.headers.get('mcp-session-id')!;
@@ -289,6 +293,84 @@ describe('HTTP mode', () => {
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     // Another subject is not affected by carol's limit.
     expect((await post(s.url, { authorization: `Bearer ${await token({ sub: 'dave' })}` })).status).toBe(200);
+  });
+
+  it('caps sessions per subject, expires idle ones, and limits unauthenticated requests per address', async () => {
+    const s = await start({
+      TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT: '2',
+      TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S: '5',
+      TASK_ORCHESTRATOR_HTTP_PREAUTH_RATE: '5',
+    });
+    const erin = { authorization: `Bearer ${await token({ sub: 'erin' })}` };
+    const first = await post(s.url, erin);
+    expect(first.status).toBe(200);
+    expect((await post(s.url, erin)).status).toBe(200);
+    const third = await post(s.url, erin);
+    expect(third.status).toBe(429);
+    expect(third.text).toMatch(/2 open sessions.*TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT/);
+    // Guessing tokens: five refusals a minute per address, then 429 with Retry-After.
+    const guesses: number[] = [];
+    for (let i = 0; i < 7; i++)
+      guesses.push((await post(s.url, { authorization: `Bearer guess${i}` })).status);
+    expect(guesses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    expect((await post(s.url, {})).status).toBe(429);
+    // A valid token from the same address is not held back by the guesses.
+    expect((await post(s.url, { authorization: `Bearer ${await token({ sub: 'frank' })}` })).status).toBe(
+      200,
+    );
+    // Idle sessions end: the old one is gone (404) and erin may open a new one.
+    await new Promise((r) => setTimeout(r, 7_000));
+    const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+    const old = await post(
+      s.url,
+      {
+        ...erin,
+        'mcp-session-id': first.headers.get('mcp-session-id')!,
+        'mcp-protocol-version': '2025-06-18',
+      },
+      ping,
+    );
+    expect(old.status).toBe(404);
+    expect((await post(s.url, erin)).status).toBe(200);
+  });
+
+  it('keeps the token subject as the actor (an actor argument only labels it) and lets only another subject approve', async () => {
+    const s = await start({ TASK_ORCHESTRATOR_TOOLS: 'all' });
+    const alice = await client(s.url, await token({ sub: 'alice' }));
+    const bob = await client(s.url, await token({ sub: 'bob' }));
+    const added = (await alice.callTool({
+      name: 'tasks_add',
+      arguments: { tasks: [{ title: 'Labelled' }], actor: 'bob' },
+    })) as CallToolResult;
+    const id = (added.structuredContent as { added: Array<{ task: { id: string } }> }).added[0]!.task.id;
+    const history = (await alice.callTool({
+      name: 'tasks_history',
+      arguments: { task_id: id },
+    })) as CallToolResult;
+    expect(
+      (history.structuredContent as { entries: Array<{ actor: string }> }).entries.map((e) => e.actor),
+    ).toEqual(['alice (bob)']);
+    const asked = (await alice.callTool({
+      name: 'run_with_error_capture',
+      arguments: { command: 'git', args: ['clean', '-f'] },
+    })) as CallToolResult;
+    const action = (asked.structuredContent as { action_id: string }).action_id;
+    const own = (await alice.callTool({
+      name: 'approve_action',
+      arguments: { action_id: action, approve: true },
+    })) as CallToolResult;
+    expect(own.isError).toBe(true);
+    expect(JSON.stringify(own.content)).toMatch(
+      /FORBIDDEN.*cannot be approved by the session or actor that requested it/,
+    );
+    const other = (await bob.callTool({
+      name: 'approve_action',
+      arguments: { action_id: action, approve: true },
+    })) as CallToolResult;
+    expect(other.isError, JSON.stringify(other.content)).toBeFalsy();
+    expect(other.structuredContent).toMatchObject({ item: { decided_by: 'bob', decided_via: 'mcp' } });
+    await alice.close();
+    await bob.close();
   });
 
   it('accepts tokens signed by a JWKS key and refuses the HS256 secret then', async () => {
