@@ -37,7 +37,7 @@ describe('README', () => {
     expect(quick).toMatch(/^npm install\b/m);
     expect(quick).toMatch(/^npm test\b/m);
     expect(quick).toContain(
-      'claude mcp add task-orchestrator -- node /abs/path/to/task-orchestrator/dist/cli.js serve',
+      'claude mcp add --scope user task-orchestrator -- node /abs/path/to/task-orchestrator/dist/cli.js serve',
     );
     const pkg = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;

@@ -48,7 +48,6 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
   const extra = (options.patterns ?? []).map((p) => (p.global ? p : new RegExp(p.source, `${p.flags}g`)));
   const patterns = [...SECRET_PATTERNS, ...extra];
   return (text) => {
-    if (text.length < 8) return text;
     let out = text;
     for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
     for (const p of patterns)
