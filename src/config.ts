@@ -165,6 +165,8 @@ export interface Config {
   readonly maxScheduledJobs: number;
   /** Largest JSON-RPC request line on stdio, bytes. */
   readonly maxRequestBytes: number;
+  /** Trials and usage records older than this many days are deleted (0 keeps them). */
+  readonly retentionDays: number;
   /** HTTP mode: authentication and limits. */
   readonly http: {
     readonly jwtSecret: string | undefined;
@@ -429,6 +431,7 @@ const envSchema = z.object({
       return names;
     }),
   TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB: intVar('TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB', 200, 1, 1_000_000),
+  TASK_ORCHESTRATOR_RETENTION_DAYS: intVar('TASK_ORCHESTRATOR_RETENTION_DAYS', 180, 0, 36_500),
   TASK_ORCHESTRATOR_MAX_REQUEST_MB: intVar('TASK_ORCHESTRATOR_MAX_REQUEST_MB', 10, 1, 1_024),
   TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS: intVar('TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS', 100, 1, 100_000),
   TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S: intVar('TASK_ORCHESTRATOR_HTTP_SESSION_IDLE_S', 1_800, 5, 604_800),
@@ -662,6 +665,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     artifactQuotaBytes: e.TASK_ORCHESTRATOR_ARTIFACT_QUOTA_MB * 1024 * 1024,
     maxScheduledJobs: e.TASK_ORCHESTRATOR_MAX_SCHEDULED_JOBS,
     maxRequestBytes: e.TASK_ORCHESTRATOR_MAX_REQUEST_MB * 1024 * 1024,
+    retentionDays: e.TASK_ORCHESTRATOR_RETENTION_DAYS,
     http: Object.freeze({
       jwtSecret: nonEmpty(e.JWT_SECRET_KEY),
       jwksUrl: e.TASK_ORCHESTRATOR_JWKS_URL,
@@ -940,6 +944,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '200',
     description:
       'Total size of task artifacts (`detailed_work`) the state folder may hold; a write past it is refused.',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_RETENTION_DAYS',
+    default: '180',
+    description:
+      'Trial and usage log segments last written longer ago are deleted (checked at start and every 6 hours); 0 keeps everything. The decision log is kept.',
   },
   {
     name: 'TASK_ORCHESTRATOR_MAX_REQUEST_MB',

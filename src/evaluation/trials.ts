@@ -76,4 +76,9 @@ export class TrialStore {
   async get(id: string): Promise<Trial | undefined> {
     return (await this.log.readAll()).find((t) => t.id === id);
   }
+
+  /** Deletes trial segments last written before `before` (retention). Returns how many. */
+  prune(before: number): Promise<number> {
+    return this.log.prune(before);
+  }
 }

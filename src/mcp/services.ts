@@ -98,8 +98,10 @@ export interface Services {
   predictor: Predictor;
   /** This project's trials as predictor training rows (provider errors left out). */
   trialRows(): Promise<TrainingRow[]>;
-  /** Starts the scheduled jobs (sync with the hub, decay); the serve command calls it. */
+  /** Starts the scheduled jobs (sync with the hub, decay, retention); the serve command calls it. */
   startBackground(): void;
+  /** Deletes trial and usage segments past the retention (TASK_ORCHESTRATOR_RETENTION_DAYS). */
+  applyRetention(): Promise<number>;
   /** Stops scheduled jobs, closes the hub and flushes storage. */
   close(): Promise<void>;
 }
@@ -290,6 +292,14 @@ export async function openServices(
     timer.unref();
     timers.push(timer);
   };
+  const applyRetention = async (): Promise<number> => {
+    if (config.retentionDays <= 0) return 0;
+    const before = clock.now() - config.retentionDays * 86_400_000;
+    const removed = (await trials.prune(before)) + (await usage.prune(before));
+    if (removed > 0)
+      logger.info('retention: removed old log segments', { removed, days: config.retentionDays });
+    return removed;
+  };
   return {
     config,
     logger,
@@ -319,8 +329,11 @@ export async function openServices(
     workers,
     scheduler,
     trialRows,
+    applyRetention,
     startBackground() {
       scheduler.start();
+      void applyRetention().catch((error: unknown) => logger.warn('retention failed', { error }));
+      every(6 * 3600, 'retention', applyRetention);
       every(config.decayIntervalS, 'decay', () => immune.decay(true));
       if (hub) every(config.syncIntervalS, 'sync', () => federation.sync('both', 'schedule'));
     },

@@ -40,8 +40,24 @@ export interface AppendLog<T> {
   /** Every record, segment by segment in creation order, each segment in write order. */
   readAll(): Promise<T[]>;
   stats(): Promise<AppendLogStats>;
+  /**
+   * Deletes segments last written before `before` (epoch ms) whose writer is gone (retention).
+   * A segment a live process may still append to is kept. Returns how many were removed.
+   */
+  prune(before: number): Promise<number>;
   flush(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Whether a process with this pid exists on this machine (a reused pid counts as alive: kept). */
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 interface SegmentCache<T> {
@@ -93,7 +109,26 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     await fs.mkdir(this.dir, { recursive: true });
     const name = `${String(Date.now()).padStart(13, '0')}-${process.pid}-${randomBytes(3).toString('hex')}.jsonl`;
     this.segmentBytes = 0;
+    this.currentSegment = name;
     return fs.open(path.join(this.dir, name), 'a');
+  }
+
+  private currentSegment: string | undefined;
+
+  async prune(before: number): Promise<number> {
+    let removed = 0;
+    for (const name of this.segmentNames()) {
+      if (name === this.currentSegment) continue;
+      const pid = Number(name.split('-')[1]);
+      if (pid !== process.pid && pidAlive(pid)) continue;
+      const file = path.join(this.dir, name);
+      const st = await fs.stat(file).catch(() => undefined);
+      if (!st || st.mtimeMs >= before) continue;
+      await fs.unlink(file).catch(() => undefined);
+      this.cache.delete(name);
+      removed++;
+    }
+    return removed;
   }
 
   private async writeBatch(

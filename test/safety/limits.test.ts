@@ -77,6 +77,54 @@ describe('limits', () => {
   });
 });
 
+describe('retention', () => {
+  it('deletes trial segments older than TASK_ORCHESTRATOR_RETENTION_DAYS whose writer is gone, and keeps the rest', async () => {
+    const state = await tempFolder();
+    const first = await startHarness({ stateDir: state, env: { TASK_ORCHESTRATOR_TOOLS: 'eval' } });
+    await first.services.trials.record({
+      operation: 'x',
+      prompt: 'old',
+      output: 'o',
+      pass: true,
+      score: 1,
+      graders: [],
+    });
+    await first.close();
+    // A segment of a writer that is still alive is kept, however old.
+    const sleeper = execFile('sleep', ['30']);
+    const dir = path.join(state, 'logs', 'trials');
+    const live = path.join(dir, `0000000000001-${sleeper.pid}-abcdef.jsonl`);
+    await fs.writeFile(
+      live,
+      '{"id":"tri_live","operation":"x","prompt":"p","output":"o","pass":true,"score":1,"graders":[],"created_at":"2020-01-01T00:00:00.000Z"}\n',
+    );
+    const old = new Date(Date.now() - 400 * 86_400_000);
+    await fs.utimes(live, old, old);
+    try {
+      const later = Date.now() + 200 * 86_400_000;
+      h = await startHarness({
+        stateDir: state,
+        clock: { now: () => later },
+        env: { TASK_ORCHESTRATOR_TOOLS: 'eval' },
+      });
+      expect(await h.services.applyRetention()).toBe(1);
+      const left = sc<{ trials: Array<{ id: string }> }>(await h.call('trials_list', {})).trials.map(
+        (t) => t.id,
+      );
+      expect(left).toEqual(['tri_live']);
+    } finally {
+      sleeper.kill();
+    }
+    await h.close();
+    h = await startHarness({
+      stateDir: state,
+      clock: { now: () => Date.now() + 400 * 86_400_000 },
+      env: { TASK_ORCHESTRATOR_TOOLS: 'eval', TASK_ORCHESTRATOR_RETENTION_DAYS: '0' },
+    });
+    expect(await h.services.applyRetention()).toBe(0);
+  });
+});
+
 describe('the human channel (a terminal)', () => {
   it('approves an action typed by a person in a terminal, runs it once, where it was asked for', async () => {
     const project = await tempFolder();
