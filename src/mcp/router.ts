@@ -4,7 +4,7 @@
  * list_changed notification; `waitForToolsList` lets request_tool hold its result until the client
  * has re-fetched the list.
  */
-import { redactDeep } from '../safety/redact.js';
+import { redactValue } from '../safety/redact.js';
 import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -241,6 +241,7 @@ export class ToolRouter implements TransportObserver, SessionControl {
     outcome: ToolOutcome<Record<string, unknown>>,
     compact: boolean,
     maxTokens: number,
+    serialized?: string,
   ): CallToolResult {
     const tracker = this.tracker;
     const overLimit = (text: string): number | undefined => {
@@ -252,7 +253,7 @@ export class ToolRouter implements TransportObserver, SessionControl {
     if (!outcome.ok) {
       result = errorResult(outcome.error);
     } else {
-      const json = JSON.stringify(outcome.value);
+      const json = serialized ?? JSON.stringify(outcome.value);
       const jsonTokens = overLimit(json);
       if (jsonTokens !== undefined) {
         result = errorResult(
@@ -339,20 +340,26 @@ export class ToolRouter implements TransportObserver, SessionControl {
           }
         }
         const redact = this.options.redact;
-        if (redact && outcome.ok)
-          outcome = {
-            ...outcome,
-            value: redactDeep(outcome.value, redact),
-            ...(outcome.text !== undefined ? { text: redact(outcome.text) } : {}),
-          };
-        else if (redact && !outcome.ok && redact(outcome.error.message) !== outcome.error.message)
+        let json: string | undefined;
+        if (outcome.ok) {
+          json = JSON.stringify(outcome.value);
+          if (redact) {
+            const value = redactValue(outcome.value, json, redact);
+            if (value !== outcome.value) json = JSON.stringify(value);
+            outcome = {
+              ...outcome,
+              value,
+              ...(outcome.text !== undefined ? { text: redact(outcome.text) } : {}),
+            };
+          }
+        } else if (redact && !outcome.ok && redact(outcome.error.message) !== outcome.error.message)
           outcome = {
             ok: false,
             error: new AppError(outcome.error.code, redact(outcome.error.message), {
               ...(outcome.error.hint ? { hint: outcome.error.hint } : {}),
             }),
           };
-        return this.shapeResult(tool.name, outcome, ctx.compact, maxTokens);
+        return this.shapeResult(tool.name, outcome, ctx.compact, maxTokens, json);
       },
     );
   }

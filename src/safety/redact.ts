@@ -29,6 +29,14 @@ export const SECRET_PATTERNS: readonly RegExp[] = [
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
 ];
 
+/**
+ * Something every credential shape above (and a URL password) contains: text without any of these
+ * needs no pattern pass, which keeps redaction off the hot path of ordinary results and writes.
+ */
+const ANCHORS =
+  /\bsk-[A-Za-z0-9_-]{20}|AIza|\bgh[pousr]_|github_pat_|\bxox[abposr]-|hooks\.slack|\b(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{5,}\.|PRIVATE KEY|:\/\/[^\s:@/]+:[^\s@/]+@/;
+const ANCHORS_ANY_CASE = /bearer\s|aws_secret/i;
+
 /** user:password@ in URLs keeps the user and the host. */
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]+):[^\s@/]+@/gi;
 
@@ -41,21 +49,50 @@ export interface RedactorOptions {
 
 export type Redactor = (text: string) => string;
 
+/** Whether `text` may hold something `createRedactor` would change (a cheap pre-check). */
+export type RedactionProbe = (text: string) => boolean;
+
 export function createRedactor(options: RedactorOptions = {}): Redactor {
   const values = [...new Set((options.secrets ?? []).filter((s) => s.length >= 4))].sort(
     (a, b) => b.length - a.length,
   );
   const extra = (options.patterns ?? []).map((p) => (p.global ? p : new RegExp(p.source, `${p.flags}g`)));
   const patterns = [...SECRET_PATTERNS, ...extra];
-  return (text) => {
-    let out = text;
-    for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
-    for (const p of patterns)
-      out = out.replace(p, (match: string, keep?: unknown) =>
-        typeof keep === 'string' && match.startsWith(keep) ? `${keep}${REDACTED}` : REDACTED,
-      );
-    return out.replace(URL_PASSWORD, `$1:${REDACTED}@`);
-  };
+  // A value also appears JSON-escaped inside serialised text (a quote or backslash in a secret).
+  const probeValues = [...new Set(values.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]))];
+  const extraAnchor = extra.length
+    ? new RegExp(extra.map((p) => `(?:${p.source})`).join('|'), 'i')
+    : undefined;
+  const probe: RedactionProbe = (text) =>
+    ANCHORS.test(text) ||
+    ANCHORS_ANY_CASE.test(text) ||
+    probeValues.some((v) => text.includes(v)) ||
+    (extraAnchor?.test(text) ?? false);
+  const redact: Redactor & { probe: RedactionProbe } = Object.assign(
+    (text: string) => {
+      if (!probe(text)) return text;
+      let out = text;
+      for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+      for (const p of patterns)
+        out = out.replace(p, (match: string, keep?: unknown) =>
+          typeof keep === 'string' && match.startsWith(keep) ? `${keep}${REDACTED}` : REDACTED,
+        );
+      return out.replace(URL_PASSWORD, `$1:${REDACTED}@`);
+    },
+    { probe },
+  );
+  return redact;
+}
+
+/**
+ * Redacts a value that is about to be serialised: one probe over `json` (its serialised form) and,
+ * only when something may be a secret, a deep pass over its strings. Returns the value unchanged
+ * (same object) when nothing needed redacting.
+ */
+export function redactValue<T>(value: T, json: string, redact: Redactor): T {
+  const probe = (redact as Partial<{ probe: RedactionProbe }>).probe;
+  if (probe && !probe(json)) return value;
+  return redactDeep(value, redact);
 }
 
 /** A copy of `value` with every string (keys left alone) passed through `redact`. */

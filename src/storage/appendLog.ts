@@ -18,8 +18,8 @@ export interface AppendLogOptions {
   /** Folder holding this log's segments. */
   dir: string;
   logger: Logger;
-  /** Applied to every value written (the secret redactor). */
-  replacer?: (key: string, value: unknown) => unknown;
+  /** Serialises what is written (the storage layer's, which passes strings through the secret redactor). Default JSON.stringify. */
+  serialize?: (value: unknown, indent?: number) => string;
   /** Start a new segment past this size. Default 8 MiB. */
   maxSegmentBytes?: number;
   /** Largest single record, serialised. Default 1 MiB. */
@@ -79,10 +79,10 @@ class JsonlAppendLog<T> implements AppendLog<T> {
   private closed = false;
   private readonly cache = new Map<string, SegmentCache<T>>();
 
-  private readonly replacer: AppendLogOptions['replacer'];
+  private readonly serialize: (value: unknown) => string;
 
   constructor(options: AppendLogOptions) {
-    this.replacer = options.replacer;
+    this.serialize = options.serialize ?? ((value) => JSON.stringify(value));
     this.dir = options.dir;
     this.logger = options.logger;
     this.maxSegmentBytes = options.maxSegmentBytes ?? 8 * 1024 * 1024;
@@ -93,7 +93,7 @@ class JsonlAppendLog<T> implements AppendLog<T> {
     if (this.closed) {
       return Promise.reject(new AppError('STORAGE_CLOSED', `Log ${path.basename(this.dir)} is closed`));
     }
-    const line = JSON.stringify(record, this.replacer) + '\n';
+    const line = this.serialize(record) + '\n';
     const bytes = Buffer.byteLength(line);
     if (bytes > this.maxRecordBytes) {
       return Promise.reject(

@@ -20,6 +20,9 @@ import type { RecoveryEvent } from './atomicFile.js';
 import { Batcher } from './batcher.js';
 import { withFileLock } from './fileLock.js';
 
+const defaultSerialize = (value: unknown, indent?: number): string =>
+  JSON.stringify(value, undefined, indent);
+
 export interface DocumentStoreOptions<T> {
   file: string;
   /** The document when the file does not exist yet. Cloned, never shared. */
@@ -27,8 +30,8 @@ export interface DocumentStoreOptions<T> {
   /** Validates (and may migrate) what was read. Throwing marks the file unreadable. Default: identity. */
   parse?: (raw: unknown) => T;
   logger: Logger;
-  /** Applied to every value written (the secret redactor). */
-  replacer?: (key: string, value: unknown) => unknown;
+  /** Serialises what is written (the storage layer's, which passes strings through the secret redactor). Default JSON.stringify. */
+  serialize?: (value: unknown, indent?: number) => string;
   /** Called once per recovery, besides the log line. */
   onRecovery?: (event: RecoveryEvent) => void;
   /** Pretty-print the file (2-space indent). Default false: compact JSON is several times faster to write. */
@@ -85,7 +88,7 @@ class DurableJsonAdapter<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const text = JSON.stringify(data, this.options.replacer, this.options.pretty ? 2 : undefined);
+    const text = (this.options.serialize ?? defaultSerialize)(data, this.options.pretty ? 2 : undefined);
     await writeTextAtomic(this.options.file, text);
   }
 }

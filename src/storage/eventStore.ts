@@ -24,6 +24,9 @@ import type { Logger } from '../core/logger.js';
 import { Batcher } from './batcher.js';
 import { withFileLock } from './fileLock.js';
 
+const defaultSerialize = (value: unknown, indent?: number): string =>
+  JSON.stringify(value, undefined, indent);
+
 export interface StoredEvent<E> {
   seq: number;
   event: E;
@@ -32,8 +35,8 @@ export interface StoredEvent<E> {
 export interface EventStoreOptions<S, E> {
   dir: string;
   logger: Logger;
-  /** Applied to every value written (the secret redactor). */
-  replacer?: (key: string, value: unknown) => unknown;
+  /** Serialises what is written (the storage layer's, which passes strings through the secret redactor). Default JSON.stringify. */
+  serialize?: (value: unknown, indent?: number) => string;
   /** Called once per unreadable line set aside or torn tail found. */
   onRecovery?: (event: RecoveryEvent) => void;
   /** The empty state. */
@@ -290,7 +293,8 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
               const decision = item.decide(this.state);
               if (decision.event !== undefined) {
                 const seq = this.applied + 1;
-                const line = JSON.stringify({ seq, event: decision.event }, this.options.replacer) + '\n';
+                const line =
+                  (this.options.serialize ?? defaultSerialize)({ seq, event: decision.event }) + '\n';
                 if (Buffer.byteLength(line) > maxBytes) {
                   throw new AppError(
                     'INVALID_INPUT',

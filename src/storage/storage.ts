@@ -25,11 +25,17 @@ export interface StorageOptions {
   redact?: (text: string) => string;
 }
 
-/** A JSON.stringify replacer that passes every string value through `redact`. */
-export type JsonReplacer = (key: string, value: unknown) => unknown;
+/** Serialises a record for a state file: JSON, every string passed through the redactor. */
+export type Serialize = (value: unknown, indent?: number) => string;
 
-function replacerFor(redact: ((text: string) => string) | undefined): JsonReplacer | undefined {
-  return redact ? (_key, value) => (typeof value === 'string' ? redact(value) : value) : undefined;
+function serializerFor(redact: ((text: string) => string) | undefined): Serialize {
+  if (!redact) return (value, indent) => JSON.stringify(value, undefined, indent);
+  return (value, indent) => {
+    const plain = JSON.stringify(value, undefined, indent);
+    // The common case: nothing in the record looks like a secret, so it is written as is.
+    if (redact(plain) === plain) return plain;
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? redact(v) : v), indent);
+  };
 }
 
 export interface Storage {
@@ -77,7 +83,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const logs = new Map<string, AppendLog<unknown>>();
   const eventStores = new Map<string, EventStore<unknown, unknown>>();
   const recoveries: RecoveryEvent[] = [];
-  const replacer = replacerFor(options.redact);
+  const serialize = serializerFor(options.redact);
 
   return {
     stateDir,
@@ -91,7 +97,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
           defaults,
           parse,
           logger,
-          replacer,
+          serialize,
           onRecovery: (event) => recoveries.push(event),
         });
         documents.set(name, store);
@@ -102,7 +108,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       checkName('log', name);
       let log = logs.get(name) as AppendLog<T> | undefined;
       if (!log) {
-        log = createAppendLog<T>({ dir: path.join(stateDir, 'logs', name), logger, replacer });
+        log = createAppendLog<T>({ dir: path.join(stateDir, 'logs', name), logger, serialize });
         logs.set(name, log);
       }
       return log;
@@ -118,7 +124,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
           ...options,
           dir: path.join(stateDir, 'events', name),
           logger,
-          replacer,
+          serialize,
           onRecovery: (event) => recoveries.push(event),
         });
         eventStores.set(name, store);
