@@ -84,6 +84,7 @@ export default {
       );
       await time(() => redact(mb), 2);
       const mbMs = median(await time(() => redact(mb), 10));
+      const cleanMs = median(await time(() => redact(clean), 10));
       const output = 'x'.repeat(4000);
       const quoteRuns = await time(
         () => quoteUntrusted(output, { label: 'command output', maxChars: 4000 }),
