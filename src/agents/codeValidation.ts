@@ -170,20 +170,12 @@ async function validatePython(code: string, boundary: ExecBoundary): Promise<Cod
     // -I: isolated (no current folder on sys.path, no PYTHON* variables), so nothing of the project loads.
     const r = await run(boundary, 'python3', ['-I', '-m', 'py_compile', file], dir);
     if (r.missing)
-      return {
-        language: 'python',
-        valid: false,
-        checked: 'not checked',
-        issues: [
-          {
-            line: 1,
-            column: 1,
-            severity: 'warning',
-            code: 'UNAVAILABLE',
-            message: 'python3 is not installed, so Python cannot be checked here',
-          },
-        ],
-      };
+      return notChecked(
+        'python',
+        'warning',
+        'UNAVAILABLE',
+        'python3 is not installed, so Python cannot be checked here',
+      );
     if (r.code === 0) return { language: 'python', valid: true, checked: 'syntax (py_compile)', issues: [] };
     const loc = /line (\d+)/.exec(r.stderr);
     const caret = r.stderr.split('\n').find((l) => /^\s*\^+\s*$/.test(l));
@@ -211,6 +203,21 @@ async function validatePython(code: string, boundary: ExecBoundary): Promise<Cod
  * @param boundary runs python3 for Python (the only language checked by another program); without
  *   it Python is reported as not checked.
  */
+/** A result for code that was not checked, with the one issue saying why. */
+function notChecked(
+  language: CodeLanguage,
+  severity: CodeIssue['severity'],
+  code: string,
+  message: string,
+): CodeValidation {
+  return {
+    language,
+    valid: false,
+    checked: 'not checked',
+    issues: [{ line: 1, column: 1, severity, code, message }],
+  };
+}
+
 export async function validateCode(
   code: string,
   language: CodeLanguage,
@@ -219,37 +226,11 @@ export async function validateCode(
 ): Promise<CodeValidation> {
   try {
     if (Buffer.byteLength(code) > MAX_CODE_BYTES)
-      return {
-        language,
-        valid: false,
-        checked: 'not checked',
-        issues: [
-          {
-            line: 1,
-            column: 1,
-            severity: 'error',
-            code: 'TOO_LARGE',
-            message: `Code over ${MAX_CODE_BYTES} bytes is not checked`,
-          },
-        ],
-      };
+      return notChecked(language, 'error', 'TOO_LARGE', `Code over ${MAX_CODE_BYTES} bytes is not checked`);
     if (language === 'json') return validateJson(code);
     if (language === 'python') {
       if (!boundary)
-        return {
-          language,
-          valid: false,
-          checked: 'not checked',
-          issues: [
-            {
-              line: 1,
-              column: 1,
-              severity: 'warning',
-              code: 'UNAVAILABLE',
-              message: 'Python is checked only inside the server',
-            },
-          ],
-        };
+        return notChecked(language, 'warning', 'UNAVAILABLE', 'Python is checked only inside the server');
       return await validatePython(code, boundary);
     }
     return validateTs(code, language, fileName);

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { canonicalize } from './commandParse.js';
+import { canonicalize, WRAPPER_VALUE_OPTIONS, WRAPPERS } from './commandParse.js';
 
 export type Verdict = 'SAFE' | 'REQUIRES_APPROVAL' | 'BLOCKED';
 
@@ -59,23 +59,8 @@ export interface Classification {
   normalized: string;
 }
 
-/** Wrappers that run the next word as the command. */
-const WRAPPERS = new Set([
-  'sudo',
-  'doas',
-  'env',
-  'nohup',
-  'nice',
-  'time',
-  'command',
-  'exec',
-  'builtin',
-  'xargs',
-  'timeout',
-  'stdbuf',
-]);
-
-const OPTION_WITH_VALUE = new Set(['-u', '-g', '-c', '-p', '-r', '-t', '-h', '-n', '-s', '-k', '-d']);
+/** Wrappers that run the next word as the command (xargs too: the words after it are a command). */
+const CLASSIFIER_WRAPPERS = new Set([...WRAPPERS, 'xargs']);
 
 /** Long flags that mean a short one, per command. */
 const LONG_ALIASES: Record<string, Record<string, string>> = {
@@ -117,11 +102,11 @@ function parseCommand(segment: string): ParsedCommand | undefined {
   while (i < words.length) {
     const w = words[i]!;
     if (/^[a-z_][a-z0-9_]*=/.test(w)) i++;
-    else if (WRAPPERS.has(path.posix.basename(w))) {
+    else if (CLASSIFIER_WRAPPERS.has(path.posix.basename(w))) {
       i++;
       while (i < words.length && (words[i]!.startsWith('-') || /^\d+[smh]?$/.test(words[i]!))) {
         // Options that take a value (sudo -u root, env -u VAR, nice -n 5) skip it too.
-        if (OPTION_WITH_VALUE.has(words[i]!)) i++;
+        if (WRAPPER_VALUE_OPTIONS.has(words[i]!)) i++;
         i++;
       }
     } else break;

@@ -86,7 +86,7 @@ export function tokenize(raw: string): string[][][] {
 }
 
 /** Wrappers that run the words after them (with their own options first). */
-const WRAPPERS = new Set([
+export const WRAPPERS: ReadonlySet<string> = new Set([
   'sudo',
   'doas',
   'env',
@@ -104,7 +104,8 @@ const WRAPPERS = new Set([
   'unbuffer',
   'caffeinate',
 ]);
-const WRAPPER_VALUE_OPTIONS = new Set([
+/** Wrapper options that take a value (sudo -u root, nice -n 5, timeout -s KILL). */
+export const WRAPPER_VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '-u',
   '-g',
   '-c',

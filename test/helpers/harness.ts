@@ -131,3 +131,14 @@ export function startWithFakeProvider(
     },
   });
 }
+
+/** Every regular file below `dir` (links not followed), for tests that scan the state folder. */
+export async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await allFiles(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startHarness, textOf } from '../helpers/harness.js';
+import { allFiles, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
 const run = promisify(execFile);
@@ -42,16 +42,6 @@ async function snapshot(dir: string): Promise<string[]> {
     const p = path.join(dir, name);
     const st = await fs.lstat(p);
     out.push(`${name} ${st.size} ${st.mtimeMs} ${st.isFile() ? await fs.readFile(p, 'utf8') : ''}`);
-  }
-  return out;
-}
-
-async function allFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await allFiles(p)));
-    else if (e.isFile()) out.push(p);
   }
   return out;
 }

@@ -15,7 +15,7 @@ import { renderHtml } from '../../src/evaluation/immune/dashboardRender.js';
 import { buildDashboard } from '../../src/mcp/dashboard.js';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
-import { sc, startHarness, textOf } from '../helpers/harness.js';
+import { allFiles, sc, startHarness, textOf } from '../helpers/harness.js';
 
 // Shapes of real credentials (made up): each must disappear everywhere.
 const SECRETS = {
@@ -64,16 +64,6 @@ afterAll(async () => {
   await new Promise((r) => receiver.close(r));
   await fake.close();
 });
-
-async function allFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await allFiles(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 const leaks = (text: string) => RAW.filter((s) => text.includes(s));
 
