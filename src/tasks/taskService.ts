@@ -112,7 +112,10 @@ export interface TaskServiceOptions {
 }
 
 const DEFAULT_GATE_TIMEOUT_S = 300;
-const COMPLETABLE: readonly Status[] = ['ready', 'active', 'review', 'blocked'];
+/** Statuses the transition table lets complete (a blocked task must be unblocked first). */
+const COMPLETABLE: readonly Status[] = (Object.keys(TRANSITIONS) as Status[]).filter((s) =>
+  TRANSITIONS[s].includes('completed'),
+);
 
 export class GateFailure extends AppError {
   constructor(
@@ -424,6 +427,10 @@ export class TaskService {
     const gates = changes.command_gates ? await this.checkGates(changes.command_gates) : undefined;
     const id = await this.store.transact((state) => {
       const task = this.require(state, ref);
+      if (task.status === 'archived')
+        throw new AppError('CONFLICT', `${task.id} is archived; archived tasks are read-only`, {
+          hint: 'Create a new task (tasks_add), or copy what you need from tasks_get',
+        });
       const normalized: Partial<TaskFields> & { parent?: string | null } = { ...changes };
       if (gates) normalized.command_gates = gates;
       if (changes.tags) normalized.tags = [...new Set(changes.tags)];
@@ -563,7 +570,9 @@ export class TaskService {
   private completionViolations(state: TaskState, task: Task, input: CompleteInput): string[] {
     const out: string[] = [];
     if (!COMPLETABLE.includes(task.status)) {
-      out.push(`status is ${task.status}; only ready, active, blocked or review tasks can complete`);
+      out.push(
+        `status is ${task.status}; only ${COMPLETABLE.join(', ')} tasks can complete${task.status === 'blocked' ? ' (move it to ready or active with tasks_transition first)' : ''}`,
+      );
       return out;
     }
     for (const b of blockers(state, task))

@@ -237,6 +237,30 @@ describe('lifecycle and dependencies', () => {
   });
 });
 
+describe('lifecycle as the transition table says', () => {
+  it('refuses to complete a blocked task and to edit an archived one', async () => {
+    await start();
+    const t = await add([
+      { ref: 'b', title: 'Blocked one' },
+      { ref: 'a', title: 'Old one' },
+    ]);
+    sc(await h!.call('tasks_transition', { task_id: t.b!.id, to: 'blocked', reason: 'waiting on a vendor' }));
+    const blocked = await h!.call('tasks_complete', { task_id: t.b!.id });
+    expect(blocked.isError).toBe(true);
+    expect(textOf(blocked)).toMatch(
+      /status is blocked; only ready, active, review tasks can complete \(move it/,
+    );
+    sc(await h!.call('tasks_complete', { task_id: t.a!.id }));
+    sc(await h!.call('tasks_transition', { task_id: t.a!.id, to: 'archived' }));
+    const edit = await h!.call('tasks_update', { task_id: t.a!.id, title: 'Rewritten history' });
+    expect(edit.isError).toBe(true);
+    expect(textOf(edit)).toMatch(/archived; archived tasks are read-only/);
+    expect(sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.a!.id })).summary.title).toBe(
+      'Old one',
+    );
+  });
+});
+
 describe('tasks_complete gates', () => {
   it('validates the result against output_schema, returning every violation and leaving the task open', async () => {
     await start();
