@@ -44,6 +44,8 @@ export interface SpawnRequest {
   signal?: AbortSignal;
   /** What the call is for (recorded with usage): spawn_agent, judge, ... */
   operation: string;
+  /** Breakers are per provider/model and scope: judges use their own ("judge:openai/gpt-4o-mini"). */
+  breakerScope?: string;
 }
 
 export interface TrailEntry {
@@ -142,7 +144,7 @@ export class SpawnPipeline {
     for (const target of this.targets(req)) {
       if (req.signal?.aborted) break;
       const configured = this.deps.providers.get(target.name)!;
-      const key = `${target.name}/${target.model}`;
+      const key = `${req.breakerScope ? `${req.breakerScope}:` : ''}${target.name}/${target.model}`;
       const price = this.deps.pricing.price(target.name, target.model);
       const inputEstimate = Math.ceil(((req.system?.length ?? 0) + req.prompt.length) / 3) + 16;
       const worst = this.deps.pricing.cost(

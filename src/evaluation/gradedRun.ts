@@ -88,6 +88,7 @@ export function defaultGraders(hasSchema: boolean, judgeGraders: readonly string
   return [
     { name: 'non_empty' },
     { name: 'length', min: 1 },
+    { name: 'refusal' },
     ...(hasSchema ? [{ name: 'json_valid' as const }, { name: 'json_schema' as const }] : []),
     ...judgeGraders.map((name) => ({ name: name as GraderSpec['name'] })),
   ];
@@ -157,16 +158,8 @@ export async function gradedRun(
       error: run.error.describe(),
       ...(input.taskId ? { task_id: input.taskId } : {}),
     });
-    const learned = await deps.immune
-      ?.recordFailure({
-        operation: input.operation,
-        failure_type: 'provider_error',
-        prompt: input.prompt,
-        output: run.error.message,
-        grader_scores: {},
-        guarded: (check?.guardrails.length ?? 0) > 0,
-      })
-      .catch(() => undefined);
+    // A provider outage (5xx, 429, timeout, refused) says nothing about the prompt: it feeds the
+    // breakers, the trial log, the alerts and the dashboard, never the failure memory.
     if (alerts)
       alerts.background(() =>
         alerts.onTrial({
@@ -175,11 +168,6 @@ export async function gradedRun(
           pass: false,
           failure_type: 'provider_error',
           trial_id: trial.id,
-          ...(learned && !learned.merged
-            ? {
-                new_pattern: { id: learned.pattern_id, failure_type: 'provider_error', prompt: input.prompt },
-              }
-            : {}),
         }),
       );
     return { ...run, trial_id: trial.id };
@@ -217,6 +205,7 @@ export async function gradedRun(
     pass: evaluation.pass,
     score: evaluation.score,
     ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
+    ...(evaluation.ungraded ? { ungraded: evaluation.ungraded } : {}),
     ...(r.task ? { task_id: r.task.id } : {}),
   });
   deps.predictor?.noteTrial();

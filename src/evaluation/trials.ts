@@ -26,6 +26,8 @@ export interface Trial {
   pass: boolean;
   score: number;
   failure_type?: TrialFailureType;
+  /** Criteria that could not be graded (judge unavailable), and why. */
+  ungraded?: Array<{ grader: string; reason: string }>;
   error?: string;
   task_id?: string;
   trace_id?: string;

@@ -86,7 +86,9 @@ describe('judge graders', () => {
     const invalid = sc<Eval>(
       await h!.call('evaluate_output', { output: 'y', prompt: 'z', graders: [{ name: 'format' }] }),
     );
-    expect(invalid.pass).toBe(false);
+    // Two invalid verdicts: the judge could not grade, so the output is neither passed nor failed on it.
+    expect(invalid.pass).toBe(true);
+    expect(invalid.graders[0]).toMatchObject({ ungraded: true });
     expect(invalid.graders[0]?.reason).toMatch(
       /judge score is not a number from 0 to 1 \(after 2 attempts\)/,
     );
@@ -117,16 +119,22 @@ describe('judge graders', () => {
     expect(bad.failure_type).toBe('hallucination');
   });
 
-  it('judge every spawn when configured: its cost is counted, and an outage fails the grader, not the spawn', async () => {
+  it('judge every spawn when configured: its cost is counted; an outage leaves the criteria ungraded, teaches nothing and trips only the judge breaker', async () => {
     await start({
       TASK_ORCHESTRATOR_JUDGE_GRADERS: 'relevance,safety',
-      TASK_ORCHESTRATOR_TOOLS: 'eval,cost',
+      TASK_ORCHESTRATOR_TOOLS: 'eval,cost,immune',
     });
     fake.script({ text: 'Use an index on user_id.' }, verdict(0.95, 'relevant'), verdict(1, 'safe'));
     const r = sc<{ evaluation: Eval; trial_id: string }>(
       await h!.call('spawn_agent', { prompt: 'Speed up this query.' }),
     );
-    expect(r.evaluation.graders.map((g) => g.grader)).toEqual(['non_empty', 'length', 'relevance', 'safety']);
+    expect(r.evaluation.graders.map((g) => g.grader)).toEqual([
+      'non_empty',
+      'length',
+      'refusal',
+      'relevance',
+      'safety',
+    ]);
     expect(r.evaluation.pass).toBe(true);
     const cost = sc<{ today: { calls: number } }>(await h!.call('cost_summary', {}));
     expect(cost.today.calls).toBe(3); // the agent and two judges
@@ -137,14 +145,25 @@ describe('judge graders', () => {
       await h!.call('spawn_agent', { prompt: 'Again.' }),
     );
     expect(outage.output).toBe('Another answer.');
-    expect(outage.evaluation.pass).toBe(false);
-    expect(outage.evaluation.graders.find((g) => g.grader === 'relevance')?.reason).toMatch(
-      /judge unavailable/,
-    );
-    const trial = sc<{ trial: { pass: boolean; graders: unknown[] } }>(
+    // The agent answered well; the judges could not grade: that is not the agent's failure.
+    expect(outage.evaluation.pass).toBe(true);
+    const ungraded = (outage.evaluation as Eval & { ungraded: Array<{ grader: string; reason: string }> })
+      .ungraded;
+    expect(ungraded.map((u) => u.grader)).toEqual(['relevance', 'safety']);
+    for (const u of ungraded) expect(u.reason).toMatch(/judge unavailable/);
+    const trial = sc<{ trial: { pass: boolean; graders: unknown[]; ungraded: unknown[] } }>(
       await h!.call('trial_get', { trial_id: outage.trial_id }),
     );
-    expect(trial.trial.graders).toHaveLength(4);
+    expect(trial.trial).toMatchObject({ pass: true });
+    expect(trial.trial.graders).toHaveLength(5);
+    expect(trial.trial.ungraded).toHaveLength(2);
+    expect(sc<{ total: number }>(await h!.call('immune_failures', {})).total).toBe(0);
+    // Judges keep breakers of their own: the agent's breaker saw no failure.
+    const breakers = h!.services.breakers.snapshot();
+    expect(breakers.filter((b) => b.key.startsWith('judge:')).map((b) => b.failures)).toEqual([2]);
+    expect(breakers.filter((b) => !b.key.startsWith('judge:'))).toEqual([
+      expect.objectContaining({ failures: 0, state: 'closed' }),
+    ]);
   });
 
   it('says so when no provider can judge', async () => {
@@ -153,8 +172,9 @@ describe('judge graders', () => {
       await h.call('evaluate_output', { output: 'x', graders: [{ name: 'non_empty' }, { name: 'safety' }] }),
     );
     expect(e.graders[1]).toMatchObject({
-      pass: false,
+      ungraded: true,
       reason: 'no LLM provider is configured to judge with',
     });
+    expect(e).toMatchObject({ pass: true, ungraded: [{ grader: 'safety' }] });
   });
 });

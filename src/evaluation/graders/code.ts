@@ -15,6 +15,27 @@ export function nonEmpty({ output }: GradeInput): GradeResult {
   };
 }
 
+/**
+ * Openings by which a model declines the task. Only an answer that starts with one and stays short
+ * is a refusal: a long answer that mentions what it cannot do and then does the rest is not.
+ */
+const REFUSAL =
+  /^(?:\W{0,3})(?:i'?m sorry|i am sorry|sorry|unfortunately|apologies|i apologi[sz]e)?[,.!\s]*(?:but\s+)?(?:i|as an ai[^,.]*,\s*i)\s*(?:'m|am)?\s*(?:not able|unable|can(?:no|')t|cannot|won'?t be able|will not|won'?t|must decline|am not allowed|'m not allowed|do not feel comfortable|don'?t feel comfortable)\b/i;
+const REFUSAL_MAX_CHARS = 600;
+
+/** Fails an answer that declines the task instead of doing it ("Sorry, I am not able to do that."). */
+export function refusal({ output }: GradeInput): GradeResult {
+  const text = output.trim().replace(/[’‘]/g, "'");
+  const refused = text.length > 0 && text.length <= REFUSAL_MAX_CHARS && REFUSAL.test(text);
+  return {
+    pass: !refused,
+    score: refused ? 0 : 1,
+    reason: refused
+      ? `the answer declines the task: "${text.slice(0, 120)}"`
+      : 'the answer does not decline the task',
+  };
+}
+
 export function length({
   output,
   min = 1,

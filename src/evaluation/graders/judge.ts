@@ -57,6 +57,8 @@ export interface JudgeOptions {
 export interface JudgeResult extends GradeResult {
   judges?: Array<{ judge: string; score?: number; reason: string }>;
   disagreement?: number;
+  /** No judge gave a verdict (provider down, breaker open, budget, invalid answers): not graded. */
+  ungraded?: true;
 }
 
 function parseVerdict(text: string): { score: number; reason: string } | string {
@@ -108,6 +110,8 @@ export class Judge {
             ? question
             : `${question}\n\nYour previous answer was invalid. Reply with the JSON object only.`,
         operation: `judge:${criterion}`,
+        // Judges trip breakers of their own: a judge outage must not fail fast the agents it judges.
+        breakerScope: 'judge',
         temperature: 0,
         maxTokens: 300,
         jsonSchema: VERDICT_SCHEMA,
@@ -149,7 +153,7 @@ export class Judge {
     const scored = verdicts.flatMap((v) => ('score' in v ? [v] : []));
     if (scored.length === 0) {
       const reason = verdicts.map((v) => ('error' in v ? v.error : '')).join('; ');
-      return { pass: false, score: 0, reason };
+      return { pass: false, score: 0, reason, ungraded: true };
     }
     const scores = scored.map((v) => v.score).sort((a, b) => a - b);
     const mid = Math.floor(scores.length / 2);

@@ -6,7 +6,7 @@
 import { AppError } from '../../core/errors.js';
 import type { SchemaCache } from '../../tasks/gates.js';
 import type { ProviderName } from '../../agents/providers/types.js';
-import { contains, jsonSchema, jsonValid, length, nonEmpty, regex } from './code.js';
+import { contains, jsonSchema, jsonValid, length, nonEmpty, refusal, regex } from './code.js';
 import { JUDGE_CRITERIA } from './judge.js';
 import type { Judge, JudgeCriterion } from './judge.js';
 import type { GradeResult } from './types.js';
@@ -14,6 +14,7 @@ import type { GradeResult } from './types.js';
 export const CODE_GRADERS = [
   'non_empty',
   'length',
+  'refusal',
   'json_valid',
   'json_schema',
   'regex',
@@ -45,6 +46,12 @@ export interface GraderOutcome extends GradeResult {
   weight: number;
   /** Model graders with several judges: how far apart their scores were. */
   disagreement?: number;
+  /**
+   * Set when the grader could not grade (its judge's provider failed, its breaker is open, no
+   * budget or provider): the output was not judged on this criterion, so it neither passes nor
+   * fails it, and nothing is learned from it.
+   */
+  ungraded?: true;
 }
 
 export type FailureType =
@@ -55,6 +62,7 @@ export type FailureType =
   | 'length_violation'
   | 'hallucination'
   | 'unsafe_output'
+  | 'refusal'
   | 'low_quality';
 
 export interface Evaluation {
@@ -62,6 +70,8 @@ export interface Evaluation {
   score: number;
   graders: GraderOutcome[];
   failure_type?: FailureType;
+  /** Criteria that could not be graded, and why (a judge outage is not the agent's failure). */
+  ungraded?: Array<{ grader: GraderName; reason: string }>;
 }
 
 const FAILURE_OF: Record<GraderName, FailureType> = {
@@ -72,6 +82,7 @@ const FAILURE_OF: Record<GraderName, FailureType> = {
   contains: 'pattern_mismatch',
   not_contains: 'pattern_mismatch',
   length: 'length_violation',
+  refusal: 'refusal',
   relevance: 'low_quality',
   completeness: 'low_quality',
   accuracy: 'hallucination',
@@ -84,6 +95,7 @@ const FAILURE_OF: Record<GraderName, FailureType> = {
 /** Most telling first: an empty answer explains every other failure. */
 const FAILURE_ORDER: FailureType[] = [
   'empty_response',
+  'refusal',
   'unsafe_output',
   'json_invalid',
   'schema_violation',
@@ -110,15 +122,18 @@ function isJudge(name: GraderName): name is JudgeCriterion {
 }
 
 function summarize(graders: GraderOutcome[]): Evaluation {
-  const total = graders.reduce((sum, g) => sum + g.weight, 0);
-  const score = total > 0 ? graders.reduce((sum, g) => sum + g.score * g.weight, 0) / total : 1;
-  const failing = new Set(graders.filter((g) => !g.pass).map((g) => FAILURE_OF[g.grader]));
+  const graded = graders.filter((g) => !g.ungraded);
+  const ungraded = graders.filter((g) => g.ungraded).map((g) => ({ grader: g.grader, reason: g.reason }));
+  const total = graded.reduce((sum, g) => sum + g.weight, 0);
+  const score = total > 0 ? graded.reduce((sum, g) => sum + g.score * g.weight, 0) / total : 1;
+  const failing = new Set(graded.filter((g) => !g.pass).map((g) => FAILURE_OF[g.grader]));
   const failure = FAILURE_ORDER.find((f) => failing.has(f));
   return {
     pass: failing.size === 0,
     score: Number(score.toFixed(4)),
     graders,
     ...(failure ? { failure_type: failure } : {}),
+    ...(ungraded.length ? { ungraded } : {}),
   };
 }
 
@@ -149,6 +164,7 @@ export async function gradeAsync(
           pass: false,
           score: 0,
           reason: 'no LLM provider is configured to judge with',
+          ungraded: true,
         };
       const targets = (spec.judges ?? []).map((j) => {
         const [provider, ...rest] = j.split('/');
@@ -170,6 +186,7 @@ export async function gradeAsync(
           score: r.score,
           reason: r.reason,
           ...(r.disagreement !== undefined ? { disagreement: r.disagreement } : {}),
+          ...(r.ungraded ? { ungraded: true as const } : {}),
         };
       } catch (error) {
         return {
@@ -178,6 +195,7 @@ export async function gradeAsync(
           pass: false,
           score: 0,
           reason: `grader failed: ${(error as Error).message}`,
+          ungraded: true,
         };
       }
     }),
@@ -208,6 +226,9 @@ export function grade(
           break;
         case 'json_valid':
           r = jsonValid({ output });
+          break;
+        case 'refusal':
+          r = refusal({ output });
           break;
         case 'json_schema':
           r = jsonSchema({ output, schema: schema!, schemas });

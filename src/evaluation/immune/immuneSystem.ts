@@ -177,6 +177,10 @@ export const GUARDRAILS: ReadonlyArray<[string, string]> = [
     'hallucination',
     'Use only facts from the request or that you are certain of; say when you do not know; never invent APIs, numbers or sources.',
   ],
+  [
+    'refusal',
+    'A similar request was declined before: if part of it truly cannot be done, say exactly which part and why, and do the rest.',
+  ],
   ['low_quality', 'Address every part of the request completely and precisely.'],
   ['provider_error', 'Keep the request concise; a similar request failed at the provider before.'],
 ];
@@ -191,6 +195,7 @@ const SEVERITY: Record<string, number> = {
   pattern_mismatch: 0.8,
   length_violation: 0.7,
   low_quality: 0.7,
+  refusal: 0.7,
   provider_error: 0.6,
 };
 

@@ -9,6 +9,7 @@ const graderOutcome = z.object({
   reason: z.string(),
   weight: z.number(),
   disagreement: z.number().optional(),
+  ungraded: z.literal(true).optional().describe('Could not grade (judge unavailable): neither pass nor fail'),
 });
 
 export const evaluationSchema = z.object({
@@ -16,6 +17,10 @@ export const evaluationSchema = z.object({
   score: z.number(),
   failure_type: z.string().optional(),
   graders: z.array(graderOutcome),
+  ungraded: z
+    .array(z.object({ grader: z.string(), reason: z.string() }))
+    .optional()
+    .describe('Criteria not graded and why; the verdict stands on the rest'),
 });
 
 /** Per-call graders (replacing the defaults). */
@@ -26,7 +31,7 @@ export const gradersField = z
         name: z
           .enum(ALL_GRADERS)
           .describe(
-            'Code: non_empty | length | json_valid | json_schema | regex | contains | not_contains. LLM judge: relevance | completeness | accuracy | format | code_quality | safety | performance',
+            'Code: non_empty | length | refusal | json_valid | json_schema | regex | contains | not_contains. LLM judge: relevance | completeness | accuracy | format | code_quality | safety | performance',
           ),
         weight: z.number().min(0).max(100).optional().describe('Weight in the score; default 1'),
         threshold: z
