@@ -137,6 +137,8 @@ export interface Config {
   readonly secrets: readonly string[];
   /** Immune risk at or above which a spawn is blocked. */
   readonly immuneBlockRisk: number;
+  /** A failure pattern blocks only after this many failures, or after failing despite its guardrails. */
+  readonly immuneBlockAfter: number;
   /** This project's name in the federation hub. */
   readonly projectName: string;
   /** The federation hub folder; undefined = no federation. */
@@ -345,6 +347,7 @@ const envSchema = z.object({
       },
     ),
   TASK_ORCHESTRATOR_MAX_RESULT_TOKENS: intVar('TASK_ORCHESTRATOR_MAX_RESULT_TOKENS', 20_000, 500, 100_000),
+  TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER: intVar('TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER', 3, 1, 1_000),
   TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK: z
     .string()
     .optional()
@@ -643,6 +646,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     judgeModel: nonEmpty(e.TASK_ORCHESTRATOR_JUDGE_MODEL),
     secrets: Object.freeze(secrets),
     immuneBlockRisk: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK,
+    immuneBlockAfter: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER,
     projectName: nonEmpty(e.TASK_ORCHESTRATOR_PROJECT) ?? projectSlug(path.resolve(cwd)),
     federationDir: nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)
       ? path.resolve(cwd, nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)!)
@@ -790,6 +794,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '-',
     description:
       'Anthropic key; `ANTHROPIC_BASE_URL` overrides the endpoint, `ANTHROPIC_MODEL` the default model (claude-sonnet-4-5).',
+  },
+  {
+    name: 'TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER',
+    default: '3',
+    description:
+      'Escalation: a remembered failure first adds guardrails; it blocks (at TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK) only after this many failures, or after failing again with its guardrails applied.',
   },
   {
     name: 'TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK',

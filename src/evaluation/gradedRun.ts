@@ -60,7 +60,9 @@ export async function preSpawnCheck(
     ...check,
     predicted_risk: Math.round(p * 10_000) / 10_000,
     risk,
-    should_proceed: risk < deps.immune.blockAt,
+    // The prediction adds warnings and risk but never blocks alone (0.85 x p stays under 0.9);
+    // blocking needs a pattern with evidence (the immune system's escalation).
+    should_proceed: check.should_proceed,
     warnings:
       p > HIGH_RISK
         ? [
@@ -96,7 +98,11 @@ export function defaultGraders(hasSchema: boolean, judgeGraders: readonly string
 
 export async function gradedRun(
   deps: GradedRunDeps,
-  input: AgentRunInput & { graders?: GraderSpec[] | undefined },
+  input: AgentRunInput & {
+    graders?: GraderSpec[] | undefined;
+    /** Run even if the failure memory blocks it; the reason is recorded on the patterns. */
+    immuneOverride?: string | undefined;
+  },
   ctx: { actor: string; signal?: AbortSignal },
 ): Promise<Result<GradedRunResult, AppError> & { trial_id?: string }> {
   // The schema a task carries is only known inside runAgent; graders that need one are checked
@@ -111,17 +117,28 @@ export async function gradedRun(
   if (check && alerts)
     alerts.background(() => alerts.onCheck({ ...check, operation: input.operation, prompt: input.prompt }));
   if (check && !check.should_proceed) {
-    return {
-      ok: false,
-      error: new AppError(
-        'IMMUNE_BLOCKED',
-        `Blocked before spawning: risk ${check.risk} from past failures (${check.warnings.join('; ')})`,
-        {
-          hint: 'Rephrase the request or address the failure it resembles; immune_check shows the matching patterns',
-          details: { ...check },
-        },
-      ),
-    };
+    const override = input.immuneOverride?.trim();
+    if (!override)
+      return {
+        ok: false,
+        error: new AppError(
+          'IMMUNE_BLOCKED',
+          `Blocked before spawning: risk ${check.risk}; ${check.block_reason ?? 'it resembles past failures'} (${check.warnings.join('; ')})`,
+          {
+            hint: `To go on: rephrase the request; or, if the match is wrong, immune_feedback {"pattern_id": "${check.matches[0]?.pattern_id ?? ''}", "verdict": "false_positive"}; or run it anyway with immune_override: "<why>" (recorded)`,
+            details: { ...check },
+          },
+        ),
+      };
+    // A caller's explicit decision, with its reason, is remembered on the patterns that blocked.
+    if (deps.immune)
+      await deps.immune
+        .recordOverride(
+          check.matches.filter((m) => m.escalated).map((m) => m.pattern_id),
+          override,
+          ctx.actor,
+        )
+        .catch(() => undefined);
   }
   const guarded =
     check && check.guardrails.length > 0

@@ -180,6 +180,7 @@ export async function openServices(
   const tracer = createTracer(config.langfuse, logger, redact);
   const immune = new ImmuneSystem(storage, clock, {
     blockThreshold: config.immuneBlockRisk,
+    blockAfter: config.immuneBlockAfter,
     shareByDefault: config.federationShare,
   });
   const inbox = new Inbox(storage.document<InboxDoc>('inbox', EMPTY_INBOX), clock, config.approvalTtlS);

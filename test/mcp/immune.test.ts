@@ -86,6 +86,66 @@ describe('immune system', () => {
     expect(llm.fake.requests.length).toBe(before);
   });
 
+  it('escalates step by step: one failure guards the exact retry, a failure despite guardrails blocks, an override runs and is recorded', async () => {
+    llm.fake.script({ text: 'not json' });
+    await h!.call('spawn_agent', { prompt: FAILED, output_schema: schema });
+    // One json_invalid failure: the exact prompt is very risky, but it has no evidence yet that
+    // guardrails do not help, so it runs with them.
+    const first = sc<Check & { block_reason?: string }>(
+      await h!.call('immune_check', { prompt: FAILED, operation: 'spawn_agent' }),
+    );
+    expect(first.risk).toBeGreaterThanOrEqual(0.9);
+    expect(first.should_proceed).toBe(true);
+    expect(first.block_reason).toBeUndefined();
+    llm.fake.script({ text: 'still not json' });
+    const retried = sc<{ immune: { guardrails: string[] }; evaluation: { pass: boolean } }>(
+      await h!.call('spawn_agent', { prompt: FAILED, output_schema: schema }),
+    );
+    expect(retried.immune.guardrails).toHaveLength(1);
+    expect(retried.evaluation.pass).toBe(false);
+    // It failed again with its guardrails: now it blocks, and says how to go on.
+    const before = llm.fake.requests.length;
+    const blocked = await h!.call('spawn_agent', { prompt: FAILED, output_schema: schema });
+    expect(blocked.isError).toBe(true);
+    expect(textOf(blocked)).toMatch(/IMMUNE_BLOCKED.*failed again although its guardrails were applied/);
+    expect(textOf(blocked)).toMatch(/rephrase.*immune_feedback.*immune_override/);
+    expect(llm.fake.requests.length).toBe(before);
+    llm.fake.script({ text: '{"name": "Ada", "email": "ada@example.com"}' });
+    const overridden = sc<{ evaluation: { pass: boolean } }>(
+      await h!.call('spawn_agent', {
+        prompt: FAILED,
+        output_schema: schema,
+        immune_override: 'the schema was fixed upstream; retrying once',
+      }),
+    );
+    expect(overridden.evaluation.pass).toBe(true);
+    expect(llm.fake.requests.length).toBe(before + 1);
+    const pattern = sc<{ patterns: Array<{ overrides: number; last_override: { reason: string } }> }>(
+      await h!.call('immune_failures', {}),
+    ).patterns[0];
+    expect(pattern).toMatchObject({
+      overrides: 1,
+      last_override: { reason: 'the schema was fixed upstream; retrying once' },
+    });
+  });
+
+  it('blocks after TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER failures when so configured', async () => {
+    await h!.close();
+    h = await startWithFakeProvider(llm.fake.url, {
+      TASK_ORCHESTRATOR_TOOLS: 'immune',
+      TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER: '1',
+    });
+    llm.fake.script({ text: 'not json' });
+    await h.call('spawn_agent', { prompt: FAILED, output_schema: schema });
+    const check = sc<Check & { block_reason: string }>(
+      await h.call('immune_check', { prompt: FAILED, operation: 'spawn_agent' }),
+    );
+    expect(check).toMatchObject({
+      should_proceed: false,
+      block_reason: expect.stringMatching(/failed 1 times/),
+    });
+  });
+
   it('flags prompt-injection markers', async () => {
     const r = sc<Check>(
       await h!.call('immune_check', {

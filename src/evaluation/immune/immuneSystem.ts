@@ -45,6 +45,11 @@ export interface FailurePattern {
   saves: number;
   /** Matches reported as wrong (immune_feedback). */
   false_positives: number;
+  /** Failures that happened although the prompt carried this memory's guardrails. */
+  guarded_occurrences?: number;
+  /** Blocks a caller overrode, with the last reason given. */
+  overrides?: number;
+  last_override?: { reason: string; by: string; at: string };
   first_seen: string;
   /** Last failure. */
   last_seen: string;
@@ -98,6 +103,7 @@ type ImmuneEvent =
   | { type: 'save'; id: string; at: string }
   | { type: 'saved'; ids: string[]; at: string }
   | { type: 'feedback'; id: string; at: string; verdict: 'false_positive' | 'confirmed' }
+  | { type: 'overridden'; ids: string[]; at: string; reason: string; by: string }
   | { type: 'pruned'; ids: string[]; at: string; reason: string }
   | { type: 'shared'; ids: string[]; shared: boolean; at: string }
   | { type: 'imported'; patterns: PortablePattern[]; at: string };
@@ -215,6 +221,11 @@ export interface ImmuneOptions {
   blockThreshold?: number;
   /** A failure this similar to a pattern of the same operation and type merges into it. Default 0.85. */
   mergeThreshold?: number;
+  /**
+   * Escalation: a pattern blocks (at blockThreshold) only once it failed this many times, or once it
+   * failed again although its guardrails were applied. Before that a match adds guardrails. Default 3.
+   */
+  blockAfter?: number;
   /** New patterns are marked shared (published to the federation hub on push). Default true. */
   shareByDefault?: boolean;
 }
@@ -228,6 +239,8 @@ export interface CheckResult {
     failure_type: string;
     operation: string;
     occurrences: number;
+    /** Repeated or failed despite guardrails: it may block (otherwise it only guards). */
+    escalated: boolean;
     /** Decayed strength now (1 = a fresh failure). */
     strength: number;
     prompt_summary: string;
@@ -237,6 +250,8 @@ export interface CheckResult {
   warnings: string[];
   guardrails: string[];
   injection_markers: string[];
+  /** Why it is blocked (which pattern, with what evidence). */
+  block_reason?: string;
 }
 
 function removePattern(state: ImmuneState, id: string): void {
@@ -340,6 +355,7 @@ function apply(state: ImmuneState, event: ImmuneEvent, seq: number): void {
       if (event.guarded) d.guarded_failures++;
       if (p) {
         p.occurrences++;
+        if (event.guarded) p.guarded_occurrences = (p.guarded_occurrences ?? 0) + 1;
         p.last_seen = event.at;
         if (event.model) p.model = event.model;
         reinforce(p, event.at, REINFORCE.occurrence);
@@ -375,6 +391,15 @@ function apply(state: ImmuneState, event: ImmuneEvent, seq: number): void {
       }
       return;
     }
+    case 'overridden':
+      for (const id of event.ids) {
+        const p = state.patterns.get(id);
+        if (!p) continue;
+        p.overrides = (p.overrides ?? 0) + 1;
+        p.last_override = { reason: event.reason, by: event.by, at: event.at };
+        touch(state, p, event.at);
+      }
+      return;
     case 'feedback': {
       const p = state.patterns.get(event.id);
       if (!p) return;
@@ -425,6 +450,7 @@ export class ImmuneSystem {
   private readonly blockThreshold: number;
   private readonly mergeThreshold: number;
   private readonly shareByDefault: boolean;
+  private readonly blockAfter: number;
 
   constructor(
     storage: Storage,
@@ -448,6 +474,21 @@ export class ImmuneSystem {
     this.blockThreshold = options.blockThreshold ?? 0.9;
     this.mergeThreshold = options.mergeThreshold ?? 0.85;
     this.shareByDefault = options.shareByDefault ?? true;
+    this.blockAfter = options.blockAfter ?? 3;
+  }
+
+  /** Whether a pattern has the evidence to block: repeated, or failed despite its guardrails. */
+  private escalated(p: FailurePattern): boolean {
+    return p.occurrences >= this.blockAfter || (p.guarded_occurrences ?? 0) >= 1;
+  }
+
+  /** Records that a caller ran a blocked prompt anyway, and why. */
+  async recordOverride(patternIds: readonly string[], reason: string, by: string): Promise<void> {
+    if (patternIds.length === 0) return;
+    await this.store.transact(() => ({
+      event: { type: 'overridden', ids: [...patternIds], reason, by, at: isoTime(this.clock) },
+      result: undefined,
+    }));
   }
 
   get blockAt(): number {
@@ -489,6 +530,7 @@ export class ImmuneSystem {
         output_summary: f.output.slice(0, 200),
         grader_scores: f.grader_scores,
         occurrences: 1,
+        ...(f.guarded ? { guarded_occurrences: 1 } : {}),
         hits: 0,
         saves: 0,
         false_positives: 0,
@@ -523,16 +565,24 @@ export class ImmuneSystem {
         return p ? [{ p, similarity: m.similarity, strength: strengthAt(p, now) }] : [];
       });
       let risk = 0;
+      // Only patterns with evidence may block; the others guard.
+      let blockRisk = 0;
+      let blocker: FailurePattern | undefined;
       for (const { p, similarity, strength } of matches) {
         // Similarity decides; recurrence, severity, the same operation and the pattern's
         // (decayed) strength only scale it.
         const recurrence = 1 + Math.min(p.occurrences - 1, 9) / 30;
         const sameOperation = operation && p.operation === operation ? 1.05 : 1;
         const vigour = 0.5 + 0.5 * Math.min(1, strength);
-        risk = Math.max(
-          risk,
-          Math.min(1, similarity * (SEVERITY[p.failure_type] ?? 0.7) * recurrence * sameOperation * vigour),
+        const r = Math.min(
+          1,
+          similarity * (SEVERITY[p.failure_type] ?? 0.7) * recurrence * sameOperation * vigour,
         );
+        risk = Math.max(risk, r);
+        if (this.escalated(p) && r > blockRisk) {
+          blockRisk = r;
+          blocker = p;
+        }
       }
       if (injection.length > 0) risk = Math.max(risk, 0.6);
       const types = new Set(matches.map((m) => m.p.failure_type));
@@ -545,15 +595,25 @@ export class ImmuneSystem {
         ),
         ...(injection.length ? ['the prompt contains prompt-injection markers'] : []),
       ];
+      const blocked = blockRisk >= this.blockThreshold;
       return {
         risk: Number(risk.toFixed(4)),
-        should_proceed: risk < this.blockThreshold,
+        should_proceed: !blocked,
+        ...(blocked && blocker
+          ? {
+              block_reason:
+                (blocker.guarded_occurrences ?? 0) >= 1
+                  ? `pattern ${blocker.id} (${blocker.failure_type}) failed again although its guardrails were applied`
+                  : `pattern ${blocker.id} (${blocker.failure_type}) failed ${blocker.occurrences} times`,
+            }
+          : {}),
         matches: matches.map(({ p, similarity, strength }) => ({
           pattern_id: p.id,
           similarity: Number(similarity.toFixed(4)),
           failure_type: p.failure_type,
           operation: p.operation,
           occurrences: p.occurrences,
+          escalated: this.escalated(p),
           strength: Number(strength.toFixed(4)),
           prompt_summary: p.prompt_summary.slice(0, 160),
           ...(p.origin ? { origin: { project: p.origin.project, pattern_id: p.origin.pattern_id } } : {}),

@@ -46,7 +46,16 @@ const input = z
     fallback: z.boolean().optional().describe('false: only the requested provider; default true'),
     graders: gradersField
       .optional()
-      .describe('Checks for the answer, replacing the default (non_empty, length, JSON with a schema)'),
+      .describe(
+        'Checks for the answer, replacing the default (non_empty, length, refusal, JSON with a schema)',
+      ),
+    immune_override: z
+      .string()
+      .trim()
+      .min(5)
+      .max(500)
+      .optional()
+      .describe('Run despite an IMMUNE_BLOCKED verdict; say why (recorded)'),
   })
   .strict();
 
@@ -77,6 +86,7 @@ export function spawnAgent(services: Services) {
           fallback: args.fallback,
           maxCostUsd: args.max_cost_usd,
           graders: args.graders,
+          immuneOverride: args.immune_override,
           operation: 'spawn_agent',
         },
         ctx,

@@ -24,6 +24,9 @@ const output = z.object({
       failure_type: z.string(),
       operation: z.string(),
       occurrences: z.number(),
+      escalated: z
+        .boolean()
+        .describe('Repeated, or failed despite its guardrails: it may block; otherwise it guards'),
       strength: z.number().describe('Decayed strength now; 1 = a fresh failure'),
       prompt_summary: z.string(),
       origin: z
@@ -35,6 +38,7 @@ const output = z.object({
   warnings: z.array(z.string()),
   guardrails: z.array(z.string()),
   injection_markers: z.array(z.string()),
+  block_reason: z.string().optional().describe('Why it would be blocked'),
   predicted_risk: z
     .number()
     .optional()
