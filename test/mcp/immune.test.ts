@@ -140,10 +140,8 @@ describe('immune system', () => {
     const check = sc<Check & { block_reason: string }>(
       await h.call('immune_check', { prompt: FAILED, operation: 'spawn_agent' }),
     );
-    expect(check).toMatchObject({
-      should_proceed: false,
-      block_reason: expect.stringMatching(/failed 1 times/),
-    });
+    expect(check.should_proceed).toBe(false);
+    expect(check.block_reason).toMatch(/failed 1 times/);
   });
 
   it('flags prompt-injection markers', async () => {
