@@ -94,6 +94,35 @@ describe('alert rules', () => {
     expect((await alerts({ severity: 'warning' })).every((a) => a.severity !== 'info')).toBe(true);
   });
 
+  it('notifies again when a merged repeat escalates to critical', async () => {
+    const hook = await receiver(() => 200);
+    try {
+      h = await startWithFakeProvider(llm.fake.url, {
+        TASK_ORCHESTRATOR_TOOLS: 'immune',
+        TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL: hook.url,
+        TASK_ORCHESTRATOR_ALERT_CONSECUTIVE: '2',
+      });
+      const prompts = [
+        'Write the release notes for version two of the billing service',
+        'Translate the onboarding guide into German for new hires',
+        'Draft the migration plan for the search cluster upgrade',
+        'Describe the audit log retention policy for auditors',
+      ];
+      llm.fake.script(...prompts.map(() => ({ text: '' })));
+      for (const prompt of prompts) await h.call('spawn_agent', { prompt });
+      const consecutive = (await alerts()).filter((a) => a.rule === 'ConsecutiveFailures');
+      // One alert (merged), now critical; the webhook heard of it twice: warning, then the escalation.
+      expect(consecutive).toEqual([expect.objectContaining({ severity: 'critical', count: 3 })]);
+      const notices = hook.received
+        .map((r) => JSON.parse(r.body) as { alert: { rule: string; severity: string } })
+        .filter((b) => b.alert.rule === 'ConsecutiveFailures')
+        .map((b) => b.alert.severity);
+      expect(notices).toEqual(['warning', 'critical']);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('raises FrequencySpike and a critical HighRiskThreshold for a blocked prompt; clears one or all', async () => {
     h = await startWithFakeProvider(llm.fake.url, {
       TASK_ORCHESTRATOR_TOOLS: 'immune',

@@ -145,7 +145,10 @@ export class AlertEngine {
     return this.raise(out);
   }
 
-  /** Stores candidates (merging repeats within the cooldown) and notifies about the new ones. */
+  /**
+   * Stores candidates (merging repeats within the cooldown) and notifies about the new ones and
+   * about merged ones whose severity rose (an escalation).
+   */
   private async raise(candidates: Candidate[]): Promise<Alert[]> {
     if (candidates.length === 0) return [];
     const at = isoTime(this.clock);
@@ -159,7 +162,12 @@ export class AlertEngine {
           recent.last_at = at;
           recent.message = c.message;
           recent.details = c.details;
-          if (SEVERITY_RANK[c.severity] > SEVERITY_RANK[recent.severity]) recent.severity = c.severity;
+          if (SEVERITY_RANK[c.severity] > SEVERITY_RANK[recent.severity]) {
+            // An escalation is news: notify again, at the new severity, with the merged count.
+            recent.severity = c.severity;
+            recent.escalated_at = at;
+            created.push(structuredClone(recent));
+          }
           continue;
         }
         const alert: Alert = { id: newId('alr'), ...c, count: 1, first_at: at, last_at: at, deliveries: [] };

@@ -26,6 +26,8 @@ export interface Alert {
   count: number;
   first_at: string;
   last_at: string;
+  /** When a merged repeat raised its severity (and notified again). */
+  escalated_at?: string;
   cleared_at?: string;
   deliveries: Delivery[];
 }

@@ -22,6 +22,7 @@ const alert = z.object({
   count: z.number().describe('Times it fired; repeats within the cooldown merge'),
   first_at: z.string(),
   last_at: z.string(),
+  escalated_at: z.string().optional().describe('When a repeat raised its severity (notified again)'),
   cleared_at: z.string().optional(),
   deliveries: z.array(
     z.object({
