@@ -1,6 +1,8 @@
 /**
  * One circuit breaker (opossum) per provider+model. A breaker opens after `failureThreshold`
- * counted failures in the rolling window, fails fast while open, lets one trial call through
+ * counted failures within `windowMs`, however many calls succeeded around them (we count; opossum's
+ * own rule is a percentage of calls, which took 6 failures after 5 successes), fails fast while
+ * open, lets one trial call through
  * after `resetTimeoutMs` (half-open), and closes when it succeeds. Failures the caller marks as
  * not the provider's fault (bad requests, auth, cancellations) do not count. State is persisted
  * so a restarted server does not hammer a provider that was down.
@@ -67,6 +69,8 @@ class Verdicted<T> extends Error {
 export class BreakerRegistry {
   private readonly breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
   private readonly meta = new Map<string, { opened_at?: number; last_error?: string }>();
+  /** Times of counted failures per breaker, within the window. */
+  private readonly recentFailures = new Map<string, number[]>();
   private persisted: BreakerDoc = { breakers: {} };
   private readonly threshold: number;
   private readonly resetTimeoutMs: number;
@@ -105,9 +109,10 @@ export class BreakerRegistry {
         resetTimeout: this.resetTimeoutMs,
         rollingCountTimeout: this.windowMs,
         rollingCountBuckets: 10,
-        // Set on purpose: opossum's default of 0 opens on the very first failure.
-        volumeThreshold: this.threshold,
-        errorThresholdPercentage: 50,
+        // Opening is decided by our count of failures in the window (see 'failure' below);
+        // opossum's percentage rule is kept out of the way.
+        volumeThreshold: Number.MAX_SAFE_INTEGER,
+        errorThresholdPercentage: 100,
         errorFilter: (error: unknown) => error instanceof Verdicted && error.verdict === 'ignored',
         ...(saved ? { state: saved.state } : {}),
       },
@@ -119,6 +124,15 @@ export class BreakerRegistry {
     breaker.on('failure', (error: unknown) => {
       const m = this.meta.get(key)!;
       m.last_error = error instanceof Verdicted ? JSON.stringify(error.value).slice(0, 300) : String(error);
+      const now = this.clock.now();
+      const recent = (this.recentFailures.get(key) ?? []).filter((t) => t > now - this.windowMs);
+      recent.push(now);
+      this.recentFailures.set(key, recent);
+      const b = this.breakers.get(key);
+      if (b && b.closed && recent.length >= this.threshold) {
+        this.recentFailures.set(key, []);
+        b.open();
+      }
     });
     breaker.on('open', () => {
       this.meta.get(key)!.opened_at = this.clock.now();

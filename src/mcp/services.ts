@@ -152,6 +152,7 @@ export async function openServices(
     storage.document<BreakerDoc>('breakers', { breakers: {} }),
     clock,
     logger,
+    { resetTimeoutMs: config.breakerResetMs },
   );
   await breakers.load();
   const budget = new BudgetGuard(storage.document<BudgetDoc>('budgets', EMPTY_BUDGETS), clock);

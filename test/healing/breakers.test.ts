@@ -53,6 +53,24 @@ function calls() {
 const judge = (v: Verdict) => v;
 
 describe('BreakerRegistry', () => {
+  it('opens after 3 failures within a minute, however many calls succeeded before them', async () => {
+    const r = await registry();
+    const c = calls();
+    for (let i = 0; i < 5; i++) await r.call('openai/gpt', c.run('ok'), judge);
+    for (let i = 0; i < 3; i++) await r.call('openai/gpt', c.run('failure'), judge);
+    expect(r.stateOf('openai/gpt')).toBe('open');
+    // Failures spread over more than the window do not open it.
+    const c2 = calls();
+    await r.call('anthropic/claude', c2.run('failure'), judge);
+    await r.call('anthropic/claude', c2.run('failure'), judge);
+    vi.advanceTimersByTime(61_000);
+    await r.call('anthropic/claude', c2.run('failure'), judge);
+    expect(r.stateOf('anthropic/claude')).toBe('closed');
+    await r.call('anthropic/claude', c2.run('failure'), judge);
+    await r.call('anthropic/claude', c2.run('failure'), judge);
+    expect(r.stateOf('anthropic/claude')).toBe('open');
+  });
+
   it('opens after 3 failures, fails fast, half-opens after 30 s with one trial, and closes on success', async () => {
     const r = await registry();
     const c = calls();

@@ -120,6 +120,14 @@ function summarize(v: z.output<typeof output>): string {
     providers.length > 0
       ? `Providers configured: ${providers.join(', ')}.`
       : `No LLM provider configured (set ${v.providers.map((p) => p.env).join('; ')}).`,
+    v.breakers.length === 0
+      ? 'Breakers: none used yet.'
+      : `Breakers: ${v.breakers
+          .map(
+            (b) =>
+              `${b.key} ${b.state.replace('_', '-')}${b.state === 'closed' ? '' : `${b.next_half_open_at ? ` (next trial ${b.next_half_open_at})` : ''}${b.last_error ? `, last error: ${b.last_error.slice(0, 120)}` : ''}`}`,
+          )
+          .join('; ')}.`,
     `State folder: ${v.storage.state_dir}; ${v.storage.recoveries.length === 0 ? 'no storage recoveries' : `${v.storage.recoveries.length} file(s) recovered since start, see storage.recoveries`}.`,
   ];
   if (c.unload_suggestions.length > 0)
