@@ -255,6 +255,22 @@ export class TaskService {
   }
 
   /**
+   * For each item, whether importing it would skip it as a duplicate (its external id already
+   * imported, or repeated earlier in `items`), without importing anything.
+   */
+  async duplicatesOf(items: readonly NewTask[]): Promise<boolean[]> {
+    return this.read((state) => {
+      const seen = new Set<string>();
+      return items.map(({ external_id: key }) => {
+        if (key === undefined) return false;
+        const dup = state.external.has(key) || seen.has(key);
+        seen.add(key);
+        return dup;
+      });
+    });
+  }
+
+  /**
    * Adds imported tasks, skipping those whose external_id is already stored (checked inside the
    * transaction, so two sessions importing the same mailbox do not duplicate anything).
    */

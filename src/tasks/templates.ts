@@ -97,8 +97,20 @@ export async function loadTemplates(dataDir: string, stateDir: string): Promise<
   return out;
 }
 
+const PLACEHOLDER = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi;
+
 function fill(text: string, params: Record<string, string>): string {
-  return text.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi, (whole, key: string) => params[key] ?? whole);
+  return text.replace(PLACEHOLDER, (whole, key: string) => params[key] ?? whole);
+}
+
+/** The placeholders a template uses, in order of first appearance. */
+export function templatePlaceholders(template: Template): string[] {
+  const texts = [
+    template.parent.title,
+    template.parent.description ?? '',
+    ...template.tasks.flatMap((t) => [t.title, t.description ?? '']),
+  ];
+  return [...new Set(texts.flatMap((t) => [...t.matchAll(PLACEHOLDER)].map((m) => m[1]!)))];
 }
 
 /**
@@ -120,6 +132,21 @@ export function expandTemplate(
       hint: `Available: ${catalog.templates.map((t) => t.name).join(', ')}${invalid}`,
     });
   }
+  // A task titled "Migrate {{table}}" helps nobody: every placeholder needs its value.
+  const missing = templatePlaceholders(template).filter(
+    (k) => params[k] === undefined || params[k].trim() === '',
+  );
+  if (missing.length > 0)
+    throw new AppError(
+      'INVALID_INPUT',
+      `Template "${name}" needs ${missing.map((k) => `{{${k}}}`).join(', ')}`,
+      {
+        hint: `Pass params: {${missing
+          .filter((k) => k !== 'title')
+          .map((k) => `"${k}": "..."`)
+          .join(', ')}}${missing.includes('title') ? ' and title' : ''}`,
+      },
+    );
   const parentRef = '__parent';
   const parent: NewTask = {
     ref: parentRef,

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import ICAL from 'ical.js';
 import type { NewTask } from '../taskService.js';
+import type { Priority } from '../model.js';
 import type { SourceReadResult, TaskSource } from './source.js';
 
 export const MAX_CALENDAR_BYTES = 20 * 1024 * 1024;
@@ -29,6 +30,19 @@ function isoDate(d: Date): string {
 }
 
 /** VTODOs (with their due date) and future VEVENTs (due at their start) as candidate tasks. */
+/**
+ * RFC 5545 PRIORITY: 0 undefined, 1-4 high (1 the most urgent), 5 medium, 6-9 low.
+ * Returns undefined when absent or 0.
+ */
+export function icsPriority(value: unknown): Priority | undefined {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(n) || n <= 0 || n > 9) return undefined;
+  if (n === 1) return 'critical';
+  if (n <= 4) return 'high';
+  if (n === 5) return 'medium';
+  return 'low';
+}
+
 export function calendarTasks(text: string, now: Date): SourceReadResult {
   const out: SourceReadResult = { tasks: [], skipped: [], errors: [] };
   const root = rootComponent(text);
@@ -42,8 +56,10 @@ export function calendarTasks(text: string, now: Date): SourceReadResult {
     }
     const due = todo.getFirstPropertyValue('due') as ICAL.Time | null;
     const description = String(todo.getFirstPropertyValue('description') ?? '');
+    const priority = icsPriority(todo.getFirstPropertyValue('priority'));
     out.tasks.push({
       title: (summary || '(untitled to-do)').slice(0, 200),
+      ...(priority ? { priority } : {}),
       ...(description ? { description: description.slice(0, 4000) } : {}),
       ...(due ? { due: isoDate(due.toJSDate()) } : {}),
       tags: ['calendar'],
@@ -73,8 +89,10 @@ export function calendarTasks(text: string, now: Date): SourceReadResult {
       out.skipped.push({ item: summary || event.uid, reason: 'event is in the past' });
       continue;
     }
+    const eventPriority = icsPriority(vevent.getFirstPropertyValue('priority'));
     out.tasks.push({
       title: `Prepare: ${summary || '(untitled event)'}`.slice(0, 200),
+      ...(eventPriority ? { priority: eventPriority } : {}),
       description: [
         `Event at ${start.toISOString()}`,
         event.location ? `Location: ${event.location}` : '',
@@ -92,11 +110,12 @@ export function calendarTasks(text: string, now: Date): SourceReadResult {
   return out;
 }
 
-/** Busy intervals in [from, to): every opaque event, recurrences expanded. */
-export function busyIntervals(text: string, from: Date, to: Date): Interval[] {
+/** Busy intervals in [from, to): every opaque event (but `exceptUid`), recurrences expanded. */
+export function busyIntervals(text: string, from: Date, to: Date, exceptUid?: string): Interval[] {
   const root = rootComponent(text);
   const busy: Interval[] = [];
   for (const vevent of root.getAllSubcomponents('vevent')) {
+    if (exceptUid !== undefined && String(vevent.getFirstPropertyValue('uid') ?? '') === exceptUid) continue;
     if (String(vevent.getFirstPropertyValue('transp') ?? '').toUpperCase() === 'TRANSPARENT') continue;
     if (String(vevent.getFirstPropertyValue('status') ?? '').toUpperCase() === 'CANCELLED') continue;
     const event = new ICAL.Event(vevent);

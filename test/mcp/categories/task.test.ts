@@ -518,6 +518,16 @@ describe('templates', () => {
       await h!.call('tasks_from_template', { template: 'spike', title: 'WASM', params: { days: '2' } }),
     );
     expect(custom.created[0]?.title).toBe('Spike: WASM (2 days)');
+    // A missing parameter is refused, not left as "{{days}}" in a stored task.
+    const before = sc<{ total: number }>(
+      await h!.call('tasks_list', { include_closed: true, limit: 1 }),
+    ).total;
+    const missing = await h!.call('tasks_from_template', { template: 'spike', title: 'Rust' });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toMatch(/Template "spike" needs \{\{days\}\}.*params: \{"days": "..."\}/);
+    expect(sc<{ total: number }>(await h!.call('tasks_list', { include_closed: true, limit: 1 })).total).toBe(
+      before,
+    );
     expect(custom.invalid.map((i) => path.basename(i.file))).toEqual(['broken.json']);
     const unknown = await h!.call('tasks_from_template', { template: 'epic', title: 'x' });
     expect(textOf(unknown)).toMatch(

@@ -28,10 +28,12 @@ interface Summary {
 describe('tasks_sync_email', () => {
   it('imports actionable mail and calendar items once, with priorities and deadlines', async () => {
     h = await startHarness({ env: { TASK_ORCHESTRATOR_TOOLS: 'task' } });
-    const dry = sc<{ would_import: Array<{ title: string }> }>(
+    const dry = sc<{ would_import: Array<{ title: string }>; duplicates: number }>(
       await h.call('tasks_sync_email', { path: mailDir, dry_run: true }),
     );
-    expect(dry.would_import.length).toBe(5); // the mbox repeats one message; de-duplication happens on import
+    // The mbox repeats one message: the dry run counts it as a duplicate, as the import will.
+    expect(dry).toMatchObject({ duplicates: 1 });
+    expect(dry.would_import.length).toBe(4);
     expect(sc<{ total: number }>(await h.call('tasks_list', { include_closed: true })).total).toBe(0);
 
     const first = sc<{
@@ -52,7 +54,12 @@ describe('tasks_sync_email', () => {
     ]);
     expect(byTitle['Q3 budget']).toMatchObject({ priority: 'high', due: '2026-03-06', tags: ['email'] }); // "by Friday" after Mon 2 March
     expect(byTitle['Deploy checklist']).toMatchObject({ priority: 'medium', due: '2026-03-10' });
-    expect(byTitle['File taxes']).toMatchObject({ due: '2030-04-15', tags: ['calendar'] });
+    // ICS PRIORITY:1 is the most urgent.
+    expect(byTitle['File taxes']).toMatchObject({
+      due: '2030-04-15',
+      tags: ['calendar'],
+      priority: 'critical',
+    });
     expect(byTitle['Prepare: Customer demo']?.due).toBe('2030-06-01');
     expect(first.duplicates).toBe(1);
     const reasons = first.skipped.map((s) => s.reason).sort();
@@ -76,6 +83,10 @@ describe('tasks_sync_email', () => {
     );
     expect(again.imported).toEqual([]);
     expect(again.duplicates).toBe(5);
+    const dryAgain = sc<{ would_import: unknown[]; duplicates: number }>(
+      await h.call('tasks_sync_email', { path: mailDir, dry_run: true }),
+    );
+    expect(dryAgain).toMatchObject({ would_import: [], duplicates: 5 });
     expect(sc<{ total: number }>(await h.call('tasks_list', {})).total).toBe(4);
   });
 
@@ -134,6 +145,23 @@ describe('tasks_schedule', () => {
       await h.call('tasks_history', { task_id: id }),
     );
     expect(history.entries[0]?.summary).toBe('added a note');
+  });
+
+  it('gives two tasks scheduled into the same file different slots', async () => {
+    h = await startHarness({ env: { TASK_ORCHESTRATOR_TOOLS: 'task' } });
+    const base = { time_zone: 'UTC', not_before: '2030-01-07T08:00:00Z', duration_minutes: 60 };
+    const a = sc<{ start: string; calendar_file: string }>(
+      await h.call('tasks_schedule', { task_id: await task({ due: '2030-01-10' }), ...base }),
+    );
+    const b = sc<{ start: string; calendar_file: string }>(
+      await h.call('tasks_schedule', {
+        task_id: await task({ title: 'Review report', due: '2030-01-10' }),
+        ...base,
+      }),
+    );
+    expect(b.calendar_file).toBe(a.calendar_file);
+    expect(a.start).toBe('2030-01-07T09:00:00.000Z');
+    expect(b.start).toBe('2030-01-07T10:00:00.000Z');
   });
 
   it('reads working hours in the given time zone and validates its input', async () => {

@@ -53,7 +53,7 @@ export function tasksPlan(services: Services) {
         { title: args.goal },
         args.parent ? { parent: args.parent } : {},
       );
-      const reason = `Planned from the "${chosen}" template${args.template ? '' : ' (chosen by keywords in the goal)'}; model-written plans need the agent pipeline, which is not built yet.`;
+      const reason = `Planned from the "${chosen}" template${args.template ? '' : ' (chosen by keywords in the goal)'}; plans are not written by a model yet (that comes with supervisor runs).`;
       const steps = batch.slice(1).map((t) => ({
         title: t.title,
         ...(t.specialist ? { specialist: t.specialist } : {}),

@@ -117,6 +117,31 @@ export function tasksSchedule(services: Services) {
           );
         }
       }
+      let outFile: string;
+      if (args.output) {
+        // Resolved where it really points (a link, even a dangling one, is followed) before the check.
+        outFile = await resolveInside(roots, args.output, { mustExist: false, what: 'output' });
+      } else {
+        await fs.mkdir(path.join(config.stateDir, 'calendar'), { recursive: true });
+        outFile = path.join(config.stateDir, 'calendar', 'schedule.ics');
+      }
+      if (!outFile.endsWith('.ics'))
+        throw new AppError('INVALID_INPUT', 'output must be an .ics file (where it really points)', {
+          hint: 'Name a .ics file inside the project',
+        });
+      // What this file already holds is busy too (two tasks must not get the same slot); the task's
+      // own earlier event is replaced, so it does not count.
+      const existing = await fs.readFile(outFile, 'utf8').catch(() => undefined);
+      if (existing) {
+        try {
+          busy = [...busy, ...busyIntervals(existing, from, to, `${task.id}@task-orchestrator`)];
+        } catch (error) {
+          throw new AppError(
+            'INVALID_INPUT',
+            `${outFile} is not a readable calendar: ${(error as Error).message}`,
+          );
+        }
+      }
       const slot = findFreeSlot({
         busy,
         from,
@@ -136,19 +161,6 @@ export function tasksSchedule(services: Services) {
           },
         );
       }
-      let outFile: string;
-      if (args.output) {
-        // Resolved where it really points (a link, even a dangling one, is followed) before the check.
-        outFile = await resolveInside(roots, args.output, { mustExist: false, what: 'output' });
-      } else {
-        await fs.mkdir(path.join(config.stateDir, 'calendar'), { recursive: true });
-        outFile = path.join(config.stateDir, 'calendar', 'schedule.ics');
-      }
-      if (!outFile.endsWith('.ics'))
-        throw new AppError('INVALID_INPUT', 'output must be an .ics file (where it really points)', {
-          hint: 'Name a .ics file inside the project',
-        });
-      const existing = await fs.readFile(outFile, 'utf8').catch(() => undefined);
       const text = withEvent(
         existing,
         {

@@ -96,15 +96,19 @@ export function tasksSyncEmail(services: Services) {
         errors: all.errors.slice(0, LISTED),
       };
       if (args.dry_run) {
-        const would = all.tasks.map((t: NewTask) => ({
-          title: t.title,
-          source: t.source ?? 'email',
-          ...(t.priority ? { priority: t.priority } : {}),
-          ...(t.due ? { due: t.due } : {}),
-        }));
+        const dup = await services.tasks.duplicatesOf(all.tasks);
+        const duplicates = dup.filter(Boolean).length;
+        const would = all.tasks
+          .filter((_t, i) => !dup[i])
+          .map((t: NewTask) => ({
+            title: t.title,
+            source: t.source ?? 'email',
+            ...(t.priority ? { priority: t.priority } : {}),
+            ...(t.due ? { due: t.due } : {}),
+          }));
         return ok(
-          { ...common, imported: [], would_import: would.slice(0, 100), duplicates: 0 },
-          `Dry run over ${files.length} file(s): ${would.length} task(s) would be imported, ${all.skipped.length} skipped.\n${would
+          { ...common, imported: [], would_import: would.slice(0, 100), duplicates },
+          `Dry run over ${files.length} file(s): ${would.length} task(s) would be imported, ${duplicates} already imported, ${all.skipped.length} skipped.\n${would
             .slice(0, LISTED)
             .map((w) => `- ${w.title}${w.due ? ` (due ${w.due})` : ''}`)
             .join('\n')}`,
