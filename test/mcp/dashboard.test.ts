@@ -3,18 +3,19 @@
  * its charts in headless Chromium (Debian's chromium package; .ci/run installs it).
  */
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { findChromium, skipBrowserTests } from '../helpers/browser.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 
 const run = promisify(execFile);
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
-const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const chromium = findChromium();
 
 const FAILED = 'Generate the JSON profile for the new user account with name and email';
 const PARAPHRASE = 'Create a JSON user profile (name, email) for a newly registered account';
@@ -99,10 +100,10 @@ describe('immune dashboard', () => {
     expect(figures.health.patterns).toBe(3);
   });
 
-  it.skipIf(!chromium && !process.env.CI)(
+  it.skipIf(skipBrowserTests(chromium))(
     'serves a page whose charts render in headless Chromium, only to this machine',
     async () => {
-      expect(chromium, 'install Debian chromium (apt-get install chromium)').toBeDefined();
+      expect(chromium, 'no Chromium: set CHROME_PATH or apt-get install chromium').toBeDefined();
       const child = spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
         env: {
           PATH: process.env.PATH ?? '',
