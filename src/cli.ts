@@ -24,6 +24,7 @@ import { renderHtml } from './evaluation/immune/dashboardRender.js';
 import { Authenticator, mintToken, parseTtl } from './mcp/http/auth.js';
 import { isLoopback, startHttpServer } from './mcp/http/httpServer.js';
 import { createServer } from './mcp/server.js';
+import { loadPricing } from './cost/pricing.js';
 import { LimitedStdioTransport } from './mcp/stdioTransport.js';
 import { approveAndRun } from './safety/inbox.js';
 import { createRedactor } from './safety/redact.js';
@@ -249,6 +250,37 @@ async function doctor(options: { json?: boolean }): Promise<void> {
           ? `key from ${p.keyVar}${p.baseUrl ? `, base URL ${p.baseUrl}` : ''}`
           : `not configured (set ${vars})`,
       });
+    }
+    // Models past or near their provider's retirement date fail or will fail every call.
+    try {
+      const pricing = await loadPricing(config.dataDir, config.stateDir);
+      const used = [
+        ...config.providers.filter((p) => p.name !== 'claude-code').map((p) => `${p.name}/${p.model}`),
+        ...(config.judgeModel?.includes('/') ? [config.judgeModel] : []),
+      ];
+      const notes = [...new Set(used)].flatMap((spec) => {
+        const [provider, ...rest] = spec.split('/');
+        const life = pricing.lifecycle(provider!, rest.join('/'), Date.now());
+        if (life.status === 'active') return [];
+        const instead = life.replacement ? `; use ${life.replacement}` : '';
+        return [
+          {
+            status: life.status === 'retired' ? ('fail' as const) : ('warn' as const),
+            text: `${spec} ${life.status === 'retired' ? 'was retired on' : 'retires on'} ${life.retires}${instead}`,
+          },
+        ];
+      });
+      checks.push({
+        check: 'models',
+        status: notes.some((n) => n.status === 'fail') ? 'fail' : notes.length ? 'warn' : 'ok',
+        detail: notes.length
+          ? notes.map((n) => n.text).join('; ')
+          : used.length
+            ? `${used.join(', ')}: none retired or retiring within 60 days`
+            : 'no API provider configured',
+      });
+    } catch (error) {
+      checks.push({ check: 'models', status: 'fail', detail: describeError(error) });
     }
     const cli = config.providers.find((p) => p.name === 'claude-code');
     checks.push({

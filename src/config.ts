@@ -38,7 +38,7 @@ export interface ApiProviderConfig {
 export const DEFAULT_MODELS = {
   openai: 'gpt-4o-mini',
   gemini: 'gemini-2.5-flash',
-  anthropic: 'claude-sonnet-4-5',
+  anthropic: 'claude-sonnet-4-6',
 } as const;
 
 /** Programs run_with_error_capture and scheduled jobs may start when TASK_ORCHESTRATOR_COMMANDS is unset. */
@@ -780,20 +780,17 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
   {
     name: 'GEMINI_API_KEY / GOOGLE_API_KEY',
     default: '-',
-    description:
-      'Gemini key; `GEMINI_BASE_URL` overrides the endpoint, `GEMINI_MODEL` the default model (gemini-2.5-flash).',
+    description: `Gemini key; \`GEMINI_BASE_URL\` overrides the endpoint, \`GEMINI_MODEL\` the default model (${DEFAULT_MODELS.gemini}).`,
   },
   {
     name: 'OPENAI_API_KEY',
     default: '-',
-    description:
-      'OpenAI key; `OPENAI_BASE_URL` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM), `OPENAI_MODEL` sets the default model (gpt-4o-mini).',
+    description: `OpenAI key; \`OPENAI_BASE_URL\` points at any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM), \`OPENAI_MODEL\` sets the default model (${DEFAULT_MODELS.openai}).`,
   },
   {
     name: 'ANTHROPIC_API_KEY',
     default: '-',
-    description:
-      'Anthropic key; `ANTHROPIC_BASE_URL` overrides the endpoint, `ANTHROPIC_MODEL` the default model (claude-sonnet-4-5).',
+    description: `Anthropic key; \`ANTHROPIC_BASE_URL\` overrides the endpoint, \`ANTHROPIC_MODEL\` the default model (${DEFAULT_MODELS.anthropic}).`,
   },
   {
     name: 'TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER',

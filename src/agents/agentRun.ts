@@ -107,6 +107,7 @@ export async function runAgent(
       maxTokens: input.maxTokens ?? role?.max_tokens,
       structuredOutput: schema !== undefined,
       maxCostUsd: input.maxCostUsd,
+      now: deps.spawn.now(),
     });
   }
   const provider = choice?.provider ?? input.provider;

@@ -18,6 +18,8 @@ export interface SelectionNeeds {
   maxCostUsd?: number | undefined;
   /** Whether a model may do this work (interview profiles); default: every model may. */
   eligible?: (provider: ProviderName, model: string) => { ok: boolean; reason?: string | undefined };
+  /** Now (epoch ms): retired models are never picked, retiring ones only when nothing else fits. */
+  now?: number | undefined;
 }
 
 export interface ModelChoice {
@@ -59,15 +61,21 @@ export function selectModel(
       p.defaultModel,
       ...pricedModels.filter((m) => m.startsWith(`${p.name}/`)).map((m) => m.slice(p.name.length + 1)),
     ]);
-    return [...models].map((model) => {
+    return [...models].flatMap((model) => {
+      const life =
+        needs.now === undefined ? { status: 'active' } : pricing.lifecycle(p.name, model, needs.now);
+      if (life.status === 'retired') return [];
       const price = pricing.price(p.name, model);
-      return {
-        provider: p.name,
-        model,
-        tier: price.basis === 'list' ? tierOf(price.output_per_mtok) : 'balanced',
-        worst: pricing.cost(p.name, model, inTokens, outTokens),
-        listed: price.basis === 'list',
-      };
+      return [
+        {
+          provider: p.name,
+          model,
+          tier: price.basis === 'list' ? tierOf(price.output_per_mtok) : 'balanced',
+          worst: pricing.cost(p.name, model, inTokens, outTokens),
+          listed: price.basis === 'list',
+          retiring: life.status === 'retiring',
+        },
+      ];
     });
   });
   if (candidates.length === 0)
@@ -99,7 +107,9 @@ export function selectModel(
     Math.abs(RANK[c.tier] - RANK[wanted]) * 10 +
     (needs.structuredOutput && !NATIVE_SCHEMA.has(c.provider) ? 5 : 0) +
     (c.listed ? 0 : 3);
-  const best = [...affordable].sort((a, b) => score(a) - score(b) || a.worst - b.worst)[0]!;
+  const best = [...affordable].sort(
+    (a, b) => Number(a.retiring) - Number(b.retiring) || score(a) - score(b) || a.worst - b.worst,
+  )[0]!;
   const reasons = [
     `${wanted} tier wanted${needs.archetype ? ` for ${needs.archetype}` : ''}; ${best.provider}/${best.model} is ${best.tier}`,
     needs.structuredOutput

@@ -107,6 +107,11 @@ export class SpawnPipeline {
     return [...this.deps.providers].map(([name, p]) => ({ name, defaultModel: p.defaultModel }));
   }
 
+  /** Now, by the pipeline's clock. */
+  now(): number {
+    return this.deps.clock.now();
+  }
+
   get pricing(): Pricing {
     return this.deps.pricing;
   }

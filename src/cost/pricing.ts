@@ -8,13 +8,24 @@ import { z } from 'zod';
 import { AppError } from '../core/errors.js';
 
 const price = z.object({ input: z.number().min(0), output: z.number().min(0) }).strict();
+const modelEntry = price
+  .extend({
+    /** The provider's announced retirement date (requests fail from then on). */
+    retires: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/)
+      .optional(),
+    /** What the provider recommends instead, as provider/model. */
+    replacement: z.string().optional(),
+  })
+  .strict();
 const pricingSchema = z
   .object({
     as_of: z.string(),
     source: z.string().optional(),
     currency: z.literal('USD'),
     unit: z.literal('per 1M tokens'),
-    models: z.record(z.string(), price),
+    models: z.record(z.string(), modelEntry),
     unknown_model: price,
   })
   .strict();
@@ -40,6 +51,27 @@ export class Pricing {
       output_per_mtok: p.output,
       basis: entry ? 'list' : 'unknown_model',
       as_of: this.table.as_of,
+    };
+  }
+
+  /**
+   * Where a model is in its life: `retired` from its retirement date on, `retiring` within
+   * `warnDays` of it, otherwise `active` (also for models the table does not know).
+   */
+  lifecycle(
+    provider: string,
+    model: string,
+    now: number,
+    warnDays = 60,
+  ): { status: 'active' | 'retiring' | 'retired'; retires?: string; replacement?: string } {
+    const entry = this.table.models[`${provider}/${model}`];
+    if (!entry?.retires) return { status: 'active' };
+    const at = Date.parse(`${entry.retires}T00:00:00Z`);
+    const status = now >= at ? 'retired' : now >= at - warnDays * 86_400_000 ? 'retiring' : 'active';
+    return {
+      status,
+      retires: entry.retires,
+      ...(entry.replacement ? { replacement: entry.replacement } : {}),
     };
   }
 

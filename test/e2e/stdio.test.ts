@@ -463,6 +463,12 @@ describe('cli', () => {
     expect(ok.stdout).toMatch(/WARN\s+predictor\s+no model yet/);
     expect(ok.stdout).toMatch(/OK\s+commands\s+dry run/);
     expect(ok.stdout).toMatch(/WARN\s+http auth\s+serve --http needs JWT_SECRET_KEY/);
+    expect(ok.stdout).toMatch(/OK\s+models\s+openai\/gpt-4o-mini: none retired or retiring within 60 days/);
+    // A model at or near its retirement date is named with its replacement.
+    const old = await runCli(['doctor'], { ANTHROPIC_API_KEY: SECRET, ANTHROPIC_MODEL: 'claude-sonnet-4-5' });
+    expect(old.stdout).toMatch(
+      /(WARN|FAIL)\s+models\s+anthropic\/claude-sonnet-4-5 (retires on|was retired on) 2026-11-30; use anthropic\/claude-sonnet-4-6/,
+    );
     expect(ok.stdout + ok.stderr).not.toContain(SECRET);
     const json = await runCli(['doctor', '--json']);
     expect((JSON.parse(json.stdout) as { checks: unknown[] }).checks.length).toBeGreaterThan(4);

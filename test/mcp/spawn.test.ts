@@ -266,8 +266,8 @@ describe('model: "auto"', () => {
       {
         tier: 'strong',
         provider: 'anthropic',
-        model: 'claude-sonnet-4-5',
-      } /* the cheapest strong model */,
+        model: 'claude-sonnet-4-6',
+      } /* the cheapest strong model that is not retiring */,
     );
     expect(architect.model_choice.reason).toMatch(/strong tier wanted for architect/);
 
