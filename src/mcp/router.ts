@@ -291,7 +291,7 @@ export class ToolRouter implements TransportObserver, SessionControl {
         title: tool.title,
         description: tool.description,
         inputSchema: tool.inputSchema,
-        outputSchema: tool.outputSchema,
+        outputSchema: tool.advertisedOutputSchema ?? tool.outputSchema,
         annotations: { title: tool.title, ...tool.annotations },
       },
       async (args: unknown, extra: RequestExtra): Promise<CallToolResult> => {

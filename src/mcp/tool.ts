@@ -88,6 +88,12 @@ export interface ToolDefinition<
   /** A strict object schema (unknown fields rejected), every field described. */
   inputSchema: I;
   outputSchema: O;
+  /**
+   * What tools/list advertises instead of outputSchema, when set. Core tools are in every
+   * request's context, so theirs name only the fields a caller branches on (as loose objects that
+   * let the rest of structuredContent through); outputSchema still types the handler.
+   */
+  advertisedOutputSchema?: AnyObjectSchema;
   annotations: ToolAnnotations;
   handler(input: z.output<I>, ctx: ToolContext): Promise<ToolOutcome<z.output<O>>>;
 }

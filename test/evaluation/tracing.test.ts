@@ -74,7 +74,7 @@ describe('Langfuse tracing', () => {
       usageDetails: { input: 21, output: 5 },
     });
     const scores = events.filter((e) => e.type === 'score-create').map((e) => e.body.name);
-    expect(scores.sort()).toEqual(['eval/overall', 'length', 'non_empty']);
+    expect(scores.sort()).toEqual(['eval/overall', 'length', 'non_empty', 'refusal']);
     expect(batches[0]?.authorization).toBe(
       `Basic ${Buffer.from('pk-lf-test:sk-lf-test').toString('base64')}`,
     );

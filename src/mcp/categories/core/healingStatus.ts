@@ -60,6 +60,13 @@ const PROVIDER_ENV: Record<string, string> = {
   'claude-code': 'the claude CLI on PATH (TASK_ORCHESTRATOR_CLAUDE_CLI)',
 };
 
+/** Advertised (core tools are in every request's context): what a caller branches on; the text states all. */
+const advertised = z.looseObject({
+  context: z.looseObject({ used_tokens: z.number(), budget_tokens: z.number(), compact_mode: z.boolean() }),
+  breakers: z.array(z.looseObject({ key: z.string(), state: z.enum(['closed', 'open', 'half_open']) })),
+  providers: z.array(z.looseObject({ name: z.string(), configured: z.boolean() })),
+});
+
 export function healingStatus(services: Services) {
   return defineTool({
     name: 'healing_status',
@@ -68,6 +75,7 @@ export function healingStatus(services: Services) {
       'Health of this task-orchestrator server: the context budget this session has used (tool definitions and results, in tokens) with categories worth unloading, which categories are loaded, which LLM providers are configured, and any storage recoveries since start.',
     inputSchema: input,
     outputSchema: output,
+    advertisedOutputSchema: advertised,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(_args, ctx) {
       const { session } = ctx;

@@ -61,6 +61,16 @@ const input = z
 
 const output = agentRunSchema;
 
+/** Advertised (core): what a caller branches on; agentRunSchema (agent category) describes it all. */
+const advertised = z.looseObject({
+  output: z.string(),
+  provider: z.string(),
+  model: z.string(),
+  cost_usd: z.number(),
+  trial_id: z.string(),
+  evaluation: z.looseObject({ pass: z.boolean(), score: z.number(), failure_type: z.string().optional() }),
+});
+
 export function spawnAgent(services: Services) {
   return defineTool({
     name: 'spawn_agent',
@@ -69,6 +79,7 @@ export function spawnAgent(services: Services) {
       'Send a prompt to an LLM agent (Gemini, OpenAI or OpenAI-compatible, Anthropic) through budget guards, circuit breakers, retries and provider fallback. Returns the answer with provider, model, token usage, cost and latency. With output_schema the answer is checked against it; with task_id a passing answer completes the task through its gates.',
     inputSchema: input,
     outputSchema: output,
+    advertisedOutputSchema: advertised,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
       const run = await gradedRun(

@@ -18,6 +18,16 @@ const output = z.object({
   added: z.array(z.object({ ref: z.string().optional(), task: taskSummarySchema })),
 });
 
+/** Advertised (core): what a caller branches on; every summary field is let through. */
+const advertised = z.looseObject({
+  added: z.array(
+    z.looseObject({
+      ref: z.string().optional(),
+      task: z.looseObject({ id: z.string(), title: z.string(), status: z.string() }),
+    }),
+  ),
+});
+
 export function tasksAdd(services: Services) {
   return defineTool({
     name: 'tasks_add',
@@ -26,6 +36,7 @@ export function tasksAdd(services: Services) {
       'Create persistent work orders: one task or an atomic batch (all or none) where items link parents and dependencies by ref. Dependencies (completion|data|approval) are enforced; cycles are refused. output_schema and command_gates are quality gates checked by tasks_complete.',
     inputSchema: input,
     outputSchema: output,
+    advertisedOutputSchema: advertised,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async handler(args, ctx) {
       const added = await services.tasks.add(args.tasks, ctx.actorFor(args.actor));

@@ -34,6 +34,15 @@ const output = z.object({
   next_cursor: z.string().optional(),
 });
 
+/** Advertised (core): what a caller branches on; every summary field is let through. */
+const advertised = z.looseObject({
+  tasks: z.array(
+    z.looseObject({ id: z.string(), title: z.string(), status: z.string(), ready_to_start: z.boolean() }),
+  ),
+  total: z.number(),
+  next_cursor: z.string().optional(),
+});
+
 export function tasksList(services: Services) {
   return defineTool({
     name: 'tasks_list',
@@ -42,6 +51,7 @@ export function tasksList(services: Services) {
       'List work orders with filters (status, priority, tag, parent, ready-to-start) and sorting; paginated. Each task shows whether it can start and what blocks it. Full details: tasks_get (task category).',
     inputSchema: input,
     outputSchema: output,
+    advertisedOutputSchema: advertised,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(args) {
       const page = await services.tasks.list(args);
