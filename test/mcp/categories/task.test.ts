@@ -361,6 +361,33 @@ describe('tasks_complete gates', () => {
     }
   });
 
+  it('runs and reports every gate, even when another one fails', async () => {
+    const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
+    try {
+      await fs.writeFile(
+        path.join(project, 'package.json'),
+        JSON.stringify({ scripts: { lint: 'node -e "console.log(\'2 lint errors\'); process.exit(1)"' } }),
+      );
+      await start({}, project);
+      const t = await add([
+        {
+          ref: 'a',
+          title: 'Both gates fail',
+          output_schema: { type: 'object', required: ['summary'] },
+          command_gates: [{ command: 'npm', args: ['run', 'lint'] }],
+        },
+      ]);
+      const r = await h!.call('tasks_complete', { task_id: t.a!.id });
+      expect(r.isError).toBe(true);
+      // The schema violation and the failing command are both reported at once.
+      expect(textOf(r)).toMatch(
+        /result is required[\s\S]*command gate "npm run lint" failed \(exit 1\)[\s\S]*2 lint errors/,
+      );
+    } finally {
+      await fs.rm(project, { recursive: true, force: true });
+    }
+  });
+
   it('does not run gates while execution is off: the task stays open with "not run"', async () => {
     const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
     try {
