@@ -4,8 +4,9 @@
  *   because Claude Code only shows new tools in the model's next request after it re-fetched);
  * - it measures each tools/list response for the context tracker;
  * - when the SDK refuses a call to a tool that is not loaded (it only says "disabled" or "not
- *   found"), the answer is replaced by one naming the category to load. This is decided when the
- *   answer goes out, so pipelined requests (a request_tool followed by a call) stay in order.
+ *   found"), the answer is replaced by one naming the category to load. The router notes each
+ *   call's arrival, so it knows (from its own state, not the SDK's wording) whether the tool was
+ *   loaded then; the answer is decided when it goes out, so pipelined requests stay in order.
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
@@ -14,8 +15,13 @@ export interface TransportObserver {
   /** Called after a tools/list response was handed to the transport, with its tools. */
   onToolsListSent(tools: unknown[]): void;
   onListChangedSent(): void;
-  /** For a refused call: a better answer if the tool is not loaded, else undefined. */
-  gateCall(toolName: string, refusal: string): CallToolResult | undefined;
+  /** A tools/call request arrived (before the SDK handles it). */
+  onCallArrived(id: string | number, toolName: string): void;
+  /**
+   * Every call's answer on its way out: for a refused one, a better answer if the tool is (or was,
+   * on arrival) not loaded; otherwise undefined.
+   */
+  gateCall(id: string | number, toolName: string, refused: boolean): CallToolResult | undefined;
 }
 
 type RequestId = string | number;
@@ -63,7 +69,10 @@ export class ObservedTransport implements Transport {
       if (message.method === 'tools/list') this.listRequests.add(message.id);
       if (message.method === 'tools/call') {
         const name = (message.params as { name?: unknown } | undefined)?.name;
-        if (typeof name === 'string') this.callRequests.set(message.id, name);
+        if (typeof name === 'string') {
+          this.callRequests.set(message.id, name);
+          this.observer.onCallArrived(message.id, name);
+        }
       }
     }
     this.onmessage?.(message, extra);
@@ -75,7 +84,7 @@ export class ObservedTransport implements Transport {
       if (name !== undefined) {
         this.callRequests.delete(message.id);
         const refused = 'error' in message || (message.result as { isError?: boolean }).isError === true;
-        const better = refused ? this.observer.gateCall(name, JSON.stringify(message)) : undefined;
+        const better = this.observer.gateCall(message.id, name, refused);
         if (better) message = { jsonrpc: '2.0', id: message.id, result: better };
       }
     }

@@ -61,6 +61,8 @@ export class ToolRouter implements TransportObserver, SessionControl {
   private listVersion = 0;
   private waiters: Array<{ since: number; resolve: (ok: boolean) => void }> = [];
   private listChangedCount = 0;
+  /** Calls that arrived while their tool's category was not loaded (answered or not yet). */
+  private readonly unloadedOnArrival = new Set<string | number>();
   private readonly options: RouterOptions;
 
   /** @throws AppError CONFIG_INVALID when `initial` names an unknown category. */
@@ -197,7 +199,14 @@ export class ToolRouter implements TransportObserver, SessionControl {
     this.listChangedCount++;
   }
 
-  gateCall(toolName: string, refusal: string): CallToolResult | undefined {
+  onCallArrived(id: string | number, toolName: string): void {
+    const categoryName = this.categoryOfTool.get(toolName);
+    if (categoryName !== undefined && !this.loaded.has(categoryName)) this.unloadedOnArrival.add(id);
+  }
+
+  gateCall(id: string | number, toolName: string, refused: boolean): CallToolResult | undefined {
+    const arrivedUnloaded = this.unloadedOnArrival.delete(id);
+    if (!refused) return undefined;
     const categoryName = this.categoryOfTool.get(toolName);
     if (categoryName === undefined) {
       return errorResult(
@@ -219,7 +228,7 @@ export class ToolRouter implements TransportObserver, SessionControl {
         ),
       );
     }
-    if (/Tool \S+ disabled/.test(refusal)) {
+    if (arrivedUnloaded) {
       // Processed concurrently with the request_tool that loaded it (pipelined requests).
       return errorResult(
         new AppError('CONFLICT', `Tool "${toolName}" was not loaded yet when this call was processed`, {

@@ -105,16 +105,40 @@ describe('request_tool', () => {
       'worker_profile',
     ]);
     expect(countListChanged(h.sent) - before).toBe(1);
-    // The tools/list response went out before the request_tool result did.
+    // The tools/list response went out before the request_tool result did (matched by JSON-RPC id:
+    // the result is the response whose structuredContent says "loaded" for this category).
     const listIndex = h.sent.findIndex((m) => 'result' in m && 'tools' in (m.result as object));
     const resultIndex = h.sent.findIndex(
-      (m) => 'result' in m && (m.result as { structuredContent?: unknown }).structuredContent === sc,
+      (m) =>
+        'result' in m &&
+        'id' in m &&
+        (m.result as { structuredContent?: { action?: string; category?: string } }).structuredContent
+          ?.category === 'agent',
     );
     expect(listIndex).toBeGreaterThanOrEqual(0);
-    expect(resultIndex === -1 || listIndex < resultIndex).toBe(true);
+    expect(resultIndex).toBeGreaterThan(listIndex);
     expect(textOf(result)).toContain('audit_append');
     const names = (await h.client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('audit_status');
+  });
+
+  it('answers a call pipelined behind the request_tool that loads it from its own state, not the SDK text', async () => {
+    expect.hasAssertions();
+    h = await startHarness({ env: { TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '0' } });
+    // Both requests leave before either is answered.
+    const [load, call] = await Promise.all([
+      h.call('request_tool', { category: 'agent' }),
+      h.call('audit_status', {}),
+    ]);
+    expect(load.isError).toBeFalsy();
+    if (call.isError) {
+      expect(textOf(call)).toMatch(
+        /\[CONFLICT\] Tool "audit_status" was not loaded yet.*call audit_status again/,
+      );
+      expect(textOf(call)).not.toMatch(/disabled/);
+    } else expect(call.structuredContent).toBeDefined();
+    // Called again, it runs.
+    expect((await h.call('audit_status', {})).isError).toBeFalsy();
   });
 
   it('returns anyway after the bounded wait when the client never re-fetches', async () => {
