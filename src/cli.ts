@@ -220,7 +220,7 @@ async function doctor(options: { json?: boolean }): Promise<void> {
       checks.push({
         check: 'commands',
         status: 'ok',
-        detail: `${config.execute ? 'execution ON' : 'dry run (TASK_ORCHESTRATOR_EXECUTE=on to run)'}; allowed: ${config.commands.join(', ')}`,
+        detail: `${config.execute ? 'execution ON' : 'dry run (TASK_ORCHESTRATOR_EXECUTE=on to run)'}; allowed: ${config.commands.join(', ')}; gates: ${config.gateCommands.join(', ')}; programs get PATH, HOME, locale${config.execEnv.length ? ` and ${config.execEnv.join(', ')}` : ''}`,
       });
       checks.push({
         check: 'http auth',
