@@ -7,7 +7,7 @@ import { quoteUntrusted } from '../safety/quote.js';
 import { AppError } from '../core/errors.js';
 import type { Result } from '../core/errors.js';
 import { SchemaCache } from '../tasks/gates.js';
-import { GateFailure } from '../tasks/taskService.js';
+import { gateViolations } from '../tasks/taskService.js';
 import type { TaskService } from '../tasks/taskService.js';
 import { requireArchetype } from './archetypes.js';
 import type { Archetype } from './archetypes.js';
@@ -162,8 +162,8 @@ export async function runAgent(
         );
         task = { id: taskId, completed: true };
       } catch (error) {
-        if (error instanceof GateFailure)
-          task = { id: taskId, completed: false, violations: error.violations };
+        if (error instanceof AppError && error.code === 'GATE_FAILED')
+          task = { id: taskId, completed: false, violations: gateViolations(error) };
         else if (error instanceof AppError)
           task = { id: taskId, completed: false, violations: [error.describe()] };
         else throw error;

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'FORBIDDEN'
+  | 'GATE_FAILED'
   | 'LIMIT_REACHED'
   | 'UNKNOWN_CATEGORY'
   | 'STORAGE_LOCKED'

@@ -117,21 +117,24 @@ const COMPLETABLE: readonly Status[] = (Object.keys(TRANSITIONS) as Status[]).fi
   TRANSITIONS[s].includes('completed'),
 );
 
-export class GateFailure extends AppError {
-  constructor(
-    readonly taskId: string,
-    readonly violations: string[],
-    readonly gateRuns: GateRun[],
-  ) {
-    super(
-      'INVALID_INPUT',
-      `Task ${taskId} was not completed: ${violations.length} gate violation(s):\n- ${violations.join('\n- ')}`,
-      {
-        hint: 'Fix every violation, then call tasks_complete again; the task stays open',
-        details: { violations },
-      },
-    );
-  }
+/**
+ * The error tasks_complete throws when a gate fails: code GATE_FAILED, every violation in
+ * `details.violations` (callers branch on the code, never on the class or the message).
+ */
+export function gateFailure(taskId: string, violations: string[], gateRuns: GateRun[]): AppError {
+  return new AppError(
+    'GATE_FAILED',
+    `Task ${taskId} was not completed: ${violations.length} gate violation(s):\n- ${violations.join('\n- ')}`,
+    {
+      hint: 'Fix every violation, then call tasks_complete again; the task stays open',
+      details: { violations, gates: gateRuns.map((g) => ({ gate: g.gate, status: g.status })) },
+    },
+  );
+}
+
+/** The violations a GATE_FAILED error carries (empty for any other error). */
+export function gateViolations(error: AppError): string[] {
+  return error.code === 'GATE_FAILED' ? ((error.details?.violations as string[] | undefined) ?? []) : [];
 }
 
 export function summarizeTask(state: TaskState, task: Task): TaskSummary {
@@ -627,7 +630,7 @@ export class TaskService {
   /**
    * Completes a task if every gate passes: dependencies satisfied, subtasks closed, result valid
    * against the output schema, every command gate exits 0. Otherwise records the failed attempt
-   * and throws GateFailure with every violation; the task stays open.
+   * and throws AppError GATE_FAILED with every violation; the task stays open.
    */
   async complete(
     ref: string,
@@ -659,7 +662,7 @@ export class TaskService {
         event: { type: 'gate_failed', id: task.id, violations, at: this.now(), actor },
         result: undefined,
       }));
-      throw new GateFailure(task.id, violations, gateRuns);
+      throw gateFailure(task.id, violations, gateRuns);
     }
     const artifacts: Artifact[] = [];
     if (input.detailed_work !== undefined) {
@@ -677,7 +680,7 @@ export class TaskService {
       const current = state.tasks.get(task.id)!;
       // Another session may have changed it while the gates ran.
       const late = this.completionViolations(state, current, input);
-      if (late.length > 0) throw new GateFailure(task.id, late, gateRuns);
+      if (late.length > 0) throw gateFailure(task.id, late, gateRuns);
       const event: TaskEvent = {
         type: 'completed',
         id: task.id,

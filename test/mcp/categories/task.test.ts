@@ -282,7 +282,7 @@ describe('tasks_complete gates', () => {
       result: { summary: 'short', files: [1], extra: true },
     });
     const text = textOf(bad);
-    expect(text).toMatch(/3 gate violation/);
+    expect(text).toMatch(/^\[GATE_FAILED\] Task t_\w+ was not completed: 3 gate violation/);
     expect(text).toMatch(/result\/summary must NOT have fewer than 10 characters/);
     expect(text).toMatch(/result\/files\/0 must be string/);
     expect(text).toMatch(/additional properties/);
