@@ -1,20 +1,59 @@
 /**
  * The layer check: imports flow one way,
- *   cli -> mcp -> evaluation -> agents -> safety -> {tasks, cost, healing} -> storage -> core
- * (safety imports only core and storage: what it guards is handed to it by the composition root).
+ *   cli -> mcp -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
+ * (safety imports only core and storage: what it guards is handed to it by the composition root;
+ * the failure memory in immune/ imports only core and storage; runs/ is the graded run that
+ * joins agents, grading and the memory).
  * config.ts is read by anyone (it only parses the environment) and imports core alone.
  */
-const layers = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp'];
+const layers = [
+  'core',
+  'storage',
+  'tasks',
+  'cost',
+  'healing',
+  'safety',
+  'agents',
+  'immune',
+  'evaluation',
+  'runs',
+  'mcp',
+];
 // What each layer must never import.
 const above = {
-  core: ['storage', 'tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  storage: ['tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  tasks: ['cost', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  cost: ['tasks', 'healing', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  healing: ['tasks', 'cost', 'safety', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  safety: ['tasks', 'cost', 'healing', 'agents', 'evaluation', 'mcp', 'cli\\.ts'],
-  agents: ['evaluation', 'mcp', 'cli\\.ts'],
-  evaluation: ['mcp', 'cli\\.ts'],
+  core: [
+    'storage',
+    'tasks',
+    'cost',
+    'healing',
+    'safety',
+    'agents',
+    'immune',
+    'evaluation',
+    'runs',
+    'mcp',
+    'cli\\.ts',
+  ],
+  storage: [
+    'tasks',
+    'cost',
+    'healing',
+    'safety',
+    'agents',
+    'immune',
+    'evaluation',
+    'runs',
+    'mcp',
+    'cli\\.ts',
+  ],
+  tasks: ['cost', 'healing', 'safety', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
+  cost: ['tasks', 'healing', 'safety', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
+  healing: ['tasks', 'cost', 'safety', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
+  safety: ['tasks', 'cost', 'healing', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
+  agents: ['immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
+  immune: ['tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
+  evaluation: ['immune', 'runs', 'mcp', 'cli\\.ts'],
+  runs: ['mcp', 'cli\\.ts'],
   mcp: ['cli\\.ts'],
 };
 module.exports = {

@@ -8,11 +8,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { percentile, root, startOrchestrator, tempDir } from '../lib.mjs';
 
-const { TfIdfIndex } = await import(
-  pathToFileURL(path.join(root, 'dist', 'evaluation', 'immune', 'tfidf.js')).href
-);
+const { TfIdfIndex } = await import(pathToFileURL(path.join(root, 'dist', 'immune', 'tfidf.js')).href);
 const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
-const { ImmuneSystem } = await import(dist('evaluation', 'immune', 'immuneSystem.js'));
+const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
 const { openStorage } = await import(dist('storage', 'storage.js'));
 const { createLogger } = await import(dist('core', 'logger.js'));
 const require = createRequire(import.meta.url);

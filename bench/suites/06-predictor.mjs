@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { percentile, root } from '../lib.mjs';
 
 const dist = (...p) => pathToFileURL(path.join(root, ...p)).href;
-const { Predictor } = await import(dist('dist', 'evaluation', 'prediction', 'predictor.js'));
+const { Predictor } = await import(dist('dist', 'immune', 'prediction', 'predictor.js'));
 const { createLogger } = await import(dist('dist', 'core', 'logger.js'));
 const { labelledPrompts } = await import(dist('dist-test', 'fakes', 'labelledPrompts.js'));
 

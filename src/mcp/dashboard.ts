@@ -3,7 +3,7 @@
  * tool, the MCP resource and the `dashboard` command.
  */
 import { redactDeep } from '../safety/redact.js';
-import type { AlertCounts, Dashboard } from '../evaluation/immune/dashboardRender.js';
+import type { AlertCounts, Dashboard } from '../immune/dashboard/dashboardRender.js';
 import type { Services } from './services.js';
 
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';

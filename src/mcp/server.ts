@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { packageVersion } from '../core/version.js';
-import { renderHtml } from '../evaluation/immune/dashboardRender.js';
+import { renderHtml } from '../immune/dashboard/dashboardRender.js';
 import { BatchingMcpServer } from './batchingServer.js';
 import { buildDashboard, DASHBOARD_URI } from './dashboard.js';
 import { buildCategories } from './categories/index.js';

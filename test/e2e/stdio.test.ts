@@ -12,7 +12,7 @@ import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { LineTransport } from './lineTransport.js';
 import { createLogger } from '../../src/core/logger.js';
-import { FolderHub } from '../../src/evaluation/immune/federationHub.js';
+import { FolderHub } from '../../src/immune/federation/federationHub.js';
 import { labelledJsonl } from '../fakes/labelledPrompts.js';
 import { useWorkFolder } from './children.js';
 import { toolFixtures } from './toolFixtures.js';

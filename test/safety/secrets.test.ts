@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { promises as fs } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedactor } from '../../src/safety/redact.js';
-import { renderHtml } from '../../src/evaluation/immune/dashboardRender.js';
+import { renderHtml } from '../../src/immune/dashboard/dashboardRender.js';
 import { buildDashboard } from '../../src/mcp/dashboard.js';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';

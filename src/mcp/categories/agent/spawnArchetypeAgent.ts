@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { quoteAuditEntries } from '../../../agents/auditLog.js';
-import { describeGraded, gradedRun, withTrial } from '../../../evaluation/gradedRun.js';
+import { describeGraded, gradedRun, withTrial } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, providerField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { gradedRun } from '../../../evaluation/gradedRun.js';
-import type { GradedRunResult } from '../../../evaluation/gradedRun.js';
+import { gradedRun } from '../../../runs/gradedRun.js';
+import type { GradedRunResult } from '../../../runs/gradedRun.js';
 import { AppError, describeError } from '../../../core/errors.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeGraded, gradedRun, withTrial } from '../../../evaluation/gradedRun.js';
+import { describeGraded, gradedRun, withTrial } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, gradersField, providerField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { resolveInside } from '../../../safety/paths.js';
 import { AppError } from '../../../core/errors.js';
-import { parseTrainingJsonl } from '../../../evaluation/prediction/dataset.js';
+import { parseTrainingJsonl } from '../../../immune/prediction/dataset.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 

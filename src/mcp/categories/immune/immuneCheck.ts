@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../services.js';
-import { preSpawnCheck } from '../../../evaluation/gradedRun.js';
+import { preSpawnCheck } from '../../../runs/gradedRun.js';
 import { defineTool, ok } from '../../tool.js';
 
 const input = z

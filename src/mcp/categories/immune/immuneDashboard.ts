@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { renderHtml, renderMarkdown } from '../../../evaluation/immune/dashboardRender.js';
+import { renderHtml, renderMarkdown } from '../../../immune/dashboard/dashboardRender.js';
 import { buildDashboard, DASHBOARD_URI } from '../../dashboard.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';

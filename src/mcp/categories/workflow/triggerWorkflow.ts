@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { buildWorkflowPrompt, findWorkflow, loadWorkflows } from '../../../agents/workflows.js';
-import { describeGraded, gradedRun, withTrial } from '../../../evaluation/gradedRun.js';
+import { describeGraded, gradedRun, withTrial } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';
 import { defineTool, fail, ok } from '../../tool.js';

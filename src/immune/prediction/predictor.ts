@@ -36,7 +36,7 @@ const KEEP_MODELS = 5;
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The compiled worker (the server runs from dist/; tests run from src/ after a build). */
-const WORKER = path.join(packageRoot, 'dist', 'evaluation', 'prediction', 'trainWorker.js');
+const WORKER = path.join(packageRoot, 'dist', 'immune', 'prediction', 'trainWorker.js');
 
 interface Loaded {
   model: SavedModel;

@@ -3,16 +3,11 @@
  * (beats a constant predictor clearly in AUC), save/load round trip, refusals.
  */
 import { describe, expect, it } from 'vitest';
-import { parseTrainingJsonl } from '../../src/evaluation/prediction/dataset.js';
-import {
-  buildSpec,
-  metaFeatures,
-  META_FEATURES,
-  vectorize,
-} from '../../src/evaluation/prediction/features.js';
-import { Forest } from '../../src/evaluation/prediction/forest.js';
-import { metrics, rocAuc } from '../../src/evaluation/prediction/metrics.js';
-import { trainModel } from '../../src/evaluation/prediction/train.js';
+import { parseTrainingJsonl } from '../../src/immune/prediction/dataset.js';
+import { buildSpec, metaFeatures, META_FEATURES, vectorize } from '../../src/immune/prediction/features.js';
+import { Forest } from '../../src/immune/prediction/forest.js';
+import { metrics, rocAuc } from '../../src/immune/prediction/metrics.js';
+import { trainModel } from '../../src/immune/prediction/train.js';
 import { labelledJsonl, labelledPrompts } from '../fakes/labelledPrompts.js';
 
 describe('predictor features and metrics', () => {

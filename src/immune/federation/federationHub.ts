@@ -15,8 +15,8 @@ import { AppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { openStorage } from '../../storage/storage.js';
 import type { Storage } from '../../storage/storage.js';
-import type { PortablePattern } from './immuneSystem.js';
-import { TfIdfIndex } from './tfidf.js';
+import type { PortablePattern } from '../immuneSystem.js';
+import { TfIdfIndex } from '../tfidf.js';
 
 export interface HubEntry extends PortablePattern {
   /** Revision of the project document that last wrote this entry. */

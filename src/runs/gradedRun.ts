@@ -9,15 +9,15 @@ import { describeRun, runAgent } from '../agents/agentRun.js';
 import { AppError } from '../core/errors.js';
 import type { Result } from '../core/errors.js';
 import type { BreakerRegistry } from '../healing/breakers.js';
-import type { Judge } from './graders/judge.js';
-import { checkSpec, gradeAsync } from './graders/pipeline.js';
-import type { Evaluation, GraderSpec } from './graders/pipeline.js';
-import type { CheckResult, ImmuneSystem } from './immune/immuneSystem.js';
-import type { AlertEngine } from './alerting/alerts.js';
-import type { Predictor } from './prediction/predictor.js';
-import { HIGH_RISK } from './prediction/predictor.js';
-import type { Tracer } from './tracing.js';
-import type { TrialStore } from './trials.js';
+import type { Judge } from '../evaluation/graders/judge.js';
+import { checkSpec, gradeAsync } from '../evaluation/graders/pipeline.js';
+import type { Evaluation, GraderSpec } from '../evaluation/graders/pipeline.js';
+import type { CheckResult, ImmuneSystem } from '../immune/immuneSystem.js';
+import type { AlertEngine } from '../immune/alerting/alerts.js';
+import type { Predictor } from '../immune/prediction/predictor.js';
+import { HIGH_RISK } from '../immune/prediction/predictor.js';
+import type { Tracer } from '../evaluation/tracing.js';
+import type { TrialStore } from '../evaluation/trials.js';
 
 export interface GradedRunDeps {
   agents: AgentRunDeps;

@@ -4,7 +4,7 @@
  * failures and successes), plus meta features of the prompt and the tool it is for. The spec is
  * saved with the model, so a model always vectorises the way it was trained.
  */
-import { terms } from '../immune/tfidf.js';
+import { terms } from '../tfidf.js';
 
 export interface FeatureSpec {
   version: 1;

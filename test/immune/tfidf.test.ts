@@ -1,6 +1,6 @@
 /** The inverted index agrees with a brute-force TF-IDF cosine, while documents keep arriving. */
 import { describe, expect, it } from 'vitest';
-import { TfIdfIndex, terms } from '../../src/evaluation/immune/tfidf.js';
+import { TfIdfIndex, terms } from '../../src/immune/tfidf.js';
 
 function bruteForce(docs: Map<string, string>, query: string) {
   const tf = (text: string) => {

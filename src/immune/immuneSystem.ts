@@ -5,14 +5,14 @@
  * guardrails specific to the failure types, and a very risky prompt is blocked. Patterns record
  * the saves of guarded prompts that then succeeded. Stored as an event log shared by processes.
  */
-import type { Clock } from '../../core/clock.js';
-import { isoTime } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
-import { paginate } from '../../core/pagination.js';
-import type { Page, PageRequest } from '../../core/pagination.js';
-import type { Decision, EventStore } from '../../storage/eventStore.js';
-import type { Storage } from '../../storage/storage.js';
+import type { Clock } from '../core/clock.js';
+import { isoTime } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { paginate } from '../core/pagination.js';
+import type { Page, PageRequest } from '../core/pagination.js';
+import type { Decision, EventStore } from '../storage/eventStore.js';
+import type { Storage } from '../storage/storage.js';
 import { TfIdfIndex } from './tfidf.js';
 
 type FailurePatternCore = Pick<
