@@ -94,8 +94,6 @@ function onShutdown(logger: Logger, services: Services, stopTransport: () => Pro
     setTimeout(() => process.exit(0), graceMs).unref();
     logger.info('shutting down', { reason });
     await stopTransport().catch(() => {});
-    await services.tracer.shutdown();
-    services.breakers.shutdown();
     await services.close().catch((error: unknown) => logger.error('storage close failed', { error }));
     process.exit(0);
   };
@@ -231,7 +229,6 @@ async function doctor(options: { json?: boolean }): Promise<void> {
             ? `JWKS ${config.http.jwksUrl}`
             : 'serve --http needs JWT_SECRET_KEY or TASK_ORCHESTRATOR_JWKS_URL (stdio needs neither)',
       });
-      services.breakers.shutdown();
       await services.close();
     } catch (error) {
       checks.push({ check: 'state folder', status: 'fail', detail: describeError(error) });
@@ -366,7 +363,6 @@ async function exportCommand(options: {
     secrets: config.secrets,
     patterns: config.redactPatterns,
   });
-  services.breakers.shutdown();
   await services.close();
   process.stderr.write(`wrote ${lines} line(s) of ${options.format} to ${path.resolve(options.out)}\n`);
 }
@@ -465,7 +461,6 @@ async function dashboardCommand(options: {
   const services = await openServices(config, logger, systemClock).catch(fatal);
   if (options.out) {
     await fs.writeFile(path.resolve(options.out), renderHtml(await buildDashboard(services, days)));
-    services.breakers.shutdown();
     await services.close();
     process.stderr.write(`wrote ${path.resolve(options.out)}\n`);
     return;
@@ -506,7 +501,6 @@ async function dashboardCommand(options: {
   server.on('error', (error) => fatal(error));
   const stop = () => {
     server.close();
-    services.breakers.shutdown();
     void services.close().finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
@@ -546,7 +540,6 @@ async function trainCommand(options: { data?: string; fromTrials?: boolean; seed
     process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
     process.exitCode = 1;
   } finally {
-    services.breakers.shutdown();
     await services.close();
   }
 }
@@ -585,7 +578,6 @@ async function humanDecision(
     process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
     process.exitCode = 1;
   } finally {
-    services.breakers.shutdown();
     await services.close();
   }
 }
@@ -605,7 +597,6 @@ async function describeAction(id: string): Promise<string> {
   } catch (error) {
     fatal(error);
   } finally {
-    services.breakers.shutdown();
     await services.close();
   }
 }

@@ -102,7 +102,11 @@ export interface Services {
   startBackground(): void;
   /** Deletes trial and usage segments past the retention (TASK_ORCHESTRATOR_RETENTION_DAYS). */
   applyRetention(): Promise<number>;
-  /** Stops scheduled jobs, closes the hub and flushes storage. */
+  /**
+   * Owns all teardown: stops scheduled jobs and the predictor's worker, waits for alert
+   * deliveries, flushes traces, stops the breakers' timers, closes the hub, flushes storage.
+   * Safe to call more than once (the second call waits for the first).
+   */
   close(): Promise<void>;
 }
 
@@ -280,6 +284,7 @@ export async function openServices(
     config.maxScheduledJobs,
   );
   const timers: NodeJS.Timeout[] = [];
+  let closing: Promise<void> | undefined;
   /** Runs `job` every `seconds`, one run at a time, never keeping the process alive. */
   const every = (seconds: number, name: string, job: () => Promise<unknown>) => {
     if (seconds <= 0) return;
@@ -339,13 +344,18 @@ export async function openServices(
       every(config.decayIntervalS, 'decay', () => immune.decay(true));
       if (hub) every(config.syncIntervalS, 'sync', () => federation.sync('both', 'schedule'));
     },
-    async close() {
-      for (const t of timers.splice(0)) clearInterval(t);
-      await scheduler.stop();
-      await predictor.close();
-      await alerts.idle();
-      await hub?.close();
-      await storage.close();
+    close() {
+      closing ??= (async () => {
+        for (const t of timers.splice(0)) clearInterval(t);
+        await scheduler.stop();
+        await predictor.close();
+        await alerts.idle();
+        await tracer.shutdown();
+        breakers.shutdown();
+        await hub?.close();
+        await storage.close();
+      })();
+      return closing;
     },
   };
 }

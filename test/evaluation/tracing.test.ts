@@ -81,7 +81,6 @@ describe('Langfuse tracing', () => {
     const trial = sc<{ trial: { trace_id: string } }>(await h.call('trial_get', { trial_id: r.trial_id }));
     expect(trial.trial.trace_id).toBe(trace.body.id);
     await h.services.tracer.shutdown();
-    h.services.breakers.shutdown();
     await h.close();
   });
 
@@ -96,7 +95,6 @@ describe('Langfuse tracing', () => {
     expect(batches.length).toBe(before);
     const trial = sc<{ trial: { trace_id?: string } }>(await h.call('trial_get', { trial_id: r.trial_id }));
     expect(trial.trial.trace_id).toBeUndefined();
-    h.services.breakers.shutdown();
     await h.close();
   });
 });

@@ -12,7 +12,6 @@ beforeEach(async () => {
   h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'agent,task' });
 });
 afterEach(async () => {
-  h?.services.breakers.shutdown();
   await h?.close();
   h = undefined;
 });

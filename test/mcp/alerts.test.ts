@@ -30,7 +30,6 @@ const PROMPTS = [
 let h: Harness | undefined;
 const llm = useFakeLlm();
 afterEach(async () => {
-  h?.services.breakers.shutdown();
   await h?.close();
   h = undefined;
 });

@@ -7,7 +7,6 @@ import type { Harness } from '../helpers/harness.js';
 let h: Harness | undefined;
 const llm = useFakeLlm();
 afterEach(async () => {
-  h?.services.breakers.shutdown();
   await h?.close();
   h = undefined;
 });

@@ -70,7 +70,6 @@ beforeAll(async () => {
   );
   const html = sc<Dashboard>(await h.call('immune_dashboard', { format: 'html' }));
   expect(await fs.readFile(html.html_path!, 'utf8')).toMatch(/^<!doctype html>[\s\S]*Chart\.js v4/);
-  h.services.breakers.shutdown();
   await h.close();
 });
 afterAll(async () => {

@@ -51,7 +51,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   for (const h of open.splice(0)) {
-    h.services.breakers.shutdown();
     await h.close();
   }
   await fs.rm(hubDir, { recursive: true, force: true });

@@ -10,7 +10,6 @@ beforeEach(async () => {
   h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' });
 });
 afterEach(async () => {
-  h?.services.breakers.shutdown();
   await h?.close();
   h = undefined;
 });

@@ -15,7 +15,6 @@ afterAll(async () => {
 });
 beforeEach(() => fake.reset());
 afterEach(async () => {
-  h?.services.breakers.shutdown();
   await h?.close();
   h = undefined;
 });

@@ -39,7 +39,6 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   for (const h of open.splice(0)) {
-    h.services.breakers.shutdown();
     await h.close();
   }
   await fs.rm(project, { recursive: true, force: true });

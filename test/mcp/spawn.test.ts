@@ -25,7 +25,6 @@ beforeEach(() => {
 });
 afterEach(async () => {
   for (const h of open.splice(0)) {
-    h.services.breakers.shutdown();
     await h.close();
   }
 });

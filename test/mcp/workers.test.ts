@@ -53,7 +53,6 @@ beforeEach(async () => {
   });
 });
 afterEach(async () => {
-  h?.services.breakers.shutdown();
   await h?.close();
   h = undefined;
 });
