@@ -6,56 +6,28 @@
  * joins agents, grading and the memory).
  * config.ts is read by anyone (it only parses the environment) and imports core alone.
  */
-const layers = [
-  'core',
-  'storage',
-  'tasks',
-  'cost',
-  'healing',
-  'safety',
-  'agents',
-  'immune',
-  'evaluation',
-  'runs',
-  'mcp',
-];
-// What each layer must never import.
-const above = {
-  core: [
-    'storage',
-    'tasks',
-    'cost',
-    'healing',
-    'safety',
-    'agents',
-    'immune',
-    'evaluation',
-    'runs',
-    'mcp',
-    'cli\\.ts',
-  ],
-  storage: [
-    'tasks',
-    'cost',
-    'healing',
-    'safety',
-    'agents',
-    'immune',
-    'evaluation',
-    'runs',
-    'mcp',
-    'cli\\.ts',
-  ],
-  tasks: ['cost', 'healing', 'safety', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
-  cost: ['tasks', 'healing', 'safety', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
-  healing: ['tasks', 'cost', 'safety', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
-  safety: ['tasks', 'cost', 'healing', 'agents', 'immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
-  agents: ['immune', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
-  immune: ['tasks', 'cost', 'healing', 'safety', 'agents', 'evaluation', 'runs', 'mcp', 'cli\\.ts'],
-  evaluation: ['immune', 'runs', 'mcp', 'cli\\.ts'],
-  runs: ['mcp', 'cli\\.ts'],
-  mcp: ['cli\\.ts'],
+const below = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'agents'];
+// What each layer may import (besides itself); everything else in src/ and cli.ts is refused.
+const mayImport = {
+  core: [],
+  storage: ['core'],
+  tasks: ['core', 'storage'],
+  cost: ['core', 'storage'],
+  healing: ['core', 'storage'],
+  safety: ['core', 'storage'],
+  agents: ['core', 'storage', 'tasks', 'cost', 'healing', 'safety'],
+  immune: ['core', 'storage'],
+  evaluation: below,
+  runs: [...below, 'immune', 'evaluation'],
+  mcp: [...below, 'immune', 'evaluation', 'runs'],
 };
+const layers = Object.keys(mayImport);
+const above = Object.fromEntries(
+  layers.map((layer) => [
+    layer,
+    [...layers.filter((l) => l !== layer && !mayImport[layer].includes(l)), 'cli\\.ts'],
+  ]),
+);
 module.exports = {
   forbidden: [
     ...layers.map((layer) => ({

@@ -315,9 +315,8 @@ interface Expansion {
   opaque: Opaque[];
 }
 
-/** Strips assignments and wrappers; returns the index of the real program. */
-function skipWrappers(words: string[]): { start: number; inner: string[] } {
-  const inner: string[] = [];
+/** Skips assignments and wrappers; returns the index of the real program. */
+function skipWrappers(words: string[]): number {
   let i = 0;
   while (i < words.length) {
     const w = words[i]!;
@@ -335,7 +334,7 @@ function skipWrappers(words: string[]): { start: number; inner: string[] } {
       }
     } else break;
   }
-  return { start: i, inner };
+  return i;
 }
 
 function expandGit(rest: string[]): Expansion {
@@ -450,7 +449,7 @@ function expandNpm(name: string, rest: string[]): Expansion {
 }
 
 function expandWords(words: string[]): Expansion {
-  const { start } = skipWrappers(words);
+  const start = skipWrappers(words);
   const first = words[start];
   if (first === undefined) return { words: [], inner: [], opaque: [] };
   const name = path.posix.basename(first);

@@ -22,6 +22,19 @@ interface Summary {
   parent?: string;
 }
 
+const projects: string[] = [];
+afterEach(async () => {
+  for (const dir of projects.splice(0)) await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** A throwaway project whose package.json has these scripts (removed after the test). */
+async function gateProject(scripts: Record<string, string>): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
+  projects.push(dir);
+  await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ scripts }));
+  return dir;
+}
+
 async function start(env: Record<string, string> = {}, cwd?: string) {
   h = await startHarness({
     env: { TASK_ORCHESTRATOR_TOOLS: 'task', TASK_ORCHESTRATOR_EXECUTE: 'on', ...env },
@@ -303,112 +316,84 @@ describe('tasks_complete gates', () => {
   });
 
   it('runs command gates without a shell and requires exit 0 (failures and timeouts reported)', async () => {
-    const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
-    try {
-      await fs.writeFile(
-        path.join(project, 'package.json'),
-        JSON.stringify({
-          scripts: {
-            fails: 'node -e "console.log(\'3 tests failed\'); process.exit(3)"',
-            hangs: 'node -e "setTimeout(() => {}, 60000)"',
-            literal: 'node check.js',
-            passes: 'node -e "process.exit(0)"',
-          },
-        }),
-      );
-      // "$HOME" is a file name here: it must reach the script as those characters, unexpanded.
-      await fs.writeFile(path.join(project, '$HOME'), '');
-      await fs.writeFile(path.join(project, 'check.js'), 'process.exit(process.argv[2] === "$HOME" ? 0 : 1)');
-      await start({}, project);
-      const t = await add([
-        { ref: 'fails', title: 'Failing gate', command_gates: [{ command: 'npm', args: ['run', 'fails'] }] },
-        {
-          ref: 'hangs',
-          title: 'Hanging gate',
-          command_gates: [{ command: 'npm', args: ['run', 'hangs'], timeout_s: 1 }],
-        },
-        {
-          ref: 'shell',
-          title: 'No shell',
-          command_gates: [{ command: 'npm', args: ['run', 'literal', '--', '$HOME'] }],
-        },
-        {
-          ref: 'passes',
-          title: 'Passing gate',
-          command_gates: [{ command: 'npm', args: ['run', 'passes'] }],
-        },
-      ]);
-      const fails = await h!.call('tasks_complete', { task_id: t.fails!.id });
-      expect(textOf(fails)).toMatch(/command gate "npm run fails" failed \(exit 3\):[\s\S]*3 tests failed/);
-      const t0 = Date.now();
-      const hangs = await h!.call('tasks_complete', { task_id: t.hangs!.id });
-      expect(textOf(hangs)).toMatch(/timed out after 1 s/);
-      expect(Date.now() - t0).toBeLessThan(10_000);
-      const shell = sc<{ gates: Array<{ ok: boolean }> }>(
-        await h!.call('tasks_complete', { task_id: t.shell!.id }),
-      );
-      expect(shell.gates[0]?.ok).toBe(true);
-      const passes = sc<{ task: Summary; gates: Array<{ gate: string; ok: boolean; exit_code: number }> }>(
-        await h!.call('tasks_complete', { task_id: t.passes!.id }),
-      );
-      expect(passes.task.status).toBe('completed');
-      expect(passes.gates).toMatchObject([{ ok: true, exit_code: 0, status: 'passed' }]);
-      expect(
-        sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.fails!.id })).summary.status,
-      ).toBe('ready');
-    } finally {
-      await fs.rm(project, { recursive: true, force: true });
-    }
+    const project = await gateProject({
+      fails: 'node -e "console.log(\'3 tests failed\'); process.exit(3)"',
+      hangs: 'node -e "setTimeout(() => {}, 60000)"',
+      literal: 'node check.js',
+      passes: 'node -e "process.exit(0)"',
+    });
+    // "$HOME" is a file name here: it must reach the script as those characters, unexpanded.
+    await fs.writeFile(path.join(project, '$HOME'), '');
+    await fs.writeFile(path.join(project, 'check.js'), 'process.exit(process.argv[2] === "$HOME" ? 0 : 1)');
+    await start({}, project);
+    const t = await add([
+      { ref: 'fails', title: 'Failing gate', command_gates: [{ command: 'npm', args: ['run', 'fails'] }] },
+      {
+        ref: 'hangs',
+        title: 'Hanging gate',
+        command_gates: [{ command: 'npm', args: ['run', 'hangs'], timeout_s: 1 }],
+      },
+      {
+        ref: 'shell',
+        title: 'No shell',
+        command_gates: [{ command: 'npm', args: ['run', 'literal', '--', '$HOME'] }],
+      },
+      {
+        ref: 'passes',
+        title: 'Passing gate',
+        command_gates: [{ command: 'npm', args: ['run', 'passes'] }],
+      },
+    ]);
+    const fails = await h!.call('tasks_complete', { task_id: t.fails!.id });
+    expect(textOf(fails)).toMatch(/command gate "npm run fails" failed \(exit 3\):[\s\S]*3 tests failed/);
+    const t0 = Date.now();
+    const hangs = await h!.call('tasks_complete', { task_id: t.hangs!.id });
+    expect(textOf(hangs)).toMatch(/timed out after 1 s/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const shell = sc<{ gates: Array<{ ok: boolean }> }>(
+      await h!.call('tasks_complete', { task_id: t.shell!.id }),
+    );
+    expect(shell.gates[0]?.ok).toBe(true);
+    const passes = sc<{ task: Summary; gates: Array<{ gate: string; ok: boolean; exit_code: number }> }>(
+      await h!.call('tasks_complete', { task_id: t.passes!.id }),
+    );
+    expect(passes.task.status).toBe('completed');
+    expect(passes.gates).toMatchObject([{ ok: true, exit_code: 0, status: 'passed' }]);
+    expect(
+      sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.fails!.id })).summary.status,
+    ).toBe('ready');
   });
 
   it('runs and reports every gate, even when another one fails', async () => {
-    const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
-    try {
-      await fs.writeFile(
-        path.join(project, 'package.json'),
-        JSON.stringify({ scripts: { lint: 'node -e "console.log(\'2 lint errors\'); process.exit(1)"' } }),
-      );
-      await start({}, project);
-      const t = await add([
-        {
-          ref: 'a',
-          title: 'Both gates fail',
-          output_schema: { type: 'object', required: ['summary'] },
-          command_gates: [{ command: 'npm', args: ['run', 'lint'] }],
-        },
-      ]);
-      const r = await h!.call('tasks_complete', { task_id: t.a!.id });
-      expect(r.isError).toBe(true);
-      // The schema violation and the failing command are both reported at once.
-      expect(textOf(r)).toMatch(
-        /result is required[\s\S]*command gate "npm run lint" failed \(exit 1\)[\s\S]*2 lint errors/,
-      );
-    } finally {
-      await fs.rm(project, { recursive: true, force: true });
-    }
+    const project = await gateProject({ lint: 'node -e "console.log(\'2 lint errors\'); process.exit(1)"' });
+    await start({}, project);
+    const t = await add([
+      {
+        ref: 'a',
+        title: 'Both gates fail',
+        output_schema: { type: 'object', required: ['summary'] },
+        command_gates: [{ command: 'npm', args: ['run', 'lint'] }],
+      },
+    ]);
+    const r = await h!.call('tasks_complete', { task_id: t.a!.id });
+    expect(r.isError).toBe(true);
+    // The schema violation and the failing command are both reported at once.
+    expect(textOf(r)).toMatch(
+      /result is required[\s\S]*command gate "npm run lint" failed \(exit 1\)[\s\S]*2 lint errors/,
+    );
   });
 
   it('does not run gates while execution is off: the task stays open with "not run"', async () => {
-    const project = await fs.mkdtemp(path.join(os.tmpdir(), 'to-gates-'));
-    try {
-      await fs.writeFile(
-        path.join(project, 'package.json'),
-        JSON.stringify({ scripts: { test: 'touch ran' } }),
-      );
-      await start({ TASK_ORCHESTRATOR_EXECUTE: 'off' }, project);
-      const t = await add([
-        { ref: 'a', title: 'Gated', command_gates: [{ command: 'npm', args: ['test'] }] },
-      ]);
-      const r = await h!.call('tasks_complete', { task_id: t.a!.id });
-      expect(r.isError).toBe(true);
-      expect(textOf(r)).toMatch(/npm test.*not run: execution off/);
-      expect(sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.a!.id })).summary.status).toBe(
-        'ready',
-      );
-      await expect(fs.access(path.join(project, 'ran'))).rejects.toThrow();
-    } finally {
-      await fs.rm(project, { recursive: true, force: true });
-    }
+    const project = await gateProject({ test: 'touch ran' });
+    await start({ TASK_ORCHESTRATOR_EXECUTE: 'off' }, project);
+    const t = await add([{ ref: 'a', title: 'Gated', command_gates: [{ command: 'npm', args: ['test'] }] }]);
+    const r = await h!.call('tasks_complete', { task_id: t.a!.id });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/npm test.*not run: execution off/);
+    expect(sc<{ summary: Summary }>(await h!.call('tasks_get', { task_id: t.a!.id })).summary.status).toBe(
+      'ready',
+    );
+    await expect(fs.access(path.join(project, 'ran'))).rejects.toThrow();
   });
 
   it('stores detailed work as an artifact inside the state folder and refuses path tricks', async () => {
