@@ -1,10 +1,12 @@
 /**
  * The layer check: imports flow one way,
- *   cli -> mcp -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
+ *   cli -> app -> mcp -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
  * (safety imports only core and storage: what it guards is handed to it by the composition root;
  * the failure memory in immune/ imports only core and storage; runs/ is the graded run that
  * joins agents, grading and the memory).
- * config.ts is read by anyone (it only parses the environment) and imports core alone.
+ * app/ is the composition root (services, one file per CLI command): the only layer that
+ * knows every subsystem. cli.ts is commander alone; it loads app/commands lazily.
+ * config/ is read by anyone (it only parses the environment) and imports core alone.
  */
 const below = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'agents'];
 // What each layer may import (besides itself); everything else in src/ and cli.ts is refused.
@@ -20,6 +22,7 @@ const mayImport = {
   evaluation: below,
   runs: [...below, 'immune', 'evaluation'],
   mcp: [...below, 'immune', 'evaluation', 'runs'],
+  app: [...below, 'immune', 'evaluation', 'runs', 'mcp'],
 };
 const layers = Object.keys(mayImport);
 const above = Object.fromEntries(
@@ -38,16 +41,23 @@ module.exports = {
       to: { path: `^src/(${above[layer].join('|')})` },
     })),
     {
+      name: 'cli-is-commander-only',
+      comment: 'cli.ts parses the command line and imports a command module when it runs',
+      severity: 'error',
+      from: { path: '^src/cli\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(core/|app/commands/|evaluation/exportFormats\\.ts$)' },
+    },
+    {
       name: 'config-imports-core-only',
       severity: 'error',
-      from: { path: '^src/config\\.ts$' },
-      to: { path: '^src/(?!core/)' },
+      from: { path: '^src/config/' },
+      to: { path: '^src/(?!core/|config/)' },
     },
     {
       name: 'sdk-only-in-mcp',
       comment: 'Only src/mcp talks MCP',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(mcp/|cli\\.ts$)' },
+      from: { path: '^src/', pathNot: '^src/mcp/' },
       to: { path: '@modelcontextprotocol/sdk' },
     },
     {

@@ -5,7 +5,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/config.js';
+import { VARIABLES } from '../src/config/variables.js';
 
 const src = path.resolve(import.meta.dirname, '../src');
 
@@ -14,7 +15,7 @@ async function sources(dir: string): Promise<string[]> {
   for (const e of await fs.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await sources(p)));
-    else if (e.name.endsWith('.ts') && p !== path.join(src, 'config.ts'))
+    else if (e.name.endsWith('.ts') && !p.startsWith(path.join(src, 'config') + path.sep))
       out.push(await fs.readFile(p, 'utf8'));
   }
   return out;
@@ -33,6 +34,14 @@ describe('configuration', () => {
         fields.push(...Object.keys(value as object));
     }
     const unread = fields.filter((f) => !new RegExp(`\\.${f}\\b`).test(code));
+    expect(unread).toEqual([]);
+  });
+
+  it('reads every variable of the table when it builds the config', async () => {
+    expect.hasAssertions();
+    const build = await fs.readFile(path.join(src, 'config', 'config.ts'), 'utf8');
+    const unread = Object.keys(VARIABLES).filter((name) => !new RegExp(`\\be\\.${name}\\b`).test(build));
+    expect(Object.keys(VARIABLES).length).toBeGreaterThan(40);
     expect(unread).toEqual([]);
   });
 });

@@ -13,9 +13,8 @@ import { createWriteStream } from 'node:fs';
 import { createRedactor } from '../safety/redact.js';
 import { once } from 'node:events';
 import type { Trial } from './trials.js';
+import type { ExportFormat } from './exportFormats.js';
 
-export const EXPORT_FORMATS = ['openai_sft', 'openai_preference', 'gemini_sft', 'langfuse', 'full'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions {
   format: ExportFormat;

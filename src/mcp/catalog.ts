@@ -4,7 +4,8 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ENV_VARS } from '../config.js';
+import { VARIABLES, shownDefault } from '../config/variables.js';
+import type { VariableName } from '../config/variables.js';
 import { modelFacing } from './contextTracker.js';
 import { createServer } from './server.js';
 import type { Services } from './services.js';
@@ -106,7 +107,9 @@ export function renderToolsMarkdown(catalog: Catalog): string {
 }
 
 export function renderEnvMarkdown(): string {
-  const rows = ENV_VARS.map((v) => `| \`${v.name}\` | \`${v.default}\` | ${cell(v.description)} |`);
+  const rows = (Object.keys(VARIABLES) as VariableName[]).map(
+    (name) => `| \`${name}\` | \`${shownDefault(name)}\` | ${cell(VARIABLES[name].doc)} |`,
+  );
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n') + '\n';
 }
 

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createAnthropicProvider } from '../../src/agents/providers/anthropic.js';
 import { createExecBoundary } from '../../src/safety/exec.js';
 import { createClaudeCodeProvider } from '../../src/agents/providers/claudeCode.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { createGeminiProvider } from '../../src/agents/providers/gemini.js';
 import { createOpenAiProvider } from '../../src/agents/providers/openai.js';
 import type { LlmProvider, LlmResult } from '../../src/agents/providers/types.js';

@@ -1,7 +1,7 @@
 /** The shipped price table stays current: every default model is priced and not retired; lifecycle dates. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODELS } from '../../src/config.js';
+import { DEFAULT_MODELS } from '../../src/config/defaults.js';
 import { loadPricing } from '../../src/cost/pricing.js';
 import { selectModel } from '../../src/agents/modelSelection.js';
 

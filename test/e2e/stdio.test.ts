@@ -470,6 +470,14 @@ describe('cli', () => {
       /(WARN|FAIL)\s+models\s+anthropic\/claude-sonnet-4-5 (retires on|was retired on) 2026-11-30; use anthropic\/claude-sonnet-4-6/,
     );
     expect(ok.stdout + ok.stderr).not.toContain(SECRET);
+    // The environment check comes from the variable table: credentials only as "set", typos named.
+    expect(ok.stdout).toMatch(
+      /OK\s+environment\s+.*OPENAI_API_KEY \(set\), OPENAI_BASE_URL=http:\/\/127\.0\.0\.1:9\/v1/,
+    );
+    const typo = await runCli(['doctor'], { TASK_ORCHESTRATOR_EXECUT: 'on' });
+    expect(typo.stdout).toMatch(
+      /WARN\s+environment\s+.*unknown, ignored: TASK_ORCHESTRATOR_EXECUT \(did you mean TASK_ORCHESTRATOR_EXECUTE\?\)/,
+    );
     const json = await runCli(['doctor', '--json']);
     expect((JSON.parse(json.stdout) as { checks: unknown[] }).checks.length).toBeGreaterThan(4);
     const bad = await runCli(['doctor'], { TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'many' });

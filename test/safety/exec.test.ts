@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { createExecBoundary } from '../../src/safety/exec.js';
 
 const printEnv = ['-e', 'process.stdout.write(JSON.stringify(process.env))'];

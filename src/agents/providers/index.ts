@@ -1,5 +1,5 @@
 /** Builds the providers configured in the environment (a provider without a key is absent). */
-import type { ProviderConfig } from '../../config.js';
+import type { ProviderConfig } from '../../config/config.js';
 import { createAnthropicProvider } from './anthropic.js';
 import { createClaudeCodeProvider } from './claudeCode.js';
 import { createGeminiProvider } from './gemini.js';

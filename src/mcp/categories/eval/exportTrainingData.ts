@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { EXPORT_FORMATS, writeExport } from '../../../evaluation/export.js';
+import { writeExport } from '../../../evaluation/export.js';
+import { EXPORT_FORMATS } from '../../../evaluation/exportFormats.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 
