@@ -15,7 +15,6 @@ import { once } from 'node:events';
 import type { Trial } from './trials.js';
 import type { ExportFormat } from './exportFormats.js';
 
-
 export interface ExportOptions {
   format: ExportFormat;
   /** ISO date or date-time: only trials created at or after it. */
