@@ -8,7 +8,10 @@ import type { Services } from './services.js';
 
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
 
-export async function buildDashboard(services: Services, days: number): Promise<Dashboard> {
+export async function buildDashboard(
+  services: Pick<Services, 'alerts' | 'federation' | 'immune' | 'redact'>,
+  days: number,
+): Promise<Dashboard> {
   const [data, syncAlerts, ruleAlerts] = await Promise.all([
     services.immune.dashboard(days),
     services.federation.alerts(),

@@ -39,7 +39,12 @@ export function describeSync(r: {
 }
 
 /** A tool that syncs with the hub (sync_trigger, and immune_sync from the immune side). */
-export function syncTool(services: Services, name: string, title: string, description: string) {
+export function syncTool(
+  services: Pick<Services, 'federation'>,
+  name: string,
+  title: string,
+  description: string,
+) {
   return defineTool({
     name,
     title,

@@ -20,7 +20,7 @@ const output = z.object({
   ),
 });
 
-export function archetypeInfo(services: Services) {
+export function archetypeInfo(services: Pick<Services, 'agentRun'>) {
   return defineTool({
     name: 'archetype_info',
     title: 'Agent archetypes',

@@ -29,7 +29,7 @@ const entry = z.object({
   at: z.string(),
 });
 
-export function auditAppend(services: Services) {
+export function auditAppend(services: Pick<Services, 'audit'>) {
   return defineTool({
     name: 'audit_append',
     title: 'Record a decision, error or pattern',

@@ -30,7 +30,7 @@ const output = z.object({
   next_cursor: z.string().optional(),
 });
 
-export function auditStatus(services: Services) {
+export function auditStatus(services: Pick<Services, 'audit'>) {
   return defineTool({
     name: 'audit_status',
     title: "Search the project's decision log",

@@ -20,7 +20,7 @@ const output = z.object({
   next_cursor: z.string().optional(),
 });
 
-export function inboxStatus(services: Services) {
+export function inboxStatus(services: Pick<Services, 'inbox'>) {
   return defineTool({
     name: 'inbox_status',
     title: 'Approval inbox',

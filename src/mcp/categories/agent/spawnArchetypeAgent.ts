@@ -33,7 +33,7 @@ const input = z
   })
   .strict();
 
-export function spawnArchetypeAgent(services: Services) {
+export function spawnArchetypeAgent(services: Pick<Services, 'audit' | 'graded'>) {
   return defineTool({
     name: 'spawn_archetype_agent',
     title: 'Run an agent in a role',

@@ -73,7 +73,7 @@ const output = z.object({
   wall_ms: z.number(),
 });
 
-export function spawnParallelAgents(services: Services) {
+export function spawnParallelAgents(services: Pick<Services, 'graded'>) {
   return defineTool({
     name: 'spawn_parallel_agents',
     title: 'Run agents in parallel',

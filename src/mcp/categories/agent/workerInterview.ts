@@ -11,7 +11,7 @@ const input = z
   })
   .strict();
 
-export function workerInterview(services: Services) {
+export function workerInterview(services: Pick<Services, 'spawn' | 'workers'>) {
   return defineTool({
     name: 'worker_interview',
     title: 'Interview a model',

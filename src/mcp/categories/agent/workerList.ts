@@ -3,7 +3,7 @@ import type { Services } from '../../services.js';
 import { workerProfileSchema } from '../../schemas/workers.js';
 import { defineTool, ok } from '../../tool.js';
 
-export function workerList(services: Services) {
+export function workerList(services: Pick<Services, 'workers'>) {
   return defineTool({
     name: 'worker_list',
     title: 'Interviewed models',

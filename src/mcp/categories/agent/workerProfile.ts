@@ -11,7 +11,7 @@ const input = z
   })
   .strict();
 
-export function workerProfile(services: Services) {
+export function workerProfile(services: Pick<Services, 'workers'>) {
   return defineTool({
     name: 'worker_profile',
     title: 'A model’s profile',

@@ -67,7 +67,9 @@ const advertised = z.looseObject({
   providers: z.array(z.looseObject({ name: z.string(), configured: z.boolean() })),
 });
 
-export function healingStatus(services: Services) {
+export function healingStatus(
+  services: Pick<Services, 'breakers' | 'budget' | 'config' | 'spawn' | 'storage'>,
+) {
   return defineTool({
     name: 'healing_status',
     title: 'Server health',

@@ -21,7 +21,7 @@ const output = z.object({
   loaded_categories: z.array(z.string()),
 });
 
-export function requestTool(services: Services) {
+export function requestTool(services: Pick<Services, 'config' | 'logger'>) {
   return defineTool({
     name: 'request_tool',
     title: 'Load a tool category',

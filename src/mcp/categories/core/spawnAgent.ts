@@ -71,7 +71,7 @@ const advertised = z.looseObject({
   evaluation: z.looseObject({ pass: z.boolean(), score: z.number(), failure_type: z.string().optional() }),
 });
 
-export function spawnAgent(services: Services) {
+export function spawnAgent(services: Pick<Services, 'graded'>) {
   return defineTool({
     name: 'spawn_agent',
     title: 'Run an LLM agent',

@@ -28,7 +28,7 @@ const advertised = z.looseObject({
   ),
 });
 
-export function tasksAdd(services: Services) {
+export function tasksAdd(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_add',
     title: 'Add tasks',

@@ -43,7 +43,7 @@ const advertised = z.looseObject({
   next_cursor: z.string().optional(),
 });
 
-export function tasksList(services: Services) {
+export function tasksList(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_list',
     title: 'List tasks',

@@ -32,7 +32,7 @@ const output = z.object({
   remaining_month_usd: z.number().optional(),
 });
 
-export function costSetBudget(services: Services) {
+export function costSetBudget(services: Pick<Services, 'budget'>) {
   return defineTool({
     name: 'cost_set_budget',
     title: 'Set a spending limit',

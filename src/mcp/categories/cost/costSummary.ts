@@ -39,7 +39,7 @@ const output = z.object({
 
 const usd = (n: number) => `$${n.toFixed(4)}`;
 
-export function costSummary(services: Services) {
+export function costSummary(services: Pick<Services, 'budget' | 'clock' | 'pricing' | 'spawn' | 'usage'>) {
   return defineTool({
     name: 'cost_summary',
     title: 'LLM spending',

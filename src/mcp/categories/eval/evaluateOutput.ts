@@ -15,7 +15,7 @@ const input = z
   })
   .strict();
 
-export function evaluateOutput(services: Services) {
+export function evaluateOutput(services: Pick<Services, 'graded'>) {
   const schemas = new SchemaCache();
   return defineTool({
     name: 'evaluate_output',

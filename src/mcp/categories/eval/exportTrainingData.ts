@@ -24,7 +24,7 @@ const input = z
 
 const output = z.object({ file: z.string(), lines: z.number(), format: z.string() });
 
-export function exportTrainingData(services: Services) {
+export function exportTrainingData(services: Pick<Services, 'clock' | 'config' | 'trials'>) {
   return defineTool({
     name: 'export_training_data',
     title: 'Export training data',

@@ -56,7 +56,7 @@ const output = z.object({
   data_hash: z.string(),
 });
 
-export function trainPredictor(services: Services) {
+export function trainPredictor(services: Pick<Services, 'config' | 'predictor' | 'trialRows'>) {
   return defineTool({
     name: 'train_predictor',
     title: 'Train the failure predictor',

@@ -9,7 +9,7 @@ const input = z
 
 const output = z.object({ trial: z.record(z.string(), z.unknown()).describe('Every field of the trial') });
 
-export function trialGet(services: Services) {
+export function trialGet(services: Pick<Services, 'trials'>) {
   return defineTool({
     name: 'trial_get',
     title: 'Get a graded output',

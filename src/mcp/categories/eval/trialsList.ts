@@ -29,7 +29,7 @@ const row = z.object({
 
 const output = z.object({ trials: z.array(row), total: z.number(), next_cursor: z.string().optional() });
 
-export function trialsList(services: Services) {
+export function trialsList(services: Pick<Services, 'trials'>) {
   return defineTool({
     name: 'trials_list',
     title: 'List graded outputs',

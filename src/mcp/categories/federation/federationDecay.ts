@@ -23,7 +23,7 @@ const output = z.object({
   applied: z.boolean(),
 });
 
-export function federationDecay(services: Services) {
+export function federationDecay(services: Pick<Services, 'immune'>) {
   return defineTool({
     name: 'federation_decay',
     title: 'Decay of failure patterns',

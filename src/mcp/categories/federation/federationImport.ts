@@ -14,7 +14,7 @@ const input = z
 
 const output = z.object({ imported: z.number(), updated: z.number() });
 
-export function federationImport(services: Services) {
+export function federationImport(services: Pick<Services, 'federation'>) {
   return defineTool({
     name: 'federation_import',
     title: 'Import failure patterns from the hub',

@@ -22,7 +22,7 @@ const input = z
 
 const output = z.object({ results: z.array(hubPattern) });
 
-export function federationSearch(services: Services) {
+export function federationSearch(services: Pick<Services, 'federation'>) {
   return defineTool({
     name: 'federation_search',
     title: 'Search other projects’ failures',

@@ -15,7 +15,7 @@ const input = z
 
 const output = z.object({ changed: z.number() });
 
-export function federationShare(services: Services) {
+export function federationShare(services: Pick<Services, 'immune'>) {
   return defineTool({
     name: 'federation_share',
     title: 'Share or withdraw patterns',

@@ -22,7 +22,7 @@ const output = z.object({
   imported: z.number().describe('Patterns imported from other projects'),
 });
 
-export function federationStatus(services: Services) {
+export function federationStatus(services: Pick<Services, 'federation'>) {
   return defineTool({
     name: 'federation_status',
     title: 'Federation hub and projects',

@@ -21,7 +21,7 @@ const output = z.object({
     .describe('Whether the hub already holds this project (subscribing ahead of it is allowed)'),
 });
 
-export function federationSubscribe(services: Services) {
+export function federationSubscribe(services: Pick<Services, 'federation'>) {
   return defineTool({
     name: 'federation_subscribe',
     title: 'Follow another project',

@@ -12,7 +12,7 @@ const input = z
 
 const output = z.object({ cleared: z.number() });
 
-export function alertClear(services: Services) {
+export function alertClear(services: Pick<Services, 'alerts'>) {
   return defineTool({
     name: 'alert_clear',
     title: 'Clear alerts',

@@ -37,7 +37,7 @@ const alert = z.object({
 });
 const output = z.object({ alerts: z.array(alert), total: z.number(), next_cursor: z.string().optional() });
 
-export function alertList(services: Services) {
+export function alertList(services: Pick<Services, 'alerts'>) {
   return defineTool({
     name: 'alert_list',
     title: 'Alerts on risky patterns',

@@ -45,7 +45,7 @@ const output = z.object({
     .describe("The failure predictor's probability, when a model is trained (risk counts 0.85 of it)"),
 });
 
-export function immuneCheck(services: Services) {
+export function immuneCheck(services: Pick<Services, 'graded'>) {
   return defineTool({
     name: 'immune_check',
     title: 'Check a prompt against past failures',

@@ -70,7 +70,9 @@ const output = z.object({
   resource_uri: z.string().describe('The same page as an MCP resource'),
 });
 
-export function immuneDashboard(services: Services) {
+export function immuneDashboard(
+  services: Pick<Services, 'alerts' | 'config' | 'federation' | 'immune' | 'redact'>,
+) {
   return defineTool({
     name: 'immune_dashboard',
     title: 'Immune dashboard',

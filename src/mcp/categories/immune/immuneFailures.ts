@@ -41,7 +41,7 @@ const output = z.object({
   next_cursor: z.string().optional(),
 });
 
-export function immuneFailures(services: Services) {
+export function immuneFailures(services: Pick<Services, 'immune'>) {
   return defineTool({
     name: 'immune_failures',
     title: 'Remembered failure patterns',

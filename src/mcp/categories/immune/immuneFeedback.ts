@@ -23,7 +23,7 @@ const output = z.object({
   false_positives: z.number(),
 });
 
-export function immuneFeedback(services: Services) {
+export function immuneFeedback(services: Pick<Services, 'immune'>) {
   return defineTool({
     name: 'immune_feedback',
     title: 'Correct a failure match',

@@ -13,7 +13,7 @@ const output = z.object({
   block_threshold: z.number(),
 });
 
-export function immuneStatus(services: Services) {
+export function immuneStatus(services: Pick<Services, 'immune'>) {
   return defineTool({
     name: 'immune_status',
     title: 'Failure memory status',

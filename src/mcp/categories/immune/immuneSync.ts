@@ -1,7 +1,7 @@
 import type { Services } from '../../services.js';
 import { syncTool } from '../../schemas/sync.js';
 
-export function immuneSync(services: Services) {
+export function immuneSync(services: Pick<Services, 'federation'>) {
   return syncTool(
     services,
     'immune_sync',

@@ -21,7 +21,7 @@ const output = z.object({
   model: z.object({ version: z.number(), created_at: z.string(), roc_auc: z.number(), samples: z.number() }),
 });
 
-export function predictRisk(services: Services) {
+export function predictRisk(services: Pick<Services, 'predictor'>) {
   return defineTool({
     name: 'predict_risk',
     title: 'Predict whether a prompt will fail',

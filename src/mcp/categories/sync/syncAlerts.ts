@@ -17,7 +17,7 @@ const output = z.object({
   ),
 });
 
-export function syncAlerts(services: Services) {
+export function syncAlerts(services: Pick<Services, 'alerts' | 'federation'>) {
   return defineTool({
     name: 'sync_alerts',
     title: 'Sync problems',

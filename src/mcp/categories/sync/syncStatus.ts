@@ -28,7 +28,7 @@ const output = z.object({
   failures_24h: z.number(),
 });
 
-export function syncStatus(services: Services) {
+export function syncStatus(services: Pick<Services, 'federation'>) {
   return defineTool({
     name: 'sync_status',
     title: 'Sync lag and history',

@@ -1,7 +1,7 @@
 import type { Services } from '../../services.js';
 import { syncTool } from '../../schemas/sync.js';
 
-export function syncTrigger(services: Services) {
+export function syncTrigger(services: Pick<Services, 'federation'>) {
   return syncTool(
     services,
     'sync_trigger',

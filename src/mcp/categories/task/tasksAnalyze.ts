@@ -30,7 +30,7 @@ const output = z.object({
   risks: z.array(z.string()),
 });
 
-export function tasksAnalyze(services: Services) {
+export function tasksAnalyze(services: Pick<Services, 'clock' | 'tasks'>) {
   return defineTool({
     name: 'tasks_analyze',
     title: 'Analyse the work',

@@ -30,7 +30,7 @@ const output = z.object({
   text: z.string(),
 });
 
-export function tasksBriefing(services: Services) {
+export function tasksBriefing(services: Pick<Services, 'clock' | 'tasks'>) {
   return defineTool({
     name: 'tasks_briefing',
     title: 'Daily briefing',

@@ -44,7 +44,7 @@ const output = z.object({
     .describe("Progress of the task's parent"),
 });
 
-export function tasksComplete(services: Services) {
+export function tasksComplete(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_complete',
     title: 'Complete a task (gates enforced)',

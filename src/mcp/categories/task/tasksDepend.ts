@@ -17,7 +17,7 @@ const input = z
   })
   .strict();
 
-export function tasksDepend(services: Services) {
+export function tasksDepend(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_depend',
     title: 'Add, remove or waive a dependency',

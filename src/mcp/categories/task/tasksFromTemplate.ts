@@ -29,7 +29,7 @@ const output = z.object({
   created: z.array(taskSummarySchema).optional(),
 });
 
-export function tasksFromTemplate(services: Services) {
+export function tasksFromTemplate(services: Pick<Services, 'tasks' | 'templates'>) {
   return defineTool({
     name: 'tasks_from_template',
     title: 'Create tasks from a template',

@@ -11,7 +11,7 @@ const output = z.object({
   blockers: z.array(z.object({ task: z.string(), kind: z.string(), reason: z.string() })),
 });
 
-export function tasksGet(services: Services) {
+export function tasksGet(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_get',
     title: 'Get a task',

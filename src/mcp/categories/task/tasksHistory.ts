@@ -14,7 +14,7 @@ const output = z.object({
   next_cursor: z.string().optional(),
 });
 
-export function tasksHistory(services: Services) {
+export function tasksHistory(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_history',
     title: 'Task history',

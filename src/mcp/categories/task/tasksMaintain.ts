@@ -30,7 +30,7 @@ const output = z.object({
   path: z.string().optional().describe('handover: file under the state folder'),
 });
 
-export function tasksMaintain(services: Services) {
+export function tasksMaintain(services: Pick<Services, 'clock' | 'config' | 'tasks'>) {
   return defineTool({
     name: 'tasks_maintain',
     title: 'Maintain the task store',

@@ -14,7 +14,7 @@ const input = z
 const pick = z.object({ task: taskSummarySchema, critical_path: z.number(), reasons: z.array(z.string()) });
 const output = z.object({ next: pick.optional(), alternatives: z.array(pick) });
 
-export function tasksNext(services: Services) {
+export function tasksNext(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_next',
     title: 'Best task to do next',

@@ -35,7 +35,7 @@ const output = z.object({
   created: z.array(taskSummarySchema).optional(),
 });
 
-export function tasksPlan(services: Services) {
+export function tasksPlan(services: Pick<Services, 'tasks' | 'templates'>) {
   return defineTool({
     name: 'tasks_plan',
     title: 'Plan a goal as subtasks',

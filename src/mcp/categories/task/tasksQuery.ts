@@ -26,7 +26,7 @@ const output = z.object({
   next_cursor: z.string().optional(),
 });
 
-export function tasksQuery(services: Services) {
+export function tasksQuery(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_query',
     title: 'Search tasks',

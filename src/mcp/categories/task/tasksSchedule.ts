@@ -61,7 +61,7 @@ const output = z.object({
   busy_considered: z.number(),
 });
 
-export function tasksSchedule(services: Services) {
+export function tasksSchedule(services: Pick<Services, 'clock' | 'config' | 'tasks'>) {
   return defineTool({
     name: 'tasks_schedule',
     title: 'Schedule a task in a free slot',

@@ -5,7 +5,7 @@ import { defineTool, ok } from '../../tool.js';
 
 const input = z.object({ task_id: taskRef.describe('Task id or unique prefix'), actor: actorField }).strict();
 
-export function tasksStart(services: Services) {
+export function tasksStart(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_start',
     title: 'Start a task',

@@ -46,7 +46,7 @@ const output = z.object({
   errors: z.array(z.object({ file: z.string(), error: z.string() })),
 });
 
-export function tasksSyncEmail(services: Services) {
+export function tasksSyncEmail(services: Pick<Services, 'clock' | 'config' | 'tasks'>) {
   return defineTool({
     name: 'tasks_sync_email',
     title: 'Import tasks from mail and calendar files',

@@ -30,7 +30,7 @@ const output = z.object({
   complete: z.boolean().describe('Every subtask closed'),
 });
 
-export function tasksSynthesize(services: Services) {
+export function tasksSynthesize(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_synthesize',
     title: "Combine a parent's results",

@@ -13,7 +13,7 @@ const input = z
   })
   .strict();
 
-export function tasksTransition(services: Services) {
+export function tasksTransition(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_transition',
     title: 'Change task status',

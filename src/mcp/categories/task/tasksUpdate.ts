@@ -40,7 +40,7 @@ const input = z
   })
   .strict();
 
-export function tasksUpdate(services: Services) {
+export function tasksUpdate(services: Pick<Services, 'tasks'>) {
   return defineTool({
     name: 'tasks_update',
     title: 'Update a task',

@@ -3,7 +3,7 @@ import type { Services } from '../../services.js';
 import { jobSchema } from '../../schemas/schedule.js';
 import { defineTool, ok } from '../../tool.js';
 
-export function cancelScheduledTask(services: Services) {
+export function cancelScheduledTask(services: Pick<Services, 'scheduler'>) {
   return defineTool({
     name: 'cancel_scheduled_task',
     title: 'Cancel a scheduled task',

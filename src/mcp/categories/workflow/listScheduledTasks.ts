@@ -7,7 +7,7 @@ const input = z
   .object({ status: z.enum(['active', 'done', 'cancelled']).optional().describe('Only jobs in this state') })
   .strict();
 
-export function listScheduledTasks(services: Services) {
+export function listScheduledTasks(services: Pick<Services, 'scheduler'>) {
   return defineTool({
     name: 'list_scheduled_tasks',
     title: 'Scheduled tasks',

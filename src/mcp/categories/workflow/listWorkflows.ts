@@ -16,7 +16,7 @@ const output = z.object({
   ),
 });
 
-export function listWorkflows(services: Services) {
+export function listWorkflows(services: Pick<Services, 'config'>) {
   return defineTool({
     name: 'list_workflows',
     title: 'Workflows',

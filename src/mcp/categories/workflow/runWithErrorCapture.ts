@@ -62,7 +62,7 @@ const output = z.object({
 
 const tail = (s: string) => (s.length > 6000 ? `…${s.slice(-6000)}` : s);
 
-export function runWithErrorCapture(services: Services) {
+export function runWithErrorCapture(services: Pick<Services, 'commands' | 'graded' | 'inbox'>) {
   return defineTool({
     name: 'run_with_error_capture',
     title: 'Run a command and capture its errors',

@@ -41,7 +41,7 @@ const input = z
   })
   .strict();
 
-export function scheduleTask(services: Services) {
+export function scheduleTask(services: Pick<Services, 'commands' | 'config' | 'scheduler'>) {
   return defineTool({
     name: 'schedule_task',
     title: 'Schedule a command or agent run',

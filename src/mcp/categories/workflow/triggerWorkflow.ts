@@ -42,7 +42,7 @@ const output = z.object({
   pass: z.boolean().optional().describe('The graders’ verdict on the answer'),
 });
 
-export function triggerWorkflow(services: Services) {
+export function triggerWorkflow(services: Pick<Services, 'config' | 'graded'>) {
   return defineTool({
     name: 'trigger_workflow',
     title: 'Run a workflow',

@@ -40,7 +40,7 @@ const output = z.object({
   ),
 });
 
-export function validateCode(services: Services) {
+export function validateCode(services: Pick<Services, 'config' | 'exec'>) {
   return defineTool({
     name: 'validate_code',
     title: 'Validate code',
