@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 20_000,
     // Several suites start child processes; two cores do not gain from more workers.
     maxWorkers: 2,
+    // A test whose checks all sit in a loop over an empty list fails instead of passing silently.
+    expect: { requireAssertions: true },
     // The JSON report lets .ci/run print a plain "N passed, N failed" line.
     reporters: ['default', 'json'],
     outputFile: { json: 'coverage/test-results.json' },

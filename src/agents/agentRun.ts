@@ -5,9 +5,8 @@
  */
 import { quoteUntrusted } from '../safety/quote.js';
 import { AppError } from '../core/errors.js';
-import type { Result } from '../core/errors.js';
 import { SchemaCache } from '../tasks/gates.js';
-import { gateViolations } from '../tasks/taskService.js';
+import { gateViolations } from '../tasks/completion.js';
 import type { TaskService } from '../tasks/taskService.js';
 import { requireArchetype } from './archetypes.js';
 import type { Archetype } from './archetypes.js';
@@ -77,7 +76,7 @@ export async function runAgent(
   deps: AgentRunDeps,
   input: AgentRunInput,
   ctx: { actor: string; signal?: AbortSignal },
-): Promise<Result<AgentRunResult>> {
+): Promise<AgentRunResult> {
   let schema = input.outputSchema;
   let prompt = input.prompt;
   let taskId: string | undefined;
@@ -131,7 +130,8 @@ export async function runAgent(
     ...(input.fallback !== undefined ? { fallback: input.fallback } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-  if (!outcome.ok) return { ok: false, error: outcome.error };
+  // Provider failures are data inside the spawn pipeline; past this point they are AppErrors.
+  if (!outcome.ok) throw outcome.error;
   let json: AgentRunResult['json'];
   if (schema) {
     const extracted = extractJson(outcome.output);
@@ -172,22 +172,19 @@ export async function runAgent(
   }
   const truncated = outcome.output.length > MAX_OUTPUT_CHARS;
   return {
-    ok: true,
-    value: {
-      ...(role ? { archetype: role.name } : {}),
-      ...(choice ? { model_choice: choice } : {}),
-      output: truncated ? outcome.output.slice(0, MAX_OUTPUT_CHARS) : outcome.output,
-      output_truncated: truncated,
-      provider: outcome.provider,
-      model: outcome.model,
-      usage: outcome.usage,
-      cost_usd: Number(outcome.cost_usd.toFixed(6)),
-      price_basis: outcome.price_basis,
-      latency_ms: outcome.latency_ms,
-      trail: outcome.trail,
-      ...(json ? { json } : {}),
-      ...(task ? { task } : {}),
-    },
+    ...(role ? { archetype: role.name } : {}),
+    ...(choice ? { model_choice: choice } : {}),
+    output: truncated ? outcome.output.slice(0, MAX_OUTPUT_CHARS) : outcome.output,
+    output_truncated: truncated,
+    provider: outcome.provider,
+    model: outcome.model,
+    usage: outcome.usage,
+    cost_usd: Number(outcome.cost_usd.toFixed(6)),
+    price_basis: outcome.price_basis,
+    latency_ms: outcome.latency_ms,
+    trail: outcome.trail,
+    ...(json ? { json } : {}),
+    ...(task ? { task } : {}),
   };
 }
 

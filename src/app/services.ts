@@ -220,10 +220,10 @@ export async function openServices(
           operation: `schedule:${job.name}`,
         },
         { actor },
-      );
-      return r.ok
-        ? { ok: r.value.evaluation.pass, status: 'spawned', message: `trial ${r.value.trial_id}` }
-        : { ok: false, status: 'failed', message: r.error.message };
+      ).catch((error: unknown) => error as Error);
+      return r instanceof Error
+        ? { ok: false, status: 'failed', message: r.message }
+        : { ok: r.evaluation.pass, status: 'spawned', message: `trial ${r.trial_id}` };
     },
     config.maxScheduledJobs,
   );

@@ -7,7 +7,6 @@
 import type { AgentRunDeps, AgentRunInput, AgentRunResult } from '../agents/agentRun.js';
 import { describeRun, runAgent } from '../agents/agentRun.js';
 import { AppError } from '../core/errors.js';
-import type { Result } from '../core/errors.js';
 import type { BreakerRegistry } from '../healing/breakers.js';
 import type { Judge } from '../evaluation/graders/judge.js';
 import { checkSpec, gradeAsync } from '../evaluation/graders/pipeline.js';
@@ -104,7 +103,7 @@ export async function gradedRun(
     immuneOverride?: string | undefined;
   },
   ctx: { actor: string; signal?: AbortSignal },
-): Promise<Result<GradedRunResult, AppError> & { trial_id?: string }> {
+): Promise<GradedRunResult> {
   // The schema a task carries is only known inside runAgent; graders that need one are checked
   // against the explicit schema here and skipped by grade() otherwise.
   for (const spec of input.graders ?? [])
@@ -119,17 +118,14 @@ export async function gradedRun(
   if (check && !check.should_proceed) {
     const override = input.immuneOverride?.trim();
     if (!override)
-      return {
-        ok: false,
-        error: new AppError(
-          'IMMUNE_BLOCKED',
-          `Blocked before spawning: risk ${check.risk}; ${check.block_reason ?? 'it resembles past failures'} (${check.warnings.join('; ')})`,
-          {
-            hint: `To go on: rephrase the request; or, if the match is wrong, immune_feedback {"pattern_id": "${check.matches[0]?.pattern_id ?? ''}", "verdict": "false_positive"}; or run it anyway with immune_override: "<why>" (recorded)`,
-            details: { ...check },
-          },
-        ),
-      };
+      throw new AppError(
+        'IMMUNE_BLOCKED',
+        `Blocked before spawning: risk ${check.risk}; ${check.block_reason ?? 'it resembles past failures'} (${check.warnings.join('; ')})`,
+        {
+          hint: `To go on: rephrase the request; or, if the match is wrong, immune_feedback {"pattern_id": "${check.matches[0]?.pattern_id ?? ''}", "verdict": "false_positive"}; or run it anyway with immune_override: "<why>" (recorded)`,
+          details: { ...check },
+        },
+      );
     // A caller's explicit decision, with its reason, is remembered on the patterns that blocked.
     if (deps.immune)
       await deps.immune
@@ -149,19 +145,19 @@ export async function gradedRun(
             .join('\n\n'),
         }
       : input;
-  const run = await runAgent(deps.agents, guarded, ctx);
-  if (!run.ok && !providerWasCalled(run.error)) {
+  let r: AgentRunResult;
+  try {
+    r = await runAgent(deps.agents, guarded, ctx);
+  } catch (error) {
     // Refused before any provider was called (open breaker, budget, no provider): there is no
     // output to grade, and failing fast must stay fast.
-    return run;
-  }
-  if (!run.ok) {
+    if (!(error instanceof AppError) || !providerWasCalled(error)) throw error;
     const traceId = await deps.tracer.trace({
       operation: input.operation,
       actor: ctx.actor,
       prompt: input.prompt,
       output: '',
-      error: run.error.describe(),
+      error: error.describe(),
     });
     const trial = await deps.trials.record({
       ...(traceId ? { trace_id: traceId } : {}),
@@ -172,7 +168,7 @@ export async function gradedRun(
       pass: false,
       score: 0,
       failure_type: 'provider_error',
-      error: run.error.describe(),
+      error: error.describe(),
       ...(input.taskId ? { task_id: input.taskId } : {}),
     });
     // A provider outage (5xx, 429, timeout, refused) says nothing about the prompt: it feeds the
@@ -187,9 +183,8 @@ export async function gradedRun(
           trial_id: trial.id,
         }),
       );
-    return { ...run, trial_id: trial.id };
+    throw withTrial(error, trial.id);
   }
-  const r = run.value;
   const schema =
     input.outputSchema ??
     (r.json ? (r.task ? (await deps.agents.tasks.get(r.task.id)).task.output_schema : undefined) : undefined);
@@ -269,7 +264,7 @@ export async function gradedRun(
     check && check.matches.length > 0
       ? { immune: { risk: check.risk, guardrails: check.guardrails, matched_patterns: check.matches.length } }
       : {};
-  return { ok: true, value: { ...r, evaluation, trial_id: trial.id, ...immune } };
+  return { ...r, evaluation, trial_id: trial.id, ...immune };
 }
 
 /** The run's text with its evaluation line. */
@@ -279,11 +274,10 @@ export function describeGraded(r: GradedRunResult): string {
   return `${describeRun(r)}\n[evaluation: ${e.pass ? 'PASS' : 'FAIL'} score ${e.score}${e.failure_type ? ` (${e.failure_type})` : ''}${failing.length ? `; ${failing.join('; ')}` : ''}; trial ${r.trial_id}]`;
 }
 
-/** A failed run's error, naming the trial that recorded it. */
-export function withTrial(error: AppError, trialId: string | undefined): AppError {
-  if (!trialId) return error;
+/** A failed run's error, naming the trial that recorded it (also as `details.trial_id`). */
+function withTrial(error: AppError, trialId: string): AppError {
   return new AppError(error.code, error.message, {
     hint: `${error.hint ? `${error.hint}. ` : ''}Recorded as trial ${trialId} (trial_get)`,
-    ...(error.details ? { details: error.details } : {}),
+    details: { ...error.details, trial_id: trialId },
   });
 }

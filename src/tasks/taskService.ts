@@ -6,31 +6,29 @@
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { paginate } from '../core/pagination.js';
 import type { Page, PageRequest } from '../core/pagination.js';
 import type { EventStore } from '../storage/eventStore.js';
 import type { Storage } from '../storage/storage.js';
 import { writeArtifact } from './artifacts.js';
+import { buildBatch } from './batch.js';
+import type { NewTask } from './batch.js';
+import { COMPLETABLE, completionViolations, gateFailure } from './completion.js';
+import type { CompleteInput } from './completion.js';
+import { nextTasks, searchTasks, synthesisOf } from './queries.js';
+import { resolveId, summarizeTask } from './summary.js';
+import type { TaskSummary } from './summary.js';
 import { ListIndex } from './listIndex.js';
 import type { ListFilter } from './listIndex.js';
 import { SchemaCache } from './gates.js';
 import type { GateExecutor, GateRun } from './gates.js';
-import {
-  blockers,
-  childProgress,
-  criticalPathLength,
-  findCycle,
-  isReadyToStart,
-  wouldNestInItself,
-} from './graph.js';
+import { blockers, childProgress, findCycle, wouldNestInItself } from './graph.js';
 import type { Blocker } from './graph.js';
-import { applyTaskEvent, CLOSED, emptyTaskState, PRIORITY_RANK, TRANSITIONS } from './model.js';
+import { applyTaskEvent, emptyTaskState, TRANSITIONS } from './model.js';
 import type {
   Artifact,
   CommandGate,
-  Dependency,
   DependencyKind,
   HistoryEntry,
   Priority,
@@ -42,54 +40,9 @@ import type {
   TaskState,
 } from './model.js';
 
-export interface NewTask {
-  /** A name other tasks of the same batch use for parent/depends_on. */
-  ref?: string;
-  title: string;
-  description?: string;
-  priority?: Priority;
-  status?: 'draft' | 'ready';
-  /** Id, id prefix, or ref of the batch. */
-  parent?: string;
-  depends_on?: Array<{ task: string; kind?: DependencyKind }>;
-  tags?: string[];
-  due?: string;
-  estimate_hours?: number;
-  specialist?: string;
-  source?: Source;
-  output_schema?: Record<string, unknown>;
-  command_gates?: Array<Omit<CommandGate, 'timeout_s'> & { timeout_s?: number }>;
-  external_id?: string;
-  /** Notes to start with. */
-  notes?: string[];
-}
-
-export interface TaskSummary {
-  id: string;
-  title: string;
-  status: Status;
-  priority: Priority;
-  due?: string;
-  tags: string[];
-  parent?: string;
-  specialist?: string;
-  children?: { total: number; completed: number };
-  ready_to_start: boolean;
-  blocked_by?: string[];
-}
-
 export interface ListRequest extends Omit<ListFilter, 'parent'> {
   /** A task id/prefix for its children, or "root" for top-level tasks. */
   parent?: string | undefined;
-}
-
-export interface CompleteInput {
-  result?: unknown;
-  summary?: string;
-  detailed_work?: string;
-  artifact_name?: string;
-  approved?: boolean;
-  note?: string;
 }
 
 export interface ParentProgress {
@@ -112,86 +65,6 @@ export interface TaskServiceOptions {
 }
 
 const DEFAULT_GATE_TIMEOUT_S = 300;
-/** Statuses the transition table lets complete (a blocked task must be unblocked first). */
-const COMPLETABLE: readonly Status[] = (Object.keys(TRANSITIONS) as Status[]).filter((s) =>
-  TRANSITIONS[s].includes('completed'),
-);
-
-/**
- * The error tasks_complete throws when a gate fails: code GATE_FAILED, every violation in
- * `details.violations` (callers branch on the code, never on the class or the message).
- */
-export function gateFailure(taskId: string, violations: string[], gateRuns: GateRun[]): AppError {
-  return new AppError(
-    'GATE_FAILED',
-    `Task ${taskId} was not completed: ${violations.length} gate violation(s):\n- ${violations.join('\n- ')}`,
-    {
-      hint: 'Fix every violation, then call tasks_complete again; the task stays open',
-      details: { violations, gates: gateRuns.map((g) => ({ gate: g.gate, status: g.status })) },
-    },
-  );
-}
-
-/** The violations a GATE_FAILED error carries (empty for any other error). */
-export function gateViolations(error: AppError): string[] {
-  return error.code === 'GATE_FAILED' ? ((error.details?.violations as string[] | undefined) ?? []) : [];
-}
-
-export function summarizeTask(state: TaskState, task: Task): TaskSummary {
-  const out: TaskSummary = {
-    id: task.id,
-    title: task.title,
-    status: task.status,
-    priority: task.priority,
-    tags: task.tags,
-    ready_to_start: isReadyToStart(state, task),
-  };
-  if (task.due) out.due = task.due;
-  if (task.parent) out.parent = task.parent;
-  if (task.specialist) out.specialist = task.specialist;
-  const kids = state.children.get(task.id);
-  if (kids && kids.length > 0) {
-    const p = childProgress(state, task.id);
-    out.children = { total: p.total, completed: p.completed };
-  }
-  if (!CLOSED.has(task.status) && task.depends_on.length > 0) {
-    const b = blockers(state, task);
-    if (b.length > 0) out.blocked_by = b.map((x) => x.task);
-  }
-  return out;
-}
-
-/** Resolves an exact id or a unique prefix (with or without `t_`). */
-export function resolveId(state: TaskState, ref: string): string {
-  const wanted = ref.trim();
-  if (state.tasks.has(wanted)) return wanted;
-  const prefix = wanted.startsWith('t_') ? wanted : `t_${wanted}`;
-  if (prefix.length >= 5) {
-    const matches: string[] = [];
-    for (const id of state.tasks.keys()) if (id.startsWith(prefix)) matches.push(id);
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) {
-      throw new AppError(
-        'CONFLICT',
-        `Task id prefix "${wanted}" matches ${matches.length} tasks: ${matches.slice(0, 5).join(', ')}`,
-        {
-          hint: 'Give more characters of the id',
-        },
-      );
-    }
-  }
-  throw new AppError('NOT_FOUND', `Task "${wanted.slice(0, 60)}" not found`, {
-    hint: 'tasks_list or tasks_query shows task ids (a unique prefix of 3+ characters after t_ also works)',
-  });
-}
-
-function compareDue(a: Task, b: Task): number {
-  if (a.due === b.due) return 0;
-  if (!a.due) return 1;
-  if (!b.due) return -1;
-  return a.due < b.due ? -1 : 1;
-}
-
 export class TaskService {
   private readonly store: EventStore<TaskState, TaskEvent>;
   private readonly schemas = new SchemaCache();
@@ -241,7 +114,7 @@ export class TaskService {
   ): Promise<Array<{ ref?: string; task: TaskSummary }>> {
     const prepared = await this.prepare(items);
     const added = await this.store.transact((state) => {
-      const tasks = this.buildBatch(state, prepared, actor, source);
+      const tasks = buildBatch(state, prepared, actor, source, this.now());
       // tasks[i] was built from prepared[i].
       const result = tasks.map((t, i) => ({ id: t.id, ref: prepared[i]!.item.ref }));
       return {
@@ -294,7 +167,7 @@ export class TaskService {
       });
       const duplicates = prepared.filter((p) => !fresh.includes(p)).map((p) => p.item.external_id!);
       if (fresh.length === 0) return { result: { ids: [] as string[], duplicates } };
-      const tasks = this.buildBatch(state, fresh, actor, source);
+      const tasks = buildBatch(state, fresh, actor, source, this.now());
       return {
         event: { type: 'added', at: tasks[0]!.created_at, actor, tasks },
         result: { ids: tasks.map((t) => t.id), duplicates },
@@ -314,102 +187,6 @@ export class TaskService {
       out.push({ item, gates: await this.checkGates(item.command_gates) });
     }
     return out;
-  }
-
-  /** Builds the tasks of a batch against `state`. @throws AppError for bad refs, ids or cycles. */
-  private buildBatch(
-    state: TaskState,
-    prepared: Array<{ item: NewTask; gates: CommandGate[] }>,
-    actor: string,
-    source: Source,
-  ): Task[] {
-    const at = this.now();
-    const byRef = new Map<string, string>();
-    for (const { item } of prepared) {
-      if (item.ref === undefined) continue;
-      if (byRef.has(item.ref)) {
-        throw new AppError('INVALID_INPUT', `ref "${item.ref}" is used twice in this batch`, {
-          hint: 'Give each task a unique ref',
-        });
-      }
-      byRef.set(item.ref, newId('t', 8));
-    }
-    const resolve = (ref: string, field: string): string => {
-      const local = byRef.get(ref);
-      if (local) return local;
-      try {
-        return resolveId(state, ref);
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'NOT_FOUND') {
-          throw new AppError(
-            'NOT_FOUND',
-            `${field} "${ref}" is neither a ref of this batch nor an existing task`,
-            {
-              hint: 'Use a ref defined in this batch or an id from tasks_list',
-            },
-          );
-        }
-        throw error;
-      }
-    };
-    const tasks: Task[] = [];
-    const extraEdges = new Map<string, string[]>();
-    for (const { item, gates } of prepared) {
-      const id = item.ref !== undefined ? byRef.get(item.ref)! : newId('t', 8);
-      const depends: Dependency[] = [];
-      for (const d of item.depends_on ?? []) {
-        const target = resolve(d.task, 'depends_on task');
-        if (depends.some((x) => x.task === target)) continue;
-        depends.push({ task: target, kind: d.kind ?? 'completion' });
-      }
-      extraEdges.set(
-        id,
-        depends.map((d) => d.task),
-      );
-      const task: Task = {
-        id,
-        title: item.title,
-        priority: item.priority ?? 'medium',
-        status: item.status ?? 'ready',
-        tags: [...new Set(item.tags ?? [])],
-        source: item.source ?? source,
-        notes: (item.notes ?? []).map((text) => ({ at, actor, text })),
-        depends_on: depends,
-        command_gates: gates,
-        artifacts: [],
-        created_by: actor,
-        created_at: at,
-        updated_at: at,
-      };
-      if (item.description) task.description = item.description;
-      if (item.parent) task.parent = resolve(item.parent, 'parent');
-      if (item.due) task.due = item.due;
-      if (item.estimate_hours !== undefined) task.estimate_hours = item.estimate_hours;
-      if (item.specialist) task.specialist = item.specialist;
-      if (item.output_schema) task.output_schema = item.output_schema;
-      if (item.external_id) task.external_id = item.external_id;
-      tasks.push(task);
-    }
-    // Cycles may run through tasks of this batch only, or through stored ones.
-    for (const task of tasks) {
-      for (const dep of task.depends_on) {
-        const others = new Map(extraEdges);
-        others.set(
-          task.id,
-          (others.get(task.id) ?? []).filter((x) => x !== dep.task),
-        );
-        const cycle = findCycle(state, task.id, dep.task, others);
-        if (cycle) {
-          throw new AppError('CONFLICT', `Dependencies form a cycle: ${cycle.join(' → ')}`, {
-            hint: 'Remove one of these dependencies; nothing was added',
-          });
-        }
-      }
-      if (task.parent && task.parent === task.id) {
-        throw new AppError('INVALID_INPUT', `Task "${task.title}" cannot be its own parent`);
-      }
-    }
-    return tasks;
   }
 
   async list(request: ListRequest): Promise<Page<TaskSummary>> {
@@ -585,29 +362,6 @@ export class TaskService {
     return this.read((state) => summarizeTask(state, state.tasks.get(id)!));
   }
 
-  /** What would stop `task` from completing now, besides its command gates. */
-  private completionViolations(state: TaskState, task: Task, input: CompleteInput): string[] {
-    const out: string[] = [];
-    if (!COMPLETABLE.includes(task.status)) {
-      out.push(
-        `status is ${task.status}; only ${COMPLETABLE.join(', ')} tasks can complete${task.status === 'blocked' ? ' (move it to ready or active with tasks_transition first)' : ''}`,
-      );
-      return out;
-    }
-    for (const b of blockers(state, task))
-      out.push(`dependency ${b.task} (${b.kind}) is not satisfied: ${b.reason}`);
-    const open = (state.children.get(task.id) ?? []).filter((c) => {
-      const t = state.tasks.get(c);
-      return t !== undefined && !CLOSED.has(t.status);
-    });
-    if (open.length > 0) out.push(`${open.length} subtask(s) still open: ${open.slice(0, 10).join(', ')}`);
-    if (task.output_schema) {
-      if (input.result === undefined) out.push('result is required: this task has an output_schema');
-      else out.push(...this.schemas.violations(task.output_schema, input.result));
-    }
-    return out;
-  }
-
   /**
    * Records a human's waiver of a task's command gates (they cannot run while execution is off).
    * Only the human channel (the CLI in a terminal) calls this.
@@ -640,7 +394,7 @@ export class TaskService {
   ): Promise<{ task: TaskSummary; gates: GateRun[]; artifacts: Artifact[]; parent?: ParentProgress }> {
     const { task, violations } = await this.read((state) => {
       const t = this.require(state, ref);
-      return { task: structuredClone(t), violations: this.completionViolations(state, t, input) };
+      return { task: structuredClone(t), violations: completionViolations(state, t, input, this.schemas) };
     });
     const gateRuns: GateRun[] = [];
     // Every command gate runs and is reported, whatever the other gates say.
@@ -679,7 +433,7 @@ export class TaskService {
     await this.store.transact((state) => {
       const current = state.tasks.get(task.id)!;
       // Another session may have changed it while the gates ran.
-      const late = this.completionViolations(state, current, input);
+      const late = completionViolations(state, current, input, this.schemas);
       if (late.length > 0) throw gateFailure(task.id, late, gateRuns);
       const event: TaskEvent = {
         type: 'completed',
@@ -725,6 +479,7 @@ export class TaskService {
     });
   }
 
+  /** Tasks matching every word of `text`, best first. */
   async query(
     text: string,
     filter: {
@@ -734,122 +489,17 @@ export class TaskService {
       include_closed?: boolean;
     } & PageRequest,
   ): Promise<Page<TaskSummary & { score: number }>> {
-    const words = text
-      .toLowerCase()
-      .split(/[^\p{L}\p{N}_-]+/u)
-      .filter((w) => w.length > 0);
-    return this.read((state) => {
-      const hits: Array<{ task: Task; score: number }> = [];
-      for (const id of state.order) {
-        const t = state.tasks.get(id)!;
-        if (
-          filter.status?.length
-            ? !filter.status.includes(t.status)
-            : !filter.include_closed && CLOSED.has(t.status)
-        )
-          continue;
-        if (filter.priority?.length && !filter.priority.includes(t.priority)) continue;
-        if (filter.tag && !t.tags.includes(filter.tag)) continue;
-        const title = t.title.toLowerCase();
-        const body =
-          `${t.description ?? ''}\n${t.notes.map((n) => n.text).join('\n')}\n${t.summary ?? ''}\n${t.tags.join(' ')}`.toLowerCase();
-        let score = 0;
-        let all = true;
-        for (const w of words) {
-          const inTitle = title.includes(w);
-          const inBody = body.includes(w);
-          if (!inTitle && !inBody) {
-            all = false;
-            break;
-          }
-          score += (inTitle ? 3 : 0) + (inBody ? 1 : 0);
-        }
-        if (all) hits.push({ task: t, score });
-      }
-      hits.sort(
-        (a, b) => b.score - a.score || PRIORITY_RANK[a.task.priority] - PRIORITY_RANK[b.task.priority],
-      );
-      const page = paginate(hits, filter);
-      return { ...page, items: page.items.map((h) => ({ ...summarizeTask(state, h.task), score: h.score })) };
-    });
+    return this.read((state) => searchTasks(state, text, filter));
   }
 
   /** The best task to start now: ready, unblocked; by priority, then due date, then how much waits on it. */
-  async next(filter: {
-    tag?: string;
-    specialist?: string;
-    parent?: string;
-  }): Promise<Array<{ task: TaskSummary; critical_path: number; reasons: string[] }>> {
-    return this.read((state) => {
-      const parent = filter.parent ? resolveId(state, filter.parent) : undefined;
-      const memo = new Map<string, number>();
-      const candidates: Array<{ task: Task; critical: number }> = [];
-      for (const id of parent ? (state.children.get(parent) ?? []) : state.order) {
-        const t = state.tasks.get(id);
-        if (!t || !isReadyToStart(state, t)) continue;
-        if (filter.tag && !t.tags.includes(filter.tag)) continue;
-        if (filter.specialist && t.specialist !== filter.specialist) continue;
-        candidates.push({ task: t, critical: criticalPathLength(state, t.id, memo) });
-      }
-      candidates.sort(
-        (a, b) =>
-          PRIORITY_RANK[a.task.priority] - PRIORITY_RANK[b.task.priority] ||
-          compareDue(a.task, b.task) ||
-          b.critical - a.critical ||
-          a.task.created_at.localeCompare(b.task.created_at),
-      );
-      return candidates.slice(0, 4).map((c) => ({
-        task: summarizeTask(state, c.task),
-        critical_path: c.critical,
-        reasons: [
-          `priority ${c.task.priority}`,
-          c.task.due ? `due ${c.task.due}` : 'no due date',
-          c.critical > 0 ? `${c.critical} task(s) in the longest chain waiting on it` : 'nothing waits on it',
-        ],
-      }));
-    });
+  async next(filter: { tag?: string; specialist?: string; parent?: string }) {
+    return this.read((state) => nextTasks(state, filter));
   }
 
   /** A parent's results combined: every child with its status, summary, result and artifacts. */
   async synthesize(ref: string) {
-    return this.read((state) => {
-      const parent = this.require(state, ref);
-      const progress = childProgress(state, parent.id);
-      const children = (state.children.get(parent.id) ?? []).map((id) => {
-        const t = state.tasks.get(id)!;
-        return {
-          id: t.id,
-          title: t.title,
-          status: t.status,
-          ...(t.summary ? { summary: t.summary } : {}),
-          ...(t.result !== undefined ? { result: t.result } : {}),
-          artifacts: t.artifacts,
-          subtasks: (state.children.get(t.id) ?? []).length,
-        };
-      });
-      const lines = [
-        `# ${parent.title}`,
-        '',
-        `${progress.completed}/${progress.total} subtasks completed${progress.open ? `, ${progress.open} open` : ''}.`,
-        '',
-      ];
-      for (const c of children) {
-        lines.push(`## ${c.title} (${c.status})`);
-        if (c.summary) lines.push(c.summary);
-        if (c.result !== undefined)
-          lines.push('```json', JSON.stringify(c.result, null, 2).slice(0, 2000), '```');
-        for (const a of c.artifacts) lines.push(`- artifact: ${a.path} (${a.bytes} bytes)`);
-        lines.push('');
-      }
-      return {
-        task: summarizeTask(state, parent),
-        progress,
-        children,
-        artifacts: children.flatMap((c) => c.artifacts),
-        report: lines.join('\n').trimEnd(),
-        complete: progress.open === 0 && progress.total > 0,
-      };
-    });
+    return this.read((state) => synthesisOf(state, this.require(state, ref)));
   }
 
   flush(): Promise<void> {

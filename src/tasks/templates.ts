@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import { DEPENDENCY_KINDS, PRIORITIES } from './model.js';
-import type { NewTask } from './taskService.js';
+import type { NewTask } from './batch.js';
 
 const templateTask = z
   .object({

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { FolderHub } from '../../src/immune/federation/federationHub.js';
-import type { PortablePattern } from '../../src/immune/immuneSystem.js';
+import type { PortablePattern } from '../../src/immune/patterns.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';

@@ -107,11 +107,16 @@ describe('spawn_agent', () => {
   });
 
   it('opens the breaker after repeated failures and falls back to the next provider', async () => {
-    const h = await start({
-      ANTHROPIC_API_KEY: 'sk-ant-spawn',
-      ANTHROPIC_BASE_URL: fake.url,
-      TASK_ORCHESTRATOR_BREAKER_RESET_MS: '7000',
-    });
+    // The injected clock stands still, so the breaker's next trial time is exact.
+    const at = Date.parse('2026-06-01T12:00:00.000Z');
+    const h = await start(
+      {
+        ANTHROPIC_API_KEY: 'sk-ant-spawn',
+        ANTHROPIC_BASE_URL: fake.url,
+        TASK_ORCHESTRATOR_BREAKER_RESET_MS: '7000',
+      },
+      { clock: { now: () => at } },
+    );
     fake.script({ status: 500 }, { status: 502 }, { status: 503 });
     const r = sc<Spawned>(await h.call('spawn_agent', { prompt: 'please answer' }));
     expect(r.provider).toBe('anthropic');
@@ -137,7 +142,7 @@ describe('spawn_agent', () => {
     const breaker = status.breakers.find((b) => b.key === 'openai/gpt-4o-mini')!;
     expect(breaker.state).toBe('open');
     // TASK_ORCHESTRATOR_BREAKER_RESET_MS is honoured (the default would be 30 s).
-    expect(Date.parse(breaker.next_half_open_at!) - Date.now()).toBeLessThanOrEqual(7_000);
+    expect(breaker.next_half_open_at).toBe(new Date(at + 7_000).toISOString());
     expect(breaker.last_error).toMatch(/server_error/);
     const only = await h.call('spawn_agent', { prompt: 'x', provider: 'openai', fallback: false });
     expect(textOf(only)).toMatch(/openai\/gpt-4o-mini: breaker_open/);

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { DashboardData } from '../immuneSystem.js';
+import type { DashboardData } from '../dashboardData.js';
 
 export interface AlertCounts {
   total: number;

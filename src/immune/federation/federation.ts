@@ -12,7 +12,8 @@ import type { Logger } from '../../core/logger.js';
 import type { DocumentStore } from '../../storage/documentStore.js';
 import type { FederationHub, HubConflict, HubMatch, HubProject } from './federationHub.js';
 import { PROJECT_NAME } from './federationHub.js';
-import type { ImmuneSystem, PortablePattern } from '../immuneSystem.js';
+import type { ImmuneSystem } from '../immuneSystem.js';
+import type { PortablePattern } from '../patterns.js';
 
 export type SyncDirection = 'push' | 'pull' | 'both';
 

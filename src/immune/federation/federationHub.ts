@@ -15,7 +15,7 @@ import { AppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { openStorage } from '../../storage/storage.js';
 import type { Storage } from '../../storage/storage.js';
-import type { PortablePattern } from '../immuneSystem.js';
+import type { PortablePattern } from '../patterns.js';
 import { TfIdfIndex } from '../tfidf.js';
 
 export interface HubEntry extends PortablePattern {

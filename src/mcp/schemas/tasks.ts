@@ -1,7 +1,7 @@
 /** Schemas shared by the task tools of the core and task categories (categories never import each other). */
 import { z } from 'zod';
 import { DEPENDENCY_KINDS, PRIORITIES, STATUSES } from '../../tasks/model.js';
-import type { TaskSummary } from '../../tasks/taskService.js';
+import type { TaskSummary } from '../../tasks/summary.js';
 
 export const taskRef = z.string().trim().min(1).max(80);
 export const actorField = z

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import ICAL from 'ical.js';
-import type { NewTask } from '../taskService.js';
+import type { NewTask } from '../batch.js';
 import type { Priority } from '../model.js';
 import type { SourceReadResult, TaskSource } from './source.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type * as Chrono from 'chrono-node';
 import type { simpleParser as SimpleParser } from 'mailparser';
 import type { Priority } from '../model.js';
-import type { NewTask } from '../taskService.js';
+import type { NewTask } from '../batch.js';
 import type { SourceReadResult, TaskSource } from './source.js';
 
 export const MAX_MAIL_FILE_BYTES = 50 * 1024 * 1024;

@@ -3,7 +3,7 @@
  * sources (Gmail, Google Calendar) would implement the same interface, but their APIs cannot be
  * reached from here, so they are left out rather than faked.
  */
-import type { NewTask } from '../taskService.js';
+import type { NewTask } from '../batch.js';
 
 export interface Skipped {
   item: string;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { quoteAuditEntries } from '../../../agents/auditLog.js';
-import { describeGraded, gradedRun, withTrial } from '../../../runs/gradedRun.js';
+import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, providerField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
-import { defineTool, fail, ok } from '../../tool.js';
+import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
@@ -61,7 +61,7 @@ export function spawnArchetypeAgent(services: Pick<Services, 'audit' | 'graded'>
         },
         ctx,
       );
-      return run.ok ? ok(run.value, describeGraded(run.value)) : fail(withTrial(run.error, run.trial_id));
+      return ok(run, describeGraded(run));
     },
   });
 }

@@ -108,7 +108,7 @@ export function spawnParallelAgents(services: Pick<Services, 'graded'>) {
           }
           let run: { ok: true; value: GradedRunResult } | { ok: false; error: AppError };
           try {
-            run = await gradedRun(
+            const value = await gradedRun(
               services.graded,
               {
                 prompt: job.prompt,
@@ -121,6 +121,7 @@ export function spawnParallelAgents(services: Pick<Services, 'graded'>) {
               },
               ctx,
             );
+            run = { ok: true, value };
           } catch (error) {
             run = {
               ok: false,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { describeGraded, gradedRun, withTrial } from '../../../runs/gradedRun.js';
+import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, gradersField, providerField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
-import { defineTool, fail, ok } from '../../tool.js';
+import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
@@ -102,7 +102,7 @@ export function spawnAgent(services: Pick<Services, 'graded'>) {
         },
         ctx,
       );
-      return run.ok ? ok(run.value, describeGraded(run.value)) : fail(withTrial(run.error, run.trial_id));
+      return ok(run, describeGraded(run));
     },
   });
 }

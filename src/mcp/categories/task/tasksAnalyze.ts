@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { analyze } from '../../../tasks/analysis.js';
-import { resolveId } from '../../../tasks/taskService.js';
+import { resolveId } from '../../../tasks/summary.js';
 import type { Services } from '../../services.js';
 import { taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';

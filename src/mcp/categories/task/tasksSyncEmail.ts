@@ -5,7 +5,7 @@ import { resolveInside } from '../../../safety/paths.js';
 import { calendarSource } from '../../../tasks/sources/calendar.js';
 import { emailSource } from '../../../tasks/sources/email.js';
 import type { SourceReadResult } from '../../../tasks/sources/source.js';
-import type { NewTask } from '../../../tasks/taskService.js';
+import type { NewTask } from '../../../tasks/batch.js';
 import type { Services } from '../../services.js';
 import { actorField, taskLine, taskSummarySchema } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';

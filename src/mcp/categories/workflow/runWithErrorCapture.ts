@@ -109,10 +109,11 @@ export function runWithErrorCapture(services: Pick<Services, 'commands' | 'grade
             operation: 'run_with_error_capture:explain',
           },
           ctx,
-        );
-        agent = explained.ok
-          ? { agent_suggestion: explained.value.output, agent_trial_id: explained.value.trial_id }
-          : { agent_suggestion: `No explanation: ${explained.error.message}` };
+        ).catch((error: unknown) => error as Error);
+        agent =
+          explained instanceof Error
+            ? { agent_suggestion: `No explanation: ${explained.message}` }
+            : { agent_suggestion: explained.output, agent_trial_id: explained.trial_id };
       }
       return ok(
         {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { buildWorkflowPrompt, findWorkflow, loadWorkflows } from '../../../agents/workflows.js';
-import { describeGraded, gradedRun, withTrial } from '../../../runs/gradedRun.js';
+import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';
-import { defineTool, fail, ok } from '../../tool.js';
+import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
@@ -81,8 +81,7 @@ export function triggerWorkflow(services: Pick<Services, 'config' | 'graded'>) {
         },
         ctx,
       );
-      if (!run.ok) return fail(withTrial(run.error, run.trial_id));
-      const r = run.value;
+      const r = run;
       return ok(
         {
           ...base,

@@ -1,0 +1,346 @@
+/**
+ * The failure memory's data: patterns (what failed, how often, how strong now), the events that
+ * change them and the reducer every process replays them with; decay by half-life.
+ */
+import { TfIdfIndex } from './tfidf.js';
+
+type FailurePatternCore = Pick<
+  FailurePattern,
+  | 'id'
+  | 'operation'
+  | 'failure_type'
+  | 'prompt_summary'
+  | 'output_summary'
+  | 'grader_scores'
+  | 'occurrences'
+  | 'saves'
+  | 'first_seen'
+  | 'last_seen'
+>;
+
+export interface FailurePattern {
+  id: string;
+  operation: string;
+  failure_type: string;
+  /** provider/model of the failing run, when one answered. */
+  model?: string;
+  prompt_summary: string;
+  output_summary: string;
+  grader_scores: Record<string, number>;
+  occurrences: number;
+  /** Spawns whose prompt matched this pattern. */
+  hits: number;
+  /** Guarded prompts that matched it and then succeeded. */
+  saves: number;
+  /** Matches reported as wrong (immune_feedback). */
+  false_positives: number;
+  /** Failures that happened although the prompt carried this memory's guardrails. */
+  guarded_occurrences?: number;
+  /** Blocks a caller overrode, with the last reason given. */
+  overrides?: number;
+  last_override?: { reason: string; by: string; at: string };
+  first_seen: string;
+  /** Last failure. */
+  last_seen: string;
+  /** Last failure, hit, save or feedback: staleness is measured from here. */
+  last_activity: string;
+  /** Strength at `strength_at`; it halves every 72 hours from there (see strengthAt). */
+  strength: number;
+  strength_at: string;
+  /** Published to the federation hub on push. */
+  shared: boolean;
+  /** Set when imported from another project through the hub: its lineage. */
+  origin?: { project: string; pattern_id: string; imported_at: string };
+  /** Sequence number of the event that last changed it (incremental sync). */
+  updated_seq: number;
+  updated_at: string;
+}
+
+/** A pattern as it travels between projects (imported with its lineage). */
+export interface PortablePattern {
+  project: string;
+  pattern_id: string;
+  operation: string;
+  failure_type: string;
+  model?: string | undefined;
+  prompt_summary: string;
+  output_summary: string;
+  text: string;
+  occurrences: number;
+  saves: number;
+  strength: number;
+  strength_at: string;
+  first_seen: string;
+  last_seen: string;
+  updated_at: string;
+}
+
+export interface DayStats {
+  failures: number;
+  new_patterns: number;
+  checks: number;
+  blocks: number;
+  hits: number;
+  saves: number;
+  guarded_failures: number;
+}
+
+export type ImmuneEvent =
+  | { type: 'pattern_added'; pattern: FailurePattern; text: string; guarded?: boolean }
+  | { type: 'occurrence'; id: string; at: string; model?: string; guarded?: boolean }
+  | { type: 'checked'; at: string; ids: string[]; blocked: boolean }
+  | { type: 'save'; id: string; at: string }
+  | { type: 'saved'; ids: string[]; at: string }
+  | { type: 'feedback'; id: string; at: string; verdict: 'false_positive' | 'confirmed' }
+  | { type: 'overridden'; ids: string[]; at: string; reason: string; by: string }
+  | { type: 'pruned'; ids: string[]; at: string; reason: string }
+  | { type: 'shared'; ids: string[]; shared: boolean; at: string }
+  | { type: 'imported'; patterns: PortablePattern[]; at: string };
+
+export interface ImmuneState {
+  patterns: Map<string, FailurePattern>;
+  order: string[];
+  index: TfIdfIndex;
+  /** `project/pattern_id` of imported patterns -> local id */
+  byOrigin: Map<string, string>;
+  /** Indexed text per pattern (exported on push). */
+  texts: Map<string, string>;
+  /** Removed patterns -> the sequence number that removed them (withdrawn from the hub on push). */
+  removed: Map<string, number>;
+  days: Map<string, DayStats>;
+  seq: number;
+}
+
+export const HOUR = 3_600_000;
+/** Strength halves every 72 hours without reinforcement. */
+export const HALF_LIFE_MS = 72 * HOUR;
+/** Patterns with no activity for 14 days whose strength fell below PRUNE_STRENGTH are pruned. */
+export const STALE_MS = 14 * 24 * HOUR;
+export const PRUNE_STRENGTH = 0.1;
+const MAX_STRENGTH = 5;
+/** How much each kind of evidence adds to a pattern's strength (a false positive halves it). */
+export const REINFORCE = { occurrence: 1, hit: 0.25, save: 0.5, confirmed: 0.5 } as const;
+
+/** A pattern's strength at `nowMs`, decayed from its last reinforcement. */
+export function strengthAt(p: Pick<FailurePattern, 'strength' | 'strength_at'>, nowMs: number): number {
+  const elapsed = Math.max(0, nowMs - Date.parse(p.strength_at));
+  return p.strength * 0.5 ** (elapsed / HALF_LIFE_MS);
+}
+
+export function reinforce(p: FailurePattern, at: string, delta: number): void {
+  const now = Date.parse(at);
+  const current = strengthAt(p, now);
+  p.strength = Math.max(0, Math.min(MAX_STRENGTH, delta >= 0 ? current + delta : current * 0.5));
+  p.strength_at = at;
+  if (at > p.last_activity) p.last_activity = at;
+}
+
+export function emptyDay(): DayStats {
+  return { failures: 0, new_patterns: 0, checks: 0, blocks: 0, hits: 0, saves: 0, guarded_failures: 0 };
+}
+
+export function day(state: ImmuneState, at: string): DayStats {
+  const key = at.slice(0, 10);
+  let d = state.days.get(key);
+  if (!d) {
+    d = emptyDay();
+    state.days.set(key, d);
+  }
+  return d;
+}
+
+export function touch(state: ImmuneState, p: FailurePattern, at: string): void {
+  p.updated_seq = state.seq;
+  p.updated_at = at;
+}
+
+function removePattern(state: ImmuneState, id: string): void {
+  const p = state.patterns.get(id);
+  if (!p) return;
+  state.patterns.delete(id);
+  state.texts.delete(id);
+  state.index.remove(id);
+  if (p.origin) state.byOrigin.delete(`${p.origin.project}/${p.origin.pattern_id}`);
+  state.removed.set(id, state.seq);
+}
+
+function importOne(state: ImmuneState, q: PortablePattern, at: string): void {
+  const key = `${q.project}/${q.pattern_id}`;
+  const localId = state.byOrigin.get(key);
+  const existing = localId ? state.patterns.get(localId) : undefined;
+  if (existing) {
+    // The source's fields win; this project's own evidence (hits, saves, feedback) is kept and
+    // the stronger of the two strengths, both decayed to now, is the new strength.
+    const now = Date.parse(at);
+    existing.operation = q.operation;
+    existing.failure_type = q.failure_type;
+    existing.prompt_summary = q.prompt_summary;
+    existing.output_summary = q.output_summary;
+    existing.occurrences = q.occurrences;
+    existing.last_seen = q.last_seen;
+    if (q.model) existing.model = q.model;
+    const s = Math.max(strengthAt(existing, now), strengthAt(q, now));
+    existing.strength = s;
+    existing.strength_at = at;
+    if (q.last_seen > existing.last_activity) existing.last_activity = q.last_seen;
+    if (state.texts.get(existing.id) !== q.text) {
+      state.texts.set(existing.id, q.text);
+      state.index.add(existing.id, q.text);
+    }
+    touch(state, existing, at);
+    return;
+  }
+  const id = `imp-${q.project}-${q.pattern_id}`.slice(0, 120);
+  const pattern: FailurePattern = {
+    id,
+    operation: q.operation,
+    failure_type: q.failure_type,
+    ...(q.model ? { model: q.model } : {}),
+    prompt_summary: q.prompt_summary,
+    output_summary: q.output_summary,
+    grader_scores: {},
+    occurrences: q.occurrences,
+    hits: 0,
+    saves: 0,
+    false_positives: 0,
+    first_seen: q.first_seen,
+    last_seen: q.last_seen,
+    last_activity: at,
+    strength: strengthAt(q, Date.parse(at)),
+    strength_at: at,
+    shared: false,
+    origin: { project: q.project, pattern_id: q.pattern_id, imported_at: at },
+    updated_seq: state.seq,
+    updated_at: at,
+  };
+  state.patterns.set(id, pattern);
+  state.order.push(id);
+  state.texts.set(id, q.text);
+  state.index.add(id, q.text);
+  state.byOrigin.set(key, id);
+  state.removed.delete(id);
+}
+
+/** The reducer of the immune event log: every process replays the same events into the same state. */
+export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: number): void {
+  state.seq = seq;
+  switch (event.type) {
+    case 'pattern_added': {
+      // Patterns stored before strength and sharing existed get their defaults.
+      const stored = structuredClone(event.pattern) as Partial<FailurePattern> & FailurePatternCore;
+      const p: FailurePattern = {
+        hits: 0,
+        false_positives: 0,
+        last_activity: stored.first_seen,
+        strength: 1,
+        strength_at: stored.first_seen,
+        shared: true,
+        updated_at: stored.first_seen,
+        ...stored,
+        updated_seq: seq,
+      };
+      state.patterns.set(p.id, p);
+      state.order.push(p.id);
+      state.texts.set(p.id, event.text);
+      state.index.add(p.id, event.text);
+      const d = day(state, p.first_seen);
+      d.failures++;
+      d.new_patterns++;
+      if (event.guarded) d.guarded_failures++;
+      return;
+    }
+    case 'occurrence': {
+      const p = state.patterns.get(event.id);
+      const d = day(state, event.at);
+      d.failures++;
+      if (event.guarded) d.guarded_failures++;
+      if (p) {
+        p.occurrences++;
+        if (event.guarded) p.guarded_occurrences = (p.guarded_occurrences ?? 0) + 1;
+        p.last_seen = event.at;
+        if (event.model) p.model = event.model;
+        reinforce(p, event.at, REINFORCE.occurrence);
+        touch(state, p, event.at);
+      }
+      return;
+    }
+    case 'checked': {
+      const d = day(state, event.at);
+      d.checks++;
+      if (event.blocked) d.blocks++;
+      for (const id of event.ids) {
+        const p = state.patterns.get(id);
+        if (!p) continue;
+        d.hits++;
+        p.hits++;
+        reinforce(p, event.at, REINFORCE.hit);
+        touch(state, p, event.at);
+      }
+      return;
+    }
+    case 'save':
+    case 'saved': {
+      const ids = event.type === 'save' ? [event.id] : event.ids;
+      // One guarded run that succeeded: one save for the day, one for each pattern it matched.
+      day(state, event.at).saves++;
+      for (const id of ids) {
+        const p = state.patterns.get(id);
+        if (!p) continue;
+        p.saves++;
+        reinforce(p, event.at, REINFORCE.save);
+        touch(state, p, event.at);
+      }
+      return;
+    }
+    case 'overridden':
+      for (const id of event.ids) {
+        const p = state.patterns.get(id);
+        if (!p) continue;
+        p.overrides = (p.overrides ?? 0) + 1;
+        p.last_override = { reason: event.reason, by: event.by, at: event.at };
+        touch(state, p, event.at);
+      }
+      return;
+    case 'feedback': {
+      const p = state.patterns.get(event.id);
+      if (!p) return;
+      if (event.verdict === 'false_positive') {
+        p.false_positives++;
+        reinforce(p, event.at, -1);
+      } else reinforce(p, event.at, REINFORCE.confirmed);
+      touch(state, p, event.at);
+      return;
+    }
+    case 'pruned':
+      for (const id of event.ids) removePattern(state, id);
+      // One pass over the order, however many were pruned.
+      state.order = state.order.filter((id) => state.patterns.has(id));
+      return;
+    case 'shared':
+      for (const id of event.ids) {
+        const p = state.patterns.get(id);
+        if (p && !p.origin) {
+          p.shared = event.shared;
+          touch(state, p, event.at);
+        }
+      }
+      return;
+    case 'imported':
+      for (const q of event.patterns) importOne(state, q, event.at);
+      return;
+  }
+}
+
+/** An empty memory. */
+export function emptyImmuneState(): ImmuneState {
+  return {
+    patterns: new Map(),
+    order: [],
+    index: new TfIdfIndex(),
+    byOrigin: new Map(),
+    texts: new Map(),
+    removed: new Map(),
+    days: new Map(),
+    seq: 0,
+  };
+}
