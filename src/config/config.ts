@@ -195,34 +195,41 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   const home = nonEmpty(e.TASK_ORCHESTRATOR_HOME);
 
   const providers: ProviderConfig[] = [];
-  const geminiKeyVar = nonEmpty(e.GEMINI_API_KEY) ? 'GEMINI_API_KEY' : 'GOOGLE_API_KEY';
-  const geminiKey = nonEmpty(e.GEMINI_API_KEY) ?? nonEmpty(e.GOOGLE_API_KEY);
-  if (geminiKey)
-    providers.push({
+  // In fallback order; each needs its key, and may point at another endpoint or default model.
+  const apis = [
+    {
       name: 'gemini',
-      keyVar: geminiKeyVar,
-      apiKey: geminiKey,
+      keys: [
+        ['GEMINI_API_KEY', e.GEMINI_API_KEY],
+        ['GOOGLE_API_KEY', e.GOOGLE_API_KEY],
+      ],
       baseUrl: e.GEMINI_BASE_URL,
-      model: nonEmpty(e.GEMINI_MODEL) ?? DEFAULT_MODELS.gemini,
-    });
-  const openaiKey = nonEmpty(e.OPENAI_API_KEY);
-  if (openaiKey)
-    providers.push({
+      model: e.GEMINI_MODEL,
+    },
+    {
       name: 'openai',
-      keyVar: 'OPENAI_API_KEY',
-      apiKey: openaiKey,
+      keys: [['OPENAI_API_KEY', e.OPENAI_API_KEY]],
       baseUrl: e.OPENAI_BASE_URL,
-      model: nonEmpty(e.OPENAI_MODEL) ?? DEFAULT_MODELS.openai,
-    });
-  const anthropicKey = nonEmpty(e.ANTHROPIC_API_KEY);
-  if (anthropicKey)
-    providers.push({
+      model: e.OPENAI_MODEL,
+    },
+    {
       name: 'anthropic',
-      keyVar: 'ANTHROPIC_API_KEY',
-      apiKey: anthropicKey,
+      keys: [['ANTHROPIC_API_KEY', e.ANTHROPIC_API_KEY]],
       baseUrl: e.ANTHROPIC_BASE_URL,
-      model: nonEmpty(e.ANTHROPIC_MODEL) ?? DEFAULT_MODELS.anthropic,
-    });
+      model: e.ANTHROPIC_MODEL,
+    },
+  ] as const;
+  for (const api of apis) {
+    const key = api.keys.find(([, value]) => nonEmpty(value) !== undefined);
+    if (key)
+      providers.push({
+        name: api.name,
+        keyVar: key[0],
+        apiKey: nonEmpty(key[1])!,
+        baseUrl: api.baseUrl,
+        model: nonEmpty(api.model) ?? DEFAULT_MODELS[api.name],
+      });
+  }
 
   // The keyless provider: the user's claude CLI, found on PATH unless turned off or pointed at.
   const cli = (e.TASK_ORCHESTRATOR_CLAUDE_CLI ?? 'auto').trim();

@@ -63,7 +63,7 @@ export const CHILD_ENV_NAMES: readonly string[] = [
 ];
 
 /** Model graders TASK_ORCHESTRATOR_JUDGE_GRADERS may name. */
-export const JUDGE_CRITERIA: readonly string[] = [
+export const JUDGE_CRITERIA = [
   'relevance',
   'completeness',
   'accuracy',
@@ -71,4 +71,4 @@ export const JUDGE_CRITERIA: readonly string[] = [
   'code_quality',
   'safety',
   'performance',
-];
+] as const;

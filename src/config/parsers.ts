@@ -47,9 +47,9 @@ export const secret =
         message: `${name} must be at least ${min} characters ${hint}`,
       });
 
-/** An integer from min to max. */
-export const int =
-  (def: number, min: number, max: number): Parser<number> =>
+/** A number `accept`s; `describe` says what it must be (after the variable's name). */
+const numeric =
+  (def: number, accept: (n: number) => boolean, describe: string): Parser<number> =>
   (name) =>
     z
       .string()
@@ -57,37 +57,20 @@ export const int =
       .transform((v, ctx) => {
         if (blank(v)) return def;
         const n = Number(v);
-        if (!Number.isInteger(n) || n < min || n > max) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `${name} must be an integer from ${min} to ${max}, got "${v}"`,
-          });
-          return z.NEVER;
-        }
-        return n;
+        if (Number.isFinite(n) && accept(n)) return n;
+        ctx.addIssue({ code: 'custom', message: `${name} must be ${describe}, got "${v}"` });
+        return z.NEVER;
       });
 
+/** An integer from min to max. */
+export const int = (def: number, min: number, max: number): Parser<number> =>
+  numeric(def, (n) => Number.isInteger(n) && n >= min && n <= max, `an integer from ${min} to ${max}`);
+
 /** A number above 0 and below 1 (or at most 1 when `upToOne`). */
-export const fraction =
-  (def: number, upToOne: boolean, hint = ''): Parser<number> =>
-  (name) =>
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        if (blank(v)) return def;
-        const n = Number(v);
-        if (!Number.isFinite(n) || n <= 0 || (upToOne ? n > 1 : n >= 1)) {
-          ctx.addIssue({
-            code: 'custom',
-            message: upToOne
-              ? `${name} must be a number above 0 and at most 1${hint}, got "${v}"`
-              : `${name} must be a fraction between 0 and 1 (e.g. ${def}), got "${v}"`,
-          });
-          return z.NEVER;
-        }
-        return n;
-      });
+export const fraction = (def: number, upToOne: boolean, hint = ''): Parser<number> =>
+  upToOne
+    ? numeric(def, (n) => n > 0 && n <= 1, `a number above 0 and at most 1${hint}`)
+    : numeric(def, (n) => n > 0 && n < 1, `a fraction between 0 and 1 (e.g. ${def})`);
 
 /** One of `values` (case-insensitive), lower-cased; `def` when unset. */
 export const oneOf =

@@ -7,16 +7,19 @@ import type { Priority, Status, Task, TaskState } from './model.js';
 import { compareDue, resolveId, summarizeTask } from './summary.js';
 import type { TaskSummary } from './summary.js';
 
+/** Which tasks a search looks at, and the page of hits. */
+export type SearchFilter = {
+  status?: Status[];
+  priority?: Priority[];
+  tag?: string;
+  include_closed?: boolean;
+} & PageRequest;
+
 /** Tasks whose title or body holds every word of `text`, best first (title hits weigh 3, body 1). */
 export function searchTasks(
   state: TaskState,
   text: string,
-  filter: {
-    status?: Status[];
-    priority?: Priority[];
-    tag?: string;
-    include_closed?: boolean;
-  } & PageRequest,
+  filter: SearchFilter,
 ): Page<TaskSummary & { score: number }> {
   const words = text
     .toLowerCase()

@@ -17,6 +17,7 @@ import type { NewTask } from './batch.js';
 import { COMPLETABLE, completionViolations, gateFailure } from './completion.js';
 import type { CompleteInput } from './completion.js';
 import { nextTasks, searchTasks, synthesisOf } from './queries.js';
+import type { SearchFilter } from './queries.js';
 import { resolveId, summarizeTask } from './summary.js';
 import type { TaskSummary } from './summary.js';
 import { ListIndex } from './listIndex.js';
@@ -31,7 +32,6 @@ import type {
   CommandGate,
   DependencyKind,
   HistoryEntry,
-  Priority,
   Source,
   Status,
   Task,
@@ -480,15 +480,7 @@ export class TaskService {
   }
 
   /** Tasks matching every word of `text`, best first. */
-  async query(
-    text: string,
-    filter: {
-      status?: Status[];
-      priority?: Priority[];
-      tag?: string;
-      include_closed?: boolean;
-    } & PageRequest,
-  ): Promise<Page<TaskSummary & { score: number }>> {
+  async query(text: string, filter: SearchFilter): Promise<Page<TaskSummary & { score: number }>> {
     return this.read((state) => searchTasks(state, text, filter));
   }
 

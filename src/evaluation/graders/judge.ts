@@ -10,16 +10,8 @@ import { extractJson } from '../../agents/jsonOutput.js';
 import type { ProviderName } from '../../agents/providers/types.js';
 import type { SpawnPipeline } from '../../agents/spawn.js';
 import type { GradeResult } from './types.js';
+import type { JUDGE_CRITERIA } from '../../config/defaults.js';
 
-export const JUDGE_CRITERIA = [
-  'relevance',
-  'completeness',
-  'accuracy',
-  'format',
-  'code_quality',
-  'safety',
-  'performance',
-] as const;
 export type JudgeCriterion = (typeof JUDGE_CRITERIA)[number];
 
 const RUBRIC: Record<JudgeCriterion, string> = {

@@ -7,7 +7,7 @@ import { AppError } from '../../core/errors.js';
 import type { SchemaCache } from '../../tasks/gates.js';
 import type { ProviderName } from '../../agents/providers/types.js';
 import { contains, jsonSchema, jsonValid, length, nonEmpty, refusal, regex } from './code.js';
-import { JUDGE_CRITERIA } from './judge.js';
+import { JUDGE_CRITERIA } from '../../config/defaults.js';
 import type { Judge, JudgeCriterion } from './judge.js';
 import type { GradeResult } from './types.js';
 
