@@ -19,6 +19,8 @@ export default {
       OPENAI_API_KEY: 'sk-bench',
       OPENAI_BASE_URL: `${fake.url}/v1`,
       TASK_ORCHESTRATOR_TOOLS: 'agent',
+      // The agents alone (09-judges measures what the default judges add).
+      TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
     };
     const rows = [];
 

@@ -130,3 +130,53 @@ export function selectModel(
     reason: reasons.join('; '),
   };
 }
+
+/**
+ * The model an LLM judge runs on: the cheapest active model of pricing's judge tier among the
+ * configured providers, other than the model being judged when the tier has another; else the
+ * judged model itself if it is of the tier (a judge must stay cheap); else the cheapest other
+ * model, else the cheapest. A provider behind its own endpoint (OPENAI_BASE_URL at a local
+ * server) offers only its default model: the vendor's catalogue is not there.
+ */
+export function selectJudge(
+  configured: ReadonlyArray<{ name: ProviderName; defaultModel: string; catalogue: boolean }>,
+  pricing: Pricing,
+  judged: { provider: string; model: string } | undefined,
+  now: number,
+): { provider: ProviderName; model: string } | undefined {
+  const candidates = configured.flatMap((p) => {
+    const models = new Set([
+      p.defaultModel,
+      ...(p.catalogue
+        ? pricing
+            .models()
+            .filter((m) => m.startsWith(`${p.name}/`))
+            .map((m) => m.slice(p.name.length + 1))
+        : []),
+    ]);
+    return [...models]
+      .filter((model) => pricing.lifecycle(p.name, model, now).status === 'active')
+      .map((model) => {
+        const price = pricing.price(p.name, model);
+        return {
+          provider: p.name,
+          model,
+          tier: price.basis === 'list' ? tierOf(price.output_per_mtok) : 'balanced',
+          cost: price.input_per_mtok * 3 + price.output_per_mtok,
+        };
+      });
+  });
+  const other = (c: (typeof candidates)[number]) =>
+    !(c.provider === judged?.provider && c.model === judged.model);
+  const inTier = (c: (typeof candidates)[number]) => c.tier === pricing.judgeTier;
+  const pools = [
+    candidates.filter((c) => inTier(c) && other(c)),
+    candidates.filter(inTier),
+    candidates.filter(other),
+    candidates,
+  ];
+  const best = [...(pools.find((p) => p.length > 0) ?? [])].sort(
+    (a, b) => a.cost - b.cost || a.provider.localeCompare(b.provider),
+  )[0];
+  return best && { provider: best.provider, model: best.model };
+}

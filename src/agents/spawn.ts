@@ -25,6 +25,8 @@ import type { LlmProvider, LlmResult, ProviderError, ProviderName, Usage } from 
 export interface ConfiguredProvider {
   provider: LlmProvider;
   defaultModel: string;
+  /** Talks to the vendor's own endpoint, so the vendor's priced models exist there. */
+  catalogue?: boolean;
 }
 
 export interface SpawnRequest {
@@ -103,8 +105,12 @@ export class SpawnPipeline {
   }
 
   /** Configured providers with their default models, in fallback order. */
-  get targetsAvailable(): Array<{ name: ProviderName; defaultModel: string }> {
-    return [...this.deps.providers].map(([name, p]) => ({ name, defaultModel: p.defaultModel }));
+  get targetsAvailable(): Array<{ name: ProviderName; defaultModel: string; catalogue: boolean }> {
+    return [...this.deps.providers].map(([name, p]) => ({
+      name,
+      defaultModel: p.defaultModel,
+      catalogue: p.catalogue ?? false,
+    }));
   }
 
   /** Now, by the pipeline's clock. */
@@ -249,6 +255,7 @@ export class SpawnPipeline {
             price_basis: price.basis,
             ok: result.ok,
             operation: req.operation,
+            ...(result.ok ? { latency_ms: result.latency_ms } : {}),
           })
           .catch((error: unknown) => this.deps.logger.error('could not record usage', { error }));
       }

@@ -42,6 +42,8 @@ import { Predictor } from '../immune/prediction/predictor.js';
 import type { TrainingRow } from '../immune/prediction/dataset.js';
 import { createTracer } from '../evaluation/tracing.js';
 import { TrialStore } from '../evaluation/trials.js';
+import { CaseBook, EMPTY_CASES } from '../evaluation/cases.js';
+import type { CaseDoc } from '../evaluation/cases.js';
 import type { Trial } from '../evaluation/trials.js';
 import { BreakerRegistry } from '../healing/breakers.js';
 import type { BreakerDoc } from '../healing/breakers.js';
@@ -109,7 +111,11 @@ export async function openServices(
   const providers = new Map<ProviderName, ConfiguredProvider>(
     createProviders(config.providers, { boundary, cwd: config.projectDir }).map((provider, i) => [
       provider.name,
-      { provider, defaultModel: config.providers[i]!.model },
+      {
+        provider,
+        defaultModel: config.providers[i]!.model,
+        catalogue: config.providers[i]!.name !== 'claude-code' && !config.providers[i]!.baseUrl,
+      },
     ]),
   );
   const archetypes = await loadArchetypes(config.dataDir, config.stateDir);
@@ -126,6 +132,7 @@ export async function openServices(
   const workers = new WorkerRegistry(storage.document<WorkerDoc>('workers', EMPTY_WORKERS), clock);
   const agentRun = createAgentRunDeps(spawn, tasks, archetypes, workers);
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
+  const cases = new CaseBook(storage.document<CaseDoc>('cases', EMPTY_CASES), clock);
   const tracer = createTracer(config.langfuse, logger, redact);
   const immune = new ImmuneSystem(storage, clock, {
     blockThreshold: config.immuneBlockRisk,
@@ -193,6 +200,7 @@ export async function openServices(
           })
         : undefined,
     judgeGraders: config.judgeGraders,
+    cases,
     tracer,
     immune,
     predictor,
@@ -261,6 +269,7 @@ export async function openServices(
     spawn,
     agentRun,
     trials,
+    cases,
     graded,
     tracer,
     immune,

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { AppError } from '../core/errors.js';
 import type { LogLevel } from '../core/logger.js';
 import { CHILD_ENV_NAMES, DEFAULT_MODELS } from './defaults.js';
+import type { JudgeCriterionName } from './defaults.js';
 import { list, nonEmpty } from './parsers.js';
 import { envSchema } from './variables.js';
 
@@ -67,7 +68,8 @@ export interface Config {
   /** How long a circuit stays open before a trial call (ms). */
   readonly breakerResetMs: number;
   /** Model graders added to every spawn's default pipeline. */
-  readonly judgeGraders: readonly string[];
+  /** Judges every spawn gets: `auto` (relevance, + format with a schema, + code_quality for code), `off`, or a fixed list. */
+  readonly judgeGraders: 'auto' | 'off' | readonly JudgeCriterionName[];
   /** The judge, as provider/model; undefined = the first configured provider's model. */
   readonly judgeModel: string | undefined;
   /** Extra regexes scrubbed from exported training data. */
@@ -269,7 +271,10 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     retryBaseMs: e.TASK_ORCHESTRATOR_RETRY_BASE_MS,
     retryMax: e.TASK_ORCHESTRATOR_RETRY_MAX,
     breakerResetMs: e.TASK_ORCHESTRATOR_BREAKER_RESET_MS,
-    judgeGraders: Object.freeze(e.TASK_ORCHESTRATOR_JUDGE_GRADERS),
+    judgeGraders:
+      typeof e.TASK_ORCHESTRATOR_JUDGE_GRADERS === 'string'
+        ? e.TASK_ORCHESTRATOR_JUDGE_GRADERS
+        : Object.freeze([...e.TASK_ORCHESTRATOR_JUDGE_GRADERS]),
     redactPatterns: Object.freeze(e.TASK_ORCHESTRATOR_REDACT_PATTERNS),
     langfuse:
       nonEmpty(e.LANGFUSE_PUBLIC_KEY) && nonEmpty(e.LANGFUSE_SECRET_KEY)

@@ -72,3 +72,4 @@ export const JUDGE_CRITERIA = [
   'safety',
   'performance',
 ] as const;
+export type JudgeCriterionName = (typeof JUDGE_CRITERIA)[number];

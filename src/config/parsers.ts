@@ -129,26 +129,6 @@ export function names<D extends readonly string[] | undefined>(
       });
 }
 
-/** A comma list of names from `known`. */
-export const subset =
-  (known: readonly string[]): Parser<readonly string[]> =>
-  (name) =>
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        const items = list(v);
-        const bad = items.filter((n) => !known.includes(n));
-        if (bad.length) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `${name} has unknown graders ${bad.join(', ')}; known: ${known.join(', ')}`,
-          });
-          return z.NEVER;
-        }
-        return items;
-      });
-
 /** Regexes separated by `;;`. */
 export const regexes = (): Parser<readonly RegExp[]> => (name) =>
   z

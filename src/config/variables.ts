@@ -12,6 +12,7 @@ import {
   DEFAULT_MODELS,
   JUDGE_CRITERIA,
 } from './defaults.js';
+import type { JudgeCriterionName } from './defaults.js';
 import type { LogLevel } from '../core/logger.js';
 import {
   custom,
@@ -23,7 +24,6 @@ import {
   oneOf,
   regexes,
   secret,
-  subset,
   text,
   url,
 } from './parsers.js';
@@ -105,8 +105,19 @@ export const VARIABLES = {
     'A provider+model circuit opens after 3 failures in a minute and allows one trial call after this long.',
   ),
   TASK_ORCHESTRATOR_JUDGE_GRADERS: row(
-    subset(JUDGE_CRITERIA),
-    `LLM-as-judge graders added to every spawn (comma list of ${JUDGE_CRITERIA.join(', ')}). Judges cost budget like agents.`,
+    custom((v, fail): 'auto' | 'off' | readonly JudgeCriterionName[] => {
+      const raw = (v ?? '').trim().toLowerCase();
+      if (raw === '' || raw === 'auto') return 'auto';
+      if (raw === 'off') return 'off';
+      const items = list(raw);
+      const bad = items.filter((n) => !(JUDGE_CRITERIA as readonly string[]).includes(n));
+      if (bad.length || items.length === 0)
+        fail(
+          `$NAME must be auto, off or a comma list of judge criteria; unknown graders ${bad.join(', ')}; known: ${JUDGE_CRITERIA.join(', ')}`,
+        );
+      return items as JudgeCriterionName[];
+    }),
+    `LLM-as-judge graders every spawn gets when a provider is configured. \`auto\`: relevance, plus format when an output schema applies and code_quality when the answer is code; \`off\`: code graders only; or a comma list of ${JUDGE_CRITERIA.join(', ')}. The judge runs on a cheap model (pricing.json's judge_tier) other than the one judged when another is configured; its cost is reserved in the same budget.`,
   ),
   TASK_ORCHESTRATOR_JUDGE_MODEL: row(
     matching(

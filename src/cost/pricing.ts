@@ -27,6 +27,8 @@ const pricingSchema = z
     unit: z.literal('per 1M tokens'),
     models: z.record(z.string(), modelEntry),
     unknown_model: price,
+    /** The price tier LLM judges run on (fast: output <= $1/Mtok, balanced: <= $10, strong: above). */
+    judge_tier: z.enum(['fast', 'balanced', 'strong']).optional(),
   })
   .strict();
 
@@ -73,6 +75,11 @@ export class Pricing {
       retires: entry.retires,
       ...(entry.replacement ? { replacement: entry.replacement } : {}),
     };
+  }
+
+  /** The tier judges run on (default fast). */
+  get judgeTier(): 'fast' | 'balanced' | 'strong' {
+    return this.table.judge_tier ?? 'fast';
   }
 
   /** Every priced model as `provider/model`. */

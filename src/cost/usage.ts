@@ -12,6 +12,41 @@ export interface UsageRecord {
   price_basis: 'list' | 'unknown_model';
   ok: boolean;
   operation: string;
+  /** How long the answered call took (absent for failed calls and older records). */
+  latency_ms?: number;
+}
+
+export interface SpendSplit {
+  calls: number;
+  cost_usd: number;
+  /** Mean latency of answered calls, ms (null when none recorded one). */
+  avg_latency_ms: number | null;
+}
+
+/** Agents' and judges' (operation `judge:*`) calls, cost and latency since `sinceMs`. */
+export function spendSplit(
+  records: readonly UsageRecord[],
+  sinceMs: number,
+): { agents: SpendSplit; judges: SpendSplit } {
+  const acc = () => ({ calls: 0, cost: 0, latency: 0, timed: 0 });
+  const a = acc();
+  const j = acc();
+  for (const r of records) {
+    if (Date.parse(r.at) < sinceMs) continue;
+    const x = r.operation.startsWith('judge:') ? j : a;
+    x.calls++;
+    x.cost += r.cost_usd;
+    if (r.latency_ms !== undefined) {
+      x.latency += r.latency_ms;
+      x.timed++;
+    }
+  }
+  const out = (x: ReturnType<typeof acc>): SpendSplit => ({
+    calls: x.calls,
+    cost_usd: Number(x.cost.toFixed(6)),
+    avg_latency_ms: x.timed ? Math.round(x.latency / x.timed) : null,
+  });
+  return { agents: out(a), judges: out(j) };
 }
 
 export interface UsageTotals {

@@ -5,6 +5,8 @@
  *                      from a passing and a failing trial of the same prompt       (preference tuning)
  * - gemini_sft:        {"contents": [{"role": "user"|"model", "parts": [{"text"}]}]} (Gemini / Vertex tuning)
  * - langfuse:          {"input", "expectedOutput", "metadata"}                     (Langfuse dataset items)
+ * SFT formats leave out trials of flaky prompts (they pass and fail alternately on their model);
+ * langfuse and full mark them (`flaky`).
  * - full:              our whole trial records
  * Secrets and secret-looking strings are scrubbed. Lines stream to the file with backpressure, so
  * memory stays bounded by the trial log, not by the export.
@@ -26,6 +28,14 @@ export interface ExportOptions {
   secrets: readonly string[];
   /** Further patterns to remove (TASK_ORCHESTRATOR_REDACT_PATTERNS). */
   patterns?: readonly RegExp[] | undefined;
+  /** Case keys flaky now (default: each trial's standing when it was graded). */
+  flaky?: ReadonlySet<string> | undefined;
+}
+
+/** A trial of a prompt that passes and fails alternately on its model. */
+function isFlaky(t: Trial, o: ExportOptions): boolean {
+  if (!t.case) return false;
+  return o.flaky ? o.flaky.has(t.case.key) : t.case.flaky;
 }
 
 /** The export's scrubber: the safety layer's redactor with the configured secrets and patterns. */
@@ -38,10 +48,14 @@ export function createScrubber(
 
 function select(trials: readonly Trial[], o: ExportOptions): Trial[] {
   const label = o.label ?? (o.format === 'full' || o.format === 'openai_preference' ? 'all' : 'pass');
-  return trials
-    .filter((t) => t.failure_type !== 'provider_error' || o.format === 'full')
-    .filter((t) => (o.since ? t.created_at >= o.since : true))
-    .filter((t) => (label === 'all' ? true : label === 'pass' ? t.pass : !t.pass));
+  return (
+    trials
+      .filter((t) => t.failure_type !== 'provider_error' || o.format === 'full')
+      .filter((t) => (o.since ? t.created_at >= o.since : true))
+      .filter((t) => (label === 'all' ? true : label === 'pass' ? t.pass : !t.pass))
+      // A flaky prompt's single answer is not a reliable example to train on.
+      .filter((t) => !(isFlaky(t, o) && (o.format === 'openai_sft' || o.format === 'gemini_sft')))
+  );
 }
 
 /** The export's lines, one object per line (not yet serialised). */
@@ -104,11 +118,14 @@ export function* exportRecords(trials: readonly Trial[], o: ExportOptions): Gene
             pass: t.pass,
             score: t.score,
             failure_type: t.failure_type,
+            flaky: isFlaky(t, o),
+            ...(t.case ? { pass_rate: t.case.pass_rate } : {}),
+            ...(t.uncertain ? { uncertain: t.uncertain } : {}),
           },
         };
         break;
       case 'full':
-        yield JSON.parse(scrub(JSON.stringify(t))) as unknown;
+        yield JSON.parse(scrub(JSON.stringify({ ...t, flaky: isFlaky(t, o) }))) as unknown;
         break;
     }
   }

@@ -28,6 +28,13 @@ export interface Trial {
   failure_type?: TrialFailureType;
   /** Criteria that could not be graded (judge unavailable), and why. */
   ungraded?: Array<{ grader: string; reason: string }>;
+  /** Criteria whose judges' votes disagreed (the verdict teaches nothing). */
+  uncertain?: string[];
+  /** What the judges cost and how long they took. */
+  judge_cost_usd?: number;
+  judge_latency_ms?: number | undefined;
+  /** This prompt on this model so far: runs in the window, pass rate, flaky (passes and fails alternately). */
+  case?: { key: string; runs: number; pass_rate: number; flaky: boolean };
   error?: string;
   task_id?: string;
   trace_id?: string;

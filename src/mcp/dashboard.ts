@@ -3,20 +3,24 @@
  * tool, the MCP resource and the `dashboard` command.
  */
 import { redactDeep } from '../safety/redact.js';
+import { spendSplit } from '../cost/usage.js';
 import type { AlertCounts, Dashboard } from '../immune/dashboard/dashboardRender.js';
 import type { Services } from './services.js';
 
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
 
 export async function buildDashboard(
-  services: Pick<Services, 'alerts' | 'federation' | 'immune' | 'redact'>,
+  services: Pick<Services, 'alerts' | 'cases' | 'clock' | 'federation' | 'immune' | 'redact' | 'usage'>,
   days: number,
 ): Promise<Dashboard> {
-  const [data, syncAlerts, ruleAlerts] = await Promise.all([
+  const [data, syncAlerts, ruleAlerts, usage, flaky] = await Promise.all([
     services.immune.dashboard(days),
     services.federation.alerts(),
     services.alerts.counts(),
+    services.usage.readAll(),
+    services.cases.flaky(20),
   ]);
+  const spend = spendSplit(usage, services.clock.now() - days * 86_400_000);
   const alerts: AlertCounts = {
     total: ruleAlerts.total,
     by_severity: { ...ruleAlerts.by_severity },
@@ -28,5 +32,13 @@ export async function buildDashboard(
     alerts.by_kind[a.kind] = (alerts.by_kind[a.kind] ?? 0) + 1;
   }
   // Pattern examples and alert texts are stored redacted; this process's own recent ones may not be yet.
-  return redactDeep({ ...data, alerts }, services.redact);
+  return redactDeep(
+    {
+      ...data,
+      alerts,
+      spend,
+      flaky: flaky.map(({ prompt, model, runs, pass_rate }) => ({ prompt, model, runs, pass_rate })),
+    },
+    services.redact,
+  );
 }

@@ -22,6 +22,7 @@ import type { Predictor } from '../immune/prediction/predictor.js';
 import type { TrainingRow } from '../immune/prediction/dataset.js';
 import type { Tracer } from '../evaluation/tracing.js';
 import type { TrialStore } from '../evaluation/trials.js';
+import type { CaseBook } from '../evaluation/cases.js';
 import type { BreakerRegistry } from '../healing/breakers.js';
 import type { AppendLog } from '../storage/appendLog.js';
 import type { AuditLog } from '../agents/auditLog.js';
@@ -43,6 +44,8 @@ export interface Services {
   spawn: SpawnPipeline;
   agentRun: AgentRunDeps;
   trials: TrialStore;
+  /** Outcomes per prompt and model: which prompts are flaky. */
+  cases: CaseBook;
   graded: GradedRunDeps;
   tracer: Tracer;
   immune: ImmuneSystem;

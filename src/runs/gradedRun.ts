@@ -17,6 +17,7 @@ import type { Predictor } from '../immune/prediction/predictor.js';
 import { HIGH_RISK } from '../immune/prediction/predictor.js';
 import type { Tracer } from '../evaluation/tracing.js';
 import type { TrialStore } from '../evaluation/trials.js';
+import type { CaseBook } from '../evaluation/cases.js';
 
 export interface GradedRunDeps {
   agents: AgentRunDeps;
@@ -24,8 +25,10 @@ export interface GradedRunDeps {
   breakers: BreakerRegistry;
   /** Present when a provider is configured. */
   judge?: Judge | undefined;
-  /** Model graders added to the default pipeline (TASK_ORCHESTRATOR_JUDGE_GRADERS). */
-  judgeGraders: readonly string[];
+  /** Model graders of the default pipeline (TASK_ORCHESTRATOR_JUDGE_GRADERS): auto, off or a list. */
+  judgeGraders: 'auto' | 'off' | readonly string[];
+  /** Outcomes per (prompt, model): flaky prompts teach the memory only once they fail consistently. */
+  cases?: CaseBook | undefined;
   tracer: Tracer;
   /** Guards prompts and remembers failures (absent in tests that do not need it). */
   immune?: ImmuneSystem | undefined;
@@ -84,14 +87,40 @@ function providerWasCalled(error: AppError): boolean {
   return trail.some((t) => (t.attempts ?? 0) > 0);
 }
 
-/** The graders every spawn gets unless the caller names others. */
-export function defaultGraders(hasSchema: boolean, judgeGraders: readonly string[] = []): GraderSpec[] {
+/** A fenced block, or several lines that start like code: the answer is (mostly) code. */
+export function looksLikeCode(output: string): boolean {
+  if (/```[\s\S]*?```/.test(output)) return true;
+  const codeLines = output
+    .split('\n')
+    .filter((l) =>
+      /^\s*(def |class |function |const |let |var |import |from \S+ import|#include|public |private |fn |func |package |return |if \(|for \(|\}|SELECT |CREATE )/.test(
+        l,
+      ),
+    ).length;
+  return codeLines >= 3;
+}
+
+/**
+ * The graders every spawn gets unless the caller names others: code graders, and the judges of
+ * the policy (auto: relevance, + format with a schema, + code_quality when the answer is code).
+ */
+export function defaultGraders(
+  hasSchema: boolean,
+  judges: 'auto' | 'off' | readonly string[] = 'off',
+  output = '',
+): GraderSpec[] {
+  const criteria =
+    judges === 'off'
+      ? []
+      : judges === 'auto'
+        ? ['relevance', ...(hasSchema ? ['format'] : []), ...(looksLikeCode(output) ? ['code_quality'] : [])]
+        : judges;
   return [
     { name: 'non_empty' },
     { name: 'length', min: 1 },
     { name: 'refusal' },
     ...(hasSchema ? [{ name: 'json_valid' as const }, { name: 'json_schema' as const }] : []),
-    ...judgeGraders.map((name) => ({ name: name as GraderSpec['name'] })),
+    ...criteria.map((name) => ({ name: name as GraderSpec['name'] })),
   ];
 }
 
@@ -101,6 +130,8 @@ export async function gradedRun(
     graders?: GraderSpec[] | undefined;
     /** Run even if the failure memory blocks it; the reason is recorded on the patterns. */
     immuneOverride?: string | undefined;
+    /** Votes per judge criterion (self-consistency). Default 1. */
+    judgeRepeats?: number | undefined;
   },
   ctx: { actor: string; signal?: AbortSignal },
 ): Promise<GradedRunResult> {
@@ -189,13 +220,19 @@ export async function gradedRun(
     input.outputSchema ??
     (r.json ? (r.task ? (await deps.agents.tasks.get(r.task.id)).task.output_schema : undefined) : undefined);
   const specs = (
-    input.graders ?? defaultGraders(schema !== undefined, deps.judge ? deps.judgeGraders : [])
+    input.graders ?? defaultGraders(schema !== undefined, deps.judge ? deps.judgeGraders : 'off', r.output)
   ).filter((s) => s.name !== 'json_schema' || schema !== undefined);
   const evaluation = await gradeAsync(r.output, specs, schema, deps.agents.schemas, {
     judge: deps.judge,
     prompt: input.prompt,
     signal: ctx.signal,
+    repeats: input.judgeRepeats,
+    judged: { provider: r.provider, model: r.model },
   });
+  // Outcomes of this prompt on this model: a flaky one is marked and teaches nothing yet.
+  const standing = await deps.cases
+    ?.note(input.prompt, `${r.provider}/${r.model}`, evaluation.pass)
+    .catch(() => undefined);
   const breakerState = deps.breakers.stateOf(`${r.provider}/${r.model}`);
   // What the trace and the trial both record about this run.
   const runFields = {
@@ -218,6 +255,20 @@ export async function gradedRun(
     score: evaluation.score,
     ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
     ...(evaluation.ungraded ? { ungraded: evaluation.ungraded } : {}),
+    ...(evaluation.uncertain ? { uncertain: evaluation.uncertain } : {}),
+    ...(evaluation.judge_cost_usd !== undefined
+      ? { judge_cost_usd: evaluation.judge_cost_usd, judge_latency_ms: evaluation.judge_latency_ms }
+      : {}),
+    ...(standing
+      ? {
+          case: {
+            key: standing.key,
+            runs: standing.runs,
+            pass_rate: standing.pass_rate,
+            flaky: standing.flaky,
+          },
+        }
+      : {}),
     ...(r.task ? { task_id: r.task.id } : {}),
   });
   deps.predictor?.noteTrial();
@@ -225,7 +276,9 @@ export async function gradedRun(
   await deps.agents.workers?.noteOutcome(r.provider, r.model, evaluation.pass).catch(() => undefined);
   let learned: { pattern_id: string; merged: boolean } | undefined;
   if (deps.immune) {
-    if (!evaluation.pass && evaluation.failure_type) {
+    // Learned: a failure with a certain verdict (uncertain judges name no failure type), of a
+    // prompt that is not flaky (it never passed here, or it now fails consistently).
+    if (!evaluation.pass && evaluation.failure_type && (standing?.learnable ?? true)) {
       learned = await deps.immune
         .recordFailure({
           operation: input.operation,

@@ -341,7 +341,12 @@ describe('stdio server end to end', () => {
   });
 
   it('two server processes share one budget: 40 concurrent calls against a budget for 10 make 10 provider calls', async () => {
-    const env = { TASK_ORCHESTRATOR_TOOLS: 'cost', TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' };
+    // Judges off: this counts the agents' calls (judges reserve from the same budget, see judges.test.ts).
+    const env = {
+      TASK_ORCHESTRATOR_TOOLS: 'cost',
+      TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+      TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
+    };
     const [a, b] = [await start(env), await start(env)];
     // An unknown model costs $15/$75 per million tokens; prompt "p" reserves 17 + 1000 tokens.
     const worst = (17 * 15 + 1000 * 75) / 1e6;

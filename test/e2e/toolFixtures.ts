@@ -71,6 +71,11 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalidMessage: /name/,
   },
   trials_list: { valid: () => ({ pass: true, limit: 5 }), invalid: { pass: 'yes' }, invalidMessage: /pass/ },
+  judge_calibrate: {
+    valid: () => ({ file: 'example', limit: 2, concurrency: 1 }),
+    invalid: { threshold: 2 },
+    invalidMessage: /threshold/,
+  },
   trial_get: {
     valid: (h) => h.lastTrial(),
     invalid: { trial_id: 'tri_nothing' },

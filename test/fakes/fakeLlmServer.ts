@@ -41,6 +41,8 @@ export interface FakeLlmServer {
   readonly requests: RecordedRequest[];
   /** Queues answers; once the queue is empty every call gets the default answer. */
   script(...steps: Step[]): void;
+  /** Answers calls the queue does not cover, by their prompt (instead of the default echo). */
+  respond(answer: (prompt: string, wire: Wire) => Step): void;
   /** Forgets queued answers and recorded requests. */
   reset(): void;
   close(): Promise<void>;
@@ -141,6 +143,7 @@ function errorBody(wire: Wire, status: number, retryAfter: string | undefined) {
 
 export async function startFakeLlmServer(): Promise<FakeLlmServer> {
   const queue: Step[] = [];
+  let responder: ((prompt: string, wire: Wire) => Step) | undefined;
   const requests: RecordedRequest[] = [];
   const open = new Set<ServerResponse>();
 
@@ -170,7 +173,7 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
         if (!res.writableEnded) record.aborted = true;
       });
       open.add(res);
-      const step = queue.shift() ?? {};
+      const step = queue.shift() ?? responder?.(prompt, wire) ?? {};
       const model =
         wire === 'gemini'
           ? (/models\/([^:]+):/.exec(path)?.[1] ?? 'gemini')
@@ -207,8 +210,10 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
     url: `http://127.0.0.1:${port}`,
     requests,
     script: (...steps) => void queue.push(...steps),
+    respond: (answer) => void (responder = answer),
     reset: () => {
       queue.length = 0;
+      responder = undefined;
       requests.length = 0;
     },
     close: () =>

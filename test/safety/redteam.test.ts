@@ -286,6 +286,16 @@ const rows = (): Row[] => [
     refused: (r) => r.isError === true && /FORBIDDEN/.test(textOf(r)),
   },
   {
+    attack: 'judge_calibrate reads a file outside the project by ..',
+    try: () => h.call('judge_calibrate', { file: '../outside/secret.txt' }),
+    refused: (r) => isError(r) && /outside|inside/i.test(textOf(r)),
+  },
+  {
+    attack: 'judge_calibrate reads a file outside the project through a link',
+    try: () => h.call('judge_calibrate', { file: 'link-out' }),
+    refused: (r) => isError(r) && /outside|inside/i.test(textOf(r)),
+  },
+  {
     attack: 'approve_action with approved_by "human"',
     try: async () => {
       const r = await h.call('run_with_error_capture', { command: 'git', args: ['reset', '--hard'] });

@@ -33,6 +33,7 @@ export async function exportCommand(options: {
     limit,
     secrets: config.secrets,
     patterns: config.redactPatterns,
+    flaky: await services.cases.flakyKeys(),
   });
   await services.close();
   process.stderr.write(`wrote ${lines} line(s) of ${options.format} to ${path.resolve(options.out)}\n`);

@@ -8,7 +8,7 @@ import type { SchemaCache } from '../../tasks/gates.js';
 import type { ProviderName } from '../../agents/providers/types.js';
 import { contains, jsonSchema, jsonValid, length, nonEmpty, refusal, regex } from './code.js';
 import { JUDGE_CRITERIA } from '../../config/defaults.js';
-import type { Judge, JudgeCriterion } from './judge.js';
+import type { Judge, JudgeCriterion, JudgeResult, JudgeVote } from './judge.js';
 import type { GradeResult } from './types.js';
 
 export const CODE_GRADERS = [
@@ -39,13 +39,25 @@ export interface GraderSpec {
   case_sensitive?: boolean;
   /** Model graders: judges as `provider/model`; several vote by median. Default: the configured judge. */
   judges?: string[];
+  /** Model graders: votes per judge (self-consistency). Default: the call's judge_repeats, else 1. */
+  repeats?: number;
 }
 
 export interface GraderOutcome extends GradeResult {
   grader: GraderName;
   weight: number;
-  /** Model graders with several judges: how far apart their scores were. */
+  /** Model graders with several votes: how far apart their scores were. */
   disagreement?: number;
+  /** Model graders with several votes: each vote. */
+  votes?: JudgeVote[];
+  /** Model graders with several votes: pass votes, all passed (pass^k), score spread. */
+  agreement?: JudgeResult['agreement'];
+  /** The votes disagreed beyond the bound: the verdict is reported but never learned from. */
+  uncertain?: true;
+  /** Model graders: which model(s) judged, what it cost and how long it took. */
+  judged_by?: string;
+  cost_usd?: number;
+  latency_ms?: number;
   /**
    * Set when the grader could not grade (its judge's provider failed, its breaker is open, no
    * budget or provider): the output was not judged on this criterion, so it neither passes nor
@@ -72,6 +84,11 @@ export interface Evaluation {
   failure_type?: FailureType;
   /** Criteria that could not be graded, and why (a judge outage is not the agent's failure). */
   ungraded?: Array<{ grader: GraderName; reason: string }>;
+  /** Criteria whose judges' votes disagreed: their failures set no failure_type and teach nothing. */
+  uncertain?: GraderName[];
+  /** What the model graders cost and how long they took (they run concurrently). */
+  judge_cost_usd?: number;
+  judge_latency_ms?: number;
 }
 
 const FAILURE_OF: Record<GraderName, FailureType> = {
@@ -126,14 +143,25 @@ function summarize(graders: GraderOutcome[]): Evaluation {
   const ungraded = graders.filter((g) => g.ungraded).map((g) => ({ grader: g.grader, reason: g.reason }));
   const total = graded.reduce((sum, g) => sum + g.weight, 0);
   const score = total > 0 ? graded.reduce((sum, g) => sum + g.score * g.weight, 0) / total : 1;
-  const failing = new Set(graded.filter((g) => !g.pass).map((g) => FAILURE_OF[g.grader]));
+  const failed = graded.filter((g) => !g.pass);
+  // An uncertain verdict still fails the output, but names no failure type: nothing is learned.
+  const failing = new Set(failed.filter((g) => !g.uncertain).map((g) => FAILURE_OF[g.grader]));
   const failure = FAILURE_ORDER.find((f) => failing.has(f));
+  const uncertain = graders.filter((g) => g.uncertain).map((g) => g.grader);
+  const judged = graders.filter((g) => g.cost_usd !== undefined);
   return {
-    pass: failing.size === 0,
+    pass: failed.length === 0,
     score: Number(score.toFixed(4)),
     graders,
     ...(failure ? { failure_type: failure } : {}),
     ...(ungraded.length ? { ungraded } : {}),
+    ...(uncertain.length ? { uncertain } : {}),
+    ...(judged.length
+      ? {
+          judge_cost_usd: Number(judged.reduce((s, g) => s + g.cost_usd!, 0).toFixed(6)),
+          judge_latency_ms: Math.max(...judged.map((g) => g.latency_ms ?? 0)),
+        }
+      : {}),
   };
 }
 
@@ -143,6 +171,10 @@ export interface JudgeContext {
   signal?: AbortSignal | undefined;
   /** Model graders pass at this score unless a spec sets its threshold. Default 0.7. */
   defaultThreshold?: number;
+  /** Votes per judge unless a spec sets `repeats`. Default 1. */
+  repeats?: number | undefined;
+  /** The provider/model whose output is graded (judges run on another when one is configured). */
+  judged?: { provider: string; model: string } | undefined;
 }
 
 /** Code graders and model graders (asked concurrently), in the order given. Never throws. */
@@ -176,8 +208,7 @@ export async function gradeAsync(
           ctx.prompt,
           output,
           spec.threshold ?? ctx.defaultThreshold ?? 0.7,
-          targets,
-          ctx.signal,
+          { judges: targets, signal: ctx.signal, repeats: spec.repeats ?? ctx.repeats, judged: ctx.judged },
         );
         return {
           grader: spec.name,
@@ -186,7 +217,13 @@ export async function gradeAsync(
           score: r.score,
           reason: r.reason,
           ...(r.disagreement !== undefined ? { disagreement: r.disagreement } : {}),
+          ...(r.judges ? { votes: r.judges } : {}),
+          ...(r.agreement ? { agreement: r.agreement } : {}),
+          ...(r.uncertain ? { uncertain: true as const } : {}),
           ...(r.ungraded ? { ungraded: true as const } : {}),
+          ...(r.judged_by ? { judged_by: r.judged_by } : {}),
+          cost_usd: r.cost_usd,
+          latency_ms: r.latency_ms,
         };
       } catch (error) {
         return {

@@ -15,7 +15,22 @@ export interface AlertCounts {
   by_kind: Record<string, number>;
 }
 
-export type Dashboard = DashboardData & { alerts: AlertCounts };
+export interface SpendRow {
+  calls: number;
+  cost_usd: number;
+  avg_latency_ms: number | null;
+}
+
+export type Dashboard = DashboardData & {
+  alerts: AlertCounts;
+  /** Provider calls in the window: agents and LLM judges side by side. */
+  spend: { agents: SpendRow; judges: SpendRow };
+  /** Prompts that pass and fail alternately on their model (the memory waits before learning them). */
+  flaky: Array<{ prompt: string; model: string; runs: number; pass_rate: number }>;
+};
+
+const spendText = (s: SpendRow) =>
+  `${s.calls} calls, $${s.cost_usd}${s.avg_latency_ms === null ? '' : `, ${s.avg_latency_ms} ms avg`}`;
 
 const require = createRequire(import.meta.url);
 let chartJs: string | undefined;
@@ -56,6 +71,15 @@ export function renderMarkdown(d: Dashboard): string {
     table(d.by_operation),
     '## By model',
     table(d.by_model),
+    '## Agents and judges',
+    `Agents: ${spendText(d.spend.agents)} · judges: ${spendText(d.spend.judges)}`,
+    '',
+    '## Flaky prompts',
+    d.flaky.length
+      ? d.flaky
+          .map((f) => `- ${f.model}, pass rate ${f.pass_rate} over ${f.runs} runs: ${f.prompt.slice(0, 120)}`)
+          .join('\n') + '\n'
+      : '_none_\n',
     '## Top patterns',
     d.top_patterns.length
       ? d.top_patterns
@@ -123,6 +147,8 @@ ${card('guardrail success', rate)}${card('alerts', d.alerts.total)}
 <div class="panel"><h2>By operation</h2><canvas id="operations"></canvas></div>
 <div class="panel"><h2>By model</h2><canvas id="models"></canvas></div>
 <div class="panel"><h2>Alerts by kind</h2><canvas id="alerts"></canvas></div>
+<div class="panel"><h2>Agents and judges</h2><table><thead><tr><th></th><th>calls</th><th>cost (USD)</th><th>avg latency</th></tr></thead><tbody>${(['agents', 'judges'] as const).map((k) => `<tr><td>${k}</td><td>${d.spend[k].calls}</td><td>${d.spend[k].cost_usd}</td><td>${d.spend[k].avg_latency_ms === null ? 'n/a' : `${d.spend[k].avg_latency_ms} ms`}</td></tr>`).join('')}</tbody></table></div>
+<div class="panel"><h2>Flaky prompts</h2><table><thead><tr><th>model</th><th>pass rate</th><th>runs</th><th>prompt</th></tr></thead><tbody>${d.flaky.map((f) => `<tr><td>${escapeHtml(f.model)}</td><td>${f.pass_rate}</td><td>${f.runs}</td><td>${escapeHtml(f.prompt.slice(0, 120))}</td></tr>`).join('') || '<tr><td colspan="4">none</td></tr>'}</tbody></table></div>
 <div class="panel wide"><h2>Top patterns</h2><table><thead><tr><th>id</th><th>type</th><th>operation</th><th>occurrences</th><th>saves</th><th>strength</th><th>prompt</th></tr></thead><tbody>${rows || '<tr><td colspan="7">none yet</td></tr>'}</tbody></table></div>
 </div>
 <script id="dashboard-data" type="application/json">${scriptJson(d)}</script>

@@ -10,6 +10,21 @@ const graderOutcome = z.object({
   weight: z.number(),
   disagreement: z.number().optional(),
   ungraded: z.literal(true).optional().describe('Could not grade (judge unavailable): neither pass nor fail'),
+  votes: z
+    .array(z.object({ judge: z.string(), score: z.number().optional(), reason: z.string() }))
+    .optional()
+    .describe('Each vote, when judges voted more than once'),
+  agreement: z
+    .object({ votes: z.number(), pass_votes: z.number(), pass_all: z.boolean(), spread: z.number() })
+    .optional()
+    .describe('Self-consistency: votes, passing votes, all passed (pass^k), score spread'),
+  uncertain: z
+    .literal(true)
+    .optional()
+    .describe('The votes disagreed beyond 0.3: reported, never learned from'),
+  judged_by: z.string().optional(),
+  cost_usd: z.number().optional(),
+  latency_ms: z.number().optional(),
 });
 
 export const evaluationSchema = z.object({
@@ -21,7 +36,21 @@ export const evaluationSchema = z.object({
     .array(z.object({ grader: z.string(), reason: z.string() }))
     .optional()
     .describe('Criteria not graded and why; the verdict stands on the rest'),
+  uncertain: z.array(z.string()).optional().describe('Criteria whose judge votes disagreed'),
+  judge_cost_usd: z.number().optional(),
+  judge_latency_ms: z.number().optional(),
 });
+
+/** Votes per judge criterion (self-consistency). */
+export const judgeRepeatsField = z
+  .number()
+  .int()
+  .min(1)
+  .max(10)
+  .optional()
+  .describe(
+    'Votes per judge criterion (default 1); with more, the verdict reports their agreement and an uncertain one teaches nothing',
+  );
 
 /** Per-call graders (replacing the defaults). */
 export const gradersField = z

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { quoteAuditEntries } from '../../../agents/auditLog.js';
 import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
-import { agentRunSchema, providerField } from '../../schemas/agents.js';
+import { agentRunSchema, providerField, judgeRepeatsField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
 
@@ -30,6 +30,7 @@ const input = z
     task_id: taskRef
       .optional()
       .describe('Work on this task; a passing answer completes it through its gates'),
+    judge_repeats: judgeRepeatsField,
   })
   .strict();
 
@@ -58,6 +59,7 @@ export function spawnArchetypeAgent(services: Pick<Services, 'audit' | 'graded'>
           outputSchema: args.output_schema,
           taskId: args.task_id,
           operation: `archetype:${args.archetype}`,
+          judgeRepeats: args.judge_repeats,
         },
         ctx,
       );

@@ -3,7 +3,7 @@ import { gradedRun } from '../../../runs/gradedRun.js';
 import type { GradedRunResult } from '../../../runs/gradedRun.js';
 import { AppError, describeError } from '../../../core/errors.js';
 import type { Services } from '../../services.js';
-import { providerField } from '../../schemas/agents.js';
+import { providerField, judgeRepeatsField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
 
@@ -41,6 +41,7 @@ const input = z
     model: z.string().trim().min(1).max(100).optional().describe("Default: the provider's configured model"),
     system_prompt: z.string().max(50_000).optional().describe('Role and rules for every agent'),
     max_tokens: z.number().int().min(1).max(200_000).optional().describe('Output limit per agent'),
+    judge_repeats: judgeRepeatsField,
   })
   .strict();
 
@@ -118,6 +119,7 @@ export function spawnParallelAgents(services: Pick<Services, 'graded'>) {
                 system: args.system_prompt,
                 maxTokens: args.max_tokens,
                 operation: 'spawn_parallel_agents',
+                judgeRepeats: args.judge_repeats,
               },
               ctx,
             );

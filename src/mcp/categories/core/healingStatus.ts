@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
+import { spendSplit } from '../../../cost/usage.js';
+import type { SpendSplit } from '../../../cost/usage.js';
 
 const input = z.object({}).strict();
 
@@ -45,6 +47,12 @@ const output = z.object({
       remaining_month_usd: z.number().optional(),
     }),
   ),
+  spend_24h: z
+    .object({
+      agents: z.object({ calls: z.number(), cost_usd: z.number(), avg_latency_ms: z.number().nullable() }),
+      judges: z.object({ calls: z.number(), cost_usd: z.number(), avg_latency_ms: z.number().nullable() }),
+    })
+    .describe('Provider calls of the last 24 hours: agents and LLM judges side by side'),
   storage: z.object({
     state_dir: z.string(),
     recoveries: z.array(
@@ -68,7 +76,7 @@ const advertised = z.looseObject({
 });
 
 export function healingStatus(
-  services: Pick<Services, 'breakers' | 'budget' | 'config' | 'spawn' | 'storage'>,
+  services: Pick<Services, 'breakers' | 'budget' | 'clock' | 'config' | 'spawn' | 'storage' | 'usage'>,
 ) {
   return defineTool({
     name: 'healing_status',
@@ -105,6 +113,7 @@ export function healingStatus(
             ...(remaining_month_usd !== undefined ? { remaining_month_usd } : {}),
           }),
         ),
+        spend_24h: spendSplit(await services.usage.readAll(), services.clock.now() - 86_400_000),
         storage: {
           state_dir: services.storage.stateDir,
           recoveries: services.storage.recoveries.map(({ file, problem, action, at }) => ({
@@ -119,6 +128,9 @@ export function healingStatus(
     },
   });
 }
+
+const spendLine = (s: SpendSplit) =>
+  `${s.calls} call(s), $${s.cost_usd}${s.avg_latency_ms === null ? '' : `, ${s.avg_latency_ms} ms on average`}`;
 
 /** The text the model reads: the same facts as structuredContent, in a few lines. */
 function summarize(v: z.output<typeof output>): string {
@@ -138,6 +150,7 @@ function summarize(v: z.output<typeof output>): string {
               `${b.key} ${b.state.replace('_', '-')}${b.state === 'closed' ? '' : `${b.next_half_open_at ? ` (next trial ${b.next_half_open_at})` : ''}${b.last_error ? `, last error: ${b.last_error.slice(0, 120)}` : ''}`}`,
           )
           .join('; ')}.`,
+    `Last 24 h: agents ${spendLine(v.spend_24h.agents)}; judges ${spendLine(v.spend_24h.judges)}.`,
     `State folder: ${v.storage.state_dir}; ${v.storage.recoveries.length === 0 ? 'no storage recoveries' : `${v.storage.recoveries.length} file(s) recovered since start, see storage.recoveries`}.`,
   ];
   if (c.unload_suggestions.length > 0)

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
-import { agentRunSchema, gradersField, providerField } from '../../schemas/agents.js';
+import { agentRunSchema, gradersField, providerField, judgeRepeatsField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
 
@@ -56,6 +56,7 @@ const input = z
       .max(500)
       .optional()
       .describe('Run despite an IMMUNE_BLOCKED verdict; say why (recorded)'),
+    judge_repeats: judgeRepeatsField,
   })
   .strict();
 
@@ -98,6 +99,7 @@ export function spawnAgent(services: Pick<Services, 'graded'>) {
           maxCostUsd: args.max_cost_usd,
           graders: args.graders,
           immuneOverride: args.immune_override,
+          judgeRepeats: args.judge_repeats,
           operation: 'spawn_agent',
         },
         ctx,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { checkSpec, gradeAsync } from '../../../evaluation/graders/pipeline.js';
 import type { GraderSpec } from '../../../evaluation/graders/pipeline.js';
 import { SchemaCache } from '../../../tasks/gates.js';
-import { evaluationSchema, gradersField } from '../../schemas/agents.js';
+import { evaluationSchema, gradersField, judgeRepeatsField } from '../../schemas/agents.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 
@@ -12,6 +12,7 @@ const input = z
     prompt: z.string().max(200_000).optional().describe('What the output answers (judges need it)'),
     graders: gradersField.describe('Which checks to run'),
     output_schema: z.record(z.string(), z.unknown()).optional().describe('JSON Schema for json_schema'),
+    judge_repeats: judgeRepeatsField,
   })
   .strict();
 
@@ -33,10 +34,14 @@ export function evaluateOutput(services: Pick<Services, 'graded'>) {
         judge: services.graded.judge,
         prompt: args.prompt ?? '',
         signal: ctx.signal,
+        repeats: args.judge_repeats,
       });
       const text = [
         `${e.pass ? 'PASS' : 'FAIL'} (score ${e.score}${e.failure_type ? `, ${e.failure_type}` : ''})`,
-        ...e.graders.map((g) => `${g.pass ? 'ok  ' : 'FAIL'} ${g.grader}: ${g.reason}`),
+        ...e.graders.map(
+          (g) =>
+            `${g.ungraded ? 'n/a ' : g.pass ? 'ok  ' : 'FAIL'} ${g.grader}: ${g.reason}${g.agreement ? ` [${g.agreement.pass_votes}/${g.agreement.votes} votes pass, spread ${g.agreement.spread}${g.uncertain ? ', UNCERTAIN' : ''}]` : ''}`,
+        ),
       ].join('\n');
       return ok(e, text);
     },

@@ -24,12 +24,12 @@ const input = z
 
 const output = z.object({ file: z.string(), lines: z.number(), format: z.string() });
 
-export function exportTrainingData(services: Pick<Services, 'clock' | 'config' | 'trials'>) {
+export function exportTrainingData(services: Pick<Services, 'cases' | 'clock' | 'config' | 'trials'>) {
   return defineTool({
     name: 'export_training_data',
     title: 'Export training data',
     description:
-      "Write graded trials as JSONL for fine-tuning or evaluation: OpenAI chat SFT, OpenAI preference pairs (a passing and a failing answer to the same prompt), Gemini/Vertex SFT, Langfuse dataset items, or full records. Secrets are scrubbed. The file goes to the state folder's exports/.",
+      "Write graded trials as JSONL for fine-tuning or evaluation: OpenAI chat SFT, OpenAI preference pairs (a passing and a failing answer to the same prompt), Gemini/Vertex SFT, Langfuse dataset items, or full records. Secrets are scrubbed; SFT formats leave out flaky prompts, the others mark them. The file goes to the state folder's exports/.",
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -43,6 +43,7 @@ export function exportTrainingData(services: Pick<Services, 'clock' | 'config' |
         ...args,
         secrets: services.config.secrets,
         patterns: services.config.redactPatterns,
+        flaky: await services.cases.flakyKeys(),
       });
       return ok({ file, lines, format: args.format }, `Wrote ${lines} line(s) of ${args.format} to ${file}.`);
     },

@@ -5,18 +5,20 @@ import { exportTrainingData } from './exportTrainingData.js';
 import { trainPredictor } from './trainPredictor.js';
 import { trialGet } from './trialGet.js';
 import { trialsList } from './trialsList.js';
+import { judgeCalibrate } from './judgeCalibrate.js';
 
 export function evalCategory(services: Services): Category {
   return {
     name: 'eval',
     description:
-      'Grade outputs with code graders, inspect the graded record (trials) of every agent output, export it, and train the failure predictor.',
+      'Grade outputs with code graders and LLM judges, calibrate the judge against human labels, inspect the graded record (trials) of every agent output, export it, and train the failure predictor.',
     tools: [
       evaluateOutput(services),
       trialsList(services),
       trialGet(services),
       exportTrainingData(services),
       trainPredictor(services),
+      judgeCalibrate(services),
     ],
   };
 }

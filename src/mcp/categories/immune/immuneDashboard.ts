@@ -71,7 +71,10 @@ const output = z.object({
 });
 
 export function immuneDashboard(
-  services: Pick<Services, 'alerts' | 'config' | 'federation' | 'immune' | 'redact'>,
+  services: Pick<
+    Services,
+    'alerts' | 'cases' | 'clock' | 'config' | 'federation' | 'immune' | 'redact' | 'usage'
+  >,
 ) {
   return defineTool({
     name: 'immune_dashboard',
