@@ -138,6 +138,31 @@ describe('judges by default', () => {
     expect(r.evaluation.ungraded?.[0]?.reason).toMatch(/judge unavailable/);
   });
 
+  it('reserve their cost in the same budget; with none left they say so and fail nothing', async () => {
+    // One provider: the judge has nowhere else to go.
+    h = await startHarness({
+      env: {
+        OPENAI_API_KEY: 'sk-judges',
+        OPENAI_BASE_URL: `${fake.url}/v1`,
+        TASK_ORCHESTRATOR_RETRY_MAX: '0',
+        TASK_ORCHESTRATOR_TOOLS: 'all',
+        TASK_ORCHESTRATOR_JUDGE_GRADERS: 'auto',
+        TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+      },
+    });
+    // Enough for a 10-token answer (reserved at its worst case), not for the judge's call after it.
+    await h.call('cost_set_budget', { provider: 'openai', daily_usd: 0.0001 });
+    fake.script({ text: 'Paris.' });
+    const r = sc<Spawned & { evaluation: { ungraded?: Array<{ grader: string; reason: string }> } }>(
+      await h.call('spawn_agent', { prompt: 'Capital of France?', max_tokens: 10 }),
+    );
+    expect(fake.requests).toHaveLength(1);
+    expect(judgeRequests()).toHaveLength(0);
+    expect(r.evaluation.pass).toBe(true);
+    expect(r.evaluation.ungraded?.[0]?.grader).toBe('relevance');
+    expect(r.evaluation.ungraded?.[0]?.reason).toMatch(/budget/i);
+  });
+
   it('are off with one setting', async () => {
     await start({ TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off' });
     fake.script({ text: 'Paris.' });
@@ -255,6 +280,13 @@ describe('flaky prompts', () => {
     await run('no'); // F F F: fails consistently now, learned again
     expect(await occurrences()).toBe(2);
     expect(sc<{ total: number }>(await h!.call('trials_list', { flaky: true })).total).toBe(0);
+    // The dashboard lists flaky prompts while they are flaky.
+    await run('yes');
+    const dash = textOf(await h!.call('immune_dashboard', {}));
+    expect(dash).toMatch(
+      /## Flaky prompts\n- gemini\/gemini-2\.5-flash-lite, pass rate 0\.3333 over 6 runs: answer yes or no/,
+    );
+    expect(dash).toMatch(/## Agents and judges\nAgents: 6 calls/);
   });
 });
 
