@@ -1,6 +1,6 @@
 /**
  * The layer check: imports flow one way,
- *   cli -> app -> mcp -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
+ *   cli -> app -> {mcp, hooks} -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
  * (safety imports only core and storage: what it guards is handed to it by the composition root;
  * the failure memory in immune/ imports only core and storage; runs/ is the graded run that
  * joins agents, grading and the memory).
@@ -21,8 +21,9 @@ const mayImport = {
   immune: ['core', 'storage'],
   evaluation: below,
   runs: [...below, 'immune', 'evaluation'],
+  hooks: [...below, 'immune', 'evaluation', 'runs'],
   mcp: [...below, 'immune', 'evaluation', 'runs'],
-  app: [...below, 'immune', 'evaluation', 'runs', 'mcp'],
+  app: [...below, 'immune', 'evaluation', 'runs', 'hooks', 'mcp'],
 };
 const layers = Object.keys(mayImport);
 const above = Object.fromEntries(

@@ -72,6 +72,13 @@ program
   .action(lazy(async () => (await import('./app/commands/decisions.js')).waiveGatesCommand));
 
 program
+  .command('hook <event>')
+  .description(
+    "Claude Code hook handler (the plugin installs it): the event's JSON on stdin, Claude Code's hook answer on stdout; never fails Claude Code",
+  )
+  .action(lazy(async () => (await import('./app/commands/hook.js')).hookCommand));
+
+program
   .command('doctor')
   .description('check configuration, state folder, tools and providers')
   .option('--json', 'machine-readable output')

@@ -94,6 +94,10 @@ export interface Config {
   readonly decayIntervalS: number;
   /** Retrain the failure predictor after this many new trials (0 = only on request). */
   readonly retrainEvery: number;
+  /** Claude Code hooks answer and learn (false: they do nothing). */
+  readonly hooks: boolean;
+  /** The Stop hook grades Claude Code's final answers. */
+  readonly hookGrade: boolean;
   /** Commands actually run (run_with_error_capture, schedules, approved actions); false = dry run. */
   readonly execute: boolean;
   /** Programs those commands may start. */
@@ -297,6 +301,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,
     retrainEvery: e.TASK_ORCHESTRATOR_RETRAIN_EVERY,
     execute: e.TASK_ORCHESTRATOR_EXECUTE === 'on',
+    hooks: e.TASK_ORCHESTRATOR_HOOKS === 'on',
+    hookGrade: e.TASK_ORCHESTRATOR_HOOK_GRADE === 'on',
     commands: Object.freeze([...e.TASK_ORCHESTRATOR_COMMANDS]),
     approvalTtlS: e.TASK_ORCHESTRATOR_APPROVAL_TTL_S,
     execEnv: Object.freeze(e.TASK_ORCHESTRATOR_EXEC_ENV),

@@ -279,6 +279,14 @@ export const VARIABLES = {
     int(120, 1, 1_000_000),
     'HTTP mode: requests per minute per client address before authentication (429 above).',
   ),
+  TASK_ORCHESTRATOR_HOOKS: row(
+    oneOf(['on', 'off'], 'on'),
+    "Claude Code hooks (`task-orchestrator hook <event>`, installed by the plugin): `off` makes every hook answer nothing and store nothing. Set it per project in `.claude/settings.json`'s `env`.",
+  ),
+  TASK_ORCHESTRATOR_HOOK_GRADE: row(
+    oneOf(['on', 'off'], 'on'),
+    "The Stop hook grades Claude Code's final answer (code graders, and judges when a provider is configured) and stores it as a trial; `off` skips it.",
+  ),
   TASK_ORCHESTRATOR_EXECUTE: row(
     oneOf(['on', 'off'], 'off'),
     '`on`: run_with_error_capture, scheduled commands and approved actions really run; `off`: dry run.',

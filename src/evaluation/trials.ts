@@ -7,12 +7,14 @@ import type { Page, PageRequest } from '../core/pagination.js';
 import type { AppendLog } from '../storage/appendLog.js';
 import type { FailureType, GraderOutcome } from './graders/pipeline.js';
 
-/** A grading failure, or the provider failing to answer at all. */
-export type TrialFailureType = FailureType | 'provider_error';
+/** A grading failure, the provider failing to answer at all, or a Claude Code tool call failing. */
+export type TrialFailureType = FailureType | 'provider_error' | 'tool_error';
 
 export interface Trial {
   id: string;
   operation: string;
+  /** Whose output: `claude_code` (its hooks), `spawn_agent`, ... (sourceOf(operation) when absent). */
+  source?: string;
   prompt: string;
   output: string;
   provider?: string;
@@ -44,8 +46,18 @@ export interface Trial {
 const PROMPT_CHARS = 4000;
 const OUTPUT_CHARS = 8000;
 
+/** Whose work an operation is: claude_code, judge, scheduler, spawn_archetype_agent, or the operation's name. */
+export function sourceOf(operation: string): string {
+  const head = operation.split(':')[0]!;
+  if (head === 'archetype') return 'spawn_archetype_agent';
+  if (head === 'schedule') return 'scheduler';
+  return head;
+}
+
 export interface TrialQuery extends PageRequest {
   operation?: string | undefined;
+  /** Only trials of this source (claude_code, spawn_agent, ...). */
+  source?: string | undefined;
   pass?: boolean | undefined;
   provider?: string | undefined;
   failure_type?: string | undefined;
@@ -75,6 +87,7 @@ export class TrialStore {
     const all = await this.log.readAll();
     const matches = all
       .filter((t) => (q.operation ? t.operation === q.operation : true))
+      .filter((t) => (q.source ? (t.source ?? sourceOf(t.operation)) === q.source : true))
       .filter((t) => (q.pass === undefined ? true : t.pass === q.pass))
       .filter((t) => (q.provider ? t.provider === q.provider : true))
       .filter((t) => (q.failure_type ? t.failure_type === q.failure_type : true))

@@ -23,6 +23,10 @@ export const GUARDRAILS: ReadonlyArray<[string, string]> = [
     'A similar request was declined before: if part of it truly cannot be done, say exactly which part and why, and do the rest.',
   ],
   ['low_quality', 'Address every part of the request completely and precisely.'],
+  [
+    'tool_error',
+    'A similar command or edit failed before in this project: read the earlier error and fix its cause before running it again.',
+  ],
   ['provider_error', 'Keep the request concise; a similar request failed at the provider before.'],
 ];
 
@@ -37,6 +41,7 @@ export const SEVERITY: Record<string, number> = {
   length_violation: 0.7,
   low_quality: 0.7,
   refusal: 0.7,
+  tool_error: 0.6,
   provider_error: 0.6,
 };
 

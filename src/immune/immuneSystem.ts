@@ -58,6 +58,10 @@ export interface CheckResult {
     /** Decayed strength now (1 = a fresh failure). */
     strength: number;
     prompt_summary: string;
+    /** What fixed it last time, when known. */
+    lesson?: string;
+    /** Whose work failed (claude_code, spawn_agent, ...). */
+    source?: string;
     /** Lineage of a pattern imported from another project. */
     origin?: { project: string; pattern_id: string };
   }>;
@@ -134,6 +138,8 @@ export class ImmuneSystem {
     model?: string | undefined;
     /** The prompt carried guardrails and still failed (a guardrail miss, for the dashboard). */
     guarded?: boolean | undefined;
+    /** Whose work failed (`claude_code`, ...); default: derived from the operation. */
+    source?: string | undefined;
   }): Promise<{ pattern_id: string; merged: boolean }> {
     return this.store.transact((state): Decision<ImmuneEvent, { pattern_id: string; merged: boolean }> => {
       const at = isoTime(this.clock);
@@ -153,6 +159,7 @@ export class ImmuneSystem {
       const pattern: FailurePattern = {
         id: newId('pat'),
         operation: f.operation,
+        ...(f.source ? { source: f.source } : {}),
         failure_type: f.failure_type,
         ...(f.model ? { model: f.model } : {}),
         prompt_summary: f.prompt.slice(0, 300),
@@ -245,11 +252,24 @@ export class ImmuneSystem {
           escalated: this.escalated(p),
           strength: Number(strength.toFixed(4)),
           prompt_summary: p.prompt_summary.slice(0, 160),
+          ...(p.lesson ? { lesson: p.lesson } : {}),
+          ...(p.source ? { source: p.source } : {}),
           ...(p.origin ? { origin: { project: p.origin.project, pattern_id: p.origin.pattern_id } } : {}),
         })),
         warnings,
         guardrails,
         injection_markers: injection,
+      };
+    });
+  }
+
+  /** Records what fixed a pattern's failure (a later attempt that worked); shown with its matches. */
+  async recordLesson(id: string, lesson: string): Promise<void> {
+    await this.store.transact((state) => {
+      if (!state.patterns.has(id)) return { result: undefined };
+      return {
+        event: { type: 'lesson', id, at: isoTime(this.clock), lesson: lesson.slice(0, 600) },
+        result: undefined,
       };
     });
   }
@@ -474,12 +494,15 @@ export class ImmuneSystem {
     return this.store.read((state) => dashboardOf(state, days, nowMs));
   }
 
-  async list(page: PageRequest & { failure_type?: string | undefined }): Promise<Page<FailurePattern>> {
+  async list(
+    page: PageRequest & { failure_type?: string | undefined; source?: string | undefined },
+  ): Promise<Page<FailurePattern>> {
     return this.store.read((state) => {
       const all = [...state.order]
         .reverse()
         .map((id) => state.patterns.get(id)!)
-        .filter((p) => !page.failure_type || p.failure_type === page.failure_type);
+        .filter((p) => !page.failure_type || p.failure_type === page.failure_type)
+        .filter((p) => !page.source || (p.source ?? p.operation.split(':')[0]) === page.source);
       return paginate(all, page);
     });
   }

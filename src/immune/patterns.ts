@@ -21,6 +21,10 @@ type FailurePatternCore = Pick<
 export interface FailurePattern {
   id: string;
   operation: string;
+  /** Whose work failed: `claude_code` (its hooks), `spawn_agent`, ... (from the operation when absent). */
+  source?: string;
+  /** What fixed it last time, when known (a later attempt of the same kind that worked). */
+  lesson?: string;
   failure_type: string;
   /** provider/model of the failing run, when one answered. */
   model?: string;
@@ -92,6 +96,7 @@ export type ImmuneEvent =
   | { type: 'save'; id: string; at: string }
   | { type: 'saved'; ids: string[]; at: string }
   | { type: 'feedback'; id: string; at: string; verdict: 'false_positive' | 'confirmed' }
+  | { type: 'lesson'; id: string; at: string; lesson: string }
   | { type: 'overridden'; ids: string[]; at: string; reason: string; by: string }
   | { type: 'pruned'; ids: string[]; at: string; reason: string }
   | { type: 'shared'; ids: string[]; shared: boolean; at: string }
@@ -301,6 +306,13 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
         touch(state, p, event.at);
       }
       return;
+    case 'lesson': {
+      const p = state.patterns.get(event.id);
+      if (!p) return;
+      p.lesson = event.lesson;
+      touch(state, p, event.at);
+      return;
+    }
     case 'feedback': {
       const p = state.patterns.get(event.id);
       if (!p) return;

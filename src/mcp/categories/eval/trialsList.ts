@@ -3,10 +3,16 @@ import type { Services } from '../../services.js';
 import { pageFields } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
 import { paginate } from '../../../core/pagination.js';
+import { sourceOf } from '../../../evaluation/trials.js';
 
 const input = z
   .object({
     operation: z.string().max(80).optional().describe('Only this operation, e.g. spawn_agent'),
+    source: z
+      .string()
+      .max(40)
+      .optional()
+      .describe("Only this source: claude_code (Claude Code's own work, from its hooks), spawn_agent, ..."),
     pass: z.boolean().optional().describe('Only passing (true) or failing (false) trials'),
     provider: z.string().max(40).optional().describe('Only this provider'),
     failure_type: z.string().max(40).optional().describe('Only this failure type, e.g. schema_violation'),
@@ -21,6 +27,7 @@ const input = z
 const row = z.object({
   id: z.string(),
   operation: z.string(),
+  source: z.string(),
   created_at: z.string(),
   pass: z.boolean(),
   score: z.number(),
@@ -62,6 +69,7 @@ export function trialsList(services: Pick<Services, 'cases' | 'trials'>) {
       const trials = page.items.map((t) => ({
         id: t.id,
         operation: t.operation,
+        source: t.source ?? sourceOf(t.operation),
         created_at: t.created_at,
         pass: t.pass,
         score: t.score,

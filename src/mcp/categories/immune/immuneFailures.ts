@@ -4,12 +4,22 @@ import { pageFields } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
 
 const input = z
-  .object({ failure_type: z.string().max(40).optional().describe('Only this failure type'), ...pageFields })
+  .object({
+    failure_type: z.string().max(40).optional().describe('Only this failure type'),
+    source: z
+      .string()
+      .max(40)
+      .optional()
+      .describe("Only this source: claude_code (Claude Code's own failures), spawn_agent, ..."),
+    ...pageFields,
+  })
   .strict();
 
 const pattern = z.object({
   id: z.string(),
   operation: z.string(),
+  source: z.string().optional().describe('Whose work failed: claude_code, spawn_agent, ...'),
+  lesson: z.string().optional().describe('What fixed it last time'),
   failure_type: z.string(),
   prompt_summary: z.string(),
   output_summary: z.string(),
@@ -46,7 +56,7 @@ export function immuneFailures(services: Pick<Services, 'immune'>) {
     name: 'immune_failures',
     title: 'Remembered failure patterns',
     description:
-      'The failure patterns the project remembers, newest first: operation, failure type, prompt and output summaries, grader scores, occurrences and saves. Paginated.',
+      "The failure patterns the project remembers, newest first (Claude Code's own with source claude_code): operation, failure type, prompt and output summaries, grader scores, occurrences, saves and the lesson learned. Paginated.",
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -58,7 +68,7 @@ export function immuneFailures(services: Pick<Services, 'immune'>) {
           : page.items
               .map(
                 (p) =>
-                  `${p.id} ${p.failure_type} x${p.occurrences} (${p.operation}): ${p.prompt_summary.slice(0, 100)}`,
+                  `${p.id} ${p.failure_type} x${p.occurrences} (${p.operation}): ${p.prompt_summary.slice(0, 100)}${p.lesson ? `\n  lesson: ${p.lesson.slice(0, 200)}` : ''}`,
               )
               .join('\n');
       return ok(
