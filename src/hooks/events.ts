@@ -93,6 +93,6 @@ export function errorText(error: unknown): string {
   try {
     return JSON.stringify(error);
   } catch {
-    return String(error);
+    return 'unreadable error';
   }
 }
