@@ -55,7 +55,7 @@ export type HookOutput =
 export function parseHookInput(text: string): HookInput | undefined {
   try {
     const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v) : undefined;
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
   } catch {
     return undefined;
   }
