@@ -42,11 +42,11 @@ module.exports = {
       to: { path: `^src/(${above[layer].join('|')})` },
     })),
     {
-      name: 'cli-is-commander-only',
-      comment: 'cli.ts parses the command line and imports a command module when it runs',
+      name: 'cli-only-dispatches',
+      comment: 'cli.ts only dispatches: to the hook handler or to the command line (app/commandLine.ts)',
       severity: 'error',
       from: { path: '^src/cli\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/(core/|app/commands/|evaluation/exportFormats\\.ts$)' },
+      to: { path: '^src/', pathNot: '^src/app/(commandLine|commands/hook)\\.ts$' },
     },
     {
       name: 'config-imports-core-only',

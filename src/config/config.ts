@@ -12,7 +12,7 @@ import type { LogLevel } from '../core/logger.js';
 import { CHILD_ENV_NAMES, DEFAULT_MODELS } from './defaults.js';
 import type { JudgeCriterionName } from './defaults.js';
 import { list, nonEmpty } from './parsers.js';
-import { envSchema } from './variables.js';
+import { parseEnv } from './variables.js';
 
 export type ProviderConfig = ApiProviderConfig | ClaudeCliConfig;
 
@@ -96,8 +96,8 @@ export interface Config {
   readonly retrainEvery: number;
   /** Claude Code hooks answer and learn (false: they do nothing). */
   readonly hooks: boolean;
-  /** The Stop hook grades Claude Code's final answers. */
-  readonly hookGrade: boolean;
+  /** The Stop hook grades Claude Code's final answers: code graders (`on`), with judges, or not at all. */
+  readonly hookGrade: 'on' | 'judges' | 'off';
   /** Commands actually run (run_with_error_capture, schedules, approved actions); false = dry run. */
   readonly execute: boolean;
   /** Programs those commands may start. */
@@ -189,14 +189,12 @@ export interface LoadConfigOptions {
  * @throws AppError CONFIG_INVALID naming every bad variable.
  */
 export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): Config {
-  const parsed = envSchema().safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => i.message);
-    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${lines.join('; ')}`, {
+  const parsed = parseEnv(env);
+  if (!parsed.ok)
+    throw new AppError('CONFIG_INVALID', `Invalid configuration: ${parsed.issues.join('; ')}`, {
       hint: 'Fix the variable(s) named above, or unset them to use the defaults',
     });
-  }
-  const e = parsed.data;
+  const e = parsed.value;
   const cwd = options.cwd ?? process.cwd();
   const home = nonEmpty(e.TASK_ORCHESTRATOR_HOME);
 
@@ -302,7 +300,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     retrainEvery: e.TASK_ORCHESTRATOR_RETRAIN_EVERY,
     execute: e.TASK_ORCHESTRATOR_EXECUTE === 'on',
     hooks: e.TASK_ORCHESTRATOR_HOOKS === 'on',
-    hookGrade: e.TASK_ORCHESTRATOR_HOOK_GRADE === 'on',
+    hookGrade: e.TASK_ORCHESTRATOR_HOOK_GRADE,
     commands: Object.freeze([...e.TASK_ORCHESTRATOR_COMMANDS]),
     approvalTtlS: e.TASK_ORCHESTRATOR_APPROVAL_TTL_S,
     execEnv: Object.freeze(e.TASK_ORCHESTRATOR_EXEC_ENV),

@@ -4,7 +4,6 @@
  * and one line of documentation. The typed config (config.ts), `doctor` and the README's
  * environment section are all derived from this table.
  */
-import { z } from 'zod';
 import {
   CHILD_ENV_NAMES,
   DEFAULT_COMMANDS,
@@ -27,6 +26,7 @@ import {
   text,
   url,
 } from './parsers.js';
+import { ConfigIssue } from './parsers.js';
 import type { Parser, Raw } from './parsers.js';
 
 export interface Variable<T> {
@@ -284,8 +284,8 @@ export const VARIABLES = {
     "Claude Code hooks (`task-orchestrator hook <event>`, installed by the plugin): `off` makes every hook answer nothing and store nothing. Set it per project in `.claude/settings.json`'s `env`.",
   ),
   TASK_ORCHESTRATOR_HOOK_GRADE: row(
-    oneOf(['on', 'off'], 'on'),
-    "The Stop hook grades Claude Code's final answer (code graders, and judges when a provider is configured) and stores it as a trial; `off` skips it.",
+    oneOf(['on', 'judges', 'off'], 'on'),
+    "The Stop hook grades Claude Code's final answer with code graders and stores it as a trial (`on`, nothing leaves the machine); `judges` adds LLM judges on a provider of the environment (the answer is sent to it); `off` skips grading.",
   ),
   TASK_ORCHESTRATOR_EXECUTE: row(
     oneOf(['on', 'off'], 'off'),
@@ -326,20 +326,29 @@ export type VariableName = keyof typeof VARIABLES;
 /** The parsed environment: each variable's typed value. */
 export type ParsedEnv = { [K in VariableName]: (typeof VARIABLES)[K] extends Variable<infer T> ? T : never };
 
-/** One zod object over every variable, each parser given its own name for messages. */
-export function envSchema(): z.ZodType<ParsedEnv, Record<string, Raw>> {
-  // Built at run time from the table; the type above is what the table's parsers return.
-  const shape = Object.fromEntries(
-    Object.entries(VARIABLES).map(([name, v]) => [name, (v.parse as Parser<unknown>)(name)]),
-  );
-  return z.object(shape) as unknown as z.ZodType<ParsedEnv, Record<string, Raw>>;
+/** Parses every variable of the table; every refused one is named in `issues`. */
+export function parseEnv(
+  env: Record<string, Raw>,
+): { ok: true; value: ParsedEnv } | { ok: false; issues: string[] } {
+  const value: Record<string, unknown> = {};
+  const issues: string[] = [];
+  for (const [name, v] of Object.entries(VARIABLES)) {
+    try {
+      value[name] = (v.parse as Parser<unknown>)(name)(env[name]);
+    } catch (error) {
+      if (!(error instanceof ConfigIssue)) throw error;
+      issues.push(error.message);
+    }
+  }
+  // The type above is what the table's parsers return.
+  return issues.length ? { ok: false, issues } : { ok: true, value: value as ParsedEnv };
 }
 
 /** The default as people read it: the row's `shown`, else the parsed default. */
 export function shownDefault(name: VariableName): string {
   const v: Variable<unknown> = VARIABLES[name];
   if (v.shown !== undefined) return v.shown;
-  const value = v.parse(name).parse(undefined);
+  const value = v.parse(name)(undefined);
   if (value === undefined) return '-';
   if (Array.isArray(value)) return value.length ? value.join(',') : '-';
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'

@@ -49,7 +49,7 @@ export interface HookContext {
   cases(): Promise<CaseBook>;
   /** Ready tasks, most urgent first. */
   readyTasks(limit: number): Promise<Array<{ id: string; title: string; priority: string }>>;
-  /** Code graders, and LLM judges when a provider is configured and the budget allows. */
+  /** Code graders; LLM judges too with TASK_ORCHESTRATOR_HOOK_GRADE=judges, a provider and budget. */
   grade(prompt: string, output: string): Promise<Evaluation>;
 }
 
@@ -283,7 +283,7 @@ async function postToolUse(input: HookInput, ctx: HookContext): Promise<HookOutp
 }
 
 async function stop(event: 'Stop' | 'SubagentStop', input: HookInput, ctx: HookContext): Promise<HookOutput> {
-  if (!ctx.config.hookGrade || input.stop_hook_active) return undefined;
+  if (ctx.config.hookGrade === 'off' || input.stop_hook_active) return undefined;
   const output = input.last_assistant_message;
   if (typeof output !== 'string' || !output.trim()) return undefined;
   const request = (await lastUserRequest(input.transcript_path)) ?? '';

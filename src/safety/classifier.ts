@@ -11,7 +11,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import { canonicalize, WRAPPER_VALUE_OPTIONS, WRAPPERS } from './commandParse.js';
 
@@ -19,32 +18,55 @@ export type Verdict = 'SAFE' | 'REQUIRES_APPROVAL' | 'BLOCKED';
 
 const RANK: Record<Verdict, number> = { SAFE: 0, REQUIRES_APPROVAL: 1, BLOCKED: 2 };
 
-const ruleSchema = z
-  .object({
-    id: z.string().min(1),
-    verdict: z.enum(['REQUIRES_APPROVAL', 'BLOCKED']),
-    reason: z.string().min(1),
-    pattern: z.string().optional(),
-    command: z.array(z.string()).optional(),
-    subcommand: z.string().optional(),
-    flags: z.array(z.string()).optional(),
-    anyFlags: z.array(z.string()).optional(),
-    targets: z.array(z.string()).optional(),
-    argsPattern: z.string().optional(),
-    pipeline: z.object({ from: z.array(z.string()), to: z.array(z.string()) }).optional(),
-  })
-  .strict()
-  .refine((r) => r.pattern || r.command || r.pipeline, {
-    message: 'a rule needs pattern, command or pipeline',
-  });
+export interface OperationRule {
+  id: string;
+  verdict: 'REQUIRES_APPROVAL' | 'BLOCKED';
+  reason: string;
+  pattern?: string;
+  command?: string[];
+  subcommand?: string;
+  flags?: string[];
+  anyFlags?: string[];
+  targets?: string[];
+  argsPattern?: string;
+  pipeline?: { from: string[]; to: string[] };
+}
 
-const fileSchema = z.object({
-  version: z.literal(1),
-  description: z.string().optional(),
-  rules: z.array(ruleSchema),
-});
+const STRING_FIELDS = ['pattern', 'subcommand', 'argsPattern'] as const;
+const LIST_FIELDS = ['command', 'flags', 'anyFlags', 'targets'] as const;
+const ALLOWED = new Set(['id', 'verdict', 'reason', 'pipeline', ...STRING_FIELDS, ...LIST_FIELDS]);
+const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
-export type OperationRule = z.infer<typeof ruleSchema>;
+/**
+ * Checks a rules file's shape; returns what is wrong, or the rules. Written out rather than with
+ * a schema library: the classifier runs in Claude Code's PreToolUse hook on every command, where
+ * loading one costs more than the check.
+ */
+function checkRules(raw: unknown): OperationRule[] | string {
+  const doc = raw as { version?: unknown; rules?: unknown } | null;
+  if (!doc || typeof doc !== 'object' || doc.version !== 1) return 'version must be 1';
+  if (!Array.isArray(doc.rules)) return 'rules must be a list';
+  for (const [i, rule] of (doc.rules as unknown[]).entries()) {
+    const r = rule as Record<string, unknown> | null;
+    const where = `rule ${i + 1}`;
+    if (!r || typeof r !== 'object' || Array.isArray(r)) return `${where} is not an object`;
+    const unknown = Object.keys(r).filter((k) => !ALLOWED.has(k));
+    if (unknown.length) return `${where} has unknown fields ${unknown.join(', ')}`;
+    if (typeof r.id !== 'string' || !r.id) return `${where} needs an id`;
+    if (r.verdict !== 'REQUIRES_APPROVAL' && r.verdict !== 'BLOCKED')
+      return `${r.id}: verdict must be REQUIRES_APPROVAL or BLOCKED`;
+    if (typeof r.reason !== 'string' || !r.reason) return `${r.id}: reason is required`;
+    for (const f of STRING_FIELDS)
+      if (r[f] !== undefined && typeof r[f] !== 'string') return `${r.id}: ${f} must be text`;
+    for (const f of LIST_FIELDS)
+      if (r[f] !== undefined && !isList(r[f])) return `${r.id}: ${f} must be a list of text`;
+    const p = r.pipeline as { from?: unknown; to?: unknown } | undefined;
+    if (p !== undefined && (typeof p !== 'object' || !isList(p.from) || !isList(p.to)))
+      return `${r.id}: pipeline needs from and to lists`;
+    if (!r.pattern && !r.command && !r.pipeline) return `${r.id}: a rule needs pattern, command or pipeline`;
+  }
+  return doc.rules as OperationRule[];
+}
 
 interface CompiledRule extends OperationRule {
   regex?: RegExp;
@@ -263,16 +285,17 @@ async function readRules(file: string, required: boolean): Promise<OperationRule
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new AppError('CONFIG_INVALID', `Cannot read operation rules ${file}`, { cause: error });
   }
-  const parsed = fileSchema.safeParse(JSON.parse(text));
-  if (!parsed.success)
-    throw new AppError(
-      'CONFIG_INVALID',
-      `Invalid operation rules in ${file}: ${parsed.error.issues[0]?.message}`,
-      {
-        hint: 'Each rule needs id, verdict (BLOCKED or REQUIRES_APPROVAL), reason and a pattern, command or pipeline',
-      },
-    );
-  for (const r of parsed.data.rules) {
+  let rules: OperationRule[] | string;
+  try {
+    rules = checkRules(JSON.parse(text));
+  } catch {
+    rules = 'not valid JSON';
+  }
+  if (typeof rules === 'string')
+    throw new AppError('CONFIG_INVALID', `Invalid operation rules in ${file}: ${rules}`, {
+      hint: 'Each rule needs id, verdict (BLOCKED or REQUIRES_APPROVAL), reason and a pattern, command or pipeline',
+    });
+  for (const r of rules) {
     for (const re of [r.pattern, r.argsPattern])
       if (re)
         try {
@@ -281,5 +304,5 @@ async function readRules(file: string, required: boolean): Promise<OperationRule
           throw new AppError('CONFIG_INVALID', `Rule ${r.id} in ${file} has an invalid regex`);
         }
   }
-  return parsed.data.rules;
+  return rules;
 }

@@ -201,10 +201,12 @@ describe('the Claude Code plugin', () => {
   it('learns a failed command, guards the reworded request, denies a force push, grades the answer', async () => {
     expect.hasAssertions();
     // Session 1: a Bash command fails; the answer is graded.
-    const first = await session('Run the unit tests of the billing module', [
-      { bash: 'ls ./billing-module-tests' },
-      { text: 'The billing module has no tests folder yet.' },
-    ]);
+    const first = await session(
+      'Run the unit tests of the billing module',
+      [{ bash: 'ls ./billing-module-tests' }, { text: 'The billing module has no tests folder yet.' }],
+      // Judges for the Stop grade are asked for; otherwise nothing leaves the machine.
+      { TASK_ORCHESTRATOR_HOOK_GRADE: 'judges' },
+    );
     expect(first.code, first.stderr).toBe(0);
     const h = await startHarness({
       stateDir: path.join(project, '.task-orchestrator'),
@@ -225,7 +227,7 @@ describe('the Claude Code plugin', () => {
       ).trials;
       expect(trials.map((t) => t.operation).sort()).toEqual(['claude_code:Bash', 'claude_code:answer']);
       expect(trials.find((t) => t.operation === 'claude_code:answer')?.pass).toBe(true);
-      // With a provider in the environment (Claude Code's own), the answer was judged as well.
+      // Asked for, with a provider in the environment (Claude Code's own), the answer was judged as well.
       expect(model.judged).toBe(1);
     } finally {
       await h.close();
@@ -259,5 +261,7 @@ describe('the Claude Code plugin', () => {
     const fourth = await session('Say hello', [{ text: 'Hello.' }]);
     expect(fourth.code, fourth.stderr).toBe(0);
     expect((JSON.parse(fourth.stdout) as { result: string }).result).toBe('Hello.');
+    // Sessions 2-4 graded their answers with code graders only: no judge request reached the model.
+    expect(model.judged).toBe(1);
   }, 240_000);
 });

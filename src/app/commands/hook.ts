@@ -121,7 +121,8 @@ function lazyContext(config: Config): HookContext & { close(): Promise<void> } {
         import('../../tasks/gates.js'),
       ]);
       const apiProviders = config.providers.filter((p) => p.name !== 'claude-code');
-      if (apiProviders.length === 0 || config.judgeGraders === 'off')
+      // Judges send the answer to a provider: only when asked for (privacy by default).
+      if (config.hookGrade !== 'judges' || apiProviders.length === 0 || config.judgeGraders === 'off')
         return gradeAsync(output, defaultGraders(false, 'off', output), undefined, new SchemaCache(), {
           prompt,
         });

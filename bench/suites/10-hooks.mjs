@@ -1,0 +1,158 @@
+/**
+ * Issue 16: the Claude Code hook is on every prompt and tool call. Its latency (a new process per
+ * event, as Claude Code runs it: event JSON on stdin) against bare `node -e 0` on the same
+ * machine, with an empty memory and with 10,000 patterns; and how many tokens the hooks add to a
+ * prompt that matches remembered failures.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { cliPath, percentile, root, tempDir } from '../lib.mjs';
+
+const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
+const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
+const { openStorage } = await import(dist('storage', 'storage.js'));
+const { createLogger } = await import(dist('core', 'logger.js'));
+const { encode } = await import('gpt-tokenizer/encoding/cl100k_base');
+
+const WORDS = ['build', 'deploy', 'migrate', 'test', 'lint', 'parse', 'render', 'sync', 'index', 'export'];
+const THINGS = [
+  'billing',
+  'auth',
+  'search',
+  'invoices',
+  'payments',
+  'reports',
+  'users',
+  'cache',
+  'queue',
+  'mailer',
+];
+const text = (i) =>
+  `${WORDS[i % 10]} the ${THINGS[Math.floor(i / 10) % 10]} module step ${i} with npm run task-${i % 97}`;
+
+async function seed(dir, n) {
+  const storage = await openStorage({
+    stateDir: dir,
+    logger: createLogger({ level: 'error', write: () => {} }),
+  });
+  const immune = new ImmuneSystem(storage, { now: () => Date.now() });
+  const at = new Date().toISOString();
+  for (let i = 0; i < n; i += 500) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 500); j++)
+      batch.push({
+        project: 'bench',
+        pattern_id: `pat_${j}`,
+        operation: 'claude_code:Bash',
+        failure_type: 'tool_error',
+        prompt_summary: text(j),
+        output_summary: 'Error: failed',
+        text: text(j),
+        occurrences: 1,
+        saves: 0,
+        strength: 1,
+        strength_at: at,
+        first_seen: at,
+        last_seen: at,
+        updated_at: at,
+      });
+    await immune.importPatterns(batch);
+  }
+  await storage.close();
+}
+
+function time(args, input, cwd) {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, {
+    input,
+    cwd,
+    env: { PATH: process.env.PATH },
+    encoding: 'utf8',
+  });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
+  return { ms, stdout: r.stdout };
+}
+
+export default {
+  name: 'hooks',
+  title: 'Claude Code hooks: latency per event against bare node, and tokens added',
+  async run() {
+    const rows = [];
+    const N = 40;
+    for (const n of [0, 10_000]) {
+      const project = tempDir('to-bench-hooks-');
+      if (n) await seed(path.join(project.dir, '.task-orchestrator'), n);
+      const event = (name, extra) =>
+        JSON.stringify({ hook_event_name: name, session_id: 'bench', cwd: project.dir, ...extra });
+      const cases = {
+        UserPromptSubmit: event('UserPromptSubmit', {
+          prompt: 'please refactor the logging of the web server',
+        }),
+        PreToolUse: event('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'ls -la src' } }),
+        PostToolUse: event('PostToolUse', { tool_name: 'Bash', tool_input: { command: 'ls -la src' } }),
+      };
+      // Interleaved with bare node, so both see the same machine load.
+      const bare = [];
+      const hooks = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+      for (let i = 0; i < N + 3; i++) {
+        const b = time(['-e', '0'], '', project.dir).ms;
+        const per = Object.entries(cases).map(([k, input]) => [
+          k,
+          time([cliPath, 'hook', k], input, project.dir).ms,
+        ]);
+        if (i < 3) continue; // warm the file cache
+        bare.push(b);
+        for (const [k, ms] of per) hooks[k].push(ms);
+      }
+      const base = percentile(bare, 50);
+      rows.push({ metric: `${n.toLocaleString('en')} patterns: node -e 0 p50`, value: base, unit: 'ms' });
+      for (const [k, times] of Object.entries(hooks)) {
+        const p50 = percentile(times, 50);
+        rows.push({
+          metric: `${n.toLocaleString('en')} patterns: hook ${k} p50 / p99`,
+          value: `${p50.toFixed(0)} / ${percentile(times, 99).toFixed(0)}`,
+          unit: 'ms',
+        });
+        rows.push({
+          metric: `${n.toLocaleString('en')} patterns: hook ${k} p50 / node p50`,
+          value: p50 / base,
+          unit: 'x',
+          target: '<= 2',
+          pass: p50 / base <= 2,
+        });
+      }
+      if (n) {
+        // A prompt that resembles remembered failures: what the hook adds to the model's context.
+        const matching = time(
+          [cliPath, 'hook', 'UserPromptSubmit'],
+          event('UserPromptSubmit', { prompt: `${text(42)} again` }),
+          project.dir,
+        );
+        const added = JSON.parse(matching.stdout).hookSpecificOutput.additionalContext;
+        rows.push({
+          metric: 'tokens added to a matching prompt (cl100k)',
+          value: encode(added).length,
+          target: '<= 600',
+          pass: encode(added).length <= 600,
+        });
+        const quiet = time([cliPath, 'hook', 'UserPromptSubmit'], cases.UserPromptSubmit, project.dir);
+        rows.push({
+          metric: 'tokens added to a prompt that matches nothing',
+          value: quiet.stdout.trim() ? encode(quiet.stdout).length : 0,
+          target: '0',
+          pass: !quiet.stdout.trim(),
+        });
+      }
+      project.remove();
+    }
+    return {
+      rows,
+      notes: [
+        'Each event starts a new node process, as Claude Code runs a command hook; bin/cli.js dispatches `hook` before the command-line parser and the handlers import only what the event needs (no zod: the config and the classifier parse by hand).',
+        "PreToolUse classifies the command, then matches it against Claude Code's earlier failing commands; UserPromptSubmit matches the prompt against the whole memory (TF-IDF), so its cost grows with the replay of the event log at 10,000 patterns.",
+      ],
+    };
+  },
+};

@@ -1,0 +1,109 @@
+/**
+ * The command line: commander only. Each command's module (commands/) is imported when that
+ * command runs, so a short command (`--version`) does not load the whole server.
+ */
+import { Command } from 'commander';
+import { describeError } from '../core/errors.js';
+import { packageVersion } from '../core/version.js';
+import { EXPORT_FORMATS } from '../evaluation/exportFormats.js';
+
+/** An action that imports its command's module only when the command runs. */
+function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) {
+  return async (...args: A): Promise<void> => (await load())(...args);
+}
+
+export async function runCommandLine(): Promise<void> {
+  const program = new Command()
+    .name('task-orchestrator')
+    .description('MCP server: persistent work orders, graded LLM agents, failure memory.')
+    .version(packageVersion());
+
+  program
+    .command('serve', { isDefault: true })
+    .description('run the MCP server on stdio (what `claude mcp add` starts), or over HTTP with --http')
+    .option('--http', 'serve MCP Streamable HTTP at /mcp (bearer JWT required) instead of stdio')
+    .option('--host <addr>', 'HTTP: address to bind', '127.0.0.1')
+    .option('--port <n>', 'HTTP: port (0 = any free port)', '8765')
+    .option('--allowed-hosts <names>', 'HTTP: comma list of host names clients use (needed off loopback)')
+    .action(lazy(async () => (await import('./commands/serve.js')).serve));
+
+  program
+    .command('token')
+    .description('mint a bearer token for HTTP mode (HS256 with JWT_SECRET_KEY)')
+    .requiredOption('--sub <name>', 'the subject: who acts with this token')
+    .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h, 7d', '1h')
+    .action(lazy(async () => (await import('./commands/token.js')).tokenCommand));
+
+  program
+    .command('dashboard')
+    .description('serve the immune dashboard (HTML with charts) on this machine')
+    .option('--port <n>', 'port (0 = any free port)', '8766')
+    .option('--host <addr>', 'loopback address to bind', '127.0.0.1')
+    .option('--days <n>', 'window of the trend and totals', '14')
+    .option('--out <file>', 'write the page to a file and exit instead of serving')
+    .action(lazy(async () => (await import('./commands/dashboard.js')).dashboardCommand));
+
+  program
+    .command('train')
+    .description("train the failure predictor from a JSONL file or this project's trials")
+    .option(
+      '--data <file>',
+      'JSONL with prompt/input/input_prompt and label (1 = failure)/success/pass_fail/error',
+    )
+    .option('--from-trials', "use this project's graded trials")
+    .option('--seed <n>', 'split and forest seed (default 42)')
+    .action(lazy(async () => (await import('./commands/train.js')).trainCommand));
+
+  program
+    .command('approve <id>')
+    .description('approve an inbox action and run it once (in a terminal: a person decides)')
+    .action(lazy(async () => (await import('./commands/decisions.js')).approveCommand));
+
+  program
+    .command('reject <id>')
+    .description('reject an inbox action (in a terminal)')
+    .requiredOption('--reason <text>', 'why it must not run')
+    .action(lazy(async () => (await import('./commands/decisions.js')).rejectCommand));
+
+  program
+    .command('waive-gates <task>')
+    .description('let a task complete without running its command gates (execution off); in a terminal')
+    .requiredOption('--reason <text>', 'why they need not run')
+    .action(lazy(async () => (await import('./commands/decisions.js')).waiveGatesCommand));
+
+  program
+    .command('hook <event>')
+    .description(
+      "Claude Code hook handler (the plugin installs it): the event's JSON on stdin, Claude Code's hook answer on stdout; never fails Claude Code",
+    )
+    .action(lazy(async () => (await import('./commands/hook.js')).hookCommand));
+
+  program
+    .command('doctor')
+    .description('check configuration, state folder, tools and providers')
+    .option('--json', 'machine-readable output')
+    .action(lazy(async () => (await import('./commands/doctor.js')).doctor));
+
+  program
+    .command('tools')
+    .description('list categories and tools with token estimates')
+    .option('--json', 'machine-readable output')
+    .option('--markdown', 'the README tool reference')
+    .option('--write <readme>', 'regenerate the tools and env sections of a README in place')
+    .action(lazy(async () => (await import('./commands/tools.js')).tools));
+
+  program
+    .command('export')
+    .description('write graded trials as training data (JSONL)')
+    .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .requiredOption('--out <file>', 'where to write the JSONL')
+    .option('--since <date>', 'only trials from this ISO date on')
+    .option('--label <label>', 'pass, fail or all (default: pass for SFT formats)')
+    .option('--limit <n>', 'most lines to write')
+    .action(lazy(async () => (await import('./commands/export.js')).exportCommand));
+
+  await program.parseAsync().catch((error: unknown) => {
+    process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
+    process.exit(1);
+  });
+}

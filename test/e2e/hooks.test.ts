@@ -1,0 +1,149 @@
+/**
+ * `task-orchestrator hook <event>` as Claude Code runs it: a process per event, the event's JSON
+ * on stdin. Lessons from a failure and the attempt that fixed it, the state folder guarded from
+ * file edits, the off switch, and failing open on anything unexpected.
+ */
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sc, startHarness } from '../helpers/harness.js';
+
+const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+let project: string;
+
+function hook(event: string, input: unknown, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [cli, 'hook', event], {
+    input:
+      typeof input === 'string'
+        ? input
+        : JSON.stringify({ hook_event_name: event, cwd: project, ...(input as object) }),
+    cwd: project,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  project = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-hooks-')));
+  const transcript = path.join(project, 'transcript.jsonl');
+  await fs.writeFile(
+    transcript,
+    [
+      { type: 'user', message: { role: 'user', content: 'Make the unit tests pass' } },
+      {
+        type: 'assistant',
+        message: { role: 'assistant', content: [{ type: 'text', text: 'Running them.' }] },
+      },
+      { type: 'user', message: { role: 'user', content: [{ type: 'tool_result', content: 'x' }] } },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join('\n'),
+  );
+});
+afterAll(async () => {
+  await fs.rm(project, { recursive: true, force: true });
+});
+
+describe('hook command', () => {
+  it('turns a failure and the later attempt that worked into a lesson and a preference pair', async () => {
+    const transcript_path = path.join(project, 'transcript.jsonl');
+    const failed = hook('PostToolUseFailure', {
+      session_id: 's1',
+      transcript_path,
+      tool_name: 'Bash',
+      tool_input: { command: 'npm test' },
+      error: "Error: Cannot find module './db'\n    at Object.<anonymous> (/app/test.js:1:1)",
+    });
+    expect(failed).toMatchObject({ code: 0, stdout: '' });
+    const fixed = hook('PostToolUse', {
+      session_id: 's1',
+      transcript_path,
+      tool_name: 'Bash',
+      tool_input: { command: 'npm test -- --runInBand' },
+    });
+    expect(fixed).toMatchObject({ code: 0, stdout: '' });
+    const h = await startHarness({
+      stateDir: path.join(project, '.task-orchestrator'),
+      cwd: project,
+      env: { TASK_ORCHESTRATOR_TOOLS: 'all' },
+    });
+    try {
+      const [p] = sc<{ patterns: Array<{ lesson?: string; prompt_summary: string; source?: string }> }>(
+        await h.call('immune_failures', { source: 'claude_code' }),
+      ).patterns;
+      expect(p?.prompt_summary).toMatch(/^Make the unit tests pass\n\$ npm test$/);
+      expect(p?.lesson).toMatch(
+        /`npm test` failed \(node Error: Cannot find module '\.\/db'\); then `npm test -- --runInBand` worked\./,
+      );
+      const trials = sc<{ trials: Array<{ pass: boolean; prompt_preview: string }> }>(
+        await h.call('trials_list', { source: 'claude_code' }),
+      ).trials;
+      expect(trials.map((t) => t.pass).sort()).toEqual([false, true]);
+      expect(new Set(trials.map((t) => t.prompt_preview)).size).toBe(1);
+      // The pair is a preference example in the export.
+      const out = sc<{ file: string; lines: number }>(
+        await h.call('export_training_data', { format: 'openai_preference' }),
+      );
+      expect(out.lines).toBe(1);
+      // A later request for the same thing gets the lesson.
+      const guard = hook('UserPromptSubmit', { session_id: 's2', prompt: 'make the unit tests pass again' });
+      const context = (JSON.parse(guard.stdout) as { hookSpecificOutput: { additionalContext: string } })
+        .hookSpecificOutput.additionalContext;
+      expect(context).toMatch(/What fixed it last time[\s\S]*npm test -- --runInBand/);
+      expect(context.length).toBeLessThanOrEqual(2000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('denies file edits in the state folder and asks for edits outside the project', () => {
+    const inbox = hook('PreToolUse', {
+      tool_name: 'Edit',
+      tool_input: { file_path: '.task-orchestrator/inbox.json' },
+    });
+    expect(JSON.parse(inbox.stdout)).toMatchObject({
+      hookSpecificOutput: {
+        permissionDecision: 'deny',
+        permissionDecisionReason: expect.stringMatching(/state folder/),
+      },
+    });
+    const outside = hook('PreToolUse', { tool_name: 'Write', tool_input: { file_path: '/etc/cron.d/x' } });
+    expect(JSON.parse(outside.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
+    const inside = hook('PreToolUse', { tool_name: 'Write', tool_input: { file_path: 'src/a.ts' } });
+    expect(inside.stdout).toBe('');
+    const approval = hook('PreToolUse', {
+      tool_name: 'Bash',
+      tool_input: { command: 'git reset --hard HEAD~3' },
+    });
+    expect(JSON.parse(approval.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
+  });
+
+  it('does nothing with the switch off, and fails open on bad input', async () => {
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), 'to-hooks-off-'));
+    try {
+      const off = spawnSync(process.execPath, [cli, 'hook', 'PostToolUseFailure'], {
+        input: JSON.stringify({
+          cwd: other,
+          session_id: 'x',
+          tool_name: 'Bash',
+          tool_input: { command: 'false' },
+          error: 'exit 1',
+        }),
+        env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_HOOKS: 'off' },
+        encoding: 'utf8',
+      });
+      expect(off.status).toBe(0);
+      await expect(fs.access(path.join(other, '.task-orchestrator'))).rejects.toThrow();
+    } finally {
+      await fs.rm(other, { recursive: true, force: true });
+    }
+    expect(hook('UserPromptSubmit', 'this is not json')).toMatchObject({ code: 0, stdout: '' });
+    expect(hook('NoSuchEvent', {})).toMatchObject({ code: 0, stdout: '' });
+    // A bad configuration is noted, never an error for Claude Code.
+    const bad = hook('UserPromptSubmit', { prompt: 'hello' }, { TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'lots' });
+    expect(bad).toMatchObject({ code: 0, stdout: '' });
+  });
+});
