@@ -4,7 +4,7 @@
  * machine, with an empty memory and with 10,000 patterns; and how many tokens the hooks add to a
  * prompt that matches remembered failures.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliPath, percentile, root, tempDir } from '../lib.mjs';

@@ -104,12 +104,11 @@ describe('hook command', () => {
       tool_name: 'Edit',
       tool_input: { file_path: '.task-orchestrator/inbox.json' },
     });
-    expect(JSON.parse(inbox.stdout)).toMatchObject({
-      hookSpecificOutput: {
-        permissionDecision: 'deny',
-        permissionDecisionReason: expect.stringMatching(/state folder/),
-      },
-    });
+    const denied = JSON.parse(inbox.stdout) as {
+      hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string };
+    };
+    expect(denied.hookSpecificOutput.permissionDecision).toBe('deny');
+    expect(denied.hookSpecificOutput.permissionDecisionReason).toMatch(/state folder/);
     const outside = hook('PreToolUse', { tool_name: 'Write', tool_input: { file_path: '/etc/cron.d/x' } });
     expect(JSON.parse(outside.stdout)).toMatchObject({ hookSpecificOutput: { permissionDecision: 'ask' } });
     const inside = hook('PreToolUse', { tool_name: 'Write', tool_input: { file_path: 'src/a.ts' } });
