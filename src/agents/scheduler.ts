@@ -30,6 +30,8 @@ export interface JobSpawn {
 }
 
 export interface JobRun {
+  /** The due time this run was claimed for (each is claimed once). */
+  due?: string;
   at: string;
   status: string;
   ok: boolean;
@@ -208,6 +210,7 @@ export class Scheduler {
       };
     }
     const run: JobRun = {
+      ...(job.next_run ? { due: job.next_run } : {}),
       at: new Date(started).toISOString(),
       ...outcome,
       duration_ms: this.clock.now() - started,

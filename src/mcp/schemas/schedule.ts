@@ -32,6 +32,7 @@ export const jobSchema = z.object({
   run_count: z.number(),
   runs: z.array(
     z.object({
+      due: z.string().optional().describe('The due time this run was claimed for'),
       at: z.string(),
       status: z.string(),
       ok: z.boolean(),
