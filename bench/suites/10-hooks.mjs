@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cliPath, percentile, root, tempDir } from '../lib.mjs';
+import { cliPath, percentile, root, startOrchestrator, tempDir } from '../lib.mjs';
 
 const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
 const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
@@ -93,36 +93,47 @@ export default {
         PreToolUse: event('PreToolUse', { tool_name: 'Bash', tool_input: { command: 'ls -la src' } }),
         PostToolUse: event('PostToolUse', { tool_name: 'Bash', tool_input: { command: 'ls -la src' } }),
       };
-      // Interleaved with bare node, so both see the same machine load.
-      const bare = [];
-      const hooks = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-      for (let i = 0; i < N + 3; i++) {
-        const b = time(['-e', '0'], '', project.dir).ms;
-        const per = Object.entries(cases).map(([k, input]) => [
-          k,
-          time([cliPath, 'hook', k], input, project.dir).ms,
-        ]);
-        if (i < 3) continue; // warm the file cache
-        bare.push(b);
-        for (const [k, ms] of per) hooks[k].push(ms);
-      }
-      const base = percentile(bare, 50);
-      rows.push({ metric: `${n.toLocaleString('en')} patterns: node -e 0 p50`, value: base, unit: 'ms' });
-      for (const [k, times] of Object.entries(hooks)) {
-        const p50 = percentile(times, 50);
+      // Interleaved with bare node, so both see the same machine load. Cold: no server of this
+      // state folder runs, the hook process does the work; warm: a server answers on its socket.
+      const measure = async (mode) => {
+        const bare = [];
+        const hooks = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+        for (let i = 0; i < N + 3; i++) {
+          const b = time(['-e', '0'], '', project.dir).ms;
+          const per = Object.entries(cases).map(([k, input]) => [
+            k,
+            time([cliPath, 'hook', k], input, project.dir).ms,
+          ]);
+          if (i < 3) continue; // warm the file cache
+          bare.push(b);
+          for (const [k, ms] of per) hooks[k].push(ms);
+        }
+        const base = percentile(bare, 50);
         rows.push({
-          metric: `${n.toLocaleString('en')} patterns: hook ${k} p50 / p99`,
-          value: `${p50.toFixed(0)} / ${percentile(times, 99).toFixed(0)}`,
+          metric: `${n.toLocaleString('en')} patterns, ${mode}: node -e 0 p50`,
+          value: base,
           unit: 'ms',
         });
-        rows.push({
-          metric: `${n.toLocaleString('en')} patterns: hook ${k} p50 / node p50`,
-          value: p50 / base,
-          unit: 'x',
-          target: '<= 2',
-          pass: p50 / base <= 2,
-        });
-      }
+        for (const [k, times] of Object.entries(hooks)) {
+          const p50 = percentile(times, 50);
+          rows.push({
+            metric: `${n.toLocaleString('en')} patterns, ${mode}: hook ${k} p50 / p99`,
+            value: `${p50.toFixed(0)} / ${percentile(times, 99).toFixed(0)}`,
+            unit: 'ms',
+          });
+          rows.push({
+            metric: `${n.toLocaleString('en')} patterns, ${mode}: hook ${k} p50 / node p50`,
+            value: p50 / base,
+            unit: 'x',
+            ...(mode === 'warm' ? { target: '<= 2', pass: p50 / base <= 2 } : {}),
+          });
+        }
+      };
+      await measure('cold');
+      const server = await startOrchestrator({
+        TASK_ORCHESTRATOR_HOME: path.join(project.dir, '.task-orchestrator'),
+      });
+      await measure('warm');
       if (n) {
         // A prompt that resembles remembered failures: what the hook adds to the model's context.
         const matching = time(
@@ -145,12 +156,13 @@ export default {
           pass: !quiet.stdout.trim(),
         });
       }
+      await server.close();
       project.remove();
     }
     return {
       rows,
       notes: [
-        'Each event starts a new node process, as Claude Code runs a command hook; bin/cli.js dispatches `hook` before the command-line parser and the handlers import only what the event needs (no zod: the config and the classifier parse by hand).',
+        'Each event starts a new node process, as Claude Code runs a command hook. Warm: the MCP server Claude Code started for the session answers on <state>/hooks.sock with the memory already loaded, so the hook process only starts node, connects and waits (the target applies here). Cold: no server runs (or it was killed); the hook process loads what the event needs itself (no commander, no zod) and replays the memory.',
         "PreToolUse classifies the command, then matches it against Claude Code's earlier failing commands; UserPromptSubmit matches the prompt against the whole memory (TF-IDF), so its cost grows with the replay of the event log at 10,000 patterns.",
       ],
     };

@@ -3,7 +3,7 @@
  * on stdin. Lessons from a failure and the attempt that fixed it, the state folder guarded from
  * file edits, the off switch, and failing open on anything unexpected.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,5 +144,51 @@ describe('hook command', () => {
     // A bad configuration is noted, never an error for Claude Code.
     const bad = hook('UserPromptSubmit', { prompt: 'hello' }, { TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'lots' });
     expect(bad).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('asks the running server first (the warm path), and falls back when it was killed', async () => {
+    const server = spawn(process.execPath, [cli, 'serve'], {
+      cwd: project,
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const socket = path.join(project, '.task-orchestrator', 'hooks.sock');
+    try {
+      for (let i = 0; i < 100 && !(await fs.stat(socket).catch(() => undefined)); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect((await fs.stat(socket)).mode & 0o777).toBe(0o600);
+      // The hook's own environment has a bad variable: only the server could have answered.
+      const bad = { TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'lots' };
+      const deny = hook(
+        'PreToolUse',
+        { tool_name: 'Bash', tool_input: { command: 'git push --force origin main' } },
+        bad,
+      );
+      expect(deny.stdout).toMatch(/"permissionDecision":"deny"/);
+      const guard = hook(
+        'UserPromptSubmit',
+        { session_id: 's3', prompt: 'make the unit tests pass again' },
+        bad,
+      );
+      expect(guard.stdout).toMatch(/What fixed it last time/);
+      // Killed without cleaning up: the socket file stays, nobody answers; the hook does the work itself.
+      server.kill('SIGKILL');
+      await new Promise((r) => server.once('exit', r));
+      expect(await fs.stat(socket).catch(() => undefined)).toBeDefined();
+      const alone = hook('PreToolUse', {
+        tool_name: 'Bash',
+        tool_input: { command: 'git push --force origin main' },
+      });
+      expect(alone.stdout).toMatch(/"permissionDecision":"deny"/);
+      expect(
+        hook(
+          'PreToolUse',
+          { tool_name: 'Bash', tool_input: { command: 'git push --force origin main' } },
+          bad,
+        ).stdout,
+      ).toBe('');
+    } finally {
+      server.kill('SIGKILL');
+    }
   });
 });

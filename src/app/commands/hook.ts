@@ -4,7 +4,8 @@
  * deadline it exits 0 with no decision and notes why in `<state>/hooks.log`. Everything is
  * imported when needed, so a hook that has nothing to do costs little more than starting node.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import type { Storage } from '../../storage/storage.js';
@@ -39,6 +40,41 @@ function note(stateDir: string | undefined, event: string, message: string): voi
   } catch {
     // nowhere to note it: the hook still answers nothing
   }
+}
+
+/**
+ * Asks the running server of this state folder (the warm path, see app/hookSocket.ts). Resolves
+ * undefined when there is none to ask (no socket, refused): then this process does the work.
+ */
+function askServer(
+  stateDir: string,
+  event: string,
+  input: string,
+  waitMs: number,
+): Promise<string | undefined> {
+  const file = path.join(stateDir, 'hooks.sock');
+  if (!existsSync(file)) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    let reply = '';
+    let connected = false;
+    const socket = net.createConnection(file);
+    socket.setEncoding('utf8');
+    socket.setTimeout(waitMs);
+    socket.on('connect', () => {
+      connected = true;
+      socket.end(
+        `${JSON.stringify({ v: 1, event, input, hook_grade: process.env.TASK_ORCHESTRATOR_HOOK_GRADE?.trim().toLowerCase() })}\n`,
+      );
+    });
+    socket.on('data', (d: string) => (reply += d));
+    socket.on('end', () => resolve(reply));
+    // Refused or stale before connecting: do it here. After connecting: no decision (fail open).
+    socket.on('error', () => resolve(connected ? '' : undefined));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve('');
+    });
+  });
 }
 
 /** The handlers' dependencies, each opened on first use. */
@@ -167,14 +203,25 @@ export async function hookCommand(event: string): Promise<void> {
       );
       return;
     }
-    const input = parseHookInput(await readStdin());
+    const text = await readStdin();
+    const input = parseHookInput(text);
     if (!input) return;
+    if (process.env.TASK_ORCHESTRATOR_HOOKS?.trim().toLowerCase() === 'off') return;
+    // The state folder as the config resolves it, without loading the config: the warm path first.
+    const cwd = typeof input.cwd === 'string' ? input.cwd : process.cwd();
+    stateDir = path.resolve(cwd, process.env.TASK_ORCHESTRATOR_HOME?.trim() || '.task-orchestrator');
+    const reply = await askServer(stateDir, event, text, DEADLINE_MS - 1_000);
+    if (reply !== undefined) {
+      const answer = reply.trim()
+        ? (JSON.parse(reply) as { output?: HookOutput | null; error?: string })
+        : {};
+      if (answer.error) note(stateDir, event, `server: ${answer.error}`);
+      if (answer.output) process.stdout.write(`${JSON.stringify(answer.output)}\n`);
+      return;
+    }
     const { loadConfig } = await import('../../config/config.js');
     // Never the claude CLI as a judge from inside Claude Code's own hook.
-    const config = loadConfig(
-      { ...process.env, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' },
-      { cwd: typeof input.cwd === 'string' ? input.cwd : process.cwd() },
-    );
+    const config = loadConfig({ ...process.env, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' }, { cwd });
     stateDir = config.stateDir;
     if (!config.hooks) return;
     context = lazyContext(config);

@@ -4,6 +4,7 @@ import { packageVersion } from '../../core/version.js';
 import { createServer } from '../../mcp/server.js';
 import { LimitedStdioTransport } from '../../mcp/stdioTransport.js';
 import { openServices } from '../services.js';
+import { startHookSocket } from '../hookSocket.js';
 import { configOrExit, fatal, isBrokenPipe, markStderrBroken, onShutdown, serverLogger } from '../process.js';
 
 export async function serve(options: {
@@ -23,7 +24,15 @@ export async function serve(options: {
   } catch (error) {
     fatal(error);
   }
-  const shutdown = onShutdown(logger, services, () => server.close());
+  // Claude Code's hooks ask this server first (the memory is loaded here): see hookSocket.ts.
+  const stopHooks = await startHookSocket(services).catch((error: unknown) => {
+    logger.warn('hook socket not started', { error });
+    return () => Promise.resolve();
+  });
+  const shutdown = onShutdown(logger, services, async () => {
+    await stopHooks();
+    await server.close();
+  });
   process.stdin.on('end', () => void shutdown('stdin closed'));
   // The client went away: a write to its pipes fails. End within a second rather than spin.
   const gone = (what: string) => () => {
