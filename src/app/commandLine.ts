@@ -100,6 +100,7 @@ export async function runCommandLine(): Promise<void> {
     .option('--since <date>', 'only trials from this ISO date on')
     .option('--label <label>', 'pass, fail or all (default: pass for SFT formats)')
     .option('--limit <n>', 'most lines to write')
+    .option('--source <source>', "only this source: claude_code (Claude Code's own work), spawn_agent, ...")
     .action(lazy(async () => (await import('./commands/export.js')).exportCommand));
 
   await program.parseAsync().catch((error: unknown) => {

@@ -14,6 +14,7 @@
 import { createWriteStream } from 'node:fs';
 import { createRedactor } from '../safety/redact.js';
 import { once } from 'node:events';
+import { sourceOf } from './trials.js';
 import type { Trial } from './trials.js';
 import type { ExportFormat } from './exportFormats.js';
 
@@ -28,6 +29,8 @@ export interface ExportOptions {
   secrets: readonly string[];
   /** Further patterns to remove (TASK_ORCHESTRATOR_REDACT_PATTERNS). */
   patterns?: readonly RegExp[] | undefined;
+  /** Only trials of this source (claude_code, spawn_agent, ...). */
+  source?: string | undefined;
   /** Case keys flaky now (default: each trial's standing when it was graded). */
   flaky?: ReadonlySet<string> | undefined;
 }
@@ -52,6 +55,7 @@ function select(trials: readonly Trial[], o: ExportOptions): Trial[] {
     trials
       .filter((t) => t.failure_type !== 'provider_error' || o.format === 'full')
       .filter((t) => (o.since ? t.created_at >= o.since : true))
+      .filter((t) => (o.source ? (t.source ?? sourceOf(t.operation)) === o.source : true))
       .filter((t) => (label === 'all' ? true : label === 'pass' ? t.pass : !t.pass))
       // A flaky prompt's single answer is not a reliable example to train on.
       .filter((t) => !(isFlaky(t, o) && (o.format === 'openai_sft' || o.format === 'gemini_sft')))
@@ -113,6 +117,7 @@ export function* exportRecords(trials: readonly Trial[], o: ExportOptions): Gene
           metadata: {
             trial_id: t.id,
             operation: t.operation,
+            source: t.source ?? sourceOf(t.operation),
             provider: t.provider,
             model: t.model,
             pass: t.pass,

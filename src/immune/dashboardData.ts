@@ -19,6 +19,8 @@ export interface DashboardData {
   trend: Array<{ date: string } & DayStats>;
   by_failure_type: Record<string, number>;
   by_operation: Record<string, number>;
+  /** Occurrences by whose work failed: claude_code (its hooks), spawn_agent, ... */
+  by_source: Record<string, number>;
   by_model: Record<string, number>;
   top_patterns: Array<{
     id: string;
@@ -51,6 +53,7 @@ export function dashboardOf(state: ImmuneState, days: number, nowMs: number): Da
     }
     const byType: Record<string, number> = {};
     const byOperation: Record<string, number> = {};
+    const bySource: Record<string, number> = {};
     const byModel: Record<string, number> = {};
     let strengthSum = 0;
     let weak = 0;
@@ -59,6 +62,8 @@ export function dashboardOf(state: ImmuneState, days: number, nowMs: number): Da
     for (const p of all) {
       byType[p.failure_type] = (byType[p.failure_type] ?? 0) + p.occurrences;
       byOperation[p.operation] = (byOperation[p.operation] ?? 0) + p.occurrences;
+      const source = p.source ?? p.operation.split(':')[0]!;
+      bySource[source] = (bySource[source] ?? 0) + p.occurrences;
       const model = p.model ?? 'unknown';
       byModel[model] = (byModel[model] ?? 0) + p.occurrences;
       const s = strengthAt(p, nowMs);
@@ -102,6 +107,7 @@ export function dashboardOf(state: ImmuneState, days: number, nowMs: number): Da
       trend,
       by_failure_type: byType,
       by_operation: byOperation,
+      by_source: bySource,
       by_model: byModel,
       top_patterns: top,
     };

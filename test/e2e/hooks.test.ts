@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sc, startHarness } from '../helpers/harness.js';
+import { sc, startHarness, textOf } from '../helpers/harness.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 let project: string;
@@ -88,6 +88,17 @@ describe('hook command', () => {
         await h.call('export_training_data', { format: 'openai_preference' }),
       );
       expect(out.lines).toBe(1);
+      // Exports and the dashboard tell Claude Code's work from the agents'.
+      const own = sc<{ lines: number }>(
+        await h.call('export_training_data', { format: 'full', source: 'claude_code' }),
+      );
+      expect(own.lines).toBe(2);
+      const agents = sc<{ lines: number }>(
+        await h.call('export_training_data', { format: 'full', source: 'spawn_agent' }),
+      );
+      expect(agents.lines).toBe(0);
+      const dashboard = textOf(await h.call('immune_dashboard', {}));
+      expect(dashboard).toMatch(/## By source\n\| \| failures \|\n\|---\|---:\|\n\| claude_code \| 1 \|/);
       // A later request for the same thing gets the lesson.
       const guard = hook('UserPromptSubmit', { session_id: 's2', prompt: 'make the unit tests pass again' });
       const context = (JSON.parse(guard.stdout) as { hookSpecificOutput: { additionalContext: string } })

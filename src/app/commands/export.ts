@@ -13,6 +13,7 @@ export async function exportCommand(options: {
   since?: string;
   label?: string;
   limit?: string;
+  source?: string;
 }): Promise<void> {
   const config = configOrExit();
   if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
@@ -31,6 +32,7 @@ export async function exportCommand(options: {
     since: options.since,
     label: options.label as 'pass' | 'fail' | 'all' | undefined,
     limit,
+    source: options.source,
     secrets: config.secrets,
     patterns: config.redactPatterns,
     flaky: await services.cases.flakyKeys(),

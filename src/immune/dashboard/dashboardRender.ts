@@ -69,6 +69,8 @@ export function renderMarkdown(d: Dashboard): string {
     table(d.by_failure_type),
     '## By operation',
     table(d.by_operation),
+    '## By source',
+    table(d.by_source),
     '## By model',
     table(d.by_model),
     '## Agents and judges',
@@ -147,6 +149,12 @@ ${card('guardrail success', rate)}${card('alerts', d.alerts.total)}
 <div class="panel"><h2>By operation</h2><canvas id="operations"></canvas></div>
 <div class="panel"><h2>By model</h2><canvas id="models"></canvas></div>
 <div class="panel"><h2>Alerts by kind</h2><canvas id="alerts"></canvas></div>
+<div class="panel"><h2>By source</h2><table><thead><tr><th>source</th><th>failures</th></tr></thead><tbody>${
+    Object.entries(d.by_source)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${v}</td></tr>`)
+      .join('') || '<tr><td colspan="2">none yet</td></tr>'
+  }</tbody></table></div>
 <div class="panel"><h2>Agents and judges</h2><table><thead><tr><th></th><th>calls</th><th>cost (USD)</th><th>avg latency</th></tr></thead><tbody>${(['agents', 'judges'] as const).map((k) => `<tr><td>${k}</td><td>${d.spend[k].calls}</td><td>${d.spend[k].cost_usd}</td><td>${d.spend[k].avg_latency_ms === null ? 'n/a' : `${d.spend[k].avg_latency_ms} ms`}</td></tr>`).join('')}</tbody></table></div>
 <div class="panel"><h2>Flaky prompts</h2><table><thead><tr><th>model</th><th>pass rate</th><th>runs</th><th>prompt</th></tr></thead><tbody>${d.flaky.map((f) => `<tr><td>${escapeHtml(f.model)}</td><td>${f.pass_rate}</td><td>${f.runs}</td><td>${escapeHtml(f.prompt.slice(0, 120))}</td></tr>`).join('') || '<tr><td colspan="4">none</td></tr>'}</tbody></table></div>
 <div class="panel wide"><h2>Top patterns</h2><table><thead><tr><th>id</th><th>type</th><th>operation</th><th>occurrences</th><th>saves</th><th>strength</th><th>prompt</th></tr></thead><tbody>${rows || '<tr><td colspan="7">none yet</td></tr>'}</tbody></table></div>

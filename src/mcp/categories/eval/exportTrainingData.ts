@@ -19,6 +19,11 @@ const input = z
       .optional()
       .describe('Default: pass for SFT formats, all otherwise'),
     limit: z.number().int().min(1).max(1_000_000).optional().describe('Most lines to write'),
+    source: z
+      .string()
+      .max(40)
+      .optional()
+      .describe("Only this source: claude_code (Claude Code's own work), spawn_agent, ..."),
   })
   .strict();
 
