@@ -163,8 +163,8 @@ export async function openServices(
     clock,
     logger,
   );
-  const trialRows = async (): Promise<TrainingRow[]> =>
-    (await trials.list({ limit: Number.MAX_SAFE_INTEGER })).items
+  const trialRows = async (source?: string): Promise<TrainingRow[]> =>
+    (await trials.list({ limit: Number.MAX_SAFE_INTEGER, source })).items
       .filter((t) => t.failure_type !== 'provider_error')
       .reverse()
       .map((t) => ({ text: t.prompt, tool: t.operation, label: t.pass ? 0 : 1 }));

@@ -75,8 +75,8 @@ export interface Services {
   alerts: AlertEngine;
   /** The failure predictor (random forest), trained in a worker thread. */
   predictor: Predictor;
-  /** This project's trials as predictor training rows (provider errors left out). */
-  trialRows(): Promise<TrainingRow[]>;
+  /** This project's trials as predictor training rows (provider errors left out), of one source if given. */
+  trialRows(source?: string): Promise<TrainingRow[]>;
   /** Starts the scheduled jobs (sync with the hub, decay, retention); the serve command calls it. */
   startBackground(): void;
   /** Deletes trial and usage segments past the retention (TASK_ORCHESTRATOR_RETENTION_DAYS). */

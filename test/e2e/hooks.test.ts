@@ -97,6 +97,9 @@ describe('hook command', () => {
         await h.call('export_training_data', { format: 'full', source: 'spawn_agent' }),
       );
       expect(agents.lines).toBe(0);
+      // The predictor can be trained on one source's trials (here too few to train on).
+      const train = await h.call('train_predictor', { trials_source: 'claude_code' });
+      expect(textOf(train)).toMatch(/labelled rows to train, got 2\b/);
       const dashboard = textOf(await h.call('immune_dashboard', {}));
       expect(dashboard).toMatch(/## By source\n\| \| failures \|\n\|---\|---:\|\n\| claude_code \| 1 \|/);
       // A later request for the same thing gets the lesson.

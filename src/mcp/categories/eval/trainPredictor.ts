@@ -20,6 +20,13 @@ const input = z
       .describe(
         'For source "file": JSONL with prompt/input/input_prompt and label (1 = failure)/success/pass_fail/error',
       ),
+    trials_source: z
+      .string()
+      .max(40)
+      .optional()
+      .describe(
+        "With source trials: only trials of this source (claude_code: Claude Code's own work, spawn_agent, ...)",
+      ),
     seed: z
       .number()
       .int()
@@ -80,7 +87,7 @@ export function trainPredictor(services: Pick<Services, 'config' | 'predictor' |
         skipped = parsed.skipped;
         source = `file ${args.path}`;
       } else {
-        rows = await services.trialRows();
+        rows = await services.trialRows(args.trials_source);
         source = 'trials';
       }
       await ctx.progress(0, 1, `training on ${rows.length} rows`);
