@@ -5,7 +5,7 @@ import { newId } from '../core/ids.js';
 import { paginate } from '../core/pagination.js';
 import type { Page, PageRequest } from '../core/pagination.js';
 import type { AppendLog } from '../storage/appendLog.js';
-import type { FailureType, GraderOutcome } from './graders/pipeline.js';
+import type { Evaluation, FailureType, GraderOutcome } from './graders/pipeline.js';
 
 /** A grading failure, the provider failing to answer at all, or a Claude Code tool call failing. */
 export type TrialFailureType = FailureType | 'provider_error' | 'tool_error';
@@ -41,6 +41,45 @@ export interface Trial {
   task_id?: string;
   trace_id?: string;
   created_at: string;
+}
+
+/** A trial's grading fields from an evaluation, and its case standing (flaky or not) when known. */
+export function gradedFields(
+  evaluation: Evaluation,
+  standing?: { key: string; runs: number; pass_rate: number; flaky: boolean },
+): Pick<
+  Trial,
+  | 'graders'
+  | 'pass'
+  | 'score'
+  | 'failure_type'
+  | 'ungraded'
+  | 'uncertain'
+  | 'judge_cost_usd'
+  | 'judge_latency_ms'
+  | 'case'
+> {
+  return {
+    graders: evaluation.graders,
+    pass: evaluation.pass,
+    score: evaluation.score,
+    ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
+    ...(evaluation.ungraded ? { ungraded: evaluation.ungraded } : {}),
+    ...(evaluation.uncertain ? { uncertain: evaluation.uncertain } : {}),
+    ...(evaluation.judge_cost_usd !== undefined
+      ? { judge_cost_usd: evaluation.judge_cost_usd, judge_latency_ms: evaluation.judge_latency_ms }
+      : {}),
+    ...(standing
+      ? {
+          case: {
+            key: standing.key,
+            runs: standing.runs,
+            pass_rate: standing.pass_rate,
+            flaky: standing.flaky,
+          },
+        }
+      : {}),
+  };
 }
 
 const PROMPT_CHARS = 4000;

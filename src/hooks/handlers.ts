@@ -11,6 +11,7 @@ import type { Config } from '../config/config.js';
 import { captureErrors } from '../agents/errorCapture.js';
 import type { Evaluation } from '../evaluation/graders/pipeline.js';
 import type { CaseBook } from '../evaluation/cases.js';
+import { gradedFields } from '../evaluation/trials.js';
 import type { TrialStore } from '../evaluation/trials.js';
 import type { ImmuneSystem } from '../immune/immuneSystem.js';
 import type { Classification } from '../safety/classifier.js';
@@ -300,22 +301,7 @@ async function stop(event: 'Stop' | 'SubagentStop', input: HookInput, ctx: HookC
     prompt: request,
     output,
     model: 'claude-code',
-    graders: evaluation.graders,
-    pass: evaluation.pass,
-    score: evaluation.score,
-    ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
-    ...(evaluation.ungraded ? { ungraded: evaluation.ungraded } : {}),
-    ...(evaluation.uncertain ? { uncertain: evaluation.uncertain } : {}),
-    ...(standing
-      ? {
-          case: {
-            key: standing.key,
-            runs: standing.runs,
-            pass_rate: standing.pass_rate,
-            flaky: standing.flaky,
-          },
-        }
-      : {}),
+    ...gradedFields(evaluation, standing),
   });
   if (!evaluation.pass && evaluation.failure_type && (standing?.learnable ?? true)) {
     const immune = await ctx.immune();

@@ -18,7 +18,8 @@ function textOf(content: unknown): string | undefined {
 }
 
 export async function lastUserRequest(transcriptPath: string | undefined): Promise<string | undefined> {
-  if (!transcriptPath) return undefined;
+  // Claude Code's transcripts are JSONL files; nothing else is read, whatever the event says.
+  if (!transcriptPath || !transcriptPath.endsWith('.jsonl')) return undefined;
   let handle;
   try {
     handle = await fs.open(transcriptPath, 'r');

@@ -16,6 +16,7 @@ import type { AlertEngine } from '../immune/alerting/alerts.js';
 import type { Predictor } from '../immune/prediction/predictor.js';
 import { HIGH_RISK } from '../immune/prediction/predictor.js';
 import type { Tracer } from '../evaluation/tracing.js';
+import { gradedFields } from '../evaluation/trials.js';
 import type { TrialStore } from '../evaluation/trials.js';
 import type { CaseBook } from '../evaluation/cases.js';
 
@@ -250,25 +251,7 @@ export async function gradedRun(
     ...(traceId ? { trace_id: traceId } : {}),
     ...runFields,
     ...(breakerState ? { breaker_state: breakerState } : {}),
-    graders: evaluation.graders,
-    pass: evaluation.pass,
-    score: evaluation.score,
-    ...(evaluation.failure_type ? { failure_type: evaluation.failure_type } : {}),
-    ...(evaluation.ungraded ? { ungraded: evaluation.ungraded } : {}),
-    ...(evaluation.uncertain ? { uncertain: evaluation.uncertain } : {}),
-    ...(evaluation.judge_cost_usd !== undefined
-      ? { judge_cost_usd: evaluation.judge_cost_usd, judge_latency_ms: evaluation.judge_latency_ms }
-      : {}),
-    ...(standing
-      ? {
-          case: {
-            key: standing.key,
-            runs: standing.runs,
-            pass_rate: standing.pass_rate,
-            flaky: standing.flaky,
-          },
-        }
-      : {}),
+    ...gradedFields(evaluation, standing),
     ...(r.task ? { task_id: r.task.id } : {}),
   });
   deps.predictor?.noteTrial();

@@ -101,6 +101,20 @@ const gate = (command: string, args: string[]) => () =>
     tasks: [{ title: `gate ${command} ${args.join(' ')}`, command_gates: [{ command, args }] }],
   });
 
+/** Runs the hook command as Claude Code would, as a result the table reads (stdout as its text). */
+async function hookRun(event: string, input: Record<string, unknown>): Promise<CallToolResult> {
+  const r = await new Promise<{ stdout: string }>((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [cli, 'hook', event],
+      { cwd: project, env: { PATH: process.env.PATH ?? '' } },
+      (_e, stdout) => resolve({ stdout }),
+    );
+    child.stdin?.end(JSON.stringify({ hook_event_name: event, cwd: project, ...input }));
+  });
+  return { content: [{ type: 'text', text: r.stdout || '(no output: nothing stored from the file)' }] };
+}
+
 const rows = (): Row[] => [
   // Command gates: arbitrary programs through allowlisted names and options.
   {
@@ -294,6 +308,27 @@ const rows = (): Row[] => [
     attack: 'judge_calibrate reads a file outside the project through a link',
     try: () => h.call('judge_calibrate', { file: 'link-out' }),
     refused: (r) => isError(r) && /outside|inside/i.test(textOf(r)),
+  },
+  {
+    attack: "Claude Code's Edit tool rewrites the approval inbox (PreToolUse hook)",
+    try: () =>
+      hookRun('PreToolUse', {
+        tool_name: 'Edit',
+        tool_input: { file_path: '.task-orchestrator/inbox.json' },
+      }),
+    refused: (r) => /"permissionDecision":"deny"/.test(textOf(r)),
+  },
+  {
+    attack: 'a hook event names a secret file outside as its transcript (its text must not be stored)',
+    try: () =>
+      hookRun('PostToolUseFailure', {
+        session_id: 'rt',
+        transcript_path: path.join(outside, 'secret.txt'),
+        tool_name: 'Bash',
+        tool_input: { command: 'npm test' },
+        error: 'exit 1',
+      }),
+    refused: (r) => !textOf(r).includes('CANARY'),
   },
   {
     attack: 'approve_action with approved_by "human"',
