@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
@@ -85,3 +85,41 @@ export async function timeInterleaved(a, b, { blocks = 10, perBlock = 100 } = {}
 
 export const fmt = (x, digits = 2) =>
   typeof x === 'number' ? Number(x.toFixed(digits)).toString() : String(x);
+
+/**
+ * Fills a state folder's failure memory with n patterns (imported in batches through the same
+ * event store a server writes), each from `fields(i)`: {text, operation, failure_type}.
+ */
+export async function seedPatterns(stateDir, n, fields) {
+  const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
+  const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
+  const { openStorage } = await import(dist('storage', 'storage.js'));
+  const { createLogger } = await import(dist('core', 'logger.js'));
+  const storage = await openStorage({ stateDir, logger: createLogger({ level: 'error', write: () => {} }) });
+  const immune = new ImmuneSystem(storage, { now: () => Date.now() });
+  const at = new Date().toISOString();
+  for (let i = 0; i < n; i += 500) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 500); j++) {
+      const f = fields(j);
+      batch.push({
+        project: 'bench',
+        pattern_id: `pat_${j}`,
+        operation: f.operation,
+        failure_type: f.failure_type,
+        prompt_summary: f.text,
+        output_summary: '',
+        text: f.text,
+        occurrences: 1,
+        saves: 0,
+        strength: 1,
+        strength_at: at,
+        first_seen: at,
+        last_seen: at,
+        updated_at: at,
+      });
+    }
+    await immune.importPatterns(batch);
+  }
+  await storage.close();
+}

@@ -6,13 +6,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { percentile, root, startOrchestrator, tempDir } from '../lib.mjs';
+import { percentile, root, seedPatterns, startOrchestrator, tempDir } from '../lib.mjs';
 
 const { TfIdfIndex } = await import(pathToFileURL(path.join(root, 'dist', 'immune', 'tfidf.js')).href);
-const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
-const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
-const { openStorage } = await import(dist('storage', 'storage.js'));
-const { createLogger } = await import(dist('core', 'logger.js'));
 const require = createRequire(import.meta.url);
 const NaturalTfIdf = require('natural/lib/natural/tfidf/tfidf.js');
 
@@ -130,36 +126,11 @@ export default {
     for (const n of [1_000, 10_000, 100_000]) {
       const r = rng(n);
       const state = tempDir('to-bench-immune-');
-      const storage = await openStorage({
-        stateDir: state.dir,
-        logger: createLogger({ level: 'error', write: () => {} }),
-      });
-      const immune = new ImmuneSystem(storage, { now: () => Date.now() });
-      const at = new Date().toISOString();
-      for (let i = 0; i < n; i += 500) {
-        const batch = [];
-        for (let j = i; j < Math.min(n, i + 500); j++) {
-          const text = prompt(r, j);
-          batch.push({
-            project: 'bench-peer',
-            pattern_id: `pat_${j}`,
-            operation: 'spawn_agent',
-            failure_type: 'json_invalid',
-            prompt_summary: text,
-            output_summary: '',
-            text,
-            occurrences: 1,
-            saves: 0,
-            strength: 1,
-            strength_at: at,
-            first_seen: at,
-            last_seen: at,
-            updated_at: at,
-          });
-        }
-        await immune.importPatterns(batch);
-      }
-      await storage.close();
+      await seedPatterns(state.dir, n, (j) => ({
+        text: prompt(r, j),
+        operation: 'spawn_agent',
+        failure_type: 'json_invalid',
+      }));
       const t0 = performance.now();
       const server = await startOrchestrator({
         TASK_ORCHESTRATOR_HOME: state.dir,

@@ -6,13 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { cliPath, percentile, root, startOrchestrator, tempDir } from '../lib.mjs';
+import { cliPath, percentile, seedPatterns, startOrchestrator, tempDir } from '../lib.mjs';
 
-const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
-const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
-const { openStorage } = await import(dist('storage', 'storage.js'));
-const { createLogger } = await import(dist('core', 'logger.js'));
 const { encode } = await import('gpt-tokenizer/encoding/cl100k_base');
 
 const WORDS = ['build', 'deploy', 'migrate', 'test', 'lint', 'parse', 'render', 'sync', 'index', 'export'];
@@ -30,37 +25,6 @@ const THINGS = [
 ];
 const text = (i) =>
   `${WORDS[i % 10]} the ${THINGS[Math.floor(i / 10) % 10]} module step ${i} with npm run task-${i % 97}`;
-
-async function seed(dir, n) {
-  const storage = await openStorage({
-    stateDir: dir,
-    logger: createLogger({ level: 'error', write: () => {} }),
-  });
-  const immune = new ImmuneSystem(storage, { now: () => Date.now() });
-  const at = new Date().toISOString();
-  for (let i = 0; i < n; i += 500) {
-    const batch = [];
-    for (let j = i; j < Math.min(n, i + 500); j++)
-      batch.push({
-        project: 'bench',
-        pattern_id: `pat_${j}`,
-        operation: 'claude_code:Bash',
-        failure_type: 'tool_error',
-        prompt_summary: text(j),
-        output_summary: 'Error: failed',
-        text: text(j),
-        occurrences: 1,
-        saves: 0,
-        strength: 1,
-        strength_at: at,
-        first_seen: at,
-        last_seen: at,
-        updated_at: at,
-      });
-    await immune.importPatterns(batch);
-  }
-  await storage.close();
-}
 
 function time(args, input, cwd) {
   const t = performance.now();
@@ -83,7 +47,12 @@ export default {
     const N = 40;
     for (const n of [0, 10_000]) {
       const project = tempDir('to-bench-hooks-');
-      if (n) await seed(path.join(project.dir, '.task-orchestrator'), n);
+      if (n)
+        await seedPatterns(path.join(project.dir, '.task-orchestrator'), n, (i) => ({
+          text: text(i),
+          operation: 'claude_code:Bash',
+          failure_type: 'tool_error',
+        }));
       const event = (name, extra) =>
         JSON.stringify({ hook_event_name: name, session_id: 'bench', cwd: project.dir, ...extra });
       const cases = {
