@@ -16,6 +16,12 @@ import { OperationClassifier } from '../safety/classifier.js';
 import { EMPTY_WORKERS, WorkerRegistry } from '../agents/workers.js';
 import type { WorkerDoc } from '../agents/workers.js';
 import { EMPTY_SCHEDULE, Scheduler } from '../agents/scheduler.js';
+import { ClaimBook, EMPTY_CLAIMS, processOwner } from '../tasks/claims.js';
+import type { ClaimDoc } from '../tasks/claims.js';
+import { Supervisor } from '../runs/supervisor.js';
+import { EMPTY_CACHE, EMPTY_RUNS } from '../runs/runModel.js';
+import type { CacheDoc, RunDoc } from '../runs/runModel.js';
+import type { PlanningDeps } from '../runs/planning.js';
 import type { ScheduleDoc } from '../agents/scheduler.js';
 import { gradedRun } from '../runs/gradedRun.js';
 import { createProviders } from '../agents/providers/index.js';
@@ -206,6 +212,28 @@ export async function openServices(
     predictor,
     alerts,
   };
+  const claims = new ClaimBook(storage.document<ClaimDoc>('claims', EMPTY_CLAIMS), clock, processOwner());
+  claims.start();
+  const runs = new Supervisor({
+    tasks,
+    graded,
+    spawn,
+    workers,
+    archetypes,
+    inbox,
+    claims,
+    pricing,
+    clock,
+    logger,
+    runs: storage.document<RunDoc>('runs', EMPTY_RUNS),
+    cache: storage.document<CacheDoc>('run-cache', EMPTY_CACHE),
+  });
+  const planning: PlanningDeps = {
+    graded,
+    schemas: agentRun.schemas,
+    archetypes: [...archetypes.keys()],
+    vetGate: async (gate) => void (await commands.vet(gate.command, gate.args, 'gate')),
+  };
   const scheduler = new Scheduler(
     storage.document<ScheduleDoc>('schedule', EMPTY_SCHEDULE),
     clock,
@@ -266,6 +294,9 @@ export async function openServices(
     storage,
     audit: createAuditLog(storage, clock),
     tasks,
+    claims,
+    runs,
+    planning,
     spawn,
     agentRun,
     trials,
@@ -300,6 +331,8 @@ export async function openServices(
     close() {
       closing ??= (async () => {
         for (const t of timers.splice(0)) clearInterval(t);
+        await runs.close();
+        claims.stop();
         await scheduler.stop();
         await predictor.close();
         await alerts.idle();

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'PROVIDER_UNAVAILABLE'
   | 'NO_PROVIDER'
   | 'IMMUNE_BLOCKED'
+  | 'PLAN_INVALID'
   | 'INTERNAL';
 
 export interface AppErrorOptions {

@@ -32,6 +32,9 @@ import type { Logger } from '../core/logger.js';
 import type { TaskService } from '../tasks/taskService.js';
 import type { TemplateCatalog } from '../tasks/templates.js';
 import type { Storage } from '../storage/storage.js';
+import type { ClaimBook } from '../tasks/claims.js';
+import type { Supervisor } from '../runs/supervisor.js';
+import type { PlanningDeps } from '../runs/planning.js';
 
 /** Long-lived, process-wide dependencies the tools use. Built once by the composition root. */
 export interface Services {
@@ -41,6 +44,12 @@ export interface Services {
   storage: Storage;
   audit: AuditLog;
   tasks: TaskService;
+  /** Who is working on which task, across sessions and processes (leases). */
+  claims: ClaimBook;
+  /** Supervisor runs: task graphs carried out by workers (or the caller), reviewed and synthesised. */
+  runs: Supervisor;
+  /** What planning with a model needs (leader calls, checks of a plan). */
+  planning: PlanningDeps;
   spawn: SpawnPipeline;
   agentRun: AgentRunDeps;
   trials: TrialStore;

@@ -19,14 +19,26 @@ import type { Classification } from './classifier.js';
 
 export type InboxStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'executed' | 'failed';
 
-export interface InboxItem {
+export interface CommandPayload {
+  command: string;
+  args: string[];
+  cwd?: string | undefined;
+  timeout_s?: number | undefined;
+}
+
+/** A node of a supervisor run that failed with every worker: approving retries it, rejecting skips it. */
+export interface RunNodePayload {
+  run_id: string;
+  task: string;
+  title: string;
+}
+
+interface InboxBase {
   id: string;
-  kind: 'command';
   requested_by: string;
   /** The MCP session that asked. */
   requested_session?: string;
   summary: string;
-  payload: { command: string; args: string[]; cwd?: string | undefined; timeout_s?: number | undefined };
   verdict: Classification['verdict'];
   reasons: string[];
   risk: 'medium' | 'high';
@@ -42,6 +54,9 @@ export interface InboxItem {
   executions: number;
   outcome?: { status: string; message: string; exit_code?: number | null; at: string };
 }
+
+export type InboxItem = InboxBase &
+  ({ kind: 'command'; payload: CommandPayload } | { kind: 'run_node'; payload: RunNodePayload });
 
 export interface InboxDoc {
   items: InboxItem[];
@@ -90,6 +105,35 @@ export class Inbox implements ApprovalSink {
         const drop = d.items.findIndex((i) => i.status !== 'pending');
         if (drop >= 0) d.items.splice(drop, 1);
       }
+    });
+    return id;
+  }
+
+  /** Files a decision about a run's node for a human (retry it, or skip it with a reason). */
+  async requestNodeDecision(item: {
+    requested_by: string;
+    summary: string;
+    reasons: string[];
+    payload: RunNodePayload;
+  }): Promise<string> {
+    const id = newId('act');
+    const now = this.clock.now();
+    await this.doc.update((d) => {
+      d.items.push({
+        id,
+        kind: 'run_node',
+        requested_by: item.requested_by,
+        summary: item.summary,
+        payload: item.payload,
+        verdict: 'REQUIRES_APPROVAL',
+        reasons: item.reasons,
+        risk: 'medium',
+        created_at: new Date(now).toISOString(),
+        // A run waits for its human as long as the run itself is kept.
+        expires_at: new Date(now + Math.max(this.ttlS, 7 * 86_400) * 1000).toISOString(),
+        status: 'pending',
+        executions: 0,
+      });
     });
     return id;
   }
@@ -198,14 +242,22 @@ export class Inbox implements ApprovalSink {
   }
 }
 
-/** Approves an item and runs it once (the classifier and the policy check it again); records the outcome. */
+/**
+ * Approves an item and runs it once (the classifier and the policy check it again); records the
+ * outcome. A run node's approval runs nothing here: the run that owns the node retries it.
+ */
 export async function approveAndRun(
   inbox: Inbox,
   runner: CommandRunner,
   id: string,
   decider: Decider,
-): Promise<{ item: InboxItem; run: RunOutcome }> {
+): Promise<{ item: InboxItem; run?: RunOutcome; message: string }> {
   const item = await inbox.decide(id, { approve: true, ...decider });
+  if (item.kind === 'run_node') {
+    const message = `Run ${item.payload.run_id} retries ${item.payload.task} (resume the run with tasks_run {resume} if no server is running it)`;
+    const final = await inbox.recordOutcome(item.id, { ok: true, status: 'retry', message });
+    return { item: final, message };
+  }
   const run = await runner.run(
     {
       command: item.payload.command,
@@ -224,5 +276,5 @@ export async function approveAndRun(
     message: run.message,
     ...(run.result ? { exit_code: run.result.exit_code } : {}),
   });
-  return { item: final, run };
+  return { item: final, run, message: run.message };
 }

@@ -123,6 +123,12 @@ export interface Analysis {
   completed_last_7_days: number;
   completed_per_day_14d: number;
   open_estimate_hours: number;
+  /** Open tasks a planner scored (1-10): how many, their mean, and the hardest ones. */
+  complexity: {
+    scored: number;
+    mean?: number;
+    hardest: Array<{ task: string; title: string; complexity: number }>;
+  };
   bottlenecks: Array<{ task: string; title: string; waiting: number }>;
   longest_chain: number;
   risks: string[];
@@ -142,6 +148,7 @@ export function analyze(state: TaskState, now: Date, root?: string): Analysis {
   let estimate = 0;
   const memo = new Map<string, number>();
   const chains: Array<{ task: Task; waiting: number }> = [];
+  const scored: Task[] = [];
   for (const id of ids) {
     const t = state.tasks.get(id);
     if (!t) continue;
@@ -158,6 +165,7 @@ export function analyze(state: TaskState, now: Date, root?: string): Analysis {
     if (t.status === 'blocked' || blockers(state, t).length > 0) blocked++;
     if (t.due && t.due.slice(0, 10) < today(now)) overdue++;
     estimate += t.estimate_hours ?? 0;
+    if (t.complexity !== undefined) scored.push(t);
     chains.push({ task: t, waiting: criticalPathLength(state, t.id, memo) });
   }
   chains.sort(
@@ -169,6 +177,8 @@ export function analyze(state: TaskState, now: Date, root?: string): Analysis {
   if (openCount > 0 && blocked / openCount > 0.5)
     risks.push(`${blocked} of ${openCount} open tasks are blocked`);
   if (openCount > 0 && ready === 0) risks.push('nothing can start now: every open task waits on something');
+  const hard = scored.filter((t) => t.complexity! >= 8).length;
+  if (hard > 0) risks.push(`${hard} open task(s) scored complexity 8 or more: consider tasks_expand`);
   const critical = by_priority.critical ?? 0;
   if (critical > 3) risks.push(`${critical} open critical tasks compete for attention`);
   if (perDay > 0 && openCount / perDay > 60)
@@ -186,6 +196,16 @@ export function analyze(state: TaskState, now: Date, root?: string): Analysis {
     completed_last_7_days: done7,
     completed_per_day_14d: Number(perDay.toFixed(2)),
     open_estimate_hours: estimate,
+    complexity: {
+      scored: scored.length,
+      ...(scored.length
+        ? { mean: Number((scored.reduce((n, t) => n + t.complexity!, 0) / scored.length).toFixed(1)) }
+        : {}),
+      hardest: [...scored]
+        .sort((a, b) => b.complexity! - a.complexity!)
+        .slice(0, 5)
+        .map((t) => ({ task: t.id, title: t.title, complexity: t.complexity! })),
+    },
     bottlenecks: chains
       .filter((c) => c.waiting > 0)
       .slice(0, 5)

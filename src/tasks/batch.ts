@@ -18,6 +18,7 @@ export interface NewTask {
   tags?: string[];
   due?: string;
   estimate_hours?: number;
+  complexity?: number;
   specialist?: string;
   source?: Source;
   output_schema?: Record<string, unknown>;
@@ -96,6 +97,7 @@ export function buildBatch(
     if (item.parent) task.parent = resolve(item.parent, 'parent');
     if (item.due) task.due = item.due;
     if (item.estimate_hours !== undefined) task.estimate_hours = item.estimate_hours;
+    if (item.complexity !== undefined) task.complexity = item.complexity;
     if (item.specialist) task.specialist = item.specialist;
     if (item.output_schema) task.output_schema = item.output_schema;
     if (item.external_id) task.external_id = item.external_id;

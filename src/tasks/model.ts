@@ -42,7 +42,7 @@ export const CLOSED: ReadonlySet<Status> = new Set(['completed', 'cancelled', 'a
 export const DEPENDENCY_KINDS = ['completion', 'data', 'approval'] as const;
 export type DependencyKind = (typeof DEPENDENCY_KINDS)[number];
 
-export const SOURCES = ['manual', 'email', 'calendar', 'claude_code', 'template'] as const;
+export const SOURCES = ['manual', 'email', 'calendar', 'claude_code', 'template', 'plan'] as const;
 export type Source = (typeof SOURCES)[number];
 
 export interface Waiver {
@@ -92,6 +92,8 @@ export interface Task {
   /** ISO date or date-time. */
   due?: string;
   estimate_hours?: number;
+  /** How hard the task is, 1 (trivial) to 10 (hardest), as a planner scored it. */
+  complexity?: number;
   /** Who should do it: an archetype (architect, implementer, ...) or a person. */
   specialist?: string;
   source: Source;
@@ -124,6 +126,7 @@ export type TaskFields = Pick<
   | 'tags'
   | 'due'
   | 'estimate_hours'
+  | 'complexity'
   | 'specialist'
   | 'output_schema'
   | 'command_gates'
@@ -222,6 +225,7 @@ export function normalizeTask(t: Task): Task {
     tags: [...t.tags],
     due: t.due,
     estimate_hours: t.estimate_hours,
+    complexity: t.complexity,
     specialist: t.specialist,
     source: t.source,
     external_id: t.external_id,

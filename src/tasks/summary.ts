@@ -13,6 +13,7 @@ export interface TaskSummary {
   tags: string[];
   parent?: string;
   specialist?: string;
+  complexity?: number;
   children?: { total: number; completed: number };
   ready_to_start: boolean;
   blocked_by?: string[];
@@ -30,6 +31,7 @@ export function summarizeTask(state: TaskState, task: Task): TaskSummary {
   if (task.due) out.due = task.due;
   if (task.parent) out.parent = task.parent;
   if (task.specialist) out.specialist = task.specialist;
+  if (task.complexity !== undefined) out.complexity = task.complexity;
   const kids = state.children.get(task.id);
   if (kids && kids.length > 0) {
     const p = childProgress(state, task.id);

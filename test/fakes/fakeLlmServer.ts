@@ -42,7 +42,7 @@ export interface FakeLlmServer {
   /** Queues answers; once the queue is empty every call gets the default answer. */
   script(...steps: Step[]): void;
   /** Answers calls the queue does not cover, by their prompt (instead of the default echo). */
-  respond(answer: (prompt: string, wire: Wire) => Step): void;
+  respond(answer: (prompt: string, wire: Wire, model: string) => Step): void;
   /** Forgets queued answers and recorded requests. */
   reset(): void;
   close(): Promise<void>;
@@ -143,7 +143,7 @@ function errorBody(wire: Wire, status: number, retryAfter: string | undefined) {
 
 export async function startFakeLlmServer(): Promise<FakeLlmServer> {
   const queue: Step[] = [];
-  let responder: ((prompt: string, wire: Wire) => Step) | undefined;
+  let responder: ((prompt: string, wire: Wire, model: string) => Step) | undefined;
   const requests: RecordedRequest[] = [];
   const open = new Set<ServerResponse>();
 
@@ -173,13 +173,13 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
         if (!res.writableEnded) record.aborted = true;
       });
       open.add(res);
-      const step = queue.shift() ?? responder?.(prompt, wire) ?? {};
       const model =
         wire === 'gemini'
           ? (/models\/([^:]+):/.exec(path)?.[1] ?? 'gemini')
           : typeof body.model === 'string'
             ? body.model
             : 'model';
+      const step = queue.shift() ?? responder?.(prompt, wire, model) ?? {};
       const answer = () => {
         if (res.destroyed) return;
         const headers = { 'content-type': 'application/json', ...step.headers };

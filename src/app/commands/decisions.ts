@@ -69,12 +69,12 @@ export async function approveCommand(id: string): Promise<void> {
   await humanDecision(
     what,
     async (services, by) => {
-      const { item, run } = await approveAndRun(services.inbox, services.commands, id, {
+      const { item, run, message } = await approveAndRun(services.inbox, services.commands, id, {
         by,
         via: 'terminal',
       });
-      const out = run.result ? `\n${run.result.stdout}${run.result.stderr}`.trimEnd() : '';
-      return `Approved ${item.id}: ${run.message}${out}`;
+      const out = run?.result ? `\n${run.result.stdout}${run.result.stderr}`.trimEnd() : '';
+      return `Approved ${item.id}: ${message}${out}`;
     },
     'approve',
   );

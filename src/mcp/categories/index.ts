@@ -7,6 +7,7 @@ import { costCategory } from './cost/index.js';
 import { evalCategory } from './eval/index.js';
 import { federationCategory } from './federation/index.js';
 import { immuneCategory } from './immune/index.js';
+import { runCategory } from './run/index.js';
 import { syncCategory } from './sync/index.js';
 import { taskCategory } from './task/index.js';
 import { workflowCategory } from './workflow/index.js';
@@ -15,6 +16,7 @@ export function buildCategories(services: Services): Category[] {
   return [
     coreCategory(services),
     taskCategory(services),
+    runCategory(services),
     agentCategory(services),
     evalCategory(services),
     immuneCategory(services),

@@ -13,16 +13,21 @@ export const classificationSchema = z.object({
 
 export const inboxItemSchema = z.object({
   id: z.string(),
-  kind: z.literal('command'),
+  kind: z
+    .enum(['command', 'run_node'])
+    .describe('command: run it once; run_node: retry a run node that failed with every worker'),
   requested_by: z.string(),
   requested_session: z.string().optional().describe('The MCP session that asked (it cannot approve)'),
   summary: z.string(),
-  payload: z.object({
-    command: z.string(),
-    args: z.array(z.string()),
-    cwd: z.string().optional(),
-    timeout_s: z.number().optional(),
-  }),
+  payload: z.union([
+    z.object({
+      command: z.string(),
+      args: z.array(z.string()),
+      cwd: z.string().optional(),
+      timeout_s: z.number().optional(),
+    }),
+    z.object({ run_id: z.string(), task: z.string(), title: z.string() }),
+  ]),
   verdict: z.enum(['SAFE', 'REQUIRES_APPROVAL', 'BLOCKED']),
   reasons: z.array(z.string()),
   risk: z.enum(['medium', 'high']),

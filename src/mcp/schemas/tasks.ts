@@ -68,6 +68,7 @@ export const newTaskSchema = z
     tags: tagsField.optional(),
     due: dueField.optional(),
     estimate_hours: z.number().positive().max(10_000).optional(),
+    complexity: z.number().int().min(1).max(10).optional().describe('How hard, 1 (trivial) to 10'),
     specialist: z.string().trim().max(60).optional().describe('Archetype or person, e.g. implementer'),
     output_schema: outputSchemaField.optional(),
     command_gates: z
@@ -87,6 +88,7 @@ export const taskSummarySchema = z.object({
   tags: z.array(z.string()),
   parent: z.string().optional(),
   specialist: z.string().optional(),
+  complexity: z.number().optional(),
   children: z.object({ total: z.number(), completed: z.number() }).optional(),
   ready_to_start: z.boolean(),
   blocked_by: z.array(z.string()).optional(),
@@ -96,6 +98,7 @@ export const taskSummarySchema = z.object({
 export function taskLine(t: TaskSummary): string {
   const extras = [
     t.due ? `due ${t.due}` : '',
+    t.complexity !== undefined ? `complexity ${t.complexity}` : '',
     t.children ? `${t.children.completed}/${t.children.total} subtasks done` : '',
     t.blocked_by ? `blocked by ${t.blocked_by.join(', ')}` : '',
     t.ready_to_start ? 'ready to start' : '',

@@ -50,8 +50,10 @@ export function approveAction(services: Pick<Services, 'inbox' | 'commands'>) {
       if (ctx.askHuman) {
         const answer = await ctx.askHuman(
           [
-            `Approve this action? It runs once, in the project folder.`,
-            `Command: ${pending.summary}`,
+            pending.kind === 'run_node'
+              ? `Retry this step of a supervisor run? Its workers failed.`
+              : `Approve this action? It runs once, in the project folder.`,
+            `${pending.kind === 'run_node' ? 'Step' : 'Command'}: ${pending.summary}`,
             `Why it needs approval: ${pending.reasons.join('; ')}`,
             `Requested by: ${pending.requested_by}`,
           ].join('\n'),
@@ -99,12 +101,17 @@ export function approveAction(services: Pick<Services, 'inbox' | 'commands'>) {
           },
         );
       }
-      const { item, run } = await approveAndRun(services.inbox, services.commands, pending.id, decider);
+      const { item, run, message } = await approveAndRun(
+        services.inbox,
+        services.commands,
+        pending.id,
+        decider,
+      );
       return ok(
         {
           item,
-          ran: run.status === 'executed',
-          ...(run.result
+          ran: run?.status === 'executed',
+          ...(run?.result
             ? {
                 exit_code: run.result.exit_code,
                 stdout: tail(run.result.stdout),
@@ -112,7 +119,7 @@ export function approveAction(services: Pick<Services, 'inbox' | 'commands'>) {
               }
             : {}),
         },
-        `Approved ${item.id} by ${decider.by}. ${run.message}`,
+        `Approved ${item.id} by ${decider.by}. ${message}`,
       );
     },
   });

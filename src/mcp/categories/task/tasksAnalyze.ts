@@ -25,6 +25,11 @@ const output = z.object({
   completed_last_7_days: z.number(),
   completed_per_day_14d: z.number(),
   open_estimate_hours: z.number(),
+  complexity: z.object({
+    scored: z.number(),
+    mean: z.number().optional(),
+    hardest: z.array(z.object({ task: z.string(), title: z.string(), complexity: z.number() })),
+  }),
   bottlenecks: z.array(z.object({ task: z.string(), title: z.string(), waiting: z.number() })),
   longest_chain: z.number(),
   risks: z.array(z.string()),
@@ -35,7 +40,7 @@ export function tasksAnalyze(services: Pick<Services, 'clock' | 'tasks'>) {
     name: 'tasks_analyze',
     title: 'Analyse the work',
     description:
-      'Where the work stands: counts by status and priority, what can start, what is blocked or overdue, throughput, bottlenecks (tasks with the longest chains waiting on them) and risks. For all tasks or one subtree.',
+      'Where the work stands: counts by status and priority, what can start, what is blocked or overdue, throughput, complexity scores, bottlenecks (tasks with the longest chains waiting on them) and risks. For all tasks or one subtree.',
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -46,6 +51,9 @@ export function tasksAnalyze(services: Pick<Services, 'clock' | 'tasks'>) {
       );
       const text = [
         `${a.open} open of ${a.total} tasks: ${a.ready_to_start} can start, ${a.blocked} blocked, ${a.overdue} overdue; ${a.completed_last_7_days} completed in the last 7 days (${a.completed_per_day_14d}/day over 14 days).`,
+        a.complexity.scored
+          ? `Complexity (1-10) of ${a.complexity.scored} scored open task(s): mean ${a.complexity.mean}; hardest: ${a.complexity.hardest.map((h) => `${h.task} "${h.title}" ${h.complexity}`).join('; ')}.`
+          : '',
         a.bottlenecks.length
           ? `Bottlenecks: ${a.bottlenecks.map((b) => `${b.task} "${b.title}" (${b.waiting} waiting)`).join('; ')}.`
           : '',

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { AppError } from '../../../core/errors.js';
+import { callerNodeSchema, callerText } from '../run/runView.js';
 import type { Services } from '../../services.js';
 import { actorField, taskLine, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
@@ -42,9 +44,13 @@ const output = z.object({
     .object({ id: z.string(), title: z.string(), total: z.number(), completed: z.number(), open: z.number() })
     .optional()
     .describe("Progress of the task's parent"),
+  run: z
+    .object({ run_id: z.string(), status: z.string(), next: callerNodeSchema.optional() })
+    .optional()
+    .describe('Caller-mode runs: the run this node belongs to and your next node'),
 });
 
-export function tasksComplete(services: Pick<Services, 'tasks'>) {
+export function tasksComplete(services: Pick<Services, 'tasks' | 'claims' | 'runs'>) {
   return defineTool({
     name: 'tasks_complete',
     title: 'Complete a task (gates enforced)',
@@ -55,7 +61,21 @@ export function tasksComplete(services: Pick<Services, 'tasks'>) {
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     async handler(args, ctx) {
       const { task_id, actor, ...rest } = args;
-      const done = await services.tasks.complete(task_id, rest, ctx.actorFor(actor), ctx.signal);
+      const who = ctx.actorFor(actor);
+      const { task } = await services.tasks.get(task_id);
+      const holder = services.claims.holder(ctx.sessionId);
+      const claim = await services.claims.holderOf(task.id);
+      if (claim && claim.holder !== holder)
+        throw new AppError('CONFLICT', `${task.id} is claimed by ${claim.label} since ${claim.claimed_at}`, {
+          hint: 'Only its holder completes it while the claim lives; pick another task (tasks_next)',
+        });
+      // A node of a caller-mode run: its graders, the leader's review and then the gates decide.
+      const run = await services.runs.callerRunOf(task.id);
+      const outcome = run
+        ? await services.runs.completeFromCaller(run, task.id, rest, holder, who, ctx.signal)
+        : undefined;
+      const done = outcome?.done ?? (await services.tasks.complete(task.id, rest, who, ctx.signal));
+      if (!outcome) await services.claims.release(task.id);
       const gates = done.gates.map(({ gate, ok: passed, status, exit_code, duration_ms }) => ({
         gate,
         ok: passed,
@@ -74,6 +94,11 @@ export function tasksComplete(services: Pick<Services, 'tasks'>) {
         done.parent
           ? `Parent ${done.parent.id} "${done.parent.title}": ${done.parent.completed}/${done.parent.total} subtasks completed`
           : '',
+        outcome
+          ? outcome.next
+            ? `\nRun ${outcome.run.id}: ${callerText(outcome.next)}`
+            : `Run ${outcome.run.id}: ${outcome.run.status}${outcome.run.status === 'completed' ? '' : '; no node is ready for you now (tasks_run_status)'}`
+          : '',
       ].filter(Boolean);
       return ok(
         {
@@ -81,6 +106,15 @@ export function tasksComplete(services: Pick<Services, 'tasks'>) {
           gates,
           artifacts: done.artifacts,
           ...(done.parent ? { parent: done.parent } : {}),
+          ...(outcome
+            ? {
+                run: {
+                  run_id: outcome.run.id,
+                  status: outcome.run.status,
+                  ...(outcome.next ? { next: outcome.next } : {}),
+                },
+              }
+            : {}),
         },
         lines.join('\n'),
       );

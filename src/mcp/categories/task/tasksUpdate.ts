@@ -22,6 +22,7 @@ const input = z
     tags: tagsField.optional().describe('Replaces the tags'),
     due: dueField.nullable().optional().describe('ISO date; null clears it'),
     estimate_hours: z.number().positive().max(10_000).nullable().optional().describe('Hours; null clears it'),
+    complexity: z.number().int().min(1).max(10).nullable().optional().describe('1-10; null clears it'),
     specialist: z
       .string()
       .trim()
@@ -45,7 +46,7 @@ export function tasksUpdate(services: Pick<Services, 'tasks'>) {
     name: 'tasks_update',
     title: 'Update a task',
     description:
-      "Change a task's fields (title, description, priority, tags, due, estimate, specialist, parent, gates) and/or append a note. Status changes go through tasks_transition, tasks_start or tasks_complete.",
+      "Change a task's fields (title, description, priority, tags, due, estimate, complexity, specialist, parent, gates) and/or append a note. Status changes go through tasks_transition, tasks_start or tasks_complete.",
     inputSchema: input,
     outputSchema: z.object({ task: taskSummarySchema }),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

@@ -1,0 +1,1499 @@
+/**
+ * Supervisor runs: the leader's task graph carried out by workers.
+ *
+ *   start -> nodes = the open leaves under a root task, with their dependencies
+ *   loop (the process holding the run's lease): ready nodes start up to the concurrency; each is
+ *     claimed once (claims.ts), run by the best onboarded worker for its kind (trust, then price)
+ *     through the graded pipeline, its answer recorded at once (a resumed run never repeats a
+ *     recorded call), reviewed by the leader when the worker is limited or the node critical,
+ *     then completed through the task's own gates. A failure is retried with the reasons fed
+ *     back, then reassigned to another worker, then blocked with a decision in the inbox for a
+ *     human; everything that does not depend on it goes on.
+ *   end -> the leader synthesises the children's results and completes the root.
+ *
+ * Caller mode hands the same nodes, one at a time with their specialist prompt, to the MCP
+ * caller (Claude Code or its subagents), who reports back with tasks_complete: the same graders,
+ * reviews and gates apply. Everything a model or caller wrote reaches a prompt quoted as data.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Archetype } from '../agents/archetypes.js';
+import type { ProviderName } from '../agents/providers/types.js';
+import type { SpawnPipeline } from '../agents/spawn.js';
+import { eligible } from '../agents/workers.js';
+import type { WorkerProfile, WorkerRegistry } from '../agents/workers.js';
+import type { Clock } from '../core/clock.js';
+import { isoTime } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { Pricing } from '../cost/pricing.js';
+import { grade } from '../evaluation/graders/pipeline.js';
+import { quoteUntrusted } from '../safety/quote.js';
+import type { Inbox } from '../safety/inbox.js';
+import type { DocumentStore } from '../storage/documentStore.js';
+import type { ClaimBook } from '../tasks/claims.js';
+import { leaseLive } from '../tasks/claims.js';
+import type { CompleteInput } from '../tasks/completion.js';
+import { gateViolations } from '../tasks/completion.js';
+import { CLOSED } from '../tasks/model.js';
+import type { Task } from '../tasks/model.js';
+import type { TaskService } from '../tasks/taskService.js';
+import { defaultGraders, gradedRun } from './gradedRun.js';
+import type { GradedRunDeps } from './gradedRun.js';
+import {
+  CLOSED_NODE,
+  criticalPath,
+  nodeCounts,
+  readyNodes,
+  schedulePreview,
+  skipUnreachable,
+  trimResult,
+} from './runModel.js';
+import type { Attempt, CacheDoc, Run, RunDoc, RunNode, RunOptions } from './runModel.js';
+
+export interface SupervisorDeps {
+  tasks: TaskService;
+  graded: GradedRunDeps;
+  spawn: SpawnPipeline;
+  workers: WorkerRegistry;
+  archetypes: ReadonlyMap<string, Archetype>;
+  inbox: Inbox;
+  claims: ClaimBook;
+  pricing: Pricing;
+  clock: Clock;
+  logger: Logger;
+  runs: DocumentStore<RunDoc>;
+  cache: DocumentStore<CacheDoc>;
+  /** How often the loop looks at a run waiting for a human or another process (ms). Default 500. */
+  pollMs?: number;
+}
+
+export interface StartRequest extends Partial<RunOptions> {
+  root: string;
+  dry_run: boolean;
+}
+
+export interface Worker {
+  id: string;
+  provider: ProviderName;
+  model: string;
+  status: WorkerProfile['status'];
+  trust: number;
+}
+
+export interface RunPreview {
+  run: Run;
+  waves: string[][];
+  critical_path: string[];
+  workers: Record<string, string | null>;
+  reviewed: string[];
+  estimate_usd: number;
+  leader?: string | undefined;
+}
+
+export interface CallerNode {
+  run_id: string;
+  task: string;
+  title: string;
+  /** The root's synthesis: complete the root task with the combined result. */
+  synthesis: boolean;
+  specialist?: string | undefined;
+  prompt: string;
+  attempt: number;
+}
+
+export interface RunEvent {
+  run: string;
+  done: number;
+  total: number;
+  message: string;
+}
+
+const LEASE_MS = 10_000;
+const RESULT_CHARS = 20_000;
+const DEPENDENCY_CHARS = 2_000;
+const SYNTHESIS_CHARS = 3_000;
+const RUN_HISTORY = 300;
+
+const REVIEW_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  required: ['approve', 'reasons'],
+  properties: {
+    approve: { type: 'boolean' },
+    reasons: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 500 } },
+    add: {
+      type: 'array',
+      maxItems: 5,
+      items: {
+        type: 'object',
+        required: ['title'],
+        properties: {
+          title: { type: 'string', maxLength: 200 },
+          description: { type: 'string', maxLength: 2000 },
+        },
+      },
+    },
+  },
+};
+
+const WORKER_SYSTEM =
+  'You are a worker in a supervised run. Do exactly the task you are given; your answer is checked against its acceptance criteria and may be reviewed before it counts.';
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+function taskText(task: Pick<Task, 'title' | 'description'>): string {
+  return `Title: ${task.title}${task.description ? `\n\n${task.description}` : ''}`;
+}
+
+export class Supervisor {
+  readonly events = new EventEmitter();
+  private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly reserved = new Map<string, number>();
+  private readonly budgetStop = new Set<string>();
+  private leaseTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: SupervisorDeps) {}
+
+  private now(): string {
+    return isoTime(this.deps.clock);
+  }
+
+  private get owner(): string {
+    return this.deps.claims.owner;
+  }
+
+  private runHolder(id: string): string {
+    return this.deps.claims.holder(`run:${id}`);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** @throws AppError NOT_FOUND */
+  async get(id: string): Promise<Run> {
+    const run = await this.deps.runs.read((d) => structuredClone(d.runs[id]));
+    if (!run)
+      throw new AppError('NOT_FOUND', `No run "${id}"`, {
+        hint: 'tasks_run_status without run_id lists the runs',
+      });
+    return run;
+  }
+
+  async list(): Promise<Run[]> {
+    return this.deps.runs.read((d) =>
+      Object.values(structuredClone(d.runs)).sort((a, b) => b.created_at.localeCompare(a.created_at)),
+    );
+  }
+
+  /** Whether this process is driving the run now. */
+  isDriving(id: string): boolean {
+    return this.active.has(id);
+  }
+
+  /** Resolves when the local drive of a run ends, or after `ms`. */
+  async wait(id: string, ms: number): Promise<void> {
+    const a = this.active.get(id);
+    if (!a) return;
+    await Promise.race([a.done, sleep(ms)]);
+  }
+
+  // ---------------------------------------------------------------- workers
+
+  /** Onboarded workers a node may get, best first (trust, then price). */
+  private async candidates(run: Run, node: RunNode, hasSchema: boolean): Promise<Worker[]> {
+    const profiles = await this.deps.workers.snapshot();
+    const configured = new Set(this.deps.spawn.targetsAvailable.map((t) => t.name as string));
+    const full = await this.deps.workers.list();
+    const kind = { archetype: node.specialist, structuredOutput: hasSchema };
+    return full
+      .filter((p) => configured.has(p.provider))
+      .filter((p) => !run.options.workers || run.options.workers.includes(`${p.provider}/${p.model}`))
+      .filter((p) => !node.excluded.includes(`${p.provider}/${p.model}`))
+      .filter((p) => eligible(profiles, p.provider, p.model, kind).ok)
+      .map((p) => ({
+        id: `${p.provider}/${p.model}`,
+        provider: p.provider as ProviderName,
+        model: p.model,
+        status: p.status,
+        trust: p.trust,
+      }))
+      .sort((a, b) => {
+        if (b.trust !== a.trust) return b.trust - a.trust;
+        const pa = this.deps.pricing.price(a.provider, a.model);
+        const pb = this.deps.pricing.price(b.provider, b.model);
+        return pa.input_per_mtok + pa.output_per_mtok - (pb.input_per_mtok + pb.output_per_mtok);
+      });
+  }
+
+  private leaderOf(run: Pick<Run, 'options'>): { provider?: ProviderName; model?: string } | undefined {
+    if (run.options.leader) {
+      const [provider, ...model] = run.options.leader.split('/');
+      return { provider: provider as ProviderName, ...(model.length ? { model: model.join('/') } : {}) };
+    }
+    const first = this.deps.spawn.targetsAvailable[0];
+    return first ? { provider: first.name, model: first.defaultModel } : undefined;
+  }
+
+  // ---------------------------------------------------------------- start
+
+  /**
+   * Builds the run over the open leaves under `root`; a dry run returns it without storing.
+   * @throws AppError NOT_FOUND, INVALID_INPUT (no subtasks, no onboarded worker), BUDGET_EXCEEDED
+   *   (the estimate is over max_cost_usd: refused before any call).
+   */
+  async start(req: StartRequest, actor: string): Promise<RunPreview> {
+    const options: RunOptions = {
+      mode: req.mode ?? 'agents',
+      concurrency: req.concurrency ?? 4,
+      max_cost_usd: req.max_cost_usd,
+      retries: req.retries ?? 1,
+      review: req.review ?? 'auto',
+      cache: req.cache ?? false,
+      max_added: req.max_added ?? 5,
+      max_tokens: req.max_tokens ?? 2000,
+      leader: req.leader,
+      workers: req.workers,
+    };
+    const rootTask = (await this.deps.tasks.get(req.root)).task;
+    const leaves = await this.deps.tasks.read((state) => {
+      const out: Task[] = [];
+      const stack = [...(state.children.get(rootTask.id) ?? [])];
+      while (stack.length) {
+        const id = stack.shift()!;
+        const kids = state.children.get(id) ?? [];
+        if (kids.length) stack.push(...kids);
+        else out.push(structuredClone(state.tasks.get(id)!));
+      }
+      return out;
+    });
+    if (leaves.length === 0)
+      throw new AppError('INVALID_INPUT', `${rootTask.id} has no subtasks to run`, {
+        hint: 'Plan it first: tasks_plan {goal, parent} or tasks_expand {task_id}',
+      });
+    if (CLOSED.has(rootTask.status))
+      throw new AppError('CONFLICT', `${rootTask.id} is ${rootTask.status}`, { hint: 'Run an open task' });
+    const ids = new Set(leaves.map((t) => t.id));
+    const at = this.now();
+    const nodes: Record<string, RunNode> = {};
+    for (const t of leaves) {
+      const done = t.status === 'completed';
+      nodes[t.id] = {
+        task: t.id,
+        title: t.title,
+        state: done ? 'done' : CLOSED.has(t.status) ? 'skipped' : 'waiting',
+        depends_on: t.depends_on.filter((d) => ids.has(d.task)).map((d) => ({ task: d.task, kind: d.kind })),
+        critical: t.priority === 'critical',
+        complexity: t.complexity,
+        specialist: t.specialist && this.deps.archetypes.has(t.specialist) ? t.specialist : undefined,
+        attempts: [],
+        excluded: [],
+        cost_usd: 0,
+        latency_ms: 0,
+        ...(done ? { output: trimResult(resultText(t), RESULT_CHARS) } : {}),
+        ...(CLOSED.has(t.status) && !done ? { reason: `task is ${t.status}` } : {}),
+      };
+    }
+    const run: Run = {
+      id: newId('run', 10),
+      root: rootTask.id,
+      title: rootTask.title,
+      status: 'running',
+      options,
+      created_by: actor,
+      created_at: at,
+      updated_at: at,
+      spent_usd: 0,
+      nodes,
+      order: leaves.map((t) => t.id),
+      added: 0,
+      history: [
+        { at, text: `started by ${actor} (${options.mode} mode, concurrency ${options.concurrency})` },
+      ],
+    };
+    // Who would do each node, and what one attempt each could cost at most.
+    const workers: Record<string, string | null> = {};
+    const reviewed: string[] = [];
+    let estimate = 0;
+    const leader = this.leaderOf(run);
+    if (options.mode === 'agents') {
+      const all = await this.deps.workers.list();
+      if (!all.some((p) => p.status !== 'blocked'))
+        throw new AppError('INVALID_INPUT', 'No worker has passed onboarding', {
+          hint: 'Interview models first (worker_interview {provider, model}); runs use interviewed, unblocked workers only. Or run in caller mode: tasks_run {mode: "caller"}',
+        });
+      for (const id of run.order) {
+        const node = run.nodes[id]!;
+        if (CLOSED_NODE.has(node.state)) continue;
+        const t = leaves.find((x) => x.id === id)!;
+        const best = (await this.candidates(run, node, t.output_schema !== undefined))[0];
+        workers[id] = best?.id ?? null;
+        if (best) {
+          estimate += this.worstCost(
+            best.provider,
+            best.model,
+            taskText(t).length + 1500,
+            options.max_tokens,
+          );
+          if (this.needsReview(run, node, best)) {
+            reviewed.push(id);
+            if (leader?.provider)
+              estimate += this.worstCost(leader.provider, leader.model ?? '', taskText(t).length + 3000, 800);
+          }
+        }
+      }
+      if (leader?.provider)
+        estimate += this.worstCost(
+          leader.provider,
+          leader.model ?? '',
+          run.order.length * 1200,
+          options.max_tokens,
+        );
+    }
+    estimate = Number(estimate.toFixed(6));
+    const preview: RunPreview = {
+      run,
+      waves: schedulePreview(run),
+      critical_path: criticalPath(run),
+      workers,
+      reviewed,
+      estimate_usd: estimate,
+      ...(leader?.provider ? { leader: `${leader.provider}/${leader.model ?? ''}` } : {}),
+    };
+    if (options.max_cost_usd !== undefined && estimate > options.max_cost_usd)
+      throw new AppError(
+        'BUDGET_EXCEEDED',
+        `The run could cost up to $${estimate.toFixed(4)} (one attempt per node, reviews and synthesis), over max_cost_usd $${options.max_cost_usd}`,
+        {
+          hint: 'Nothing was called. Raise max_cost_usd, lower max_tokens, or run part of the tree (a smaller root)',
+          details: { estimate_usd: estimate, max_cost_usd: options.max_cost_usd },
+        },
+      );
+    if (req.dry_run) return preview;
+    await this.deps.runs.update((d) => {
+      d.runs[run.id] = run;
+      // Keep the document bounded: the oldest finished runs go first.
+      const finished = Object.values(d.runs)
+        .filter((r) => r.status === 'completed' || r.status === 'cancelled')
+        .sort((a, b) => a.created_at.localeCompare(b.created_at));
+      while (Object.keys(d.runs).length > 200 && finished.length) delete d.runs[finished.shift()!.id];
+    });
+    if (options.mode === 'agents') await this.drive(run.id, actor);
+    return { ...preview, run: await this.get(run.id) };
+  }
+
+  private worstCost(provider: string, model: string, promptChars: number, maxTokens: number): number {
+    return this.deps.pricing.cost(provider, model, Math.ceil(promptChars / 3) + 16, maxTokens);
+  }
+
+  private needsReview(run: Run, node: RunNode, worker?: { status: string }): boolean {
+    if (run.options.review === 'none') return false;
+    if (run.options.review === 'all') return true;
+    return node.critical || worker?.status === 'limited';
+  }
+
+  // ---------------------------------------------------------------- lease and loop
+
+  /**
+   * Drives an agents-mode run in this process (after a restart: resumes it).
+   * @throws AppError CONFLICT while another live process holds the run.
+   */
+  async resume(id: string, actor: string): Promise<Run> {
+    const run = await this.get(id);
+    if (run.status === 'completed' || run.status === 'cancelled')
+      throw new AppError('CONFLICT', `Run ${id} is ${run.status}`, {
+        hint: 'Start a new run with tasks_run {root}',
+      });
+    if (run.status === 'budget_exhausted') {
+      this.budgetStop.delete(id);
+      await this.update(id, (r) => {
+        r.status = 'running';
+        this.note(r, `resumed by ${actor} after the budget stop`);
+      });
+    }
+    if (run.options.mode === 'agents' && !this.active.has(id)) await this.drive(id, actor);
+    return this.get(id);
+  }
+
+  private async drive(id: string, actor: string): Promise<void> {
+    const holder = this.owner;
+    await this.deps.runs.update((d) => {
+      const r = d.runs[id];
+      if (!r) throw new AppError('NOT_FOUND', `No run "${id}"`);
+      const now = this.deps.clock.now();
+      if (r.lease && r.lease.owner !== holder && leaseLive(r.lease, now))
+        throw new AppError(
+          'CONFLICT',
+          `Run ${id} is being run by another server process (${r.lease.owner})`,
+          {
+            hint: `Its lease runs until ${new Date(r.lease.expires_at).toISOString()}; if that process died, resume after that`,
+          },
+        );
+      const taken = r.lease && r.lease.owner !== holder;
+      r.lease = { owner: holder, expires_at: now + LEASE_MS };
+      if (taken || r.history.length > 1) this.note(r, `driven by ${holder} for ${actor}`);
+    });
+    const controller = new AbortController();
+    const done = this.loop(id, controller.signal)
+      .catch((error: unknown) => this.deps.logger.error('run loop failed', { run: id, error }))
+      .finally(async () => {
+        this.active.delete(id);
+        await this.deps.runs
+          .update((d) => {
+            const r = d.runs[id];
+            if (r?.lease?.owner === holder) r.lease = undefined;
+          })
+          .catch(() => undefined);
+      });
+    this.active.set(id, { controller, done });
+    this.startLeaseTimer();
+  }
+
+  private startLeaseTimer(): void {
+    if (this.leaseTimer) return;
+    this.leaseTimer = setInterval(() => {
+      if (this.active.size === 0) return;
+      const ids = [...this.active.keys()];
+      void this.deps.runs
+        .update((d) => {
+          const now = this.deps.clock.now();
+          for (const id of ids) {
+            const r = d.runs[id];
+            if (r?.lease?.owner === this.owner) r.lease.expires_at = now + LEASE_MS;
+          }
+        })
+        .catch(() => undefined);
+    }, LEASE_MS / 3);
+    this.leaseTimer.unref();
+  }
+
+  private async loop(id: string, signal: AbortSignal): Promise<void> {
+    const inflight = new Map<string, Promise<void>>();
+    const pollMs = this.deps.pollMs ?? 500;
+    const external = this.active.get(id)?.controller;
+    while (!signal.aborted) {
+      const run = await this.deps.runs.read((d) => d.runs[id]);
+      if (!run || run.status === 'cancelled' || run.lease?.owner !== this.owner) {
+        external?.abort();
+        this.active.get(id)?.controller.abort();
+        break;
+      }
+      await this.applyDecisions(id);
+      const capacity = run.options.concurrency - inflight.size;
+      if (capacity > 0 && !this.budgetStop.has(id)) {
+        const claimed = await this.claimReady(id, capacity, new Set(inflight.keys()));
+        for (const task of claimed) {
+          const p = this.execNode(id, task, signal)
+            .catch((error: unknown) => this.deps.logger.error('run node failed', { run: id, task, error }))
+            .finally(() => inflight.delete(task));
+          inflight.set(task, p);
+        }
+      }
+      if (inflight.size === 0) {
+        const next = await this.settle(id, signal);
+        if (next === 'finished') break;
+        if (next === 'wait') await sleep(pollMs, signal);
+        continue;
+      }
+      await Promise.race([...inflight.values(), sleep(1000, signal)]);
+    }
+    await Promise.allSettled([...inflight.values()]);
+  }
+
+  private note(run: Run, text: string): void {
+    run.history.push({ at: this.now(), text });
+    if (run.history.length > RUN_HISTORY) run.history.splice(0, run.history.length - RUN_HISTORY);
+    run.updated_at = this.now();
+  }
+
+  private update<R>(id: string, fn: (run: Run) => R): Promise<R> {
+    return this.deps.runs.update((d) => {
+      const r = d.runs[id];
+      if (!r) throw new AppError('NOT_FOUND', `No run "${id}"`);
+      r.updated_at = this.now();
+      return fn(r);
+    });
+  }
+
+  private emit(run: Run, message: string): void {
+    const counts = nodeCounts(run);
+    const event: RunEvent = {
+      run: run.id,
+      done: counts.done + counts.skipped + counts.cancelled,
+      total: run.order.length + 1,
+      message,
+    };
+    this.events.emit('progress', event);
+  }
+
+  /** Claims up to `capacity` ready nodes for this process (each exactly once across processes). */
+  private async claimReady(id: string, capacity: number, mine: ReadonlySet<string>): Promise<string[]> {
+    const now = this.deps.clock.now();
+    const candidates = await this.deps.runs.read((d) => {
+      const r = d.runs[id]!;
+      const stale = r.order.filter((t) => {
+        const n = r.nodes[t]!;
+        return n.state === 'running' && !mine.has(t) && (!n.claim || !leaseLive(n.claim, now));
+      });
+      return [...stale, ...readyNodes(r).map((n) => n.task)].slice(0, capacity);
+    });
+    const claimed: string[] = [];
+    for (const task of candidates) {
+      const c = await this.deps.claims.claim(task, this.runHolder(id), `run ${id}`);
+      if (!c.ok) continue;
+      claimed.push(task);
+    }
+    if (claimed.length === 0) return [];
+    await this.update(id, (r) => {
+      for (const task of claimed) {
+        const n = r.nodes[task]!;
+        n.state = 'running';
+        n.claim = { holder: this.runHolder(id), expires_at: now + LEASE_MS };
+        n.started_at ??= this.now();
+      }
+    });
+    return claimed;
+  }
+
+  // ---------------------------------------------------------------- one node
+
+  private async execNode(id: string, taskId: string, signal: AbortSignal): Promise<void> {
+    const run = await this.get(id);
+    const node = run.nodes[taskId]!;
+    const { task } = await this.deps.tasks.get(taskId);
+    const actor = `run ${id}`;
+    let answer: { output: string; value?: unknown; worker: Worker | undefined; attempt: number } | undefined;
+    if (node.pending) {
+      // Recorded before a restart: continue from review and gates, never call the worker again.
+      const w = (await this.deps.workers.list()).find(
+        (p) => `${p.provider}/${p.model}` === node.pending!.worker,
+      );
+      answer = {
+        output: node.pending.output,
+        value: node.pending.value,
+        attempt: node.pending.attempt,
+        worker: w
+          ? {
+              id: node.pending.worker,
+              provider: w.provider as ProviderName,
+              model: w.model,
+              status: w.status,
+              trust: w.trust,
+            }
+          : undefined,
+      };
+    } else {
+      if (task.status === 'ready' || task.status === 'blocked' || task.status === 'draft') {
+        try {
+          if (task.status === 'draft') await this.deps.tasks.transition(taskId, 'ready', `run ${id}`, actor);
+          await this.deps.tasks.transition(taskId, 'active', `run ${id}`, actor);
+        } catch (error) {
+          await this.block(id, taskId, [error instanceof AppError ? error.message : String(error)], actor);
+          return;
+        }
+      }
+      // A retry goes to the worker that failed, with the reasons; then the next best takes over.
+      const options = await this.candidates(run, node, task.output_schema !== undefined);
+      const last = node.attempts.slice(node.since ?? 0).at(-1);
+      const worker =
+        (last && !last.pass ? options.find((w) => w.id === last.worker) : undefined) ?? options[0];
+      if (!worker) {
+        await this.block(
+          id,
+          taskId,
+          [
+            node.excluded.length
+              ? `every eligible worker failed it (${node.excluded.join(', ')})`
+              : 'no onboarded worker is eligible for this kind of work',
+          ],
+          actor,
+        );
+        return;
+      }
+      const prompt = this.workerPrompt(run, node, task);
+      const n = node.attempts.length + 1;
+      const cacheKey = this.cacheKey(run, node, task, worker.id);
+      const cached = cacheKey ? await this.deps.cache.read((d) => d.entries[cacheKey]?.output) : undefined;
+      if (cached !== undefined) {
+        await this.recordAttempt(id, taskId, {
+          attempt: {
+            n,
+            worker: worker.id,
+            at: this.now(),
+            pass: true,
+            reasons: [],
+            cost_usd: 0,
+            latency_ms: 0,
+            cached: true,
+          },
+          pending: { output: cached, worker: worker.id, attempt: n },
+        });
+        answer = { output: cached, worker, attempt: n };
+      } else {
+        const worst = this.worstCost(
+          worker.provider,
+          worker.model,
+          prompt.length + 2000,
+          run.options.max_tokens,
+        );
+        const reservedNow = this.reserved.get(id) ?? 0;
+        if (
+          run.options.max_cost_usd !== undefined &&
+          run.spent_usd + reservedNow + worst > run.options.max_cost_usd
+        ) {
+          this.budgetStop.add(id);
+          await this.update(id, (r) => {
+            const x = r.nodes[taskId]!;
+            x.state = 'ready';
+            x.claim = undefined;
+            this.note(
+              r,
+              `budget: ${taskId} not started (spent $${r.spent_usd.toFixed(4)}, a call may cost $${worst.toFixed(4)}, max $${r.options.max_cost_usd})`,
+            );
+          });
+          await this.deps.claims.release(taskId, this.runHolder(id));
+          return;
+        }
+        this.reserved.set(id, reservedNow + worst);
+        await this.update(id, (r) => {
+          r.nodes[taskId]!.worker = worker.id;
+        });
+        let attempt: Attempt;
+        let value: unknown;
+        let output = '';
+        try {
+          const r = await gradedRun(
+            this.deps.graded,
+            {
+              prompt,
+              provider: worker.provider,
+              model: worker.model,
+              system: WORKER_SYSTEM,
+              ...(node.specialist ? { archetype: node.specialist } : {}),
+              outputSchema: task.output_schema,
+              maxTokens: run.options.max_tokens,
+              fallback: false,
+              operation: 'tasks_run',
+            },
+            { actor, signal },
+          );
+          output = r.output;
+          value = r.json?.value;
+          const failing = r.evaluation.graders.filter((g) => !g.pass).map((g) => `${g.grader}: ${g.reason}`);
+          attempt = {
+            n,
+            worker: worker.id,
+            at: this.now(),
+            pass: r.evaluation.pass,
+            reasons: failing,
+            trial_id: r.trial_id,
+            cost_usd: Number((r.cost_usd + (r.evaluation.judge_cost_usd ?? 0)).toFixed(6)),
+            latency_ms: r.latency_ms,
+          };
+        } catch (error) {
+          if (signal.aborted) return;
+          const e = error instanceof AppError ? error : new AppError('INTERNAL', String(error));
+          if (e.code === 'IMMUNE_BLOCKED' || e.code === 'BUDGET_EXCEEDED' || e.code === 'NO_PROVIDER') {
+            this.reserved.set(id, (this.reserved.get(id) ?? worst) - worst);
+            await this.block(id, taskId, [e.message], actor);
+            return;
+          }
+          attempt = {
+            n,
+            worker: worker.id,
+            at: this.now(),
+            pass: false,
+            reasons: [e.message],
+            trial_id: e.details?.trial_id as string | undefined,
+            cost_usd: 0,
+            latency_ms: 0,
+          };
+        } finally {
+          this.reserved.set(id, Math.max(0, (this.reserved.get(id) ?? worst) - worst));
+        }
+        await this.recordAttempt(id, taskId, {
+          attempt,
+          ...(attempt.pass ? { pending: { output, value, worker: worker.id, attempt: n } } : {}),
+        });
+        if (!attempt.pass) {
+          await this.afterFailure(id, taskId, worker.id, actor);
+          return;
+        }
+        answer = { output, value, worker, attempt: n };
+      }
+    }
+    if (signal.aborted) return;
+    // Review by the leader: limited workers' outputs and critical nodes are not final before it.
+    const fresh = await this.get(id);
+    const current = fresh.nodes[taskId]!;
+    if (this.needsReview(fresh, current, answer.worker ?? { status: 'limited' })) {
+      const review = await this.review(fresh, current, task, answer.output, signal);
+      await this.update(id, (r) => {
+        const a = r.nodes[taskId]!.attempts.find((x) => x.n === answer.attempt);
+        if (a) a.review = review;
+        r.spent_usd = Number((r.spent_usd + review.cost_usd).toFixed(6));
+        if (!review.approve) {
+          r.nodes[taskId]!.pending = undefined;
+          if (a) {
+            a.pass = false;
+            a.reasons = review.reasons.map((x) => `review: ${x}`);
+          }
+          this.note(
+            r,
+            `${taskId}: the leader rejected ${answer.worker?.id ?? 'the'} answer: ${review.reasons.join('; ')}`,
+          );
+        }
+      });
+      if (!review.approve) {
+        await this.afterFailure(id, taskId, answer.worker?.id ?? current.pending?.worker ?? '', actor);
+        return;
+      }
+    }
+    await this.finishNode(id, taskId, task, answer.output, answer.value, actor, signal, answer.worker?.id);
+  }
+
+  private workerPrompt(run: Run, node: RunNode, task: Task): string {
+    const parts = [
+      `Task ${task.id} of the run "${run.title}":`,
+      quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
+    ];
+    for (const d of node.depends_on) {
+      if (d.kind !== 'data') continue;
+      const dep = run.nodes[d.task];
+      if (!dep?.output) continue;
+      parts.push(
+        `Result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on:`,
+        quoteUntrusted(trimResult(dep.output, DEPENDENCY_CHARS), {
+          label: `result of ${dep.task}`,
+          maxChars: DEPENDENCY_CHARS + 200,
+        }),
+      );
+    }
+    const last = node.attempts.at(-1);
+    if (last && !last.pass && last.reasons.length)
+      parts.push(
+        'A previous answer to this task was refused for these reasons; avoid them:',
+        quoteUntrusted(last.reasons.join('\n'), { label: 'reasons', maxChars: 2000 }),
+      );
+    parts.push('Do the task and answer with its result.');
+    return parts.join('\n\n');
+  }
+
+  private async review(
+    run: Run,
+    node: RunNode,
+    task: Task,
+    output: string,
+    signal: AbortSignal,
+  ): Promise<Run['nodes'][string]['attempts'][number]['review'] & object> {
+    const leader = this.leaderOf(run);
+    if (!leader?.provider)
+      return {
+        by: 'none',
+        approve: false,
+        reasons: ['no leader model is configured to review it'],
+        cost_usd: 0,
+      };
+    const canAdd = run.added < run.options.max_added;
+    const prompt = [
+      `Review a worker's answer to task ${task.id}${node.critical ? ' (critical)' : ''} against the task and its acceptance criteria.`,
+      quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
+      quoteUntrusted(output, { label: 'answer', maxChars: 12_000 }),
+      `Answer JSON: {"approve": boolean, "reasons": [short reasons]${canAdd ? ', "add": [{"title", "description"}] only when the result shows work the plan is missing' : ''}}.`,
+    ].join('\n\n');
+    try {
+      const r = await gradedRun(
+        this.deps.graded,
+        {
+          prompt,
+          provider: leader.provider,
+          model: leader.model,
+          system:
+            'You are the leader of a team of AI workers, reviewing their work strictly. Answer with JSON only.',
+          outputSchema: REVIEW_SCHEMA,
+          temperature: 0,
+          maxTokens: 800,
+          operation: 'run_review',
+          graders: defaultGraders(true, 'off'),
+        },
+        { actor: `run ${run.id} leader`, signal },
+      );
+      const v = r.json?.value as
+        | { approve?: boolean; reasons?: string[]; add?: Array<{ title: string; description?: string }> }
+        | undefined;
+      if (!v || typeof v.approve !== 'boolean')
+        return {
+          by: `${r.provider}/${r.model}`,
+          approve: false,
+          reasons: ['the review was not valid JSON'],
+          cost_usd: r.cost_usd,
+        };
+      if (v.add?.length && canAdd) await this.addNodes(run.id, node.task, v.add);
+      return {
+        by: `${r.provider}/${r.model}`,
+        approve: v.approve,
+        reasons: v.reasons ?? [],
+        cost_usd: r.cost_usd,
+      };
+    } catch (error) {
+      return {
+        by: `${leader.provider}/${leader.model ?? ''}`,
+        approve: false,
+        reasons: [`the review failed: ${error instanceof Error ? error.message : String(error)}`],
+        cost_usd: 0,
+      };
+    }
+  }
+
+  /** Nodes the leader adds after a result: subtasks of the root that take that result as data. */
+  private async addNodes(
+    id: string,
+    after: string,
+    items: Array<{ title: string; description?: string }>,
+  ): Promise<void> {
+    const run = await this.get(id);
+    const room = Math.max(0, run.options.max_added - run.added);
+    const take = items.slice(0, room);
+    if (take.length === 0) return;
+    const added = await this.deps.tasks.add(
+      take.map((i) => ({
+        title: i.title.slice(0, 200),
+        ...(i.description ? { description: i.description.slice(0, 2000) } : {}),
+        parent: run.root,
+        depends_on: [{ task: after, kind: 'data' as const }],
+        tags: ['added-by-leader'],
+      })),
+      `run ${id} leader`,
+    );
+    await this.update(id, (r) => {
+      for (const { task } of added) {
+        r.nodes[task.id] = {
+          task: task.id,
+          title: task.title,
+          state: 'waiting',
+          depends_on: [{ task: after, kind: 'data' }],
+          critical: false,
+          attempts: [],
+          excluded: [],
+          cost_usd: 0,
+          latency_ms: 0,
+          added_after: after,
+        };
+        r.order.push(task.id);
+        r.added++;
+      }
+      this.note(
+        r,
+        `the leader added ${added.length} node(s) after ${after}: ${added.map((a) => a.task.id).join(', ')}`,
+      );
+    });
+  }
+
+  private async recordAttempt(
+    id: string,
+    taskId: string,
+    r: { attempt: Attempt; pending?: RunNode['pending'] },
+  ): Promise<void> {
+    await this.update(id, (run) => {
+      const n = run.nodes[taskId]!;
+      n.attempts.push(r.attempt);
+      n.cost_usd = Number((n.cost_usd + r.attempt.cost_usd).toFixed(6));
+      n.latency_ms += r.attempt.latency_ms;
+      n.worker = r.attempt.worker;
+      if (r.pending) n.pending = r.pending;
+      run.spent_usd = Number((run.spent_usd + r.attempt.cost_usd).toFixed(6));
+      if (!r.attempt.pass)
+        this.note(
+          run,
+          `${taskId}: attempt ${r.attempt.n} by ${r.attempt.worker} failed: ${r.attempt.reasons.join('; ').slice(0, 300)}`,
+        );
+    });
+  }
+
+  /** Completes the task through its gates; a gate failure counts as the worker's failure. */
+  private async finishNode(
+    id: string,
+    taskId: string,
+    task: Task,
+    output: string,
+    value: unknown,
+    actor: string,
+    signal?: AbortSignal,
+    worker?: string,
+  ): Promise<void> {
+    const input: CompleteInput = {
+      ...(value !== undefined ? { result: value } : {}),
+      summary: output.slice(0, 1000),
+      detailed_work: output,
+      artifact_name: 'run_output.md',
+      note: `completed in run ${id}${worker ? ` by ${worker}` : ''}`,
+    };
+    try {
+      const current = (await this.deps.tasks.get(taskId)).task;
+      if (current.status !== 'completed') await this.deps.tasks.complete(taskId, input, actor, signal);
+    } catch (error) {
+      const reasons =
+        error instanceof AppError && error.code === 'GATE_FAILED'
+          ? gateViolations(error)
+          : [error instanceof Error ? error.message : String(error)];
+      await this.update(id, (r) => {
+        const n = r.nodes[taskId]!;
+        n.pending = undefined;
+        const a = n.attempts.at(-1);
+        if (a) {
+          a.pass = false;
+          a.reasons = reasons.map((x) => `gate: ${x}`);
+        }
+        this.note(r, `${taskId}: gates refused the answer: ${reasons.join('; ').slice(0, 300)}`);
+      });
+      await this.afterFailure(id, taskId, worker ?? '', actor);
+      return;
+    }
+    const run = await this.update(id, (r) => {
+      const n = r.nodes[taskId]!;
+      n.state = 'done';
+      n.output = trimResult(value !== undefined ? JSON.stringify(value) : output, RESULT_CHARS);
+      n.pending = undefined;
+      n.claim = undefined;
+      n.finished_at = this.now();
+      this.note(r, `${taskId} done${worker ? ` by ${worker}` : ''}`);
+      return structuredClone(r);
+    });
+    await this.deps.claims.release(taskId);
+    const key = worker
+      ? this.cacheKey(run, { ...run.nodes[taskId]!, attempts: [] }, task, worker)
+      : undefined;
+    if (key && worker) {
+      await this.deps.cache
+        .update((d) => {
+          d.entries[key] = { output, worker, at: this.now() };
+          const keys = Object.keys(d.entries);
+          if (keys.length > 500) for (const k of keys.slice(0, keys.length - 500)) delete d.entries[k];
+        })
+        .catch(() => undefined);
+    }
+    this.emit(run, `${taskId} done`);
+  }
+
+  /**
+   * The cache key of a node's first attempt: what the worker is asked (task text, the results it
+   * builds on, its role), the worker and the output schema. Undefined when caching is off or the
+   * node already failed (a retry carries feedback and is never served from the cache).
+   */
+  private cacheKey(run: Run, node: RunNode, task: Task, worker: string): string | undefined {
+    if (!run.options.cache || node.attempts.slice(node.since ?? 0).some((a) => !a.pass)) return undefined;
+    const inputs = node.depends_on
+      .filter((d) => d.kind === 'data')
+      .map((d) => run.nodes[d.task]?.output ?? '');
+    return createHash('sha256')
+      .update(
+        JSON.stringify([taskText(task), inputs, node.specialist ?? null, worker, task.output_schema ?? null]),
+      )
+      .digest('hex');
+  }
+
+  /** Retry with the same worker, reassign to the next, or block for a human. */
+  private async afterFailure(id: string, taskId: string, worker: string, actor: string): Promise<void> {
+    const run = await this.get(id);
+    const node = run.nodes[taskId]!;
+    const since = node.attempts.slice(node.since ?? 0);
+    const byWorker = since.filter((a) => a.worker === worker).length;
+    if (byWorker <= run.options.retries) {
+      await this.update(id, (r) => {
+        const n = r.nodes[taskId]!;
+        n.state = 'ready';
+        n.claim = undefined;
+        this.note(r, `${taskId}: retry ${byWorker} of ${r.options.retries} with ${worker}, reasons fed back`);
+      });
+      await this.deps.claims.release(taskId);
+      return;
+    }
+    await this.update(id, (r) => {
+      const n = r.nodes[taskId]!;
+      if (worker && !n.excluded.includes(worker)) n.excluded.push(worker);
+      n.state = 'ready';
+      n.claim = undefined;
+      this.note(r, `${taskId}: ${worker} failed it ${byWorker} time(s); reassigning`);
+    });
+    await this.deps.claims.release(taskId);
+    this.emit(run, `${taskId} reassigned`);
+    void actor;
+  }
+
+  /** No worker left (or it cannot start): the task is blocked and a human decides in the inbox. */
+  private async block(id: string, taskId: string, reasons: string[], actor: string): Promise<void> {
+    const run = await this.get(id);
+    const node = run.nodes[taskId]!;
+    const inboxId = await this.deps.inbox.requestNodeDecision({
+      requested_by: actor,
+      summary: `Run ${id}: retry "${node.title.slice(0, 120)}" (${taskId})? ${node.attempts.length} attempt(s) failed`,
+      reasons: [
+        ...reasons,
+        ...node.attempts.slice(-3).flatMap((a) => a.reasons.slice(0, 2).map((x) => `${a.worker}: ${x}`)),
+      ].map((x) => x.slice(0, 300)),
+      payload: { run_id: id, task: taskId, title: node.title.slice(0, 200) },
+    });
+    const task = (await this.deps.tasks.get(taskId)).task;
+    if (task.status !== 'blocked' && !CLOSED.has(task.status))
+      await this.deps.tasks
+        .transition(taskId, 'blocked', `run ${id}: ${reasons[0]?.slice(0, 200) ?? 'failed'}`, actor)
+        .catch(() => undefined);
+    const after = await this.update(id, (r) => {
+      const n = r.nodes[taskId]!;
+      n.state = 'blocked';
+      n.claim = undefined;
+      n.pending = undefined;
+      n.inbox_id = inboxId;
+      n.reason = reasons.join('; ').slice(0, 500);
+      this.note(r, `${taskId} blocked: ${n.reason}; a human decides in the inbox (${inboxId})`);
+      return structuredClone(r);
+    });
+    await this.deps.claims.release(taskId);
+    this.emit(after, `${taskId} blocked (inbox ${inboxId})`);
+  }
+
+  /** A human's inbox decisions on blocked nodes: approved -> retried with fresh workers; rejected -> skipped. */
+  private async applyDecisions(id: string): Promise<void> {
+    const blocked = await this.deps.runs.read((d) =>
+      Object.values(d.runs[id]?.nodes ?? {})
+        .filter((n) => n.state === 'blocked' && n.inbox_id)
+        .map((n) => ({ task: n.task, inbox: n.inbox_id! })),
+    );
+    for (const b of blocked) {
+      const item = await this.deps.inbox.get(b.inbox).catch(() => undefined);
+      if (!item || item.status === 'pending' || item.status === 'expired') continue;
+      const approved = item.status === 'executed' || item.status === 'approved';
+      const applied = await this.update(id, (r) => {
+        const n = r.nodes[b.task]!;
+        if (n.state !== 'blocked' || n.inbox_id !== b.inbox) return false;
+        n.inbox_id = undefined;
+        if (approved) {
+          n.state = 'ready';
+          n.excluded = [];
+          n.since = n.attempts.length;
+          n.reason = undefined;
+          this.note(r, `${b.task}: ${item.decided_by ?? 'a human'} approved a retry`);
+        } else {
+          n.state = 'skipped';
+          n.reason = `rejected by ${item.decided_by ?? 'a human'}: ${item.decision_reason ?? ''}`;
+          this.note(r, `${b.task} skipped: ${n.reason}`);
+        }
+        return true;
+      });
+      if (!applied) continue;
+      const actor = `run ${id} (${item.decided_by ?? 'human'})`;
+      if (approved)
+        await this.deps.tasks.transition(b.task, 'ready', 'retry approved', actor).catch(() => undefined);
+      else
+        await this.deps.tasks
+          .transition(b.task, 'cancelled', item.decision_reason ?? 'rejected', actor)
+          .catch(() => undefined);
+    }
+  }
+
+  /** Nothing runs here: finish (synthesis), wait for a human or another process, or stop on the budget. */
+  private async settle(id: string, signal: AbortSignal): Promise<'finished' | 'wait' | 'continue'> {
+    const now = this.deps.clock.now();
+    const run = await this.update(id, (r) => {
+      for (const n of skipUnreachable(r)) this.note(r, `${n.task} skipped: ${n.reason}`);
+      return structuredClone(r);
+    });
+    const nodes = run.order.map((t) => run.nodes[t]!);
+    if (nodes.some((n) => n.state === 'running' && n.claim && leaseLive(n.claim, now))) return 'wait';
+    if (readyNodes(run).length > 0 || nodes.some((n) => n.state === 'running')) {
+      if (this.budgetStop.has(id)) {
+        await this.update(id, (r) => {
+          r.status = 'budget_exhausted';
+          this.note(
+            r,
+            `stopped: the run's budget ($${r.options.max_cost_usd}) cannot pay for another call; resume with tasks_run {resume} after raising it`,
+          );
+        });
+        this.emit(run, 'budget exhausted');
+        return 'finished';
+      }
+      return 'continue';
+    }
+    if (nodes.some((n) => n.state === 'blocked')) {
+      if (run.status !== 'waiting_for_human')
+        await this.update(id, (r) => {
+          r.status = 'waiting_for_human';
+          this.note(
+            r,
+            'waiting for a human decision in the inbox on blocked node(s); everything else is done',
+          );
+        });
+      return 'wait';
+    }
+    if (run.status === 'waiting_for_human')
+      await this.update(id, (r) => {
+        r.status = 'running';
+      });
+    await this.synthesize(id, signal);
+    return 'finished';
+  }
+
+  private synthesisPrompt(run: Run, root: Task): string {
+    const done = run.order.map((t) => run.nodes[t]!).filter((n) => n.state === 'done');
+    const skipped = run.order.map((t) => run.nodes[t]!).filter((n) => n.state !== 'done');
+    return [
+      `Synthesise the results of the subtasks below into the result of the goal. Say what was achieved, how the parts fit, and what is missing.`,
+      quoteUntrusted(taskText(root), { label: 'goal', maxChars: 4000 }),
+      ...done.map((n) =>
+        quoteUntrusted(`${n.title}\n\n${trimResult(n.output ?? '', SYNTHESIS_CHARS)}`, {
+          label: `result of ${n.task}`,
+          maxChars: SYNTHESIS_CHARS + 400,
+        }),
+      ),
+      skipped.length
+        ? `Not done: ${skipped.map((n) => `${n.task} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`).join('; ')}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('\n\n');
+  }
+
+  private async synthesize(id: string, signal: AbortSignal): Promise<void> {
+    const run = await this.get(id);
+    const { task: root } = await this.deps.tasks.get(run.root);
+    const leader = this.leaderOf(run);
+    const actor = `run ${id} leader`;
+    await this.update(id, (r) => {
+      r.synthesis = { state: 'running', cost_usd: 0 };
+    });
+    let output = '';
+    let trial: string | undefined;
+    let cost = 0;
+    try {
+      const r = await gradedRun(
+        this.deps.graded,
+        {
+          prompt: this.synthesisPrompt(run, root),
+          ...(leader?.provider ? { provider: leader.provider } : {}),
+          ...(leader?.model ? { model: leader.model } : {}),
+          system: 'You are the leader of a team of AI workers, combining their results into one answer.',
+          maxTokens: run.options.max_tokens,
+          operation: 'run_synthesis',
+        },
+        { actor, signal },
+      );
+      output = r.output;
+      trial = r.trial_id;
+      cost = r.cost_usd + (r.evaluation.judge_cost_usd ?? 0);
+      if (!r.evaluation.pass)
+        throw new AppError(
+          'GATE_FAILED',
+          `the synthesis failed its graders: ${r.evaluation.graders
+            .filter((g) => !g.pass)
+            .map((g) => g.reason)
+            .join('; ')}`,
+        );
+      if (root.status === 'ready')
+        await this.deps.tasks.transition(root.id, 'active', `run ${id}`, actor).catch(() => undefined);
+      await this.deps.tasks.complete(
+        root.id,
+        {
+          summary: output.slice(0, 1000),
+          detailed_work: output,
+          artifact_name: 'synthesis.md',
+          note: `synthesised by run ${id}`,
+        },
+        actor,
+        signal,
+      );
+      const after = await this.update(id, (r2) => {
+        r2.synthesis = {
+          state: 'done',
+          output: trimResult(output, RESULT_CHARS),
+          ...(trial ? { trial_id: trial } : {}),
+          cost_usd: Number(cost.toFixed(6)),
+        };
+        r2.spent_usd = Number((r2.spent_usd + cost).toFixed(6));
+        r2.status = 'completed';
+        r2.finished_at = this.now();
+        this.note(r2, `completed: ${r2.root} synthesised`);
+        return structuredClone(r2);
+      });
+      this.emit(after, 'completed');
+    } catch (error) {
+      if (signal.aborted) return;
+      const reason =
+        error instanceof AppError && error.code === 'GATE_FAILED'
+          ? gateViolations(error).join('; ') || error.message
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      const after = await this.update(id, (r2) => {
+        r2.synthesis = {
+          state: 'failed',
+          cost_usd: Number(cost.toFixed(6)),
+          reason,
+          ...(trial ? { trial_id: trial } : {}),
+          ...(output ? { output: trimResult(output, RESULT_CHARS) } : {}),
+        };
+        r2.spent_usd = Number((r2.spent_usd + cost).toFixed(6));
+        r2.status = 'waiting_for_human';
+        this.note(
+          r2,
+          `synthesis failed: ${reason.slice(0, 300)}; every node is done: complete ${r2.root} with tasks_complete, or resume to try again`,
+        );
+        return structuredClone(r2);
+      });
+      this.emit(after, 'synthesis failed');
+    }
+  }
+
+  // ---------------------------------------------------------------- cancel
+
+  /** Cancels a run: no node starts any more; calls in flight in this process are aborted. */
+  async cancel(id: string, actor: string, reason: string): Promise<Run> {
+    const run = await this.update(id, (r) => {
+      if (r.status === 'completed' || r.status === 'cancelled')
+        throw new AppError('CONFLICT', `Run ${id} is already ${r.status}`);
+      r.status = 'cancelled';
+      r.finished_at = this.now();
+      for (const t of r.order) {
+        const n = r.nodes[t]!;
+        if (!CLOSED_NODE.has(n.state)) {
+          n.state = 'cancelled';
+          n.claim = undefined;
+          n.reason = `run cancelled by ${actor}`;
+        }
+      }
+      this.note(r, `cancelled by ${actor}: ${reason}`);
+      return structuredClone(r);
+    });
+    this.active.get(id)?.controller.abort();
+    await this.active.get(id)?.done;
+    for (const t of run.order) await this.deps.claims.release(t, this.runHolder(id));
+    this.emit(run, 'cancelled');
+    return this.get(id);
+  }
+
+  // ---------------------------------------------------------------- caller mode
+
+  /**
+   * The next node for the caller (claimed for `holder` until it reports back or its session
+   * ends), the root's synthesis when every node is done, or undefined when nothing is ready.
+   */
+  async nextForCaller(id: string, holder: string, label: string): Promise<CallerNode | undefined> {
+    const run = await this.get(id);
+    if (run.options.mode !== 'caller')
+      throw new AppError('INVALID_INPUT', `Run ${id} runs its own workers`, {
+        hint: 'Watch it with tasks_run_status',
+      });
+    if (run.status === 'completed' || run.status === 'cancelled') return undefined;
+    await this.applyDecisions(id);
+    const now = this.deps.clock.now();
+    const fresh = await this.update(id, (r) => {
+      for (const n of skipUnreachable(r)) this.note(r, `${n.task} skipped: ${n.reason}`);
+      return structuredClone(r);
+    });
+    const mine = fresh.order.find(
+      (t) => fresh.nodes[t]!.state === 'running' && fresh.nodes[t]!.claim?.holder === holder,
+    );
+    const stale = fresh.order.filter((t) => {
+      const n = fresh.nodes[t]!;
+      return n.state === 'running' && (!n.claim || !leaseLive(n.claim, now));
+    });
+    for (const task of [...(mine ? [mine] : []), ...stale, ...readyNodes(fresh).map((n) => n.task)]) {
+      const c = await this.deps.claims.claim(task, holder, label);
+      if (!c.ok) continue;
+      const { task: t } = await this.deps.tasks.get(task);
+      if (t.status === 'ready' || t.status === 'draft')
+        await this.deps.tasks.transition(task, 'active', `run ${id}`, label).catch(() => undefined);
+      const after = await this.update(id, (r) => {
+        const n = r.nodes[task]!;
+        n.state = 'running';
+        n.claim = { holder, expires_at: c.claim.expires_at };
+        n.worker = label;
+        n.started_at ??= this.now();
+        return structuredClone(r);
+      });
+      const node = after.nodes[task]!;
+      return {
+        run_id: id,
+        task,
+        title: node.title,
+        synthesis: false,
+        ...(node.specialist ? { specialist: node.specialist } : {}),
+        prompt: this.callerPrompt(after, node, t),
+        attempt: node.attempts.length + 1,
+      };
+    }
+    const nodes = fresh.order.map((t) => fresh.nodes[t]!);
+    if (nodes.every((n) => CLOSED_NODE.has(n.state))) {
+      const c = await this.deps.claims.claim(fresh.root, holder, label);
+      if (!c.ok) return undefined;
+      const { task: root } = await this.deps.tasks.get(fresh.root);
+      return {
+        run_id: id,
+        task: fresh.root,
+        title: fresh.title,
+        synthesis: true,
+        prompt: `${this.synthesisPrompt(fresh, root)}\n\nWhen done, call tasks_complete {task_id: "${fresh.root}", summary, detailed_work} with the synthesis.`,
+        attempt: 1,
+      };
+    }
+    if (nodes.some((n) => n.state === 'blocked') && fresh.status !== 'waiting_for_human')
+      await this.update(id, (r) => {
+        r.status = 'waiting_for_human';
+      });
+    return undefined;
+  }
+
+  private callerPrompt(run: Run, node: RunNode, task: Task): string {
+    const role = node.specialist ? this.deps.archetypes.get(node.specialist) : undefined;
+    return [
+      role ? `Work as the ${role.name}: ${role.system_prompt}` : '',
+      this.workerPrompt(run, node, task),
+      `When done, call tasks_complete {task_id: "${task.id}", summary, detailed_work${task.output_schema ? ', result (matching its output_schema)' : ''}}; its graders${node.critical ? ", the leader's review" : ''} and gates decide whether it counts.`,
+    ]
+      .filter(Boolean)
+      .join('\n\n');
+  }
+
+  /** The caller-mode run a task belongs to as an open node or synthesis, if any. */
+  async callerRunOf(taskId: string): Promise<Run | undefined> {
+    return this.deps.runs.read((d) => {
+      const r = Object.values(d.runs).find(
+        (x) =>
+          x.options.mode === 'caller' &&
+          (x.status === 'running' || x.status === 'waiting_for_human') &&
+          (x.nodes[taskId] !== undefined || x.root === taskId),
+      );
+      return r ? structuredClone(r) : undefined;
+    });
+  }
+
+  /**
+   * A caller's report on a node of a caller-mode run: graded (code graders), reviewed by the
+   * leader when the node is critical, then completed through the task's gates. A refusal counts
+   * as an attempt; past the retries the node is blocked for a human.
+   * @throws AppError GATE_FAILED with the reasons (the node stays open), CONFLICT when another
+   *   holder has the node.
+   */
+  async completeFromCaller(
+    run: Run,
+    taskId: string,
+    input: CompleteInput,
+    holder: string,
+    actor: string,
+    signal?: AbortSignal,
+  ): Promise<{ next?: CallerNode; run: Run; done: Awaited<ReturnType<TaskService['complete']>> }> {
+    const claim = await this.deps.claims.holderOf(taskId);
+    if (claim && claim.holder !== holder)
+      throw new AppError('CONFLICT', `${taskId} is claimed by ${claim.label} in run ${run.id}`, {
+        hint: 'Take the next node with tasks_run {resume: run_id}',
+      });
+    if (taskId === run.root) {
+      const done = await this.deps.tasks.complete(taskId, input, actor, signal);
+      const after = await this.update(run.id, (r) => {
+        r.synthesis = {
+          state: 'done',
+          output: trimResult(input.detailed_work ?? input.summary ?? '', RESULT_CHARS),
+          cost_usd: 0,
+        };
+        r.status = 'completed';
+        r.finished_at = this.now();
+        this.note(r, `completed: ${r.root} synthesised by ${actor}`);
+        return structuredClone(r);
+      });
+      await this.deps.claims.release(taskId);
+      this.emit(after, 'completed');
+      return { run: after, done };
+    }
+    const node = run.nodes[taskId]!;
+    const { task } = await this.deps.tasks.get(taskId);
+    const text =
+      input.detailed_work ??
+      input.summary ??
+      (input.result !== undefined ? JSON.stringify(input.result) : '');
+    const evaluation = grade(text, defaultGraders(false, 'off'), undefined, this.deps.graded.agents.schemas);
+    const n = node.attempts.length + 1;
+    let reasons = evaluation.graders.filter((g) => !g.pass).map((g) => `${g.grader}: ${g.reason}`);
+    let review: Attempt['review'];
+    if (reasons.length === 0 && this.needsReview(run, node, { status: 'active' })) {
+      review = await this.review(run, node, task, text, signal ?? new AbortController().signal);
+      if (!review.approve) reasons = review.reasons.map((x) => `review: ${x}`);
+    }
+    const record = async (pass: boolean, why: string[]) =>
+      this.update(run.id, (r) => {
+        const x = r.nodes[taskId]!;
+        x.attempts.push({
+          n,
+          worker: actor,
+          at: this.now(),
+          pass,
+          reasons: why,
+          cost_usd: review?.cost_usd ?? 0,
+          latency_ms: 0,
+          ...(review ? { review } : {}),
+        });
+        r.spent_usd = Number((r.spent_usd + (review?.cost_usd ?? 0)).toFixed(6));
+        if (!pass) this.note(r, `${taskId}: ${actor}'s answer refused: ${why.join('; ').slice(0, 300)}`);
+      });
+    let done: Awaited<ReturnType<TaskService['complete']>> | undefined;
+    if (reasons.length === 0) {
+      try {
+        done = await this.deps.tasks.complete(
+          taskId,
+          { ...input, note: input.note ?? `completed in run ${run.id} by ${actor}` },
+          actor,
+          signal,
+        );
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'GATE_FAILED') reasons = gateViolations(error);
+        else throw error;
+      }
+    }
+    if (reasons.length > 0 || !done) {
+      await record(false, reasons);
+      const fails = (await this.get(run.id)).nodes[taskId]!.attempts.slice(node.since ?? 0).filter(
+        (a) => !a.pass,
+      ).length;
+      if (fails > run.options.retries) await this.block(run.id, taskId, [`refused ${fails} time(s)`], actor);
+      throw new AppError('GATE_FAILED', `Run ${run.id} did not accept ${taskId}: ${reasons.join('; ')}`, {
+        hint:
+          fails > run.options.retries
+            ? `The node is blocked for a human (inbox); take the next node with tasks_run {resume: "${run.id}"}`
+            : 'Fix what the reasons say and call tasks_complete again',
+        details: { violations: reasons, run_id: run.id },
+      });
+    }
+    await record(true, []);
+    const after = await this.update(run.id, (r) => {
+      const x = r.nodes[taskId]!;
+      x.state = 'done';
+      x.output = trimResult(text, RESULT_CHARS);
+      x.claim = undefined;
+      x.finished_at = this.now();
+      this.note(r, `${taskId} done by ${actor}`);
+      return structuredClone(r);
+    });
+    await this.deps.claims.release(taskId);
+    this.emit(after, `${taskId} done`);
+    const next = await this.nextForCaller(run.id, holder, actor);
+    return { run: await this.get(run.id), done, ...(next ? { next } : {}) };
+  }
+
+  /** Stops local loops (their leases lapse; another process may resume). */
+  async close(): Promise<void> {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
+    const all = [...this.active.values()];
+    for (const a of all) a.controller.abort();
+    await Promise.allSettled(all.map((a) => a.done));
+  }
+}
+
+function resultText(t: Task): string {
+  return t.result !== undefined ? JSON.stringify(t.result) : (t.summary ?? '');
+}

@@ -1,0 +1,498 @@
+/**
+ * Supervisor runs through MCP against a scripted team on the fake LLM server: planning with a
+ * model (a cycle refused and sent back), splitting a task, runs with retries, reassignment,
+ * leader review of limited workers, a node that fails everywhere going to the inbox while the rest
+ * completes, the run budget, progress notifications, caller mode and claims across servers.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { approveAndRun } from '../../src/safety/inbox.js';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
+import { sc, startHarness, startWithFakeProvider, textOf } from '../helpers/harness.js';
+import type { Harness } from '../helpers/harness.js';
+import { isPlan, isReview, isSynthesis, isWorkerCall, taskOf, team, titleOf } from '../helpers/team.js';
+
+const llm = useFakeLlm();
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0).reverse()) await h.close();
+});
+
+async function server(env: Record<string, string> = {}, stateDir?: string): Promise<Harness> {
+  const h = await startWithFakeProvider(
+    llm.fake.url,
+    { TASK_ORCHESTRATOR_TOOLS: 'task,run,agent', ...env },
+    stateDir ? { stateDir } : {},
+  );
+  open.push(h);
+  return h;
+}
+
+interface RunView {
+  run_id: string;
+  status: string;
+  spent_usd: number;
+  counts: Record<string, number>;
+  critical_path: string[];
+  nodes: Array<{
+    task: string;
+    title: string;
+    state: string;
+    worker?: string;
+    attempts: number;
+    inbox_id?: string;
+    grades: Array<{ worker: string; pass: boolean; reasons: string[]; review?: { approve: boolean } }>;
+  }>;
+  synthesis?: { state: string; output?: string };
+}
+
+const node = (run: RunView, title: string) => run.nodes.find((n) => n.title === title)!;
+
+const PLAN = {
+  summary: 'Ship dark mode',
+  risks: ['contrast regressions'],
+  tasks: [
+    {
+      ref: 'tokens',
+      title: 'Define colour tokens',
+      complexity: 3,
+      worker: 'architect',
+      acceptance_criteria: ['every colour has a dark value'],
+    },
+    {
+      ref: 'css',
+      title: 'Apply tokens to CSS',
+      complexity: 5,
+      worker: 'implementer',
+      depends_on: [{ ref: 'tokens', kind: 'data' }],
+    },
+    { ref: 'toggle', title: 'Add the toggle', complexity: 4, depends_on: [{ ref: 'css' }], critical: true },
+    { ref: 'docs', title: 'Document dark mode', complexity: 2, worker: 'documenter' },
+  ],
+};
+
+/** Interviews `models` (limited ones fail the TypeScript question). */
+async function onboard(h: Harness, models: string[]): Promise<void> {
+  for (const model of models) sc(await h.call('worker_interview', { provider: 'openai', model }));
+}
+
+/** A root task with subtasks: a -> b (data), and c; returns their ids by title. */
+async function tree(h: Harness, extra: Array<Record<string, unknown>> = []): Promise<Record<string, string>> {
+  const added = sc<{ added: Array<{ ref?: string; task: { id: string; title: string } }> }>(
+    await h.call('tasks_add', {
+      tasks: [
+        { ref: 'root', title: 'Release notes for 2.0' },
+        { ref: 'a', title: 'Collect the changes', parent: 'root' },
+        { ref: 'b', title: 'Write the notes', parent: 'root', depends_on: [{ task: 'a', kind: 'data' }] },
+        { ref: 'c', title: 'Update the changelog', parent: 'root' },
+        ...extra.map((e) => ({ parent: 'root', ...e })),
+      ],
+    }),
+  );
+  return Object.fromEntries(added.added.map((c) => [c.task.title, c.task.id]));
+}
+
+async function finished(h: Harness, runId: string, status = 'completed'): Promise<RunView> {
+  for (let i = 0; i < 200; i++) {
+    const run = sc<{ run: RunView }>(await h.call('tasks_run_status', { run_id: runId })).run;
+    if (run.status === status) return run;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`run ${runId} never reached ${status}`);
+}
+
+describe('planning with a model', () => {
+  it('refuses a plan with a cycle, sends it back once, and stores the corrected graph only on request', async () => {
+    const h = await server();
+    let plans = 0;
+    llm.fake.respond(
+      team({
+        plan: () => {
+          plans++;
+          if (plans === 1)
+            return JSON.stringify({
+              tasks: [
+                { ref: 'a', title: 'A', complexity: 2, depends_on: [{ ref: 'b' }] },
+                { ref: 'b', title: 'B', complexity: 2, depends_on: [{ ref: 'a' }] },
+              ],
+            });
+          return JSON.stringify(PLAN);
+        },
+      }),
+    );
+    const preview = sc<{
+      mode: string;
+      attempts: number;
+      rejected: string[];
+      steps: Array<{
+        title: string;
+        complexity: number;
+        specialist?: string;
+        critical?: boolean;
+        depends_on: string[];
+      }>;
+      created?: unknown;
+    }>(await h.call('tasks_plan', { goal: 'Add dark mode to the dashboard' }));
+    expect(preview.mode).toBe('model');
+    expect(preview.attempts).toBe(2);
+    expect(preview.rejected.join()).toMatch(/cycle: a → b → a|cycle: b → a → b/);
+    // The second request told the leader what was wrong.
+    const planRequests = llm.fake.requests.filter((r) => isPlan(r.prompt));
+    expect(planRequests).toHaveLength(2);
+    expect(planRequests[1]!.prompt).toMatch(
+      /Your previous plan was refused:\n- the dependencies form a cycle/,
+    );
+    expect(preview.steps.map((s) => s.complexity)).toEqual([3, 5, 4, 2]);
+    expect(preview.steps[1]).toMatchObject({
+      specialist: 'implementer',
+      depends_on: ['Define colour tokens'],
+    });
+    expect(preview.created).toBeUndefined();
+    expect(sc<{ total: number }>(await h.call('tasks_list', {})).total).toBe(0);
+
+    const made = sc<{ created: Array<{ id: string; title: string; complexity?: number; priority: string }> }>(
+      await h.call('tasks_plan', { goal: 'Add dark mode to the dashboard', dry_run: false }),
+    );
+    expect(made.created.map((c) => c.title)).toEqual([
+      'Add dark mode to the dashboard',
+      'Define colour tokens',
+      'Apply tokens to CSS',
+      'Add the toggle',
+      'Document dark mode',
+    ]);
+    expect(made.created.find((c) => c.title === 'Add the toggle')).toMatchObject({
+      priority: 'critical',
+      complexity: 4,
+    });
+    const css = made.created.find((c) => c.title === 'Apply tokens to CSS')!;
+    const got = sc<{ task: { description: string; depends_on: Array<{ kind: string }> } }>(
+      await h.call('tasks_get', { task_id: css.id }),
+    );
+    expect(got.task.depends_on[0]!.kind).toBe('data');
+    const analysis = sc<{
+      complexity: { scored: number; mean: number; hardest: Array<{ complexity: number }> };
+    }>(await h.call('tasks_analyze', { task_id: made.created[0]!.id }));
+    expect(analysis.complexity).toMatchObject({ scored: 4, mean: 3.5 });
+    expect(analysis.complexity.hardest[0]!.complexity).toBe(5);
+  });
+
+  it('refuses a second invalid plan with what was wrong, storing nothing; a file outside the project is refused', async () => {
+    const h = await server();
+    llm.fake.respond(
+      team({
+        plan: () =>
+          JSON.stringify({
+            tasks: [{ ref: 'a', title: 'A', complexity: 2, depends_on: [{ ref: 'ghost' }] }],
+          }),
+      }),
+    );
+    const r = await h.call('tasks_plan', { goal: 'Something ambitious', dry_run: false });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/PLAN_INVALID.*refused twice.*unknown ref "ghost"/s);
+    expect(sc<{ total: number }>(await h.call('tasks_list', {})).total).toBe(0);
+    const outside = await h.call('tasks_plan', { file: '/etc/passwd' });
+    expect(outside.isError).toBe(true);
+    expect(textOf(outside)).toMatch(/outside the project/);
+  });
+
+  it('plans from a goal document inside the project, quoting it as data', async () => {
+    const dir = await fs.mkdtemp(path.join(process.cwd(), '.tmp-prd-'));
+    try {
+      await fs.writeFile(path.join(dir, 'prd.md'), '# Offline mode\n\nUsers can work without a network.\n');
+      const h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'task' }, { cwd: dir });
+      open.push(h);
+      llm.fake.respond(team({ plan: () => JSON.stringify(PLAN) }));
+      const plan = sc<{ mode: string; steps: unknown[] }>(await h.call('tasks_plan', { file: 'prd.md' }));
+      expect(plan.steps).toHaveLength(4);
+      const prompt = llm.fake.requests.find((x) => isPlan(x.prompt))!.prompt;
+      expect(prompt).toMatch(/<<<goal document prd\.md [0-9a-f]{12}>>> quoted data/);
+      expect(prompt).toContain('Users can work without a network.');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a provider, plans from a template and says so', async () => {
+    const h = await startHarness({ env: { TASK_ORCHESTRATOR_TOOLS: 'task' } });
+    open.push(h);
+    const plan = sc<{ mode: string; mode_reason: string }>(
+      await h.call('tasks_plan', { goal: 'Login crashes on Safari' }),
+    );
+    expect(plan.mode).toBe('template');
+    expect(plan.mode_reason).toMatch(/no LLM provider is configured/);
+  });
+
+  it('tasks_expand splits one task into subtasks under it', async () => {
+    const h = await server();
+    llm.fake.respond(team({ plan: () => JSON.stringify({ tasks: PLAN.tasks.slice(0, 2) }) }));
+    const id = sc<{ added: Array<{ task: { id: string } }> }>(
+      await h.call('tasks_add', { tasks: [{ title: 'Dark mode' }] }),
+    ).added[0]!.task.id;
+    const split = sc<{ created: Array<{ parent: string; complexity: number }> }>(
+      await h.call('tasks_expand', { task_id: id, dry_run: false }),
+    );
+    expect(split.created.map((c) => [c.parent, c.complexity])).toEqual([
+      [id, 3],
+      [id, 5],
+    ]);
+    expect(llm.fake.requests.find((x) => isPlan(x.prompt))!.prompt).toMatch(/^Split the task quoted below/);
+  });
+});
+
+describe('tasks_run', () => {
+  it('needs onboarded workers, and refuses a run over its budget before any call', async () => {
+    const h = await server();
+    llm.fake.respond(team({}));
+    const ids = await tree(h);
+    const root = ids['Release notes for 2.0']!;
+    const none = await h.call('tasks_run', { root, dry_run: false });
+    expect(none.isError).toBe(true);
+    expect(textOf(none)).toMatch(/No worker has passed onboarding.*worker_interview/s);
+    await onboard(h, ['gpt-4o-mini']);
+    const before = llm.fake.requests.length;
+    const over = await h.call('tasks_run', { root, dry_run: false, max_cost_usd: 0.0001 });
+    expect(over.isError).toBe(true);
+    expect(textOf(over)).toMatch(/BUDGET_EXCEEDED.*could cost up to \$0\.\d+.*over max_cost_usd \$0\.0001/s);
+    expect(llm.fake.requests.length).toBe(before);
+    expect(sc<{ runs: unknown[] }>(await h.call('tasks_run_status', {})).runs).toHaveLength(0);
+    // The dry run shows the schedule and the workers without calling or storing anything.
+    const dry = sc<{ dry_run: boolean; waves: string[][]; workers: Record<string, string> }>(
+      await h.call('tasks_run', { root }),
+    );
+    expect(dry.dry_run).toBe(true);
+    expect(dry.waves).toEqual([
+      [ids['Collect the changes'], ids['Update the changelog']],
+      [ids['Write the notes']],
+    ]);
+    expect(Object.values(dry.workers)).toEqual([
+      'openai/gpt-4o-mini',
+      'openai/gpt-4o-mini',
+      'openai/gpt-4o-mini',
+    ]);
+    expect(llm.fake.requests.length).toBe(before);
+  });
+
+  it('retries with the reasons, replaces a worker that always fails, passes data on, and synthesises the root', async () => {
+    const h = await server();
+    llm.fake.respond(
+      team({
+        worker: (prompt, model) =>
+          model === 'a-flaky'
+            ? { text: '' }
+            : {
+                text:
+                  titleOf(prompt) === 'Collect the changes'
+                    ? 'CHANGES: faster sync; new API'
+                    : `Done: ${titleOf(prompt)}`,
+              },
+        synthesis: (prompt) =>
+          `Release 2.0 summary. ${prompt.includes('CHANGES: faster sync') ? 'Includes the changes.' : ''}`,
+      }),
+    );
+    await onboard(h, ['a-flaky', 'b-steady']);
+    const ids = await tree(h);
+    const root = ids['Release notes for 2.0']!;
+    const progress: number[] = [];
+    const started = (await h.client.callTool(
+      { name: 'tasks_run', arguments: { root, dry_run: false, concurrency: 2, wait_s: 30 } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress), timeout: 60_000 },
+    )) as Parameters<typeof sc>[0];
+    const run = await finished(h, sc<{ run: RunView }>(started).run.run_id);
+    // a-flaky (first in order, equal trust) fails, is retried once with the reasons, then replaced.
+    const collect = node(run, 'Collect the changes');
+    expect(collect.grades.map((g) => [g.worker, g.pass])).toEqual([
+      ['openai/a-flaky', false],
+      ['openai/a-flaky', false],
+      ['openai/b-steady', true],
+    ]);
+    expect(collect.state).toBe('done');
+    const retry = llm.fake.requests.filter((r) => taskOf(r.prompt) === collect.task)[1]!;
+    expect(retry.prompt).toMatch(/A previous answer to this task was refused for these reasons/);
+    // The data dependency reached the dependent's prompt, quoted.
+    const write = llm.fake.requests.filter((r) => taskOf(r.prompt) === ids['Write the notes']).at(-1)!;
+    expect(write.prompt).toMatch(
+      /<<<result of t_[0-9a-z]+ [0-9a-f]{12}>>> quoted data[^\n]*\nCHANGES: faster sync; new API/,
+    );
+    expect(run.synthesis?.state).toBe('done');
+    expect(run.synthesis?.output).toMatch(/Includes the changes/);
+    const rootTask = sc<{ task: { status: string; summary: string } }>(
+      await h.call('tasks_get', { task_id: root }),
+    ).task;
+    expect(rootTask.status).toBe('completed');
+    expect(llm.fake.requests.filter((r) => isSynthesis(r.prompt))).toHaveLength(1);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(run.spent_usd).toBeGreaterThan(0);
+  });
+
+  it('blocks a node that fails with every worker for a human while the rest completes; an approved retry runs once', async () => {
+    const h = await server();
+    let fixed = false;
+    llm.fake.respond(
+      team({
+        worker: (prompt) =>
+          titleOf(prompt) === 'Update the changelog' && !fixed
+            ? { text: "I'm sorry, but I can't help with that." }
+            : { text: `Done: ${titleOf(prompt)}` },
+      }),
+    );
+    await onboard(h, ['w1', 'w2']);
+    const ids = await tree(h);
+    const started = sc<{ run: RunView }>(
+      await h.call('tasks_run', {
+        root: ids['Release notes for 2.0'],
+        dry_run: false,
+        retries: 0,
+        wait_s: 0,
+      }),
+    ).run;
+    const waiting = await finished(h, started.run_id, 'waiting_for_human');
+    const bad = node(waiting, 'Update the changelog');
+    expect(bad.state).toBe('blocked');
+    expect(bad.grades.map((g) => g.worker)).toEqual(['openai/w1', 'openai/w2']);
+    expect(node(waiting, 'Collect the changes').state).toBe('done');
+    expect(node(waiting, 'Write the notes').state).toBe('done');
+    expect(
+      sc<{ task: { status: string } }>(await h.call('tasks_get', { task_id: bad.task })).task.status,
+    ).toBe('blocked');
+    // The inbox holds the decision; the session cannot approve it itself.
+    const item = await h.services.inbox.get(bad.inbox_id!);
+    expect(item).toMatchObject({ kind: 'run_node', status: 'pending', payload: { task: bad.task } });
+    const self = await h.call('approve_action', { action_id: item.id, approve: true });
+    expect(self.isError).toBe(true);
+    // A human approves in the terminal (the CLI's path): the node is retried once and the run completes.
+    fixed = true;
+    const before = llm.fake.requests.filter((r) => taskOf(r.prompt) === bad.task).length;
+    await approveAndRun(h.services.inbox, h.services.commands, item.id, { by: 'alice', via: 'terminal' });
+    const done = await finished(h, started.run_id);
+    expect(node(done, 'Update the changelog').state).toBe('done');
+    expect(llm.fake.requests.filter((r) => taskOf(r.prompt) === bad.task).length).toBe(before + 1);
+    expect((await h.services.inbox.get(item.id)).executions).toBe(1);
+    expect(done.synthesis?.state).toBe('done');
+  });
+
+  it("reviews a limited worker's answer before the task completes; a rejection is fed back", async () => {
+    const h = await server();
+    let reviews = 0;
+    llm.fake.respond(
+      team({
+        limited: ['cheap'],
+        review: () => {
+          reviews++;
+          return reviews === 1
+            ? '{"approve": false, "reasons": ["the changelog misses the date"]}'
+            : '{"approve": true, "reasons": ["ok"]}';
+        },
+      }),
+    );
+    await onboard(h, ['cheap']);
+    const profile = sc<{ workers: Array<{ status: string }> }>(await h.call('worker_list', {}));
+    expect(profile.workers[0]!.status).toBe('limited');
+    const ids = await tree(h);
+    const root = ids['Release notes for 2.0']!;
+    const started = sc<{ run: RunView }>(
+      await h.call('tasks_run', {
+        root,
+        dry_run: false,
+        concurrency: 1,
+        workers: ['openai/cheap'],
+        leader: 'openai/gpt-4o-mini',
+        wait_s: 0,
+      }),
+    ).run;
+    const run = await finished(h, started.run_id);
+    const first = run.nodes[0]!;
+    expect(first.grades[0]!.review).toMatchObject({ approve: false });
+    expect(first.grades[0]!.pass).toBe(false);
+    expect(first.grades[1]!.review).toMatchObject({ approve: true });
+    // Every worker answer was reviewed before its task completed: review requests come right after each worker answer.
+    const kinds = llm.fake.requests
+      .map((r) =>
+        isWorkerCall(r.prompt)
+          ? 'work'
+          : isReview(r.prompt)
+            ? 'review'
+            : isSynthesis(r.prompt)
+              ? 'synth'
+              : 'other',
+      )
+      .filter((k) => k !== 'other');
+    expect(kinds.join(' ')).toBe('work review work review work review work review synth');
+    const retry = llm.fake.requests.filter((r) => isWorkerCall(r.prompt))[1]!;
+    expect(retry.prompt).toContain('review: the changelog misses the date');
+  });
+
+  it('caller mode hands the nodes out one by one; tasks_complete grades them and returns the next; claims hold across servers', async () => {
+    const h = await server();
+    llm.fake.respond(team({}));
+    const ids = await tree(h);
+    const root = ids['Release notes for 2.0']!;
+    const first = sc<{ run: RunView; next: { task: string; prompt: string; synthesis: boolean } }>(
+      await h.call('tasks_run', { root, mode: 'caller', dry_run: false }),
+    );
+    expect(first.next.task).toBe(ids['Collect the changes']);
+    expect(first.next.prompt).toMatch(/call tasks_complete \{task_id: "t_/);
+    // Another server on the same state folder cannot take the claimed node.
+    const other = await server({}, h.stateDir);
+    const stolen = await other.call('tasks_start', { task_id: first.next.task });
+    expect(stolen.isError).toBe(true);
+    expect(textOf(stolen)).toMatch(/is claimed by/);
+    const otherDone = await other.call('tasks_complete', { task_id: first.next.task, summary: 'x' });
+    expect(otherDone.isError).toBe(true);
+    // An empty answer is refused by the graders and stays open.
+    const empty = await h.call('tasks_complete', { task_id: first.next.task, summary: '' });
+    expect(empty.isError).toBe(true);
+    expect(textOf(empty)).toMatch(/did not accept/);
+    let next = sc<{ run: { next?: { task: string; synthesis: boolean } } }>(
+      await h.call('tasks_complete', {
+        task_id: first.next.task,
+        summary: 'Collected',
+        detailed_work: 'CHANGES: faster sync',
+      }),
+    ).run.next!;
+    const seen = [first.next.task];
+    while (!next.synthesis) {
+      seen.push(next.task);
+      next = sc<{ run: { next?: { task: string; synthesis: boolean } } }>(
+        await h.call('tasks_complete', { task_id: next.task, summary: `done ${next.task}` }),
+      ).run.next!;
+    }
+    expect(seen.sort()).toEqual(
+      [ids['Collect the changes'], ids['Write the notes'], ids['Update the changelog']].sort(),
+    );
+    expect(next.task).toBe(root);
+    const last = sc<{ run: { status: string } }>(
+      await h.call('tasks_complete', { task_id: root, summary: 'All notes written' }),
+    );
+    expect(last.run.status).toBe('completed');
+    // No provider was asked to do any of it.
+    expect(llm.fake.requests.filter((r) => isWorkerCall(r.prompt) || isSynthesis(r.prompt))).toHaveLength(0);
+  });
+
+  it('cancels a run: nothing starts afterwards and finished nodes keep their results', async () => {
+    const h = await server();
+    llm.fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 400 }) }));
+    await onboard(h, ['gpt-4o-mini']);
+    const ids = await tree(h);
+    const started = sc<{ run: RunView }>(
+      await h.call('tasks_run', {
+        root: ids['Release notes for 2.0'],
+        dry_run: false,
+        concurrency: 1,
+        wait_s: 0,
+      }),
+    ).run;
+    await new Promise((r) => setTimeout(r, 100));
+    const cancelled = sc<{ run: RunView }>(
+      await h.call('tasks_run_cancel', { run_id: started.run_id, reason: 'wrong root' }),
+    ).run;
+    expect(cancelled.status).toBe('cancelled');
+    const calls = llm.fake.requests.filter((r) => isWorkerCall(r.prompt)).length;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(llm.fake.requests.filter((r) => isWorkerCall(r.prompt)).length).toBe(calls);
+    const again = await h.call('tasks_run', { resume: started.run_id });
+    expect(again.isError).toBe(true);
+    expect(textOf(again)).toMatch(/is cancelled/);
+  });
+});
