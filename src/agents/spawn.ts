@@ -242,7 +242,8 @@ export class SpawnPipeline {
             result.usage.output_tokens,
           ))
         : 0;
-      await this.deps.budget.settle(reservation.value.id, target.name, cost);
+      // The budget settles and the usage is logged at once (two files, two fsyncs in parallel).
+      const settling = this.deps.budget.settle(reservation.value.id, target.name, cost);
       if (result) {
         await this.deps.usage
           .append({
@@ -259,6 +260,7 @@ export class SpawnPipeline {
           })
           .catch((error: unknown) => this.deps.logger.error('could not record usage', { error }));
       }
+      await settling;
       if (result?.ok) {
         trail.push({ provider: target.name, model: target.model, outcome: 'ok', attempts: calls });
         return {

@@ -128,7 +128,14 @@ export async function startHookSocket(services: Services): Promise<() => Promise
   const server = net.createServer({ allowHalfOpen: true }, (socket) => answer(services, socket));
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false));
-    server.listen(file, () => resolve(true));
+    // The socket is created 0600 (bind happens within listen(), in this tick): no moment in which
+    // another user could connect. The umask is process-wide, so it is restored at once.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(file, () => resolve(true));
+    } finally {
+      process.umask(umask);
+    }
   });
   if (!listening) return none;
   await fs.chmod(file, 0o600).catch(() => undefined);

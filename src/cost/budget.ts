@@ -23,6 +23,9 @@ export interface BudgetDoc {
 
 export const EMPTY_BUDGETS: BudgetDoc = { limits: {}, spent: {}, reservations: {} };
 
+/** The reservation of a call to a provider without limits (nothing was written). */
+const UNLIMITED = 'rsv_unlimited';
+
 /** Reservations older than this are considered abandoned (the call cannot still be running). */
 const RESERVATION_TTL_MS = 15 * 60_000;
 
@@ -86,6 +89,13 @@ export class BudgetGuard {
 
   /** Reserves `amountUsd` for a call, or refuses with the figures when a budget would be exceeded. */
   async reserve(provider: string, amountUsd: number): Promise<Result<{ id: string }>> {
+    // Without a limit there is nothing to refuse: skip the locked write (settle still counts the
+    // spend). A limit set by another process while this call runs applies from the next call.
+    const limited = await this.store.read((doc) => {
+      const l = doc.limits[provider];
+      return l !== undefined && (l.daily_usd !== undefined || l.monthly_usd !== undefined);
+    });
+    if (!limited) return { ok: true, value: { id: UNLIMITED } };
     // The store clones what a mutation returns, so return plain data and build the error here.
     const outcome = await this.store.update(
       (doc): { id: string } | { refused: string; standing: BudgetStanding } => {

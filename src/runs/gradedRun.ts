@@ -142,13 +142,16 @@ export async function gradedRun(
     if (spec.name !== 'json_schema') checkSpec(spec, input.outputSchema);
   // Pre-spawn stage: a prompt resembling past failures gets guardrails, or is blocked.
   const check = await preSpawnCheck(deps, input.prompt, input.operation);
-  // Counted for the dashboard; matched patterns are reinforced (hits). Never fails the spawn.
-  if (check && deps.immune) await deps.immune.recordCheck(check).catch(() => undefined);
+  // Counted for the dashboard; matched patterns are reinforced (hits). Never fails the spawn, and
+  // is written while the provider works (awaited before the run returns).
+  const counting =
+    check && deps.immune ? deps.immune.recordCheck(check).catch(() => undefined) : Promise.resolve();
   const alerts = deps.alerts;
   if (check && alerts)
     alerts.background(() => alerts.onCheck({ ...check, operation: input.operation, prompt: input.prompt }));
   if (check && !check.should_proceed) {
     const override = input.immuneOverride?.trim();
+    if (!override) await counting;
     if (!override)
       throw new AppError(
         'IMMUNE_BLOCKED',
@@ -181,6 +184,7 @@ export async function gradedRun(
   try {
     r = await runAgent(deps.agents, guarded, ctx);
   } catch (error) {
+    await counting;
     // Refused before any provider was called (open breaker, budget, no provider): there is no
     // output to grade, and failing fast must stay fast.
     if (!(error instanceof AppError) || !providerWasCalled(error)) throw error;
@@ -217,6 +221,7 @@ export async function gradedRun(
       );
     throw withTrial(error, trial.id);
   }
+  await counting;
   const schema =
     input.outputSchema ??
     (r.json ? (r.task ? (await deps.agents.tasks.get(r.task.id)).task.output_schema : undefined) : undefined);
@@ -247,16 +252,19 @@ export async function gradedRun(
     latency_ms: r.latency_ms,
   };
   const traceId = await deps.tracer.trace({ ...runFields, actor: ctx.actor, evaluation });
-  const trial = await deps.trials.record({
-    ...(traceId ? { trace_id: traceId } : {}),
-    ...runFields,
-    ...(breakerState ? { breaker_state: breakerState } : {}),
-    ...gradedFields(evaluation, standing),
-    ...(r.task ? { task_id: r.task.id } : {}),
-  });
+  // The trial and the model's trust are written at once (different files).
+  const [trial] = await Promise.all([
+    deps.trials.record({
+      ...(traceId ? { trace_id: traceId } : {}),
+      ...runFields,
+      ...(breakerState ? { breaker_state: breakerState } : {}),
+      ...gradedFields(evaluation, standing),
+      ...(r.task ? { task_id: r.task.id } : {}),
+    }),
+    // An interviewed model's trust follows its graded outputs (it is demoted when they keep failing).
+    deps.agents.workers?.noteOutcome(r.provider, r.model, evaluation.pass).catch(() => undefined),
+  ]);
   deps.predictor?.noteTrial();
-  // An interviewed model's trust follows its graded outputs (it is demoted when they keep failing).
-  await deps.agents.workers?.noteOutcome(r.provider, r.model, evaluation.pass).catch(() => undefined);
   let learned: { pattern_id: string; merged: boolean } | undefined;
   if (deps.immune) {
     // Learned: a failure with a certain verdict (uncertain judges name no failure type), of a

@@ -137,15 +137,39 @@ export const EMPTY_CACHE: CacheDoc = { entries: {} };
 
 export const CLOSED_NODE: ReadonlySet<NodeState> = new Set(['done', 'skipped', 'cancelled']);
 
-/** Nodes whose run dependencies are all done, not yet started. */
+/**
+ * Nodes whose run dependencies are all done, not yet started; those with the longest chain of
+ * work waiting on them first (critical-path-first list scheduling), then in creation order.
+ */
 export function readyNodes(run: Run): RunNode[] {
+  const height = heights(run);
   return run.order
     .map((id) => run.nodes[id]!)
     .filter(
       (n) =>
         (n.state === 'waiting' || n.state === 'ready') &&
         n.depends_on.every((d) => run.nodes[d.task]?.state === 'done'),
-    );
+    )
+    .sort((a, b) => height.get(b.task)! - height.get(a.task)!);
+}
+
+/** For each node, the number of nodes on the longest chain that starts at it (itself included). */
+export function heights(run: Run): Map<string, number> {
+  const dependents = new Map<string, string[]>();
+  for (const id of run.order)
+    for (const d of run.nodes[id]!.depends_on)
+      dependents.set(d.task, [...(dependents.get(d.task) ?? []), id]);
+  const out = new Map<string, number>();
+  const visit = (id: string): number => {
+    const known = out.get(id);
+    if (known !== undefined) return known;
+    out.set(id, 1); // a cycle (never stored) cannot recurse forever
+    const h = 1 + Math.max(0, ...(dependents.get(id) ?? []).map(visit));
+    out.set(id, h);
+    return h;
+  };
+  for (const id of run.order) visit(id);
+  return out;
 }
 
 /** Marks nodes that wait (directly or not) on a skipped or cancelled node as skipped. Returns them. */

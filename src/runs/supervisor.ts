@@ -112,6 +112,8 @@ export interface RunEvent {
 
 const LEASE_MS = 10_000;
 const RESULT_CHARS = 20_000;
+/** Answers up to this long are stored as the task's result; longer ones as an artifact file. */
+const SHORT_RESULT = 1000;
 const DEPENDENCY_CHARS = 2_000;
 const SYNTHESIS_CHARS = 3_000;
 const RUN_HISTORY = 300;
@@ -156,7 +158,11 @@ function taskText(task: Pick<Task, 'title' | 'description'>): string {
 
 export class Supervisor {
   readonly events = new EventEmitter();
-  private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Runs this process drives: `ended` when the loop stops, `done` once its lease is let go too. */
+  private readonly active = new Map<
+    string,
+    { controller: AbortController; done: Promise<void>; ended: Promise<void> }
+  >();
   private readonly reserved = new Map<string, number>();
   private readonly budgetStop = new Set<string>();
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -202,7 +208,7 @@ export class Supervisor {
   async wait(id: string, ms: number): Promise<void> {
     const a = this.active.get(id);
     if (!a) return;
-    await Promise.race([a.done, sleep(ms)]);
+    await Promise.race([a.ended, sleep(ms)]);
   }
 
   // ---------------------------------------------------------------- workers
@@ -441,18 +447,19 @@ export class Supervisor {
       if (taken || r.history.length > 1) this.note(r, `driven by ${holder} for ${actor}`);
     });
     const controller = new AbortController();
-    const done = this.loop(id, controller.signal)
-      .catch((error: unknown) => this.deps.logger.error('run loop failed', { run: id, error }))
-      .finally(async () => {
-        this.active.delete(id);
-        await this.deps.runs
-          .update((d) => {
-            const r = d.runs[id];
-            if (r?.lease?.owner === holder) r.lease = undefined;
-          })
-          .catch(() => undefined);
-      });
-    this.active.set(id, { controller, done });
+    const ended = this.loop(id, controller.signal).catch((error: unknown) =>
+      this.deps.logger.error('run loop failed', { run: id, error }),
+    );
+    const done = ended.finally(async () => {
+      this.active.delete(id);
+      await this.deps.runs
+        .update((d) => {
+          const r = d.runs[id];
+          if (r?.lease?.owner === holder) r.lease = undefined;
+        })
+        .catch(() => undefined);
+    });
+    this.active.set(id, { controller, done, ended });
     this.startLeaseTimer();
   }
 
@@ -478,7 +485,10 @@ export class Supervisor {
     const inflight = new Map<string, Promise<void>>();
     const pollMs = this.deps.pollMs ?? 500;
     const external = this.active.get(id)?.controller;
+    // Woken whenever a node ends, also one that ends while this loop is busy claiming others.
+    let wake: () => void = () => undefined;
     while (!signal.aborted) {
+      const woken = new Promise<void>((resolve) => (wake = resolve));
       const run = await this.deps.runs.read((d) => d.runs[id]);
       if (!run || run.status === 'cancelled' || run.lease?.owner !== this.owner) {
         external?.abort();
@@ -492,7 +502,10 @@ export class Supervisor {
         for (const task of claimed) {
           const p = this.execNode(id, task, signal)
             .catch((error: unknown) => this.deps.logger.error('run node failed', { run: id, task, error }))
-            .finally(() => inflight.delete(task));
+            .finally(() => {
+              inflight.delete(task);
+              wake();
+            });
           inflight.set(task, p);
         }
       }
@@ -502,7 +515,7 @@ export class Supervisor {
         if (next === 'wait') await sleep(pollMs, signal);
         continue;
       }
-      await Promise.race([...inflight.values(), sleep(1000, signal)]);
+      await Promise.race([woken, sleep(1000, signal)]);
     }
     await Promise.allSettled([...inflight.values()]);
   }
@@ -544,22 +557,28 @@ export class Supervisor {
       });
       return [...stale, ...readyNodes(r).map((n) => n.task)].slice(0, capacity);
     });
-    const claimed: string[] = [];
-    for (const task of candidates) {
-      const c = await this.deps.claims.claim(task, this.runHolder(id), `run ${id}`);
-      if (!c.ok) continue;
-      claimed.push(task);
-    }
-    if (claimed.length === 0) return [];
-    await this.update(id, (r) => {
-      for (const task of claimed) {
+    // Claimed in the claims document (one write for all) while the run records them as running;
+    // a node someone else holds (a session's tasks_start) goes back to waiting.
+    const mark = (r: Run, tasks: readonly string[], running: boolean) => {
+      for (const task of tasks) {
         const n = r.nodes[task]!;
-        n.state = 'running';
-        n.claim = { holder: this.runHolder(id), expires_at: now + LEASE_MS };
-        n.started_at ??= this.now();
+        if (running) {
+          n.state = 'running';
+          n.claim = { holder: this.runHolder(id), expires_at: now + LEASE_MS };
+          n.started_at ??= this.now();
+        } else {
+          n.state = 'waiting';
+          n.claim = undefined;
+        }
       }
-    });
-    return claimed;
+    };
+    const [outcomes] = await Promise.all([
+      Promise.all(candidates.map((task) => this.deps.claims.claim(task, this.runHolder(id), `run ${id}`))),
+      this.update(id, (r) => mark(r, candidates, true)),
+    ]);
+    const refused = candidates.filter((_, i) => !outcomes[i]!.ok);
+    if (refused.length > 0) await this.update(id, (r) => mark(r, refused, false));
+    return candidates.filter((_, i) => outcomes[i]!.ok);
   }
 
   // ---------------------------------------------------------------- one node
@@ -569,6 +588,8 @@ export class Supervisor {
     const node = run.nodes[taskId]!;
     const { task } = await this.deps.tasks.get(taskId);
     const actor = `run ${id}`;
+    let starting: Promise<void> | undefined;
+    let recording: Promise<void> | undefined;
     let answer: { output: string; value?: unknown; worker: Worker | undefined; attempt: number } | undefined;
     if (node.pending) {
       // Recorded before a restart: continue from review and gates, never call the worker again.
@@ -589,16 +610,31 @@ export class Supervisor {
             }
           : undefined,
       };
+    } else if (task.status === 'completed') {
+      // Completed before a crash recorded it here: take its result, call nobody.
+      await this.markDone(id, taskId, resultText(task), node.worker);
+      return;
     } else {
-      if (task.status === 'ready' || task.status === 'blocked' || task.status === 'draft') {
-        try {
-          if (task.status === 'draft') await this.deps.tasks.transition(taskId, 'ready', `run ${id}`, actor);
-          await this.deps.tasks.transition(taskId, 'active', `run ${id}`, actor);
-        } catch (error) {
-          await this.block(id, taskId, [error instanceof AppError ? error.message : String(error)], actor);
-          return;
-        }
+      const { blockers } = await this.deps.tasks.get(taskId);
+      if (blockers.length > 0) {
+        await this.block(
+          id,
+          taskId,
+          [`waits on ${blockers.map((b) => `${b.task} (${b.kind}: ${b.reason})`).join('; ')}`],
+          actor,
+        );
+        return;
       }
+      // Marked active while the worker runs (the blockers were checked just now).
+      starting = ['ready', 'blocked', 'draft'].includes(task.status)
+        ? (async () => {
+            if (task.status === 'draft')
+              await this.deps.tasks.transition(taskId, 'ready', `run ${id}`, actor);
+            await this.deps.tasks.transition(taskId, 'active', `run ${id}`, actor);
+          })().catch((error: unknown) =>
+            this.deps.logger.warn('run could not mark a task active', { run: id, task: taskId, error }),
+          )
+        : undefined;
       // A retry goes to the worker that failed, with the reasons; then the next best takes over.
       const options = await this.candidates(run, node, task.output_schema !== undefined);
       const last = node.attempts.slice(node.since ?? 0).at(-1);
@@ -662,9 +698,6 @@ export class Supervisor {
           return;
         }
         this.reserved.set(id, reservedNow + worst);
-        await this.update(id, (r) => {
-          r.nodes[taskId]!.worker = worker.id;
-        });
         let attempt: Attempt;
         let value: unknown;
         let output = '';
@@ -718,22 +751,26 @@ export class Supervisor {
         } finally {
           this.reserved.set(id, Math.max(0, (this.reserved.get(id) ?? worst) - worst));
         }
-        await this.recordAttempt(id, taskId, {
+        // Recorded at once (a resumed run continues from it); written while the gates run.
+        recording = this.recordAttempt(id, taskId, {
           attempt,
           ...(attempt.pass ? { pending: { output, value, worker: worker.id, attempt: n } } : {}),
         });
         if (!attempt.pass) {
+          await Promise.all([recording, starting]);
           await this.afterFailure(id, taskId, worker.id, actor);
           return;
         }
         answer = { output, value, worker, attempt: n };
       }
     }
+    await starting;
     if (signal.aborted) return;
     // Review by the leader: limited workers' outputs and critical nodes are not final before it.
     const fresh = await this.get(id);
     const current = fresh.nodes[taskId]!;
     if (this.needsReview(fresh, current, answer.worker ?? { status: 'limited' })) {
+      await recording;
       const review = await this.review(fresh, current, task, answer.output, signal);
       await this.update(id, (r) => {
         const a = r.nodes[taskId]!.attempts.find((x) => x.n === answer.attempt);
@@ -756,7 +793,17 @@ export class Supervisor {
         return;
       }
     }
-    await this.finishNode(id, taskId, task, answer.output, answer.value, actor, signal, answer.worker?.id);
+    await this.finishNode(
+      id,
+      taskId,
+      task,
+      answer.output,
+      answer.value,
+      actor,
+      signal,
+      answer.worker?.id,
+      recording,
+    );
   }
 
   private workerPrompt(run: Run, node: RunNode, task: Task): string {
@@ -927,17 +974,23 @@ export class Supervisor {
     actor: string,
     signal?: AbortSignal,
     worker?: string,
+    recording?: Promise<void>,
   ): Promise<void> {
+    // A short answer is the result itself; a long one is kept as an artifact file.
+    const short = output.length <= SHORT_RESULT;
     const input: CompleteInput = {
-      ...(value !== undefined ? { result: value } : {}),
-      summary: output.slice(0, 1000),
-      detailed_work: output,
-      artifact_name: 'run_output.md',
+      ...(value !== undefined ? { result: value } : short ? { result: output } : {}),
+      summary: output.slice(0, SHORT_RESULT),
+      ...(short ? {} : { detailed_work: output, artifact_name: 'run_output.md' }),
       note: `completed in run ${id}${worker ? ` by ${worker}` : ''}`,
     };
     try {
       const current = (await this.deps.tasks.get(taskId)).task;
-      if (current.status !== 'completed') await this.deps.tasks.complete(taskId, input, actor, signal);
+      const completing =
+        current.status !== 'completed' ? this.deps.tasks.complete(taskId, input, actor, signal) : undefined;
+      const [recorded, completed] = await Promise.allSettled([recording, completing]);
+      if (recorded.status === 'rejected') throw recorded.reason;
+      if (completed.status === 'rejected') throw completed.reason;
     } catch (error) {
       const reasons =
         error instanceof AppError && error.code === 'GATE_FAILED'
@@ -956,17 +1009,7 @@ export class Supervisor {
       await this.afterFailure(id, taskId, worker ?? '', actor);
       return;
     }
-    const run = await this.update(id, (r) => {
-      const n = r.nodes[taskId]!;
-      n.state = 'done';
-      n.output = trimResult(value !== undefined ? JSON.stringify(value) : output, RESULT_CHARS);
-      n.pending = undefined;
-      n.claim = undefined;
-      n.finished_at = this.now();
-      this.note(r, `${taskId} done${worker ? ` by ${worker}` : ''}`);
-      return structuredClone(r);
-    });
-    await this.deps.claims.release(taskId);
+    const run = await this.markDone(id, taskId, value !== undefined ? JSON.stringify(value) : output, worker);
     const key = worker
       ? this.cacheKey(run, { ...run.nodes[taskId]!, attempts: [] }, task, worker)
       : undefined;
@@ -979,7 +1022,25 @@ export class Supervisor {
         })
         .catch(() => undefined);
     }
+  }
+
+  /** Records a node as done with its result; its claim is let go off the critical path. */
+  private async markDone(id: string, taskId: string, result: string, worker?: string): Promise<Run> {
+    const run = await this.update(id, (r) => {
+      const n = r.nodes[taskId]!;
+      n.state = 'done';
+      n.output = trimResult(result, RESULT_CHARS);
+      n.pending = undefined;
+      n.claim = undefined;
+      n.finished_at = this.now();
+      this.note(r, `${taskId} done${worker ? ` by ${worker}` : ''}`);
+      return structuredClone(r);
+    });
+    void this.deps.claims
+      .release(taskId)
+      .catch((error: unknown) => this.deps.logger.warn('claim release failed', { task: taskId, error }));
     this.emit(run, `${taskId} done`);
+    return run;
   }
 
   /**
@@ -1165,9 +1226,6 @@ export class Supervisor {
     const { task: root } = await this.deps.tasks.get(run.root);
     const leader = this.leaderOf(run);
     const actor = `run ${id} leader`;
-    await this.update(id, (r) => {
-      r.synthesis = { state: 'running', cost_usd: 0 };
-    });
     let output = '';
     let trial: string | undefined;
     let cost = 0;

@@ -103,10 +103,17 @@ class FileDocumentStore<T> implements DocumentStore<T> {
   private closed = false;
   private writes = 0;
 
+  private readonly adapter: DurableJsonAdapter<T>;
+  /** Batches being applied and written now (reads do not refresh meanwhile). */
+  private writing = 0;
+  /** Bumped whenever the in-memory copy is replaced or written. */
+  private version = 0;
+
   constructor(options: DocumentStoreOptions<T>) {
     this.options = options;
     this.file = options.file;
-    this.db = new Low<T>(new DurableJsonAdapter(options), structuredClone(options.defaults));
+    this.adapter = new DurableJsonAdapter(options);
+    this.db = new Low<T>(this.adapter, structuredClone(options.defaults));
   }
 
   get writeCount(): number {
@@ -121,7 +128,7 @@ class FileDocumentStore<T> implements DocumentStore<T> {
   }
 
   /** Re-reads the file if it is not the version we last saw. */
-  private async refresh(): Promise<void> {
+  private async refresh(underLock = false): Promise<void> {
     const now = this.identity();
     const same =
       this.loaded &&
@@ -132,19 +139,28 @@ class FileDocumentStore<T> implements DocumentStore<T> {
       now.mtimeMs === this.known.mtimeMs;
     if (same) return;
     if (now === null && this.loaded && this.known === null) return; // never written, nothing new
-    await this.reload();
+    await this.reload(underLock);
   }
 
-  private async reload(): Promise<void> {
-    // lowdb's read() keeps the in-memory data when the file is missing; start from the defaults.
-    this.db.data = structuredClone(this.options.defaults);
-    await this.db.read();
-    this.known = this.identity();
+  /** @param underLock the caller holds the file lock: what it reads is the newest, always taken. */
+  private async reload(underLock = false): Promise<void> {
+    // Read aside, then swap: a reader running meanwhile sees the old document, never a half one
+    // (lowdb's own read() empties the data first, and keeps it when the file is missing).
+    // A write or another reload that finished meanwhile left a newer copy: keep that one.
+    const version = this.version;
+    const known = this.identity();
+    const fresh = await this.adapter.read();
+    if (!underLock && this.version !== version) return;
+    this.db.data = fresh ?? structuredClone(this.options.defaults);
+    this.known = known;
     this.loaded = true;
+    this.version++;
   }
 
   async read<R>(select: (doc: Readonly<T>) => R): Promise<R> {
-    await this.refresh();
+    // While this process writes, its in-memory copy is the newest: re-reading the file then could
+    // put an older copy in memory under the new file's identity.
+    if (this.writing === 0) await this.refresh();
     return select(this.db.data);
   }
 
@@ -170,29 +186,35 @@ class FileDocumentStore<T> implements DocumentStore<T> {
         this.file,
         async () => {
           if (!this.loaded) await removeStaleTempFiles(this.file);
-          await this.refresh();
-          // Apply in order. A mutation that throws may have half-changed the document: reload the
-          // disk copy and replay the others without it.
-          for (;;) {
-            results.clear();
-            let restarted = false;
-            for (const item of batch) {
-              if (failed.has(item)) continue;
-              try {
-                results.set(item, item.mutate(this.db.data));
-              } catch (error) {
-                failed.set(item, error);
-                await this.reload();
-                restarted = true;
-                break;
+          await this.refresh(true);
+          this.writing++;
+          try {
+            // Apply in order. A mutation that throws may have half-changed the document: reload the
+            // disk copy and replay the others without it.
+            for (;;) {
+              results.clear();
+              let restarted = false;
+              for (const item of batch) {
+                if (failed.has(item)) continue;
+                try {
+                  results.set(item, item.mutate(this.db.data));
+                } catch (error) {
+                  failed.set(item, error);
+                  await this.reload(true);
+                  restarted = true;
+                  break;
+                }
               }
+              if (!restarted) break;
             }
-            if (!restarted) break;
-          }
-          if (results.size > 0) {
-            await this.db.write();
-            this.writes++;
-            this.known = this.identity();
+            if (results.size > 0) {
+              await this.db.write();
+              this.version++;
+              this.writes++;
+              this.known = this.identity();
+            }
+          } finally {
+            this.writing--;
           }
         },
         { logger: this.options.logger, staleMs: this.options.lockStaleMs, waitMs: this.options.lockWaitMs },

@@ -143,6 +143,19 @@ describe('stdio server end to end', () => {
       async interviewed() {
         await client.callTool({ name: 'worker_interview', arguments: { provider: 'openai' } });
       },
+      answerNext(...texts: string[]) {
+        fakeLlm.script(...texts.map((t) => ({ text: t })));
+      },
+      async callerRun() {
+        const root = await helpers.newTask();
+        await helpers.newTask({ parent: root });
+        const r = (await client.callTool({
+          name: 'tasks_run',
+          arguments: { root, mode: 'caller', dry_run: false },
+        })) as CallToolResult;
+        expect(r.isError, text(r)).toBeFalsy();
+        return (r.structuredContent as { run: { run_id: string } }).run.run_id;
+      },
       async scheduledJob() {
         const r = (await client.callTool({
           name: 'schedule_task',

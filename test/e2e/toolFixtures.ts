@@ -23,6 +23,10 @@ export interface FixtureHelpers {
   scheduledJob(): Promise<string>;
   /** Interviews the default OpenAI model (against the fake server). */
   interviewed(): Promise<void>;
+  /** The fake LLM answers its next calls with these texts. */
+  answerNext(...texts: string[]): void;
+  /** Starts a caller-mode run over a root with one subtask; returns the run id. */
+  callerRun(): Promise<string>;
 }
 
 export interface ToolFixture {
@@ -306,7 +310,12 @@ export const toolFixtures: Record<string, ToolFixture> = {
     invalidMessage: /HH:MM/,
   },
   tasks_plan: {
-    valid: () => ({ goal: 'Fix the crash on startup', create: true }),
+    valid: (h) => {
+      h.answerNext(
+        JSON.stringify({ tasks: [{ ref: 'repro', title: 'Reproduce the crash', complexity: 3 }] }),
+      );
+      return { goal: 'Fix the crash on startup', dry_run: false };
+    },
     invalid: { goal: 'x' },
     invalidMessage: /goal/,
   },
@@ -320,6 +329,40 @@ export const toolFixtures: Record<string, ToolFixture> = {
     valid: () => ({ action: 'handover' }),
     invalid: { action: 'delete_everything' },
     invalidMessage: /action/,
+  },
+  tasks_run: {
+    valid: async (h) => {
+      const root = await h.newTask();
+      await h.newTask({ parent: root });
+      return { root, mode: 'caller' };
+    },
+    invalid: { root: 't_zzzzzzzz', resume: 'run_x' },
+    invalidMessage: /either root .* or resume/,
+  },
+  tasks_run_status: {
+    valid: () => ({}),
+    invalid: { run_id: 'run_nothing' },
+    invalidMessage: /No run "run_nothing"/,
+  },
+  tasks_run_cancel: {
+    valid: async (h) => ({ run_id: await h.callerRun(), reason: 'fixture' }),
+    invalid: { run_id: 'run_x' },
+    invalidMessage: /reason/,
+  },
+  tasks_expand: {
+    valid: async (h) => {
+      h.answerNext(
+        JSON.stringify({
+          tasks: [
+            { ref: 'a', title: 'First half', complexity: 2 },
+            { ref: 'b', title: 'Second half', complexity: 3, depends_on: [{ ref: 'a' }] },
+          ],
+        }),
+      );
+      return { task_id: await h.newTask() };
+    },
+    invalid: { task_id: 't_zzzzzzzz', max_steps: 1 },
+    invalidMessage: /max_steps/,
   },
   tasks_synthesize: {
     valid: async (h) => ({ task_id: await h.newTask() }),

@@ -11,7 +11,7 @@ import { approveAndRun } from '../../src/safety/inbox.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startHarness, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
-import { isPlan, isReview, isSynthesis, isWorkerCall, taskOf, team, titleOf } from '../helpers/team.js';
+import { isPlan, isReview, isSynthesis, isWorkerCall, taskOf, team, titleOf } from '../fakes/team.js';
 
 const llm = useFakeLlm();
 const open: Harness[] = [];
@@ -94,7 +94,8 @@ async function tree(h: Harness, extra: Array<Record<string, unknown>> = []): Pro
 }
 
 async function finished(h: Harness, runId: string, status = 'completed'): Promise<RunView> {
-  for (let i = 0; i < 200; i++) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
     const run = sc<{ run: RunView }>(await h.call('tasks_run_status', { run_id: runId })).run;
     if (run.status === status) return run;
     await new Promise((r) => setTimeout(r, 50));
@@ -102,7 +103,7 @@ async function finished(h: Harness, runId: string, status = 'completed'): Promis
   throw new Error(`run ${runId} never reached ${status}`);
 }
 
-describe('planning with a model', () => {
+describe('planning with a model', { timeout: 60_000 }, () => {
   it('refuses a plan with a cycle, sends it back once, and stores the corrected graph only on request', async () => {
     const h = await server();
     let plans = 0;
@@ -240,7 +241,7 @@ describe('planning with a model', () => {
   });
 });
 
-describe('tasks_run', () => {
+describe('tasks_run', { timeout: 60_000 }, () => {
   it('needs onboarded workers, and refuses a run over its budget before any call', async () => {
     const h = await server();
     llm.fake.respond(team({}));

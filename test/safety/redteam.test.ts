@@ -363,6 +363,38 @@ const rows = (): Row[] => [
     refused: (r) => r.isError === true && /needs a person at a terminal/.test(textOf(r)),
   },
   {
+    attack: 'tasks_plan from a goal document outside the project',
+    try: () => h.call('tasks_plan', { file: path.join(outside, 'secret.txt') }),
+    refused: (r) => isError(r) && /outside the project/.test(textOf(r)),
+  },
+  {
+    attack: 'tasks_plan from a link inside the project that points outside',
+    try: () => h.call('tasks_plan', { file: 'link-out' }),
+    refused: (r) => isError(r) && !textOf(r).includes('CANARY'),
+  },
+  {
+    attack: 'approve its own blocked supervisor-run node (caller mode) over MCP',
+    try: async () => {
+      const added = (
+        await h.call('tasks_add', {
+          tasks: [
+            { ref: 'r', title: 'red team run' },
+            { ref: 'n', title: 'red team node', parent: 'r' },
+          ],
+        })
+      ).structuredContent as { added: Array<{ task: { id: string } }> };
+      const [root, node] = added.added.map((a) => a.task.id);
+      await h.call('tasks_run', { root, mode: 'caller', dry_run: false, retries: 0 });
+      await h.call('tasks_complete', { task_id: node, summary: '' }); // refused: blocked for a human
+      const items = (await h.call('inbox_status', {})).structuredContent as {
+        items: Array<{ id: string; kind: string; status: string }>;
+      };
+      const item = items.items.find((i) => i.kind === 'run_node' && i.status === 'pending')!;
+      return h.call('approve_action', { action_id: item.id, approve: true });
+    },
+    refused: (r) => isError(r) && /Only a human approves/.test(textOf(r)),
+  },
+  {
     attack: 'run "task-orchestrator approve" through run_with_error_capture',
     try: rwec('task-orchestrator', ['approve', 'act_x']),
     refused: notExecuted,

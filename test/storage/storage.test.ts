@@ -38,6 +38,37 @@ afterEach(async () => {
 });
 
 describe('document store', () => {
+  it("never shows a reader an empty document while it reloads another process's write and writes its own", async () => {
+    const { logger } = captureLogger();
+    const a = await openStorage({ stateDir: dir, logger });
+    const b = await openStorage({ stateDir: dir, logger });
+    const docA = a.document<{ items: number[] }>('race', { items: [] });
+    const docB = b.document<{ items: number[] }>('race', { items: [] });
+    await docA.update((d) => void d.items.push(0));
+    let count = 1;
+    for (let i = 0; i < 40; i++) {
+      await docB.update((d) => void d.items.push(-1)); // another process changed the file
+      count++;
+      const floor = count;
+      // This process reloads it (first read), writes (update) and reads again, all at once.
+      const seen = await Promise.all([
+        docA.read((d) => d.items.length),
+        docA.update((d) => void d.items.push(i)).then(() => docA.read((d) => d.items.length)),
+        docA.read((d) => d.items.length),
+        new Promise<number>((r) => setImmediate(() => void docA.read((d) => d.items.length).then(r))),
+      ]);
+      count++;
+      expect(Math.min(...seen), `round ${i}: ${seen.join(', ')}`).toBeGreaterThanOrEqual(floor);
+    }
+    await a.close();
+    await b.close();
+    const again = await openStorage({ stateDir: dir, logger });
+    expect(await again.document<{ items: number[] }>('race', { items: [] }).read((d) => d.items.length)).toBe(
+      count,
+    );
+    await again.close();
+  });
+
   it('writes to disk even under NODE_ENV=test, and reads it back in a new instance', async () => {
     expect(process.env.NODE_ENV).toBe('test');
     const { logger } = captureLogger();

@@ -16,8 +16,8 @@ export function buildCategories(services: Services): Category[] {
   return [
     coreCategory(services),
     taskCategory(services),
-    runCategory(services),
     agentCategory(services),
+    runCategory(services),
     evalCategory(services),
     immuneCategory(services),
     federationCategory(services),

@@ -5,7 +5,7 @@ import { CLOSED } from '../../../tasks/model.js';
 import type { Services } from '../../services.js';
 import { actorField, taskLine, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
-import { providerField } from '../task/tasksPlan.js';
+import { providerField } from '../../schemas/runs.js';
 
 const input = z
   .object({

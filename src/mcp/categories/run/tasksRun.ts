@@ -4,7 +4,14 @@ import type { RunEvent } from '../../../runs/supervisor.js';
 import type { Services } from '../../services.js';
 import { actorField, taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
-import { callerNodeSchema, callerText, previewText, runSchema, runText, viewRun } from './runView.js';
+import {
+  callerNodeSchema,
+  callerText,
+  previewText,
+  runSchema,
+  runText,
+  viewRun,
+} from '../../schemas/runs.js';
 
 const workerId = z
   .string()
@@ -155,9 +162,8 @@ export function tasksRun(services: Pick<Services, 'runs' | 'claims' | 'clock'>) 
         services.runs.events.off('progress', onProgress);
       }
       const view = viewRun(await services.runs.get(runId), services.clock.now());
-      const going = services.runs.isDriving(runId)
-        ? '\nThe run goes on in the background: tasks_run_status shows it.'
-        : '';
+      const going =
+        view.status === 'running' ? '\nThe run goes on in the background: tasks_run_status shows it.' : '';
       return ok({ dry_run: false, run: view }, `${runText(view)}${going}`);
     },
   });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Services } from '../../services.js';
 import { actorField } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
-import { runSchema, runText, viewRun } from './runView.js';
+import { runSchema, runText, viewRun } from '../../schemas/runs.js';
 
 const input = z
   .object({

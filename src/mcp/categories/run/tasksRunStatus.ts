@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
-import { runSchema, runText, viewRun } from './runView.js';
+import { runSchema, runText, viewRun } from '../../schemas/runs.js';
 
 const input = z
   .object({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../../core/errors.js';
-import { callerNodeSchema, callerText } from '../run/runView.js';
+import { callerNodeSchema, callerText } from '../../schemas/runs.js';
 import type { Services } from '../../services.js';
 import { actorField, taskLine, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';

@@ -8,6 +8,7 @@ import type { NewTask } from '../../../tasks/batch.js';
 import { expandTemplate } from '../../../tasks/templates.js';
 import type { Services } from '../../services.js';
 import { actorField, taskLine, taskRef, taskSummarySchema } from '../../schemas/tasks.js';
+import { providerField } from '../../schemas/runs.js';
 import { defineTool, ok } from '../../tool.js';
 
 /** Keyword rules for choosing a template; first match wins, feature is the default. */
@@ -18,11 +19,6 @@ const RULES: Array<[RegExp, string]> = [
 ];
 
 const MAX_FILE_BYTES = 200_000;
-
-export const providerField = z
-  .enum(['gemini', 'openai', 'anthropic', 'claude-code'])
-  .optional()
-  .describe('The leader: which provider plans; default the first configured');
 
 const input = z
   .object({

@@ -1,8 +1,13 @@
 /** How a supervisor run is shown: structured fields and the text mirror, shared by the run tools. */
 import { z } from 'zod';
-import { criticalPath, nodeCounts, NODE_STATES, RUN_STATUSES } from '../../../runs/runModel.js';
-import type { Run } from '../../../runs/runModel.js';
-import type { CallerNode, RunPreview } from '../../../runs/supervisor.js';
+
+export const providerField = z
+  .enum(['gemini', 'openai', 'anthropic', 'claude-code'])
+  .optional()
+  .describe('The leader: which provider plans; default the first configured');
+import { criticalPath, nodeCounts, NODE_STATES, RUN_STATUSES } from '../../runs/runModel.js';
+import type { Run } from '../../runs/runModel.js';
+import type { CallerNode, RunPreview } from '../../runs/supervisor.js';
 
 export const runNodeSchema = z.object({
   task: z.string(),

@@ -2,7 +2,7 @@
  * A scripted team behind the fake LLM server: interview answers (good or limited), a leader that
  * plans, reviews and synthesises, and workers whose answers a test decides per model and prompt.
  */
-import type { Step, Wire } from '../fakes/fakeLlmServer.js';
+import type { Step, Wire } from './fakeLlmServer.js';
 
 const MEDIAN = [
   'export function median(values: number[]): number | undefined {',

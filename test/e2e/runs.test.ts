@@ -1,0 +1,153 @@
+/**
+ * A supervisor run across server processes: kill -9 the server in the middle of a run, start two
+ * more on the same state folder and resume. Counted at the fake LLM: no node whose result was
+ * recorded is asked again, no node is lost, and the two new servers never run the same node.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
+import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
+import { taskOf, team, titleOf } from '../fakes/team.js';
+import { useWorkFolder } from './children.js';
+import { LineTransport } from './lineTransport.js';
+
+const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  client: Client;
+  exited: Promise<number | null>;
+}
+
+let fake: FakeLlmServer;
+beforeAll(async () => {
+  fake = await startFakeLlmServer();
+});
+afterAll(async () => {
+  await fake.close();
+});
+
+const folder = useWorkFolder<Running>('to-runs-');
+
+async function start(): Promise<Running> {
+  const child = spawn(process.execPath, [cli, 'serve'], {
+    cwd: folder.dir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      OPENAI_API_KEY: 'sk-fake-runs',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+      TASK_ORCHESTRATOR_HOME: path.join(folder.dir, 'state'),
+      TASK_ORCHESTRATOR_TOOLS: 'task,run,agent',
+      TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
+      TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const client = new Client({ name: 'runs-e2e', version: '0.0.1' });
+  await client.connect(new LineTransport(child));
+  const running = { child, client, exited };
+  folder.started.push(running);
+  return running;
+}
+
+const call = (r: Running, name: string, args: Record<string, unknown>) =>
+  r.client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+function data<T>(r: CallToolResult): T {
+  expect(r.isError, text(r)).toBeFalsy();
+  return r.structuredContent as T;
+}
+
+interface StoredRun {
+  status: string;
+  nodes: Record<string, { state: string; pending?: unknown }>;
+}
+
+async function storedRun(id: string): Promise<StoredRun | undefined> {
+  try {
+    const doc = JSON.parse(await fs.readFile(path.join(folder.dir, 'state', 'runs.json'), 'utf8')) as {
+      runs: Record<string, StoredRun>;
+    };
+    return doc.runs[id];
+  } catch {
+    return undefined;
+  }
+}
+
+describe('supervisor runs across processes', { timeout: 90_000 }, () => {
+  it('kill -9 mid-run, two servers resume: recorded nodes are not asked again, none is lost, none runs twice', async () => {
+    fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 300 }) }));
+    const a = await start();
+    data(await call(a, 'worker_interview', { provider: 'openai', model: 'gpt-4o-mini' }));
+    const titles = Array.from({ length: 8 }, (_, i) => `Part ${i + 1}`);
+    const added = data<{ added: Array<{ task: { id: string; title: string } }> }>(
+      await call(a, 'tasks_add', {
+        tasks: [
+          { ref: 'root', title: 'Eight parts' },
+          ...titles.map((title, i) => ({
+            ref: `p${i}`,
+            title,
+            parent: 'root',
+            ...(i % 2 === 1 ? { depends_on: [{ task: `p${i - 1}`, kind: 'data' }] } : {}),
+          })),
+        ],
+      }),
+    );
+    const root = added.added[0]!.task.id;
+    const nodes = added.added.slice(1).map((x) => x.task.id);
+    const runId = data<{ run: { run_id: string } }>(
+      await call(a, 'tasks_run', { root, dry_run: false, concurrency: 2, wait_s: 0 }),
+    ).run.run_id;
+    // Let a few nodes finish, then kill the server without warning.
+    for (let i = 0; i < 200; i++) {
+      const run = await storedRun(runId);
+      if (run && Object.values(run.nodes).filter((n) => n.state === 'done').length >= 3) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const atKill = fake.requests.length;
+    const snapshot = (await storedRun(runId))!;
+    const recorded = Object.entries(snapshot.nodes)
+      .filter(([, n]) => n.state === 'done' || n.pending !== undefined)
+      .map(([id]) => id);
+    expect(recorded.length).toBeGreaterThanOrEqual(3);
+    expect(recorded.length).toBeLessThan(8);
+
+    // Two servers try to resume at once: exactly one drives the run.
+    const [b, c] = await Promise.all([start(), start()]);
+    const tries = await Promise.all([
+      call(b, 'tasks_run', { resume: runId, wait_s: 60 }),
+      call(c, 'tasks_run', { resume: runId, wait_s: 60 }),
+    ]);
+    expect(tries.filter((t) => !t.isError)).toHaveLength(1);
+    expect(text(tries.find((t) => t.isError)!)).toMatch(/another server process|is completed/);
+    const driver = tries[0].isError ? c : b;
+    let status = '';
+    for (let i = 0; i < 200 && status !== 'completed'; i++) {
+      status = data<{ run: { status: string } }>(await call(driver, 'tasks_run_status', { run_id: runId }))
+        .run.status;
+      if (status !== 'completed') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe('completed');
+    const final = data<{ run: { nodes: Array<{ task: string; state: string }> } }>(
+      await call(driver, 'tasks_run_status', { run_id: runId }),
+    ).run;
+    expect(final.nodes.map((n) => n.state)).toEqual(Array(8).fill('done'));
+    for (const id of nodes) {
+      const after = fake.requests.slice(atKill).filter((r) => taskOf(r.prompt) === id);
+      // Recorded before the kill: never asked again. Otherwise asked exactly once after it.
+      expect(after.length, `${id} after the kill`).toBe(recorded.includes(id) ? 0 : 1);
+    }
+    expect(
+      data<{ task: { status: string } }>(await call(driver, 'tasks_get', { task_id: root })).task.status,
+    ).toBe('completed');
+  });
+});
