@@ -4,21 +4,26 @@
  */
 import { redactDeep } from '../safety/redact.js';
 import { spendSplit } from '../cost/usage.js';
+import { nodeLevels } from '../runs/runModel.js';
 import type { AlertCounts, Dashboard } from '../immune/dashboard/dashboardRender.js';
 import type { Services } from './services.js';
 
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
 
 export async function buildDashboard(
-  services: Pick<Services, 'alerts' | 'cases' | 'clock' | 'federation' | 'immune' | 'redact' | 'usage'>,
+  services: Pick<
+    Services,
+    'alerts' | 'cases' | 'clock' | 'federation' | 'immune' | 'redact' | 'runs' | 'usage'
+  >,
   days: number,
 ): Promise<Dashboard> {
-  const [data, syncAlerts, ruleAlerts, usage, flaky] = await Promise.all([
+  const [data, syncAlerts, ruleAlerts, usage, flaky, runs] = await Promise.all([
     services.immune.dashboard(days),
     services.federation.alerts(),
     services.alerts.counts(),
     services.usage.readAll(),
     services.cases.flaky(20),
+    services.runs.list(),
   ]);
   const spend = spendSplit(usage, services.clock.now() - days * 86_400_000);
   const alerts: AlertCounts = {
@@ -37,6 +42,26 @@ export async function buildDashboard(
       ...data,
       alerts,
       spend,
+      runs: runs.slice(0, 5).map((r) => {
+        const levels = nodeLevels(r);
+        return {
+          id: r.id,
+          title: r.title,
+          status: r.status,
+          spent_usd: r.spent_usd,
+          nodes: r.order.map((id) => {
+            const n = r.nodes[id]!;
+            return {
+              task: id,
+              title: n.title,
+              state: n.state,
+              level: levels.get(id) ?? 0,
+              depends_on: n.depends_on.map((x) => x.task),
+              ...(n.worker ? { worker: n.worker } : {}),
+            };
+          }),
+        };
+      }),
       flaky: flaky.map(({ prompt, model, runs, pass_rate }) => ({ prompt, model, runs, pass_rate })),
     },
     services.redact,

@@ -264,3 +264,20 @@ export function trimResult(text: string, max: number): string {
   const tail = max - head;
   return `${text.slice(0, head)}\n[... ${text.length - max} characters left out ...]\n${text.slice(-tail)}`;
 }
+
+/** Each node's level: 0 without run dependencies, else one more than its deepest dependency. */
+export function nodeLevels(run: Run): Map<string, number> {
+  const level = new Map<string, number>();
+  const depth = (id: string, seen: Set<string>): number => {
+    const known = level.get(id);
+    if (known !== undefined) return known;
+    if (seen.has(id)) return 0;
+    seen.add(id);
+    const deps = run.nodes[id]?.depends_on ?? [];
+    const d = deps.length ? Math.max(...deps.map((x) => depth(x.task, seen) + 1)) : 0;
+    level.set(id, d);
+    return d;
+  };
+  for (const id of run.order) depth(id, new Set());
+  return level;
+}

@@ -325,6 +325,12 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     expect(llm.fake.requests.filter((r) => isSynthesis(r.prompt))).toHaveLength(1);
     expect(progress.length).toBeGreaterThan(0);
     expect(run.spent_usd).toBeGreaterThan(0);
+    // The dashboard draws the run as a graph: three nodes, all done, the data edge from a to b.
+    const page = await h.client.readResource({ uri: 'task-orchestrator://immune/dashboard' });
+    const html = (page.contents[0] as { text: string }).text;
+    expect(html).toContain('data-run-nodes="3"');
+    expect(html.match(/<g class="node done"/g)).toHaveLength(3);
+    expect(html.match(/<line [^>]*class="edge"/g)).toHaveLength(1);
   });
 
   it('blocks a node that fails with every worker for a human while the rest completes; an approved retry runs once', async () => {

@@ -21,7 +21,25 @@ export interface SpendRow {
   avg_latency_ms: number | null;
 }
 
+/** A supervisor run as the dashboard draws it: nodes placed by level, coloured by state. */
+export interface RunGraph {
+  id: string;
+  title: string;
+  status: string;
+  spent_usd: number;
+  nodes: Array<{
+    task: string;
+    title: string;
+    state: string;
+    level: number;
+    depends_on: string[];
+    worker?: string;
+  }>;
+}
+
 export type Dashboard = DashboardData & {
+  /** The most recent supervisor runs. */
+  runs: RunGraph[];
   alerts: AlertCounts;
   /** Provider calls in the window: agents and LLM judges side by side. */
   spend: { agents: SpendRow; judges: SpendRow };
@@ -82,6 +100,15 @@ export function renderMarkdown(d: Dashboard): string {
           .map((f) => `- ${f.model}, pass rate ${f.pass_rate} over ${f.runs} runs: ${f.prompt.slice(0, 120)}`)
           .join('\n') + '\n'
       : '_none_\n',
+    '## Supervisor runs',
+    d.runs.length
+      ? d.runs
+          .map(
+            (r) =>
+              `- ${r.id} ${r.status} "${r.title}": ${r.nodes.filter((n) => n.state === 'done').length}/${r.nodes.length} done, $${r.spent_usd}`,
+          )
+          .join('\n') + '\n'
+      : '_none_\n',
     '## Top patterns',
     d.top_patterns.length
       ? d.top_patterns
@@ -104,6 +131,35 @@ function scriptJson(value: unknown): string {
     .replace(/</g, '\\u003c')
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
+}
+
+const NODE_W = 170;
+const NODE_H = 34;
+
+/** A run as an inline SVG: one column per level, edges from each dependency, colour by state. */
+export function runSvg(r: RunGraph): string {
+  const columns = new Map<number, string[]>();
+  for (const n of r.nodes) columns.set(n.level, [...(columns.get(n.level) ?? []), n.task]);
+  const at = new Map<string, { x: number; y: number }>();
+  for (const [level, ids] of columns)
+    ids.forEach((id, i) => at.set(id, { x: 8 + level * (NODE_W + 40), y: 8 + i * (NODE_H + 12) }));
+  const width = 16 + (Math.max(0, ...columns.keys()) + 1) * (NODE_W + 40);
+  const height = 16 + Math.max(1, ...[...columns.values()].map((c) => c.length)) * (NODE_H + 12);
+  const edges = r.nodes.flatMap((n) =>
+    n.depends_on
+      .filter((d) => at.has(d))
+      .map((d) => {
+        const a = at.get(d)!;
+        const b = at.get(n.task)!;
+        return `<line x1="${a.x + NODE_W}" y1="${a.y + NODE_H / 2}" x2="${b.x}" y2="${b.y + NODE_H / 2}" class="edge"/>`;
+      }),
+  );
+  const boxes = r.nodes.map((n) => {
+    const p = at.get(n.task)!;
+    const label = n.title.length > 24 ? `${n.title.slice(0, 23)}…` : n.title;
+    return `<g class="node ${escapeHtml(n.state)}" data-task="${escapeHtml(n.task)}"><title>${escapeHtml(`${n.task} ${n.title} (${n.state}${n.worker ? `, ${n.worker}` : ''})`)}</title><rect x="${p.x}" y="${p.y}" width="${NODE_W}" height="${NODE_H}" rx="6"/><text x="${p.x + 8}" y="${p.y + 21}">${escapeHtml(label)}</text></g>`;
+  });
+  return `<svg role="img" aria-label="${escapeHtml(`Run ${r.id}: ${r.status}`)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-run-nodes="${r.nodes.length}">${edges.join('')}${boxes.join('')}</svg>`;
 }
 
 export function renderHtml(d: Dashboard): string {
@@ -132,6 +188,10 @@ h1{font-size:20px;margin:0 0 4px}.sub{color:#667;margin-bottom:16px}
 .panel h2{font-size:14px;margin:0 0 8px}.wide{grid-column:1/-1}
 canvas{width:100%!important;height:260px!important}
 table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}
+.runs svg{display:block;max-width:100%;overflow:auto}.edge{stroke:#8c959f;stroke-width:1.5}
+.node rect{fill:#eaeef2;stroke:#8c959f}.node text{font-size:12px;fill:#1d2430}
+.node.done rect{fill:#dafbe1;stroke:#1a7f37}.node.running rect{fill:#ddf4ff;stroke:#0969da}
+.node.blocked rect{fill:#ffebe9;stroke:#cf222e}.node.skipped rect,.node.cancelled rect{fill:#f6f8fa;stroke:#d0d7de}
 .healthy{color:#1a7f37}.degraded{color:#9a6700}.unhealthy{color:#cf222e}
 </style></head>
 <body data-charts="0" data-painted="0" data-trend-failures="-1">
@@ -157,6 +217,14 @@ ${card('guardrail success', rate)}${card('alerts', d.alerts.total)}
   }</tbody></table></div>
 <div class="panel"><h2>Agents and judges</h2><table><thead><tr><th></th><th>calls</th><th>cost (USD)</th><th>avg latency</th></tr></thead><tbody>${(['agents', 'judges'] as const).map((k) => `<tr><td>${k}</td><td>${d.spend[k].calls}</td><td>${d.spend[k].cost_usd}</td><td>${d.spend[k].avg_latency_ms === null ? 'n/a' : `${d.spend[k].avg_latency_ms} ms`}</td></tr>`).join('')}</tbody></table></div>
 <div class="panel"><h2>Flaky prompts</h2><table><thead><tr><th>model</th><th>pass rate</th><th>runs</th><th>prompt</th></tr></thead><tbody>${d.flaky.map((f) => `<tr><td>${escapeHtml(f.model)}</td><td>${f.pass_rate}</td><td>${f.runs}</td><td>${escapeHtml(f.prompt.slice(0, 120))}</td></tr>`).join('') || '<tr><td colspan="4">none</td></tr>'}</tbody></table></div>
+<div class="panel wide runs"><h2>Supervisor runs</h2>${
+    d.runs
+      .map(
+        (r) =>
+          `<h3>${escapeHtml(r.id)} · ${escapeHtml(r.status)} · ${escapeHtml(r.title)} · $${r.spent_usd}</h3>${runSvg(r)}`,
+      )
+      .join('') || '<p>No runs yet (tasks_run).</p>'
+  }<p><small>green done · blue running · grey waiting · red blocked (a decision in the inbox) · pale skipped</small></p></div>
 <div class="panel wide"><h2>Top patterns</h2><table><thead><tr><th>id</th><th>type</th><th>operation</th><th>occurrences</th><th>saves</th><th>strength</th><th>prompt</th></tr></thead><tbody>${rows || '<tr><td colspan="7">none yet</td></tr>'}</tbody></table></div>
 </div>
 <script id="dashboard-data" type="application/json">${scriptJson(d)}</script>

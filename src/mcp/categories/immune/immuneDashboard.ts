@@ -73,7 +73,7 @@ const output = z.object({
 export function immuneDashboard(
   services: Pick<
     Services,
-    'alerts' | 'cases' | 'clock' | 'config' | 'federation' | 'immune' | 'redact' | 'usage'
+    'alerts' | 'cases' | 'clock' | 'config' | 'federation' | 'immune' | 'redact' | 'runs' | 'usage'
   >,
 ) {
   return defineTool({
