@@ -477,6 +477,86 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     expect(llm.fake.requests.filter((r) => isWorkerCall(r.prompt) || isSynthesis(r.prompt))).toHaveLength(0);
   });
 
+  it('lets the leader add nodes after a result, within max_added, recorded in the history', async () => {
+    const h = await server();
+    llm.fake.respond(
+      team({
+        review: (prompt) =>
+          prompt.includes('Collect the changes')
+            ? '{"approve": true, "reasons": ["ok"], "add": [{"title": "Check the migration guide"}, {"title": "Thank the contributors"}]}'
+            : '{"approve": true, "reasons": ["ok"]}',
+      }),
+    );
+    await onboard(h, ['gpt-4o-mini']);
+    const ids = await tree(h);
+    const started = sc<{ run: RunView }>(
+      await h.call('tasks_run', {
+        root: ids['Release notes for 2.0'],
+        dry_run: false,
+        review: 'all',
+        max_added: 1,
+        wait_s: 0,
+      }),
+    ).run;
+    const run = await finished(h, started.run_id);
+    const added = run.nodes.filter((n) => n.title === 'Check the migration guide');
+    expect(added).toHaveLength(1);
+    expect(added[0]!.state).toBe('done');
+    expect(run.nodes.some((n) => n.title === 'Thank the contributors')).toBe(false);
+    const status = sc<{
+      run: { history: Array<{ text: string }>; nodes: Array<{ title: string; added_after?: string }> };
+    }>(await h.call('tasks_run_status', { run_id: run.run_id, history: 100 })).run;
+    expect(status.history.some((e) => /the leader added 1 node\(s\) after/.test(e.text))).toBe(true);
+    expect(status.nodes.find((n) => n.title === 'Check the migration guide')!.added_after).toBe(
+      ids['Collect the changes'],
+    );
+    // The added node got the result it follows, quoted.
+    const prompt = llm.fake.requests.find((r) => titleOf(r.prompt) === 'Check the migration guide')!.prompt;
+    expect(prompt).toMatch(/<<<result of t_[0-9a-z]+ [0-9a-f]{12}>>>/);
+  });
+
+  it('with cache on, a second run of the same work asks no worker again', async () => {
+    const h = await server();
+    llm.fake.respond(team({}));
+    await onboard(h, ['gpt-4o-mini']);
+    const first = await tree(h);
+    const one = sc<{ run: RunView }>(
+      await h.call('tasks_run', {
+        root: first['Release notes for 2.0'],
+        dry_run: false,
+        cache: true,
+        wait_s: 0,
+      }),
+    ).run;
+    await finished(h, one.run_id);
+    const workerCalls = () => llm.fake.requests.filter((r) => isWorkerCall(r.prompt)).length;
+    const before = workerCalls();
+    expect(before).toBe(3);
+    const second = await tree(h);
+    const two = sc<{ run: RunView }>(
+      await h.call('tasks_run', {
+        root: second['Release notes for 2.0'],
+        dry_run: false,
+        cache: true,
+        wait_s: 0,
+      }),
+    ).run;
+    const run = await finished(h, two.run_id);
+    expect(workerCalls()).toBe(before);
+    expect(run.nodes.every((n) => n.grades[0] && (n.grades[0] as { cached?: boolean }).cached === true)).toBe(
+      true,
+    );
+    // Without cache the same work is asked again.
+    const third = await tree(h);
+    await finished(
+      h,
+      sc<{ run: RunView }>(
+        await h.call('tasks_run', { root: third['Release notes for 2.0'], dry_run: false, wait_s: 0 }),
+      ).run.run_id,
+    );
+    expect(workerCalls()).toBe(before + 3);
+  });
+
   it('cancels a run: nothing starts afterwards and finished nodes keep their results', async () => {
     const h = await server();
     llm.fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 400 }) }));
