@@ -4,7 +4,8 @@
  */
 import type { Step, Wire } from './fakeLlmServer.js';
 
-const MEDIAN = [
+/** A correct answer to the interview's TypeScript question. */
+export const MEDIAN = [
   'export function median(values: number[]): number | undefined {',
   '  if (values.length === 0) return undefined;',
   '  const s = [...values].sort((a, b) => a - b);',

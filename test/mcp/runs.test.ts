@@ -93,6 +93,17 @@ async function tree(h: Harness, extra: Array<Record<string, unknown>> = []): Pro
   return Object.fromEntries(added.added.map((c) => [c.task.title, c.task.id]));
 }
 
+/** Starts a run of the tree's root (not a dry run) and returns at once. */
+async function startRun(
+  h: Harness,
+  ids: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): Promise<RunView> {
+  return sc<{ run: RunView }>(
+    await h.call('tasks_run', { root: ids['Release notes for 2.0'], dry_run: false, wait_s: 0, ...extra }),
+  ).run;
+}
+
 async function finished(h: Harness, runId: string, status = 'completed'): Promise<RunView> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -346,14 +357,7 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     );
     await onboard(h, ['w1', 'w2']);
     const ids = await tree(h);
-    const started = sc<{ run: RunView }>(
-      await h.call('tasks_run', {
-        root: ids['Release notes for 2.0'],
-        dry_run: false,
-        retries: 0,
-        wait_s: 0,
-      }),
-    ).run;
+    const started = await startRun(h, ids, { retries: 0 });
     const waiting = await finished(h, started.run_id, 'waiting_for_human');
     const bad = node(waiting, 'Update the changelog');
     expect(bad.state).toBe('blocked');
@@ -489,15 +493,7 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     );
     await onboard(h, ['gpt-4o-mini']);
     const ids = await tree(h);
-    const started = sc<{ run: RunView }>(
-      await h.call('tasks_run', {
-        root: ids['Release notes for 2.0'],
-        dry_run: false,
-        review: 'all',
-        max_added: 1,
-        wait_s: 0,
-      }),
-    ).run;
+    const started = await startRun(h, ids, { review: 'all', max_added: 1 });
     const run = await finished(h, started.run_id);
     const added = run.nodes.filter((n) => n.title === 'Check the migration guide');
     expect(added).toHaveLength(1);
@@ -562,14 +558,7 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     llm.fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 400 }) }));
     await onboard(h, ['gpt-4o-mini']);
     const ids = await tree(h);
-    const started = sc<{ run: RunView }>(
-      await h.call('tasks_run', {
-        root: ids['Release notes for 2.0'],
-        dry_run: false,
-        concurrency: 1,
-        wait_s: 0,
-      }),
-    ).run;
+    const started = await startRun(h, ids, { concurrency: 1 });
     await new Promise((r) => setTimeout(r, 100));
     const cancelled = sc<{ run: RunView }>(
       await h.call('tasks_run_cancel', { run_id: started.run_id, reason: 'wrong root' }),

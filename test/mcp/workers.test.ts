@@ -3,18 +3,10 @@
  * model "auto" skipping blocked and unfit models, and demotion by trust from graded runs.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MEDIAN } from '../fakes/team.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
-
-const MEDIAN = [
-  'export function median(values: number[]): number | undefined {',
-  '  if (values.length === 0) return undefined;',
-  '  const s = [...values].sort((a, b) => a - b);',
-  '  const m = Math.floor(s.length / 2);',
-  '  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;',
-  '}',
-].join('\n');
 
 const GOOD = [
   'BANANA',
