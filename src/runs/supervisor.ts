@@ -590,6 +590,7 @@ export class Supervisor {
     const actor = `run ${id}`;
     let starting: Promise<void> | undefined;
     let recording: Promise<void> | undefined;
+    let deferred: Attempt | undefined;
     let answer: { output: string; value?: unknown; worker: Worker | undefined; attempt: number } | undefined;
     if (node.pending) {
       // Recorded before a restart: continue from review and gates, never call the worker again.
@@ -751,11 +752,15 @@ export class Supervisor {
         } finally {
           this.reserved.set(id, Math.max(0, (this.reserved.get(id) ?? worst) - worst));
         }
-        // Recorded at once (a resumed run continues from it); written while the gates run.
-        recording = this.recordAttempt(id, taskId, {
-          attempt,
-          ...(attempt.pass ? { pending: { output, value, worker: worker.id, attempt: n } } : {}),
-        });
+        // An answer the leader reviews is recorded at once (a resumed run continues from it). One
+        // that goes straight to the gates is recorded with the node's completion: until the task
+        // completes (durably, with the answer as its result) a restart asks again.
+        if (!attempt.pass || this.needsReview(run, node, worker))
+          recording = this.recordAttempt(id, taskId, {
+            attempt,
+            ...(attempt.pass ? { pending: { output, value, worker: worker.id, attempt: n } } : {}),
+          });
+        else deferred = attempt;
         if (!attempt.pass) {
           await Promise.all([recording, starting]);
           await this.afterFailure(id, taskId, worker.id, actor);
@@ -771,6 +776,19 @@ export class Supervisor {
     const current = fresh.nodes[taskId]!;
     if (this.needsReview(fresh, current, answer.worker ?? { status: 'limited' })) {
       await recording;
+      if (deferred) {
+        // The worker's standing changed during the call: record the answer before the review.
+        await this.recordAttempt(id, taskId, {
+          attempt: deferred,
+          pending: {
+            output: answer.output,
+            value: answer.value,
+            worker: deferred.worker,
+            attempt: deferred.n,
+          },
+        });
+        deferred = undefined;
+      }
       const review = await this.review(fresh, current, task, answer.output, signal);
       await this.update(id, (r) => {
         const a = r.nodes[taskId]!.attempts.find((x) => x.n === answer.attempt);
@@ -803,6 +821,7 @@ export class Supervisor {
       signal,
       answer.worker?.id,
       recording,
+      deferred,
     );
   }
 
@@ -948,20 +967,22 @@ export class Supervisor {
     taskId: string,
     r: { attempt: Attempt; pending?: RunNode['pending'] },
   ): Promise<void> {
-    await this.update(id, (run) => {
-      const n = run.nodes[taskId]!;
-      n.attempts.push(r.attempt);
-      n.cost_usd = Number((n.cost_usd + r.attempt.cost_usd).toFixed(6));
-      n.latency_ms += r.attempt.latency_ms;
-      n.worker = r.attempt.worker;
-      if (r.pending) n.pending = r.pending;
-      run.spent_usd = Number((run.spent_usd + r.attempt.cost_usd).toFixed(6));
-      if (!r.attempt.pass)
-        this.note(
-          run,
-          `${taskId}: attempt ${r.attempt.n} by ${r.attempt.worker} failed: ${r.attempt.reasons.join('; ').slice(0, 300)}`,
-        );
-    });
+    await this.update(id, (run) => this.applyAttempt(run, taskId, r.attempt, r.pending));
+  }
+
+  private applyAttempt(run: Run, taskId: string, attempt: Attempt, pending?: RunNode['pending']): void {
+    const n = run.nodes[taskId]!;
+    n.attempts.push(attempt);
+    n.cost_usd = Number((n.cost_usd + attempt.cost_usd).toFixed(6));
+    n.latency_ms += attempt.latency_ms;
+    n.worker = attempt.worker;
+    if (pending) n.pending = pending;
+    run.spent_usd = Number((run.spent_usd + attempt.cost_usd).toFixed(6));
+    if (!attempt.pass)
+      this.note(
+        run,
+        `${taskId}: attempt ${attempt.n} by ${attempt.worker} failed: ${attempt.reasons.join('; ').slice(0, 300)}`,
+      );
   }
 
   /** Completes the task through its gates; a gate failure counts as the worker's failure. */
@@ -975,6 +996,7 @@ export class Supervisor {
     signal?: AbortSignal,
     worker?: string,
     recording?: Promise<void>,
+    deferred?: Attempt,
   ): Promise<void> {
     // A short answer is the result itself; a long one is kept as an artifact file.
     const short = output.length <= SHORT_RESULT;
@@ -997,6 +1019,7 @@ export class Supervisor {
           ? gateViolations(error)
           : [error instanceof Error ? error.message : String(error)];
       await this.update(id, (r) => {
+        if (deferred) this.applyAttempt(r, taskId, deferred);
         const n = r.nodes[taskId]!;
         n.pending = undefined;
         const a = n.attempts.at(-1);
@@ -1009,7 +1032,13 @@ export class Supervisor {
       await this.afterFailure(id, taskId, worker ?? '', actor);
       return;
     }
-    const run = await this.markDone(id, taskId, value !== undefined ? JSON.stringify(value) : output, worker);
+    const run = await this.markDone(
+      id,
+      taskId,
+      value !== undefined ? JSON.stringify(value) : output,
+      worker,
+      deferred,
+    );
     const key = worker
       ? this.cacheKey(run, { ...run.nodes[taskId]!, attempts: [] }, task, worker)
       : undefined;
@@ -1025,8 +1054,15 @@ export class Supervisor {
   }
 
   /** Records a node as done with its result; its claim is let go off the critical path. */
-  private async markDone(id: string, taskId: string, result: string, worker?: string): Promise<Run> {
+  private async markDone(
+    id: string,
+    taskId: string,
+    result: string,
+    worker?: string,
+    attempt?: Attempt,
+  ): Promise<Run> {
     const run = await this.update(id, (r) => {
+      if (attempt) this.applyAttempt(r, taskId, attempt);
       const n = r.nodes[taskId]!;
       n.state = 'done';
       n.output = trimResult(result, RESULT_CHARS);
