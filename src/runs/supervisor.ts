@@ -29,7 +29,6 @@ import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Pricing } from '../cost/pricing.js';
 import { grade } from '../evaluation/graders/pipeline.js';
-import { quoteUntrusted } from '../safety/quote.js';
 import type { Inbox } from '../safety/inbox.js';
 import type { DocumentStore } from '../storage/documentStore.js';
 import type { ClaimBook } from '../tasks/claims.js';
@@ -40,6 +39,15 @@ import { CLOSED } from '../tasks/model.js';
 import type { Task } from '../tasks/model.js';
 import type { TaskService } from '../tasks/taskService.js';
 import { defaultGraders, gradedRun } from './gradedRun.js';
+import {
+  callerPrompt,
+  REVIEW_SCHEMA,
+  reviewPrompt,
+  synthesisPrompt,
+  taskText,
+  WORKER_SYSTEM,
+  workerPrompt,
+} from './prompts.js';
 import type { GradedRunDeps } from './gradedRun.js';
 import {
   CLOSED_NODE,
@@ -114,33 +122,7 @@ const LEASE_MS = 10_000;
 const RESULT_CHARS = 20_000;
 /** Answers up to this long are stored as the task's result; longer ones as an artifact file. */
 const SHORT_RESULT = 1000;
-const DEPENDENCY_CHARS = 2_000;
-const SYNTHESIS_CHARS = 3_000;
 const RUN_HISTORY = 300;
-
-const REVIEW_SCHEMA: Record<string, unknown> = {
-  type: 'object',
-  required: ['approve', 'reasons'],
-  properties: {
-    approve: { type: 'boolean' },
-    reasons: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 500 } },
-    add: {
-      type: 'array',
-      maxItems: 5,
-      items: {
-        type: 'object',
-        required: ['title'],
-        properties: {
-          title: { type: 'string', maxLength: 200 },
-          description: { type: 'string', maxLength: 2000 },
-        },
-      },
-    },
-  },
-};
-
-const WORKER_SYSTEM =
-  'You are a worker in a supervised run. Do exactly the task you are given; your answer is checked against its acceptance criteria and may be reviewed before it counts.';
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -150,10 +132,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     });
   });
-}
-
-function taskText(task: Pick<Task, 'title' | 'description'>): string {
-  return `Title: ${task.title}${task.description ? `\n\n${task.description}` : ''}`;
 }
 
 export class Supervisor {
@@ -654,7 +632,7 @@ export class Supervisor {
         );
         return;
       }
-      const prompt = this.workerPrompt(run, node, task);
+      const prompt = workerPrompt(run, node, task);
       const n = node.attempts.length + 1;
       const cacheKey = this.cacheKey(run, node, task, worker.id);
       const cached = cacheKey ? await this.deps.cache.read((d) => d.entries[cacheKey]?.output) : undefined;
@@ -825,33 +803,6 @@ export class Supervisor {
     );
   }
 
-  private workerPrompt(run: Run, node: RunNode, task: Task): string {
-    const parts = [
-      `Task ${task.id} of the run "${run.title}":`,
-      quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
-    ];
-    for (const d of node.depends_on) {
-      if (d.kind !== 'data') continue;
-      const dep = run.nodes[d.task];
-      if (!dep?.output) continue;
-      parts.push(
-        `Result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on:`,
-        quoteUntrusted(trimResult(dep.output, DEPENDENCY_CHARS), {
-          label: `result of ${dep.task}`,
-          maxChars: DEPENDENCY_CHARS + 200,
-        }),
-      );
-    }
-    const last = node.attempts.at(-1);
-    if (last && !last.pass && last.reasons.length)
-      parts.push(
-        'A previous answer to this task was refused for these reasons; avoid them:',
-        quoteUntrusted(last.reasons.join('\n'), { label: 'reasons', maxChars: 2000 }),
-      );
-    parts.push('Do the task and answer with its result.');
-    return parts.join('\n\n');
-  }
-
   private async review(
     run: Run,
     node: RunNode,
@@ -868,12 +819,7 @@ export class Supervisor {
         cost_usd: 0,
       };
     const canAdd = run.added < run.options.max_added;
-    const prompt = [
-      `Review a worker's answer to task ${task.id}${node.critical ? ' (critical)' : ''} against the task and its acceptance criteria.`,
-      quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
-      quoteUntrusted(output, { label: 'answer', maxChars: 12_000 }),
-      `Answer JSON: {"approve": boolean, "reasons": [short reasons]${canAdd ? ', "add": [{"title", "description"}] only when the result shows work the plan is missing' : ''}}.`,
-    ].join('\n\n');
+    const prompt = reviewPrompt(node, task, output, canAdd);
     try {
       const r = await gradedRun(
         this.deps.graded,
@@ -1237,26 +1183,6 @@ export class Supervisor {
     return 'finished';
   }
 
-  private synthesisPrompt(run: Run, root: Task): string {
-    const done = run.order.map((t) => run.nodes[t]!).filter((n) => n.state === 'done');
-    const skipped = run.order.map((t) => run.nodes[t]!).filter((n) => n.state !== 'done');
-    return [
-      `Synthesise the results of the subtasks below into the result of the goal. Say what was achieved, how the parts fit, and what is missing.`,
-      quoteUntrusted(taskText(root), { label: 'goal', maxChars: 4000 }),
-      ...done.map((n) =>
-        quoteUntrusted(`${n.title}\n\n${trimResult(n.output ?? '', SYNTHESIS_CHARS)}`, {
-          label: `result of ${n.task}`,
-          maxChars: SYNTHESIS_CHARS + 400,
-        }),
-      ),
-      skipped.length
-        ? `Not done: ${skipped.map((n) => `${n.task} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`).join('; ')}`
-        : '',
-    ]
-      .filter(Boolean)
-      .join('\n\n');
-  }
-
   private async synthesize(id: string, signal: AbortSignal): Promise<void> {
     const run = await this.get(id);
     const { task: root } = await this.deps.tasks.get(run.root);
@@ -1269,7 +1195,7 @@ export class Supervisor {
       const r = await gradedRun(
         this.deps.graded,
         {
-          prompt: this.synthesisPrompt(run, root),
+          prompt: synthesisPrompt(run, root),
           ...(leader?.provider ? { provider: leader.provider } : {}),
           ...(leader?.model ? { model: leader.model } : {}),
           system: 'You are the leader of a team of AI workers, combining their results into one answer.',
@@ -1418,7 +1344,12 @@ export class Supervisor {
         title: node.title,
         synthesis: false,
         ...(node.specialist ? { specialist: node.specialist } : {}),
-        prompt: this.callerPrompt(after, node, t),
+        prompt: callerPrompt(
+          after,
+          node,
+          t,
+          node.specialist ? this.deps.archetypes.get(node.specialist) : undefined,
+        ),
         attempt: node.attempts.length + 1,
       };
     }
@@ -1432,7 +1363,7 @@ export class Supervisor {
         task: fresh.root,
         title: fresh.title,
         synthesis: true,
-        prompt: `${this.synthesisPrompt(fresh, root)}\n\nWhen done, call tasks_complete {task_id: "${fresh.root}", summary, detailed_work} with the synthesis.`,
+        prompt: `${synthesisPrompt(fresh, root)}\n\nWhen done, call tasks_complete {task_id: "${fresh.root}", summary, detailed_work} with the synthesis.`,
         attempt: 1,
       };
     }
@@ -1441,17 +1372,6 @@ export class Supervisor {
         r.status = 'waiting_for_human';
       });
     return undefined;
-  }
-
-  private callerPrompt(run: Run, node: RunNode, task: Task): string {
-    const role = node.specialist ? this.deps.archetypes.get(node.specialist) : undefined;
-    return [
-      role ? `Work as the ${role.name}: ${role.system_prompt}` : '',
-      this.workerPrompt(run, node, task),
-      `When done, call tasks_complete {task_id: "${task.id}", summary, detailed_work${task.output_schema ? ', result (matching its output_schema)' : ''}}; its graders${node.critical ? ", the leader's review" : ''} and gates decide whether it counts.`,
-    ]
-      .filter(Boolean)
-      .join('\n\n');
   }
 
   /** The caller-mode run a task belongs to as an open node or synthesis, if any. */

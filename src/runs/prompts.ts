@@ -1,0 +1,112 @@
+/**
+ * What a supervisor run asks models (and the caller): every task text, result and reason from a
+ * model or a caller is quoted as data with a fresh fence, and cut to a bound.
+ */
+import type { Archetype } from '../agents/archetypes.js';
+import { quoteUntrusted } from '../safety/quote.js';
+import type { Task } from '../tasks/model.js';
+import { trimResult } from './runModel.js';
+import type { Run, RunNode } from './runModel.js';
+
+/** Most characters of a dependency's result in a dependent's prompt. */
+export const DEPENDENCY_CHARS = 2_000;
+/** Most characters of each child's result in the synthesis prompt. */
+export const SYNTHESIS_CHARS = 3_000;
+
+export const REVIEW_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  required: ['approve', 'reasons'],
+  properties: {
+    approve: { type: 'boolean' },
+    reasons: { type: 'array', maxItems: 10, items: { type: 'string', maxLength: 500 } },
+    add: {
+      type: 'array',
+      maxItems: 5,
+      items: {
+        type: 'object',
+        required: ['title'],
+        properties: {
+          title: { type: 'string', maxLength: 200 },
+          description: { type: 'string', maxLength: 2000 },
+        },
+      },
+    },
+  },
+};
+
+export const WORKER_SYSTEM =
+  'You are a worker in a supervised run. Do exactly the task you are given; your answer is checked against its acceptance criteria and may be reviewed before it counts.';
+
+export function taskText(task: Pick<Task, 'title' | 'description'>): string {
+  return `Title: ${task.title}${task.description ? `\n\n${task.description}` : ''}`;
+}
+
+/** What a worker is asked: the task, the results it builds on, the reasons a last answer failed. */
+export function workerPrompt(run: Run, node: RunNode, task: Task): string {
+  const parts = [
+    `Task ${task.id} of the run "${run.title}":`,
+    quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
+  ];
+  for (const d of node.depends_on) {
+    if (d.kind !== 'data') continue;
+    const dep = run.nodes[d.task];
+    if (!dep?.output) continue;
+    parts.push(
+      `Result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on:`,
+      quoteUntrusted(trimResult(dep.output, DEPENDENCY_CHARS), {
+        label: `result of ${dep.task}`,
+        maxChars: DEPENDENCY_CHARS + 200,
+      }),
+    );
+  }
+  const last = node.attempts.at(-1);
+  if (last && !last.pass && last.reasons.length)
+    parts.push(
+      'A previous answer to this task was refused for these reasons; avoid them:',
+      quoteUntrusted(last.reasons.join('\n'), { label: 'reasons', maxChars: 2000 }),
+    );
+  parts.push('Do the task and answer with its result.');
+  return parts.join('\n\n');
+}
+
+/** What the leader is asked to review: the task with its criteria and the answer, both quoted. */
+export function reviewPrompt(node: RunNode, task: Task, output: string, canAdd: boolean): string {
+  return [
+    `Review a worker's answer to task ${task.id}${node.critical ? ' (critical)' : ''} against the task and its acceptance criteria.`,
+    quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
+    quoteUntrusted(output, { label: 'answer', maxChars: 12_000 }),
+    `Answer JSON: {"approve": boolean, "reasons": [short reasons]${canAdd ? ', "add": [{"title", "description"}] only when the result shows work the plan is missing' : ''}}.`,
+  ].join('\n\n');
+}
+
+/** What the leader is asked at the end: the goal and every child's result. */
+export function synthesisPrompt(run: Run, root: Task): string {
+  const done = run.order.map((t) => run.nodes[t]!).filter((n) => n.state === 'done');
+  const skipped = run.order.map((t) => run.nodes[t]!).filter((n) => n.state !== 'done');
+  return [
+    `Synthesise the results of the subtasks below into the result of the goal. Say what was achieved, how the parts fit, and what is missing.`,
+    quoteUntrusted(taskText(root), { label: 'goal', maxChars: 4000 }),
+    ...done.map((n) =>
+      quoteUntrusted(`${n.title}\n\n${trimResult(n.output ?? '', SYNTHESIS_CHARS)}`, {
+        label: `result of ${n.task}`,
+        maxChars: SYNTHESIS_CHARS + 400,
+      }),
+    ),
+    skipped.length
+      ? `Not done: ${skipped.map((n) => `${n.task} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`).join('; ')}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+/** What the caller is handed in caller mode: its role, the worker prompt, how to report. */
+export function callerPrompt(run: Run, node: RunNode, task: Task, role: Archetype | undefined): string {
+  return [
+    role ? `Work as the ${role.name}: ${role.system_prompt}` : '',
+    workerPrompt(run, node, task),
+    `When done, call tasks_complete {task_id: "${task.id}", summary, detailed_work${task.output_schema ? ', result (matching its output_schema)' : ''}}; its graders${node.critical ? ", the leader's review" : ''} and gates decide whether it counts.`,
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
