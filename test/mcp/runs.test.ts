@@ -553,6 +553,37 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     expect(workerCalls()).toBe(before + 3);
   });
 
+  it('holds the run budget during the run: once a call could pass it, nothing more starts', async () => {
+    const h = await server();
+    // The changelog's worker fails at once and reports a long prompt: its real cost passes the
+    // estimate before the other answers arrive.
+    llm.fake.respond(
+      team({
+        worker: (prompt) =>
+          titleOf(prompt) === 'Update the changelog'
+            ? { text: '', usage: { input: 5000, output: 100 } }
+            : { text: `Done: ${titleOf(prompt)}`, delayMs: 300 },
+      }),
+    );
+    await onboard(h, ['gpt-4o-mini']);
+    const ids = await tree(h);
+    const estimate = sc<{ estimate_usd: number }>(
+      await h.call('tasks_run', { root: ids['Release notes for 2.0'], max_tokens: 100 }),
+    ).estimate_usd;
+    const started = await startRun(h, ids, { max_tokens: 100, max_cost_usd: estimate, retries: 3 });
+    const run = await finished(h, started.run_id, 'budget_exhausted');
+    const changelog = node(run, 'Update the changelog');
+    expect(changelog.attempts).toBe(1);
+    expect(changelog.state).toBe('ready');
+    expect(node(run, 'Write the notes').attempts).toBe(0);
+    expect(run.synthesis).toBeUndefined();
+    expect(llm.fake.requests.filter((r) => isSynthesis(r.prompt))).toHaveLength(0);
+    const status = sc<{ run: { history: Array<{ text: string }> } }>(
+      await h.call('tasks_run_status', { run_id: run.run_id, history: 50 }),
+    ).run;
+    expect(status.history.some((e) => /budget: t_\w+ not started/.test(e.text))).toBe(true);
+  });
+
   it('cancels a run: nothing starts afterwards and finished nodes keep their results', async () => {
     const h = await server();
     llm.fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 400 }) }));
