@@ -193,9 +193,9 @@ export class Supervisor {
 
   /** Onboarded workers a node may get, best first (trust, then price). */
   private async candidates(run: Run, node: RunNode, hasSchema: boolean): Promise<Worker[]> {
-    const profiles = await this.deps.workers.snapshot();
     const configured = new Set(this.deps.spawn.targetsAvailable.map((t) => t.name as string));
     const full = await this.deps.workers.list();
+    const profiles = Object.fromEntries(full.map((p) => [`${p.provider}/${p.model}`, p]));
     const kind = { archetype: node.specialist, structuredOutput: hasSchema };
     return full
       .filter((p) => configured.has(p.provider))
@@ -564,7 +564,7 @@ export class Supervisor {
   private async execNode(id: string, taskId: string, signal: AbortSignal): Promise<void> {
     const run = await this.get(id);
     const node = run.nodes[taskId]!;
-    const { task } = await this.deps.tasks.get(taskId);
+    const { task, blockers } = await this.deps.tasks.get(taskId);
     const actor = `run ${id}`;
     let starting: Promise<void> | undefined;
     let recording: Promise<void> | undefined;
@@ -594,7 +594,6 @@ export class Supervisor {
       await this.markDone(id, taskId, resultText(task), node.worker);
       return;
     } else {
-      const { blockers } = await this.deps.tasks.get(taskId);
       if (blockers.length > 0) {
         await this.block(
           id,
