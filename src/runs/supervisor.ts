@@ -619,6 +619,7 @@ export class Supervisor {
       const worker =
         (last && !last.pass ? options.find((w) => w.id === last.worker) : undefined) ?? options[0];
       if (!worker) {
+        await starting;
         await this.block(
           id,
           taskId,
@@ -712,7 +713,7 @@ export class Supervisor {
           if (signal.aborted) return;
           const e = error instanceof AppError ? error : new AppError('INTERNAL', String(error));
           if (e.code === 'IMMUNE_BLOCKED' || e.code === 'BUDGET_EXCEEDED' || e.code === 'NO_PROVIDER') {
-            this.reserved.set(id, (this.reserved.get(id) ?? worst) - worst);
+            await starting;
             await this.block(id, taskId, [e.message], actor);
             return;
           }
