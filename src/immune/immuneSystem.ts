@@ -312,6 +312,24 @@ export class ImmuneSystem {
       .then(() => this.get(id));
   }
 
+  /**
+   * Retires a pattern a person judged wrong or obsolete: it is removed from the memory (a `pruned`
+   * event with the reason and who decided).
+   * @throws AppError NOT_FOUND
+   */
+  async retire(id: string, reason: string, by: string): Promise<void> {
+    await this.store.transact((state) => {
+      if (!state.patterns.has(id))
+        throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
+          hint: 'immune_failures lists the pattern ids',
+        });
+      return {
+        event: { type: 'pruned', ids: [id], at: isoTime(this.clock), reason: `retired by ${by}: ${reason}` },
+        result: undefined,
+      };
+    });
+  }
+
   async get(id: string): Promise<FailurePattern> {
     const p = await this.store.read((state) => state.patterns.get(id));
     if (!p)

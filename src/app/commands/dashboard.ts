@@ -1,6 +1,7 @@
 /** `dashboard`: the immune dashboard on a loopback port, or written to a file. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { systemClock } from '../../core/clock.js';
 import { describeError } from '../../core/errors.js';
@@ -8,6 +9,8 @@ import { renderHtml } from '../../immune/dashboard/dashboardRender.js';
 import { buildDashboard } from '../../mcp/dashboard.js';
 import { openServices } from '../services.js';
 import { cliLogger, configOrExit, fatal } from '../process.js';
+import { serveDesk, tradeToken } from '../reviewDesk.js';
+import type { DeskSecrets } from '../reviewDesk.js';
 
 export async function dashboardCommand(options: {
   port: string;
@@ -34,6 +37,12 @@ export async function dashboardCommand(options: {
     process.stderr.write(`wrote ${path.resolve(options.out)}\n`);
     return;
   }
+  // Acting on the memory is for the person at this terminal: the session token is printed only
+  // to a TTY, so a dashboard an agent starts (its output read by the agent) stays read-only.
+  const secrets: DeskSecrets = {
+    session: process.stdout.isTTY ? randomBytes(24).toString('hex') : undefined,
+    csrf: randomBytes(24).toString('hex'),
+  };
   const server = createHttpServer((req, res) => {
     // Only this machine, by its own name: refuses DNS-rebinding requests for other host names.
     const host = (req.headers.host ?? '').replace(/:\d+$/, '');
@@ -42,6 +51,20 @@ export async function dashboardCommand(options: {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/' && tradeToken(req, res, url, secrets)) return;
+    if (url.pathname.startsWith('/patterns')) {
+      serveDesk(services, secrets, req, res, url)
+        .then((served) => {
+          if (!served) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        })
+        .catch((error: unknown) => {
+          const status =
+            error instanceof Error && /not found|No failure pattern/i.test(error.message) ? 404 : 500;
+          if (status === 500) logger.error('review desk failed', { error });
+          res.writeHead(status, { 'content-type': 'text/plain' }).end(`${describeError(error)}\n`);
+        });
+      return;
+    }
     if (req.method !== 'GET' || !['/', '/data.json'].includes(url.pathname)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try / or /data.json\n');
       return;
@@ -66,6 +89,11 @@ export async function dashboardCommand(options: {
     const actual = typeof address === 'object' && address ? address.port : port;
     const shown = options.host === '::1' ? '[::1]' : options.host;
     process.stdout.write(`immune dashboard at http://${shown}:${actual}/ (Ctrl-C to stop)\n`);
+    process.stdout.write(
+      secrets.session
+        ? `review desk (act on patterns; keep this link to yourself): http://${shown}:${actual}/?token=${secrets.session}\n`
+        : `review desk read-only at http://${shown}:${actual}/patterns (actions need the dashboard started in a terminal)\n`,
+    );
   });
   server.on('error', (error) => fatal(error));
   const stop = () => {

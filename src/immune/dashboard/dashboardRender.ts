@@ -121,7 +121,7 @@ export function renderMarkdown(d: Dashboard): string {
   ].join('\n');
 }
 
-function escapeHtml(s: string): string {
+export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

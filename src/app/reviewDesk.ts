@@ -1,0 +1,291 @@
+/**
+ * The review desk of `task-orchestrator dashboard`: the failure memory listed with filters and
+ * search, a page per pattern, and a person's actions on it (confirm, false positive, retire, share).
+ *
+ * Who may act: reading is open to this machine (the server listens on loopback and checks Host);
+ * acting needs the desk session, which only the terminal that started the dashboard receives (a
+ * URL with a secret token, printed only to a TTY, traded for an HttpOnly SameSite=Strict cookie),
+ * plus, on every POST, the page's CSRF token and an Origin that is this server. An agent that can
+ * fetch the page gets neither the cookie nor the token. Every action is written to the audit log
+ * with the person as the actor.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { escapeHtml } from '../immune/dashboard/dashboardRender.js';
+import type { FailurePattern } from '../immune/patterns.js';
+import type { Services } from '../mcp/services.js';
+import { AppError } from '../core/errors.js';
+
+export interface DeskSecrets {
+  /** Traded for the session cookie; undefined when no person is at a terminal (read-only desk). */
+  session: string | undefined;
+  csrf: string;
+}
+
+type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact'>;
+
+const COOKIE = 'to_desk';
+const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare'] as const;
+type Action = (typeof ACTIONS)[number];
+
+function same(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieOf(req: IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return undefined;
+}
+
+/** Whether the request carries the desk session (the cookie the terminal's URL set). */
+export function hasSession(req: IncomingMessage, secrets: DeskSecrets): boolean {
+  return secrets.session !== undefined && same(cookieOf(req), secrets.session);
+}
+
+/** `/?token=...` from the terminal: sets the session cookie and sends the person to the desk. */
+export function tradeToken(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  secrets: DeskSecrets,
+): boolean {
+  const token = url.searchParams.get('token');
+  if (token === null) return false;
+  if (!same(token, secrets.session)) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end('wrong desk token\n');
+    return true;
+  }
+  res
+    .writeHead(303, {
+      'set-cookie': `${COOKIE}=${secrets.session}; HttpOnly; SameSite=Strict; Path=/`,
+      location: '/patterns',
+    })
+    .end();
+  return true;
+}
+
+const page = (title: string, body: string) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'self'">
+<title>${escapeHtml(title)} · task-orchestrator</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2430;background:#f6f7f9}
+a{color:#0969da}table{border-collapse:collapse;width:100%;background:#fff}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
+form.filters label{margin-right:10px}.panel{background:#fff;border-radius:8px;padding:12px;margin:12px 0;box-shadow:0 1px 2px #0001}
+pre{white-space:pre-wrap;background:#f6f8fa;padding:8px;border-radius:6px}button{margin:2px 6px 2px 0}
+:focus{outline:2px solid #0969da;outline-offset:2px}
+</style></head><body><nav><a href="/">Dashboard</a> · <a href="/patterns">Patterns</a></nav>${body}</body></html>`;
+
+function summary(p: FailurePattern): string {
+  return `<tr><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
+}
+
+async function listPage(services: DeskServices, url: URL): Promise<string> {
+  const q = (name: string) => url.searchParams.get(name)?.trim() || undefined;
+  const f = {
+    source: q('source'),
+    failure_type: q('failure_type'),
+    operation: q('operation'),
+    model: q('model'),
+    from: q('from'),
+    to: q('to'),
+    search: q('q')?.toLowerCase(),
+  };
+  const all = (await services.immune.list({ limit: 100_000 })).items;
+  const shown = all.filter(
+    (p) =>
+      (!f.source || (p.source ?? p.operation.split(':')[0]) === f.source) &&
+      (!f.failure_type || p.failure_type === f.failure_type) &&
+      (!f.operation || p.operation === f.operation) &&
+      (!f.model || p.model === f.model) &&
+      (!f.from || p.last_seen.slice(0, 10) >= f.from) &&
+      (!f.to || p.last_seen.slice(0, 10) <= f.to) &&
+      (!f.search ||
+        `${p.prompt_summary} ${p.output_summary} ${p.lesson ?? ''}`.toLowerCase().includes(f.search)),
+  );
+  const options = (values: Array<string | undefined>, chosen: string | undefined) =>
+    [...new Set(values.filter(Boolean) as string[])]
+      .sort()
+      .map((v) => `<option${v === chosen ? ' selected' : ''}>${escapeHtml(v)}</option>`)
+      .join('');
+  const select = (name: string, label: string, values: Array<string | undefined>) =>
+    `<label>${label} <select name="${name}"><option value="">any</option>${options(values, f[name as keyof typeof f])}</select></label>`;
+  return page(
+    'Failure patterns',
+    `<h1>Failure patterns</h1>
+<form class="filters" method="get" action="/patterns" role="search">
+${select(
+  'source',
+  'Source',
+  all.map((p) => p.source ?? p.operation.split(':')[0]),
+)}
+${select(
+  'failure_type',
+  'Failure type',
+  all.map((p) => p.failure_type),
+)}
+${select(
+  'operation',
+  'Operation',
+  all.map((p) => p.operation),
+)}
+${select(
+  'model',
+  'Model',
+  all.map((p) => p.model),
+)}
+<label>From <input type="date" name="from" value="${escapeHtml(f.from ?? '')}"></label>
+<label>To <input type="date" name="to" value="${escapeHtml(f.to ?? '')}"></label>
+<label>Search <input type="search" name="q" value="${escapeHtml(url.searchParams.get('q') ?? '')}"></label>
+<button type="submit">Filter</button></form>
+<p>${shown.length} of ${all.length} pattern(s)</p>
+<table><thead><tr><th>id</th><th>source</th><th>failure type</th><th>operation</th><th>model</th><th>occurrences</th><th>strength</th><th>last seen</th><th>prompt</th></tr></thead>
+<tbody>${shown.map(summary).join('') || '<tr><td colspan="9">none</td></tr>'}</tbody></table>`,
+  );
+}
+
+async function patternPage(
+  services: DeskServices,
+  id: string,
+  acting: boolean,
+  secrets: DeskSecrets,
+  done?: string,
+): Promise<string> {
+  const p = await services.immune.get(id);
+  const scores = Object.entries(p.grader_scores)
+    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${v}</td></tr>`)
+    .join('');
+  const button = (action: Action, label: string) =>
+    `<button type="submit" name="action" value="${action}">${label}</button>`;
+  const actions = acting
+    ? `<form method="post" action="/patterns/${encodeURIComponent(p.id)}">
+<input type="hidden" name="csrf" value="${escapeHtml(secrets.csrf)}">
+${button('confirm', 'Confirm')}${button('false_positive', 'Mark false positive')}${p.shared ? button('unshare', 'Stop sharing') : button('share', 'Share to the hub')}
+<label>Reason (to retire) <input name="reason" maxlength="500"></label>${button('retire', 'Retire')}
+</form>`
+    : '<p>Read-only: actions need the desk session, which only the terminal that started <code>task-orchestrator dashboard</code> receives.</p>';
+  return page(
+    p.id,
+    `<h1>Pattern ${escapeHtml(p.id)}</h1>${done ? `<p role="status">${escapeHtml(done)}</p>` : ''}
+<div class="panel"><table>
+<tr><th>failure type</th><td>${escapeHtml(p.failure_type)}</td></tr>
+<tr><th>source / operation</th><td>${escapeHtml(p.source ?? '')} ${escapeHtml(p.operation)}</td></tr>
+<tr><th>model</th><td>${escapeHtml(p.model ?? 'n/a')}</td></tr>
+<tr><th>strength</th><td data-strength="${p.strength}">${p.strength}</td></tr>
+<tr><th>occurrences / hits / saves / false positives</th><td>${p.occurrences} / ${p.hits} / ${p.saves} / ${p.false_positives}</td></tr>
+<tr><th>first / last seen</th><td>${escapeHtml(p.first_seen)} / ${escapeHtml(p.last_seen)}</td></tr>
+<tr><th>shared</th><td>${p.shared ? 'yes' : 'no'}</td></tr>
+<tr><th>lineage</th><td>${p.origin ? `imported from ${escapeHtml(p.origin.project)} (${escapeHtml(p.origin.pattern_id)}) on ${escapeHtml(p.origin.imported_at)}` : 'this project'}</td></tr>
+${p.last_override ? `<tr><th>last override</th><td>${escapeHtml(p.last_override.by)}: ${escapeHtml(p.last_override.reason)}</td></tr>` : ''}
+</table></div>
+<div class="panel"><h2>Example prompt (scrubbed)</h2><pre>${escapeHtml(services.redact(p.prompt_summary))}</pre>
+<h2>Output (scrubbed)</h2><pre>${escapeHtml(services.redact(p.output_summary))}</pre>
+${p.lesson ? `<h2>Lesson learned</h2><pre>${escapeHtml(services.redact(p.lesson))}</pre>` : ''}
+<h2>Grader scores</h2><table>${scores || '<tr><td>none</td></tr>'}</table></div>
+<div class="panel"><h2>Actions</h2>${actions}</div>`,
+  );
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 16_384) throw new AppError('INVALID_INPUT', 'form too large');
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
+ * Why a POST must be refused, or undefined: the desk session, an Origin that is this server (or
+ * a same-origin fetch), and the page's CSRF token.
+ */
+export function refusal(
+  req: IncomingMessage,
+  form: URLSearchParams,
+  secrets: DeskSecrets,
+): string | undefined {
+  if (!hasSession(req, secrets))
+    return 'no desk session: open the URL printed in the terminal that started the dashboard';
+  const origin = req.headers.origin;
+  const host = req.headers.host ?? '';
+  if (origin !== undefined ? origin !== `http://${host}` : req.headers['sec-fetch-site'] !== 'same-origin')
+    return 'the request does not come from this page (Origin)';
+  if (!same(form.get('csrf') ?? undefined, secrets.csrf)) return 'missing or wrong CSRF token';
+  return undefined;
+}
+
+/** Serves /patterns and /patterns/<id>; returns false for other paths. */
+export async function serveDesk(
+  services: DeskServices,
+  secrets: DeskSecrets,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<boolean> {
+  const html = (status: number, body: string) =>
+    res
+      .writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      .end(body);
+  if (url.pathname === '/patterns' && req.method === 'GET') {
+    html(200, await listPage(services, url));
+    return true;
+  }
+  const m = /^\/patterns\/([A-Za-z0-9_:.-]{1,80})$/.exec(url.pathname);
+  if (!m) return false;
+  const id = m[1]!;
+  if (req.method === 'GET') {
+    html(200, await patternPage(services, id, hasSession(req, secrets), secrets));
+    return true;
+  }
+  if (req.method !== 'POST') {
+    res.writeHead(405, { allow: 'GET, POST' }).end();
+    return true;
+  }
+  const form = await readForm(req);
+  const why = refusal(req, form, secrets);
+  if (why) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end(`refused: ${why}\n`);
+    return true;
+  }
+  const action = form.get('action') as Action | null;
+  if (!action || !ACTIONS.includes(action)) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(`action must be one of ${ACTIONS.join(', ')}\n`);
+    return true;
+  }
+  const actor = 'human (review desk)';
+  let done: string;
+  if (action === 'confirm' || action === 'false_positive') {
+    const p = await services.immune.feedback(id, action === 'confirm' ? 'confirmed' : 'false_positive');
+    done =
+      action === 'confirm'
+        ? `Confirmed: strength ${p.strength}`
+        : `Marked a false positive: strength ${p.strength}`;
+  } else if (action === 'retire') {
+    const reason = form.get('reason')?.trim();
+    if (!reason) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('retiring needs a reason\n');
+      return true;
+    }
+    await services.immune.retire(id, reason.slice(0, 500), actor);
+    done = `Retired: ${reason.slice(0, 500)}`;
+  } else {
+    await services.immune.share([id], action === 'share');
+    done = action === 'share' ? 'Shared to the federation hub on the next push' : 'No longer shared';
+  }
+  await services.audit.append({ entry_type: 'pattern', title: `${action} ${id}`, content: done, actor });
+  if (action === 'retire') {
+    res.writeHead(303, { location: '/patterns' }).end();
+    return true;
+  }
+  html(200, await patternPage(services, id, true, secrets, done));
+  return true;
+}

@@ -1,0 +1,163 @@
+/**
+ * The review desk served by `task-orchestrator dashboard`: a person at a terminal (a real pseudo
+ * terminal, through script(1)) gets the desk session; without it, or without the page's CSRF token,
+ * or from another Origin, a POST is refused. Marking a pattern a false positive halves its strength
+ * in the store, and the action is in the audit log with the person as the actor.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useFakeLlm } from '../helpers/fakeLlm.js';
+import { sc, startWithFakeProvider } from '../helpers/harness.js';
+
+const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+const llm = useFakeLlm();
+let stateDir: string;
+let patternId: string;
+
+beforeAll(async () => {
+  stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-desk-'));
+});
+afterAll(async () => {
+  await fs.rm(stateDir, { recursive: true, force: true });
+});
+
+/** Starts the dashboard; with `tty` inside a pseudo terminal (script -q), as a person would. */
+async function dashboard(tty: boolean): Promise<{ child: ChildProcess; out: () => string; base: string }> {
+  const command = `${process.execPath} ${cli} dashboard --port 0`;
+  const child = tty
+    ? spawn('script', ['-qfec', command, '/dev/null'], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          TASK_ORCHESTRATOR_HOME: stateDir,
+          TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          TASK_ORCHESTRATOR_HOME: stateDir,
+          TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (out += d));
+  for (let i = 0; i < 200 && !/review desk/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0];
+  if (!base) throw new Error(`dashboard did not start: ${out}`);
+  return { child, out: () => out, base };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+describe('review desk', { timeout: 60_000 }, () => {
+  it('acts only for the person at the terminal, with the page token and its own Origin; a false positive halves the strength', async () => {
+    // One remembered failure.
+    const h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' }, { stateDir });
+    llm.fake.script({ text: '' });
+    await h.call('spawn_agent', { prompt: 'Write the migration plan for the billing tables' });
+    const patterns = sc<{ patterns: Array<{ id: string; strength: number }> }>(
+      await h.call('immune_failures', {}),
+    );
+    patternId = patterns.patterns[0]!.id;
+    const before = patterns.patterns[0]!.strength;
+    await h.close();
+
+    // Started without a terminal (as an agent would): read-only, no session to be had.
+    const agent = await dashboard(false);
+    try {
+      expect(agent.out()).toMatch(/review desk read-only/);
+      const list = await (await fetch(`${agent.base}/patterns?q=billing`)).text();
+      expect(list).toContain(patternId);
+      const pageHtml = await (await fetch(`${agent.base}/patterns/${patternId}`)).text();
+      expect(pageHtml).toMatch(/Read-only/);
+      expect(pageHtml).not.toMatch(/name="csrf"/);
+      const post = await fetch(`${agent.base}/patterns/${patternId}`, {
+        method: 'POST',
+        headers: { origin: agent.base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'action=false_positive&csrf=x',
+        redirect: 'manual',
+      });
+      expect(post.status).toBe(403);
+      expect(await post.text()).toMatch(/no desk session/);
+    } finally {
+      await stop(agent.child);
+    }
+
+    // Started in a terminal: the printed link gives the session.
+    const person = await dashboard(true);
+    try {
+      const link = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}/.exec(person.out())?.[0];
+      expect(link).toBeDefined();
+      const traded = await fetch(link!, { redirect: 'manual' });
+      expect(traded.status).toBe(303);
+      const cookie = traded.headers.get('set-cookie')!.split(';')[0]!;
+      expect(traded.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+      const pageHtml = await (
+        await fetch(`${person.base}/patterns/${patternId}`, { headers: { cookie } })
+      ).text();
+      const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(pageHtml)?.[1];
+      expect(csrf).toBeDefined();
+      const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+      const postAs = (headers: Record<string, string>, body: string) =>
+        fetch(`${person.base}/patterns/${patternId}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body,
+          redirect: 'manual',
+        });
+      // Without the CSRF token, and from another Origin: refused, nothing changes.
+      const noToken = await postAs({ cookie, origin: person.base }, form({ action: 'false_positive' }));
+      expect(noToken.status).toBe(403);
+      expect(await noToken.text()).toMatch(/CSRF/);
+      const otherOrigin = await postAs(
+        { cookie, origin: 'http://evil.example' },
+        form({ action: 'false_positive', csrf: csrf! }),
+      );
+      expect(otherOrigin.status).toBe(403);
+      expect(await otherOrigin.text()).toMatch(/Origin/);
+      // The page's own form: accepted.
+      const ok = await postAs(
+        { cookie, origin: person.base },
+        form({ action: 'false_positive', csrf: csrf! }),
+      );
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/Marked a false positive/);
+    } finally {
+      await stop(person.child);
+    }
+
+    // In the store: the strength halved, once; the audit log names the person.
+    const again = await startWithFakeProvider(
+      llm.fake.url,
+      { TASK_ORCHESTRATOR_TOOLS: 'immune,agent' },
+      { stateDir },
+    );
+    try {
+      const after = sc<{ patterns: Array<{ id: string; strength: number; false_positives: number }> }>(
+        await again.call('immune_failures', {}),
+      ).patterns.find((p) => p.id === patternId)!;
+      expect(after.false_positives).toBe(1);
+      expect(after.strength).toBeCloseTo(before / 2, 1);
+      const audit = sc<{ entries: Array<{ actor: string; title?: string }> }>(
+        await again.call('audit_status', { query: patternId }),
+      );
+      expect(audit.entries.map((e) => [e.actor, e.title])).toContainEqual([
+        'human (review desk)',
+        `false_positive ${patternId}`,
+      ]);
+    } finally {
+      await again.close();
+    }
+  });
+});
