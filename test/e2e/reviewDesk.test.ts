@@ -46,8 +46,8 @@ async function dashboard(tty: boolean): Promise<{ child: ChildProcess; out: () =
         stdio: ['ignore', 'pipe', 'pipe'],
       });
   let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
   for (let i = 0; i < 200 && !/review desk/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
   const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0];
   if (!base) throw new Error(`dashboard did not start: ${out}`);
