@@ -15,6 +15,8 @@ import { escapeHtml } from '../immune/dashboard/dashboardRender.js';
 import type { FailurePattern } from '../immune/patterns.js';
 import type { Services } from '../mcp/services.js';
 import { AppError } from '../core/errors.js';
+import { approveAndRun } from '../safety/inbox.js';
+import type { InboxItem } from '../safety/inbox.js';
 
 export interface DeskSecrets {
   /** Traded for the session cookie; undefined when no person is at a terminal (read-only desk). */
@@ -22,7 +24,7 @@ export interface DeskSecrets {
   csrf: string;
 }
 
-type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact'>;
+type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact' | 'inbox' | 'commands'>;
 
 const COOKIE = 'to_desk';
 const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare'] as const;
@@ -81,7 +83,7 @@ a{color:#0969da}table{border-collapse:collapse;width:100%;background:#fff}td,th{
 form.filters label{margin-right:10px}.panel{background:#fff;border-radius:8px;padding:12px;margin:12px 0;box-shadow:0 1px 2px #0001}
 pre{white-space:pre-wrap;background:#f6f8fa;padding:8px;border-radius:6px}button{margin:2px 6px 2px 0}
 :focus{outline:2px solid #0969da;outline-offset:2px}
-</style></head><body><nav><a href="/">Dashboard</a> · <a href="/patterns">Patterns</a></nav>${body}</body></html>`;
+</style></head><body><nav><a href="/">Dashboard</a> · <a href="/patterns">Patterns</a> · <a href="/inbox">Approval inbox</a></nav>${body}</body></html>`;
 
 function summary(p: FailurePattern): string {
   return `<tr><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
@@ -223,7 +225,76 @@ export function refusal(
   return undefined;
 }
 
-/** Serves /patterns and /patterns/<id>; returns false for other paths. */
+function inboxRow(i: InboxItem, acting: boolean, secrets: DeskSecrets): string {
+  const form =
+    acting && i.status === 'pending'
+      ? `<form method="post" action="/inbox/${encodeURIComponent(i.id)}">
+<input type="hidden" name="csrf" value="${escapeHtml(secrets.csrf)}">
+<button type="submit" name="action" value="approve">Approve ${escapeHtml(i.id)}</button>
+<label>Reason <input name="reason" maxlength="500"></label>
+<button type="submit" name="action" value="reject">Reject ${escapeHtml(i.id)}</button></form>`
+      : '';
+  return `<tr data-item="${escapeHtml(i.id)}" data-status="${escapeHtml(i.status)}"><td>${escapeHtml(i.id)}</td><td>${escapeHtml(i.status)}</td><td>${escapeHtml(i.summary)}</td><td>${escapeHtml(i.reasons.join('; '))}</td><td>${escapeHtml(i.requested_by)}</td><td>${escapeHtml(i.expires_at)}</td><td>${i.outcome ? escapeHtml(`${i.outcome.status}: ${i.outcome.message}`.slice(0, 300)) : ''}${form}</td></tr>`;
+}
+
+async function inboxPage(
+  services: DeskServices,
+  acting: boolean,
+  secrets: DeskSecrets,
+  done?: string,
+): Promise<string> {
+  const items = (await services.inbox.list({ limit: 100 })).items;
+  return page(
+    'Approval inbox',
+    `<h1>Approval inbox</h1>${done ? `<p role="status">${escapeHtml(done)}</p>` : ''}
+${acting ? '' : '<p>Read-only: deciding needs the desk session, which only the terminal that started <code>task-orchestrator dashboard</code> receives.</p>'}
+<table><thead><tr><th>id</th><th>status</th><th>what</th><th>why it needs approval</th><th>requested by</th><th>expires</th><th>outcome / decide</th></tr></thead>
+<tbody>${items.map((i) => inboxRow(i, acting, secrets)).join('') || '<tr><td colspan="7">nothing waits for a decision</td></tr>'}</tbody></table>`,
+  );
+}
+
+async function serveInbox(
+  services: DeskServices,
+  secrets: DeskSecrets,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  html: (status: number, body: string) => void,
+): Promise<boolean> {
+  if (url.pathname === '/inbox' && req.method === 'GET') {
+    html(200, await inboxPage(services, hasSession(req, secrets), secrets));
+    return true;
+  }
+  const m = /^\/inbox\/([A-Za-z0-9_-]{1,80})$/.exec(url.pathname);
+  if (!m || req.method !== 'POST') return false;
+  const form = await readForm(req);
+  const why = refusal(req, form, secrets);
+  if (why) {
+    res.writeHead(403, { 'content-type': 'text/plain' }).end(`refused: ${why}\n`);
+    return true;
+  }
+  const id = m[1]!;
+  const by = 'human (review desk)';
+  const action = form.get('action');
+  let done: string;
+  if (action === 'approve') {
+    // Claims the single execution in one locked write: a second approval is refused (CONFLICT).
+    const { item, message } = await approveAndRun(services.inbox, services.commands, id, { by, via: 'desk' });
+    done = `Approved ${item.id}: ${message}`;
+  } else if (action === 'reject') {
+    const reason = form.get('reason')?.trim();
+    await services.inbox.decide(id, { approve: false, reason, by, via: 'desk' });
+    done = `Rejected ${id}: ${reason ?? ''}`;
+  } else {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end('action must be approve or reject\n');
+    return true;
+  }
+  await services.audit.append({ entry_type: 'decision', title: `${action} ${id}`, content: done, actor: by });
+  html(200, await inboxPage(services, true, secrets, done));
+  return true;
+}
+
+/** Serves /patterns, /patterns/<id>, /inbox and /inbox/<id>; returns false for other paths. */
 export async function serveDesk(
   services: DeskServices,
   secrets: DeskSecrets,
@@ -235,6 +306,7 @@ export async function serveDesk(
     res
       .writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       .end(body);
+  if (url.pathname.startsWith('/inbox')) return serveInbox(services, secrets, req, res, url, html);
   if (url.pathname === '/patterns' && req.method === 'GET') {
     html(200, await listPage(services, url));
     return true;

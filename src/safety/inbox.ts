@@ -62,7 +62,8 @@ export interface InboxDoc {
   items: InboxItem[];
 }
 
-export type DecisionChannel = 'terminal' | 'elicitation' | 'mcp';
+/** How a decision arrived: a terminal, a client's form, another verified MCP subject, or the review desk (a person with the terminal's desk session). */
+export type DecisionChannel = 'terminal' | 'elicitation' | 'mcp' | 'desk';
 
 export interface Decider {
   by: string;

@@ -63,7 +63,11 @@ async function stop(child: ChildProcess): Promise<void> {
 describe('review desk', { timeout: 60_000 }, () => {
   it('acts only for the person at the terminal, with the page token and its own Origin; a false positive halves the strength', async () => {
     // One remembered failure.
-    const h = await startWithFakeProvider(llm.fake.url, { TASK_ORCHESTRATOR_TOOLS: 'immune' }, { stateDir });
+    const h = await startWithFakeProvider(
+      llm.fake.url,
+      { TASK_ORCHESTRATOR_TOOLS: 'immune,workflow' },
+      { stateDir },
+    );
     llm.fake.script({ text: '' });
     await h.call('spawn_agent', { prompt: 'Write the migration plan for the billing tables' });
     const patterns = sc<{ patterns: Array<{ id: string; strength: number }> }>(
@@ -71,6 +75,10 @@ describe('review desk', { timeout: 60_000 }, () => {
     );
     patternId = patterns.patterns[0]!.id;
     const before = patterns.patterns[0]!.strength;
+    // An agent's command that needs a person's approval.
+    const actionId = sc<{ action_id: string }>(
+      await h.call('run_with_error_capture', { command: 'git', args: ['reset', '--hard', 'HEAD~1'] }),
+    ).action_id;
     await h.close();
 
     // Started without a terminal (as an agent would): read-only, no session to be had.
@@ -90,6 +98,15 @@ describe('review desk', { timeout: 60_000 }, () => {
       });
       expect(post.status).toBe(403);
       expect(await post.text()).toMatch(/no desk session/);
+      const inbox = await (await fetch(`${agent.base}/inbox`)).text();
+      expect(inbox).toContain(actionId);
+      expect(inbox).not.toMatch(/name="csrf"/);
+      const approve = await fetch(`${agent.base}/inbox/${actionId}`, {
+        method: 'POST',
+        headers: { origin: agent.base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'action=approve&csrf=x',
+      });
+      expect(approve.status).toBe(403);
     } finally {
       await stop(agent.child);
     }
@@ -133,6 +150,20 @@ describe('review desk', { timeout: 60_000 }, () => {
       );
       expect(ok.status).toBe(200);
       expect(await ok.text()).toMatch(/Marked a false positive/);
+      // The approval inbox: the person approves from the page; it runs once, a second approval is refused.
+      const inbox = await (await fetch(`${person.base}/inbox`, { headers: { cookie } })).text();
+      const inboxCsrf = /name="csrf" value="([0-9a-f]+)"/.exec(inbox)?.[1];
+      const decide = () =>
+        fetch(`${person.base}/inbox/${actionId}`, {
+          method: 'POST',
+          headers: { cookie, origin: person.base, 'content-type': 'application/x-www-form-urlencoded' },
+          body: form({ action: 'approve', csrf: inboxCsrf! }),
+        });
+      const first = await decide();
+      expect(first.status).toBe(200);
+      expect(await first.text()).toMatch(new RegExp(`Approved ${actionId}`));
+      const second = await decide();
+      expect(second.status).toBe(409);
     } finally {
       await stop(person.child);
     }
@@ -156,6 +187,14 @@ describe('review desk', { timeout: 60_000 }, () => {
         'human (review desk)',
         `false_positive ${patternId}`,
       ]);
+      const items = sc<{
+        items: Array<{ id: string; executions: number; decided_via: string; decided_by: string }>;
+      }>(await again.call('inbox_status', {})).items;
+      expect(items.find((i) => i.id === actionId)).toMatchObject({
+        executions: 1,
+        decided_via: 'desk',
+        decided_by: 'human (review desk)',
+      });
     } finally {
       await again.close();
     }

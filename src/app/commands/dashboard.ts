@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { systemClock } from '../../core/clock.js';
-import { describeError } from '../../core/errors.js';
+import { AppError, describeError } from '../../core/errors.js';
 import { renderHtml } from '../../immune/dashboard/dashboardRender.js';
 import { buildDashboard } from '../../mcp/dashboard.js';
 import { openServices } from '../services.js';
@@ -52,14 +52,17 @@ export async function dashboardCommand(options: {
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/' && tradeToken(req, res, url, secrets)) return;
-    if (url.pathname.startsWith('/patterns')) {
+    if (url.pathname.startsWith('/patterns') || url.pathname.startsWith('/inbox')) {
       serveDesk(services, secrets, req, res, url)
         .then((served) => {
           if (!served) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         })
         .catch((error: unknown) => {
+          const code = error instanceof AppError ? error.code : 'INTERNAL';
           const status =
-            error instanceof Error && /not found|No failure pattern/i.test(error.message) ? 404 : 500;
+            ({ NOT_FOUND: 404, CONFLICT: 409, INVALID_INPUT: 400, FORBIDDEN: 403 } as Record<string, number>)[
+              code
+            ] ?? 500;
           if (status === 500) logger.error('review desk failed', { error });
           res.writeHead(status, { 'content-type': 'text/plain' }).end(`${describeError(error)}\n`);
         });

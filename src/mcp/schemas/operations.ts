@@ -35,7 +35,7 @@ export const inboxItemSchema = z.object({
   expires_at: z.string(),
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'executed', 'failed']),
   decided_by: z.string().optional(),
-  decided_via: z.enum(['terminal', 'elicitation', 'mcp']).optional(),
+  decided_via: z.enum(['terminal', 'elicitation', 'mcp', 'desk']).optional(),
   decided_at: z.string().optional(),
   decision_reason: z.string().optional(),
   executions: z.number(),
