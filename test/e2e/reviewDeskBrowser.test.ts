@@ -39,8 +39,8 @@ async function personsDashboard(): Promise<{ child: ChildProcess; link: string; 
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
   for (let i = 0; i < 200 && !/\?token=/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
   const link = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}/.exec(out)?.[0];
   if (!link) throw new Error(`no desk link printed: ${out}`);
