@@ -4,7 +4,7 @@
  * execution turned on. Each row must be refused; a canary folder beside the project must be left
  * exactly as it was and its secret never appear in a result or a state file.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -393,6 +393,49 @@ const rows = (): Row[] => [
       return h.call('approve_action', { action_id: item.id, approve: true });
     },
     refused: (r) => isError(r) && /Only a human approves/.test(textOf(r)),
+  },
+  {
+    attack: 'start the review desk from an agent shell and approve an inbox item over HTTP',
+    try: async () => {
+      const r = await h.call('run_with_error_capture', { command: 'git', args: ['clean', '-fdx'] });
+      const id = (r.structuredContent as { action_id: string }).action_id;
+      const child = spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
+        cwd: project,
+        env: {
+          PATH: process.env.PATH ?? '',
+          TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator'),
+        },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      try {
+        let out = '';
+        child.stdout.setEncoding('utf8');
+        child.stdout.on('data', (d: string) => (out += d));
+        for (let i = 0; i < 200 && !/review desk/.test(out); i++)
+          await new Promise((res) => setTimeout(res, 50));
+        const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0] ?? 'http://127.0.0.1:9';
+        const inbox = await (await fetch(`${base}/inbox`)).text();
+        const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(inbox)?.[1] ?? 'guess';
+        const post = await fetch(`${base}/inbox/${id}`, {
+          method: 'POST',
+          headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+          body: `action=approve&csrf=${csrf}`,
+        });
+        const item = (await h.call('inbox_status', {})).structuredContent as {
+          items: Array<{ id: string; status: string }>;
+        };
+        const pending = item.items.find((i) => i.id === id)?.status === 'pending';
+        return {
+          isError: post.status === 403 && pending,
+          content: [{ type: 'text', text: `${post.status} ${await post.text()}` }],
+        };
+      } finally {
+        const exited = new Promise((res) => child.once('exit', res));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+    refused: (r) => r.isError === true && /no desk session/.test(textOf(r)),
   },
   {
     attack: 'run "task-orchestrator approve" through run_with_error_capture',
