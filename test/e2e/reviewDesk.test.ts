@@ -4,16 +4,14 @@
  * or from another Origin, a POST is refused. Marking a pattern a false positive halves its strength
  * in the store, and the action is in the audit log with the person as the actor.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider } from '../helpers/harness.js';
+import { startDesk, stopDesk } from './desk.js';
 
-const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const llm = useFakeLlm();
 let stateDir: string;
 let patternId: string;
@@ -24,41 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(stateDir, { recursive: true, force: true });
 });
-
-/** Starts the dashboard; with `tty` inside a pseudo terminal (script -q), as a person would. */
-async function dashboard(tty: boolean): Promise<{ child: ChildProcess; out: () => string; base: string }> {
-  const command = `${process.execPath} ${cli} dashboard --port 0`;
-  const child = tty
-    ? spawn('script', ['-qfec', command, '/dev/null'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          TASK_ORCHESTRATOR_HOME: stateDir,
-          TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      })
-    : spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          TASK_ORCHESTRATOR_HOME: stateDir,
-          TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => (out += d));
-  for (let i = 0; i < 200 && !/review desk/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0];
-  if (!base) throw new Error(`dashboard did not start: ${out}`);
-  return { child, out: () => out, base };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 describe('review desk', { timeout: 60_000 }, () => {
   it('acts only for the person at the terminal, with the page token and its own Origin; a false positive halves the strength', async () => {
@@ -82,7 +45,7 @@ describe('review desk', { timeout: 60_000 }, () => {
     await h.close();
 
     // Started without a terminal (as an agent would): read-only, no session to be had.
-    const agent = await dashboard(false);
+    const agent = await startDesk(stateDir, false);
     try {
       expect(agent.out()).toMatch(/review desk read-only/);
       const list = await (await fetch(`${agent.base}/patterns?q=billing`)).text();
@@ -108,13 +71,13 @@ describe('review desk', { timeout: 60_000 }, () => {
       });
       expect(approve.status).toBe(403);
     } finally {
-      await stop(agent.child);
+      await stopDesk(agent);
     }
 
     // Started in a terminal: the printed link gives the session.
-    const person = await dashboard(true);
+    const person = await startDesk(stateDir, true);
     try {
-      const link = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}/.exec(person.out())?.[0];
+      const link = person.link;
       expect(link).toBeDefined();
       const traded = await fetch(link!, { redirect: 'manual' });
       expect(traded.status).toBe(303);
@@ -165,7 +128,7 @@ describe('review desk', { timeout: 60_000 }, () => {
       const second = await decide();
       expect(second.status).toBe(409);
     } finally {
-      await stop(person.child);
+      await stopDesk(person);
     }
 
     // In the store: the strength halved, once; the audit log names the person.

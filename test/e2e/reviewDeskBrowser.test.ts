@@ -4,8 +4,6 @@
  * and the button's label, and approves an inbox item by clicking; the store shows the strength
  * halved and the action run exactly once. A screenshot of each page goes to docs/ with UPDATE_DOCS.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findChromium, skipBrowserTests } from '../helpers/browser.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider } from '../helpers/harness.js';
+import { startDesk, stopDesk } from './desk.js';
 
-const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const docs = path.resolve(import.meta.dirname, '../../docs');
 const chromium = findChromium();
 const llm = useFakeLlm();
@@ -27,25 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(stateDir, { recursive: true, force: true });
 });
-
-/** The dashboard in a pseudo terminal (script -q), as a person starts it; returns the printed link. */
-async function personsDashboard(): Promise<{ child: ChildProcess; link: string; base: string }> {
-  const child = spawn('script', ['-qfec', `${process.execPath} ${cli} dashboard --port 0`, '/dev/null'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      TASK_ORCHESTRATOR_HOME: stateDir,
-      TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => (out += d));
-  for (let i = 0; i < 200 && !/\?token=/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  const link = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}/.exec(out)?.[0];
-  if (!link) throw new Error(`no desk link printed: ${out}`);
-  return { child, link, base: new URL(link).origin };
-}
 
 describe('review desk in Chromium', { timeout: 90_000 }, () => {
   it.skipIf(skipBrowserTests(chromium))(
@@ -66,11 +45,12 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
       ).action_id;
       await h.close();
 
-      const desk = await personsDashboard();
+      const desk = await startDesk(stateDir, true);
+      const link = desk.link!;
       const browser = await playwright.launch({ executablePath: chromium!, args: ['--no-sandbox'] });
       try {
         const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-        await page.goto(desk.link);
+        await page.goto(link);
         expect(new URL(page.url()).pathname).toBe('/patterns');
         await page.getByLabel('Search').fill('billing');
         await page.getByRole('button', { name: 'Filter' }).click();
@@ -96,9 +76,7 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
           await page.screenshot({ path: path.join(docs, 'desk-patterns.png'), fullPage: true });
       } finally {
         await browser.close();
-        const exited = new Promise((resolve) => desk.child.once('exit', resolve));
-        desk.child.kill('SIGTERM');
-        await exited;
+        await stopDesk(desk);
       }
 
       const again = await startWithFakeProvider(
