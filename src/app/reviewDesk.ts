@@ -11,7 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { escapeHtml } from '../immune/dashboard/dashboardRender.js';
+import { escapeHtml, runSvg } from '../immune/dashboard/dashboardRender.js';
+import { runGraph } from '../mcp/dashboard.js';
 import type { FailurePattern } from '../immune/patterns.js';
 import type { Services } from '../mcp/services.js';
 import { AppError } from '../core/errors.js';
@@ -24,7 +25,7 @@ export interface DeskSecrets {
   csrf: string;
 }
 
-type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact' | 'inbox' | 'commands'>;
+type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact' | 'inbox' | 'commands' | 'runs'>;
 
 const COOKIE = 'to_desk';
 const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare'] as const;
@@ -83,7 +84,7 @@ a{color:#0969da}table{border-collapse:collapse;width:100%;background:#fff}td,th{
 form.filters label{margin-right:10px}.panel{background:#fff;border-radius:8px;padding:12px;margin:12px 0;box-shadow:0 1px 2px #0001}
 pre{white-space:pre-wrap;background:#f6f8fa;padding:8px;border-radius:6px}button{margin:2px 6px 2px 0}
 :focus{outline:2px solid #0969da;outline-offset:2px}
-</style></head><body><nav><a href="/">Dashboard</a> · <a href="/patterns">Patterns</a> · <a href="/inbox">Approval inbox</a></nav>${body}</body></html>`;
+</style></head><body><nav><a href="/">Dashboard</a> · <a href="/patterns">Patterns</a> · <a href="/inbox">Approval inbox</a> · <a href="/runs">Runs</a></nav>${body}</body></html>`;
 
 function summary(p: FailurePattern): string {
   return `<tr><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
@@ -307,6 +308,24 @@ export async function serveDesk(
       .writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       .end(body);
   if (url.pathname.startsWith('/inbox')) return serveInbox(services, secrets, req, res, url, html);
+  if (url.pathname === '/runs' && req.method === 'GET') {
+    const runs = (await services.runs.list()).slice(0, 20).map(runGraph);
+    html(
+      200,
+      page(
+        'Supervisor runs',
+        `<h1>Supervisor runs</h1><style>.edge{stroke:#8c959f;stroke-width:1.5}.node rect{fill:#eaeef2;stroke:#8c959f}.node text{font-size:12px}.node.done rect{fill:#dafbe1;stroke:#1a7f37}.node.running rect{fill:#ddf4ff;stroke:#0969da}.node.blocked rect{fill:#ffebe9;stroke:#cf222e}.node.skipped rect,.node.cancelled rect{fill:#f6f8fa;stroke:#d0d7de}</style>${
+          runs
+            .map(
+              (r) =>
+                `<div class="panel"><h2>${escapeHtml(r.id)} · ${escapeHtml(r.status)} · ${escapeHtml(r.title)} · $${r.spent_usd}</h2>${runSvg(r)}</div>`,
+            )
+            .join('') || '<p>No runs yet (tasks_run).</p>'
+        }<p>green done · blue running · grey waiting · red blocked (a decision in the <a href="/inbox">inbox</a>) · pale skipped</p>`,
+      ),
+    );
+    return true;
+  }
   if (url.pathname === '/patterns' && req.method === 'GET') {
     html(200, await listPage(services, url));
     return true;

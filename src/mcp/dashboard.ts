@@ -5,7 +5,8 @@
 import { redactDeep } from '../safety/redact.js';
 import { spendSplit } from '../cost/usage.js';
 import { nodeLevels } from '../runs/runModel.js';
-import type { AlertCounts, Dashboard } from '../immune/dashboard/dashboardRender.js';
+import type { AlertCounts, Dashboard, RunGraph } from '../immune/dashboard/dashboardRender.js';
+import type { Run } from '../runs/runModel.js';
 import type { Services } from './services.js';
 
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
@@ -42,28 +43,31 @@ export async function buildDashboard(
       ...data,
       alerts,
       spend,
-      runs: runs.slice(0, 5).map((r) => {
-        const levels = nodeLevels(r);
-        return {
-          id: r.id,
-          title: r.title,
-          status: r.status,
-          spent_usd: r.spent_usd,
-          nodes: r.order.map((id) => {
-            const n = r.nodes[id]!;
-            return {
-              task: id,
-              title: n.title,
-              state: n.state,
-              level: levels.get(id) ?? 0,
-              depends_on: n.depends_on.map((x) => x.task),
-              ...(n.worker ? { worker: n.worker } : {}),
-            };
-          }),
-        };
-      }),
+      runs: runs.slice(0, 5).map(runGraph),
       flaky: flaky.map(({ prompt, model, runs, pass_rate }) => ({ prompt, model, runs, pass_rate })),
     },
     services.redact,
   );
+}
+
+/** A supervisor run as the dashboard and the review desk draw it. */
+export function runGraph(r: Run): RunGraph {
+  const levels = nodeLevels(r);
+  return {
+    id: r.id,
+    title: r.title,
+    status: r.status,
+    spent_usd: r.spent_usd,
+    nodes: r.order.map((id) => {
+      const n = r.nodes[id]!;
+      return {
+        task: id,
+        title: n.title,
+        state: n.state,
+        level: levels.get(id) ?? 0,
+        depends_on: n.depends_on.map((x) => x.task),
+        ...(n.worker ? { worker: n.worker } : {}),
+      };
+    }),
+  };
 }

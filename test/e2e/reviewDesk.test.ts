@@ -28,7 +28,7 @@ describe('review desk', { timeout: 60_000 }, () => {
     // One remembered failure.
     const h = await startWithFakeProvider(
       llm.fake.url,
-      { TASK_ORCHESTRATOR_TOOLS: 'immune,workflow' },
+      { TASK_ORCHESTRATOR_TOOLS: 'immune,workflow,run' },
       { stateDir },
     );
     llm.fake.script({ text: '' });
@@ -42,6 +42,16 @@ describe('review desk', { timeout: 60_000 }, () => {
     const actionId = sc<{ action_id: string }>(
       await h.call('run_with_error_capture', { command: 'git', args: ['reset', '--hard', 'HEAD~1'] }),
     ).action_id;
+    // A supervisor run (caller mode) with one node.
+    const tree = sc<{ added: Array<{ task: { id: string } }> }>(
+      await h.call('tasks_add', {
+        tasks: [
+          { ref: 'r', title: 'Desk run' },
+          { title: 'Desk node', parent: 'r' },
+        ],
+      }),
+    );
+    sc(await h.call('tasks_run', { root: tree.added[0]!.task.id, mode: 'caller', dry_run: false }));
     await h.close();
 
     // Started without a terminal (as an agent would): read-only, no session to be had.
@@ -61,6 +71,9 @@ describe('review desk', { timeout: 60_000 }, () => {
       });
       expect(post.status).toBe(403);
       expect(await post.text()).toMatch(/no desk session/);
+      const runs = await (await fetch(`${agent.base}/runs`)).text();
+      expect(runs).toContain('data-run-nodes="1"');
+      expect(runs).toMatch(/<g class="node running"/);
       const inbox = await (await fetch(`${agent.base}/inbox`)).text();
       expect(inbox).toContain(actionId);
       expect(inbox).not.toMatch(/name="csrf"/);

@@ -52,7 +52,7 @@ export async function dashboardCommand(options: {
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/' && tradeToken(req, res, url, secrets)) return;
-    if (url.pathname.startsWith('/patterns') || url.pathname.startsWith('/inbox')) {
+    if (['/patterns', '/inbox', '/runs'].some((prefix) => url.pathname.startsWith(prefix))) {
       serveDesk(services, secrets, req, res, url)
         .then((served) => {
           if (!served) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
