@@ -232,20 +232,11 @@ export function criticalPath(run: Run, includeDone = false): string[] {
  * an earlier level), then each level cut into waves of `concurrency`.
  */
 export function schedulePreview(run: Run): string[][] {
-  const level = new Map<string, number>();
-  const depth = (id: string): number => {
-    const known = level.get(id);
-    if (known !== undefined) return known;
-    const n = run.nodes[id]!;
-    const d = n.depends_on.length ? Math.max(...n.depends_on.map((x) => depth(x.task) + 1)) : 0;
-    level.set(id, d);
-    return d;
-  };
+  const level = nodeLevels(run);
   const levels: string[][] = [];
   for (const id of run.order) {
     if (CLOSED_NODE.has(run.nodes[id]!.state)) continue;
-    const d = depth(id);
-    (levels[d] ??= []).push(id);
+    (levels[level.get(id)!] ??= []).push(id);
   }
   return levels.filter(Boolean);
 }

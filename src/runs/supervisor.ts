@@ -177,11 +177,6 @@ export class Supervisor {
     );
   }
 
-  /** Whether this process is driving the run now. */
-  isDriving(id: string): boolean {
-    return this.active.has(id);
-  }
-
   /** Resolves when the local drive of a run ends, or after `ms`. */
   async wait(id: string, ms: number): Promise<void> {
     const a = this.active.get(id);
