@@ -13,7 +13,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { escapeHtml, runSvg } from '../immune/dashboard/dashboardRender.js';
 import { runGraph } from '../mcp/dashboard.js';
-import type { FailurePattern } from '../immune/patterns.js';
+import type { FailurePattern, PatternDay } from '../immune/patterns.js';
+import { GUARDRAILS } from '../immune/guardrails.js';
+import { MAX_GUARDRAIL } from '../immune/immuneSystem.js';
 import type { Services } from '../mcp/services.js';
 import { AppError } from '../core/errors.js';
 import { approveAndRun } from '../safety/inbox.js';
@@ -28,7 +30,7 @@ export interface DeskSecrets {
 type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact' | 'inbox' | 'commands' | 'runs'>;
 
 const COOKIE = 'to_desk';
-const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare'] as const;
+const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare', 'guardrail'] as const;
 type Action = (typeof ACTIONS)[number];
 
 function same(a: string | undefined, b: string | undefined): boolean {
@@ -73,10 +75,21 @@ export function tradeToken(
   return true;
 }
 
-const page = (title: string, body: string) => `<!doctype html>
+const NAV: Array<[string, string]> = [
+  ['/', 'Dashboard'],
+  ['/patterns', 'Patterns'],
+  ['/inbox', 'Approval inbox'],
+  ['/runs', 'Runs'],
+];
+
+/**
+ * A desk page. The only script is /desk.js (same origin; live regions); the policy forbids
+ * inline scripts, other origins and form posts elsewhere.
+ */
+const page = (title: string, body: string, current = '') => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'self'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'">
 <title>${escapeHtml(title)} · task-orchestrator</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2430;background:#f6f7f9}
@@ -84,10 +97,17 @@ a{color:#0969da}table{border-collapse:collapse;width:100%;background:#fff}td,th{
 form.filters label{margin-right:10px}.panel{background:#fff;border-radius:8px;padding:12px;margin:12px 0;box-shadow:0 1px 2px #0001}
 pre{white-space:pre-wrap;background:#f6f8fa;padding:8px;border-radius:6px}button{margin:2px 6px 2px 0}
 :focus{outline:2px solid #0969da;outline-offset:2px}
-</style></head><body><nav><a href="/">Dashboard</a> · <a href="/patterns">Patterns</a> · <a href="/inbox">Approval inbox</a> · <a href="/runs">Runs</a></nav>${body}</body></html>`;
+.skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:#fff;padding:4px}
+tr.new td{background:#fff8c5}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.bars rect.occ{fill:#cf222e}.bars rect.hit{fill:#0969da}.bars rect.blk{fill:#1d2430}.bars text{font-size:10px;fill:#57606a}
+textarea{width:100%;max-width:640px}
+</style><script src="/desk.js" defer></script></head><body><a class="skip" href="#main">Skip to content</a>
+<nav aria-label="Desk">${NAV.map(([href, label]) => `<a href="${href}"${href === current ? ' aria-current="page"' : ''}>${label}</a>`).join(' · ')}</nav>
+<p id="live-status" class="sr" aria-live="polite"></p>
+<main id="main" tabindex="-1">${body}</main></body></html>`;
 
 function summary(p: FailurePattern): string {
-  return `<tr><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
+  return `<tr data-key="${escapeHtml(p.id)}"><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
 }
 
 async function listPage(services: DeskServices, url: URL): Promise<string> {
@@ -148,10 +168,80 @@ ${select(
 <label>To <input type="date" name="to" value="${escapeHtml(f.to ?? '')}"></label>
 <label>Search <input type="search" name="q" value="${escapeHtml(url.searchParams.get('q') ?? '')}"></label>
 <button type="submit">Filter</button></form>
-<p>${shown.length} of ${all.length} pattern(s)</p>
-<table><thead><tr><th>id</th><th>source</th><th>failure type</th><th>operation</th><th>model</th><th>occurrences</th><th>strength</th><th>last seen</th><th>prompt</th></tr></thead>
-<tbody>${shown.map(summary).join('') || '<tr><td colspan="9">none</td></tr>'}</tbody></table>`,
+<div id="pattern-list" data-live><p>${shown.length} of ${all.length} pattern(s)</p>
+<table><caption class="sr">Failure patterns, newest first</caption><thead><tr><th scope="col">id</th><th scope="col">source</th><th scope="col">failure type</th><th scope="col">operation</th><th scope="col">model</th><th scope="col">occurrences</th><th scope="col">strength</th><th scope="col">last seen</th><th scope="col">prompt</th></tr></thead>
+<tbody>${shown.map(summary).join('') || '<tr><td colspan="9">none</td></tr>'}</tbody></table></div>`,
+    '/patterns',
   );
+}
+
+/** Days shown in a pattern's activity chart (ending today). */
+const CHART_DAYS = 30;
+
+/** A pattern's last 30 days as bars: failures (red), checks it matched (blue), checks it blocked (dark). */
+function activitySvg(days: Array<PatternDay & { day: string }>, todayMs: number): string {
+  const byDay = new Map(days.map((d) => [d.day, d]));
+  const span = Array.from({ length: CHART_DAYS }, (_, i) =>
+    new Date(todayMs - (CHART_DAYS - 1 - i) * 86_400_000).toISOString().slice(0, 10),
+  );
+  const max = Math.max(
+    1,
+    ...span.map((k) => Math.max(byDay.get(k)?.occurrences ?? 0, byDay.get(k)?.hits ?? 0)),
+  );
+  const H = 90;
+  const bar = (cls: string, x: number, v: number) =>
+    v ? `<rect class="${cls}" x="${x}" y="${H - (v / max) * H}" width="5" height="${(v / max) * H}"/>` : '';
+  const groups = span.map((k, i) => {
+    const d = byDay.get(k);
+    const x = i * 18 + 2;
+    const label = (CHART_DAYS - 1 - i) % 7 === 0 ? `<text x="${x}" y="${H + 14}">${k.slice(5)}</text>` : '';
+    return `${d ? bar('occ', x, d.occurrences) + bar('hit', x + 6, d.hits) + bar('blk', x + 12, d.blocks) : ''}${label}`;
+  });
+  const totals = span.reduce(
+    (t, k) => {
+      const d = byDay.get(k);
+      return d ? { o: t.o + d.occurrences, h: t.h + d.hits, b: t.b + d.blocks } : t;
+    },
+    { o: 0, h: 0, b: 0 },
+  );
+  return `<svg class="bars" role="img" aria-label="${escapeHtml(`Last ${CHART_DAYS} days: ${totals.o} failure(s), matched ${totals.h} check(s), blocked ${totals.b}`)}" width="${CHART_DAYS * 18}" height="${H + 18}" viewBox="0 0 ${CHART_DAYS * 18} ${H + 18}">${groups.join('')}</svg>`;
+}
+
+function activityPanel(
+  p: FailurePattern,
+  days: Array<PatternDay & { day: string }>,
+  todayMs: number,
+): string {
+  const blocks = days.reduce((n, d) => n + d.blocks, 0);
+  const rows = days
+    .slice(-CHART_DAYS)
+    .reverse()
+    .map(
+      (d) =>
+        `<tr data-key="${d.day}"><td>${d.day}</td><td>${d.occurrences}</td><td>${d.hits}</td><td>${d.blocks}</td><td>${d.saves}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Occurrences over time, and the checks and blocks it caused</h2>
+<p data-blocks="${blocks}">It failed ${p.occurrences} time(s) (${p.guarded_occurrences ?? 0} although guarded), matched ${p.hits} check(s) and blocked ${blocks}; ${p.saves} guarded prompt(s) then succeeded; ${p.overrides ?? 0} block(s) overridden.</p>
+${activitySvg(days, todayMs)}
+<p>red failures · blue checks it matched (its guardrails were added) · dark checks it blocked</p>
+<table><caption class="sr">Activity per day, newest first</caption><thead><tr><th scope="col">day</th><th scope="col">failures</th><th scope="col">checks matched</th><th scope="col">blocked</th><th scope="col">saves</th></tr></thead>
+<tbody>${rows || '<tr><td colspan="5">no activity recorded</td></tr>'}</tbody></table>`;
+}
+
+function guardrailPanel(p: FailurePattern, acting: boolean, secrets: DeskSecrets): string {
+  const fallback = GUARDRAILS.find(([type]) => type === p.failure_type)?.[1] ?? '';
+  const current = p.guardrail
+    ? `<p>This pattern's guardrail (written by ${escapeHtml(p.guardrail_edit?.by ?? 'a person')} on ${escapeHtml(p.guardrail_edit?.at ?? '')}):</p><pre data-guardrail>${escapeHtml(p.guardrail)}</pre>`
+    : `<p>The default for ${escapeHtml(p.failure_type)} failures${p.guardrail_edit ? ` (restored by ${escapeHtml(p.guardrail_edit.by)} on ${escapeHtml(p.guardrail_edit.at)})` : ''}:</p><pre data-guardrail>${escapeHtml(fallback || '(none)')}</pre>`;
+  const form = acting
+    ? `<form method="post" action="/patterns/${encodeURIComponent(p.id)}">
+<input type="hidden" name="csrf" value="${escapeHtml(secrets.csrf)}">
+<label for="guardrail-text">Guardrail text added to prompts that match this pattern (empty restores the default; at most ${MAX_GUARDRAIL} characters)</label><br>
+<textarea id="guardrail-text" name="guardrail" rows="3" maxlength="${MAX_GUARDRAIL}">${escapeHtml(p.guardrail ?? '')}</textarea><br>
+<button type="submit" name="action" value="guardrail">Save guardrail</button></form>`
+    : '';
+  return `<h2>Guardrail</h2>${current}${form}`;
 }
 
 async function patternPage(
@@ -161,9 +251,12 @@ async function patternPage(
   secrets: DeskSecrets,
   done?: string,
 ): Promise<string> {
-  const p = await services.immune.get(id);
+  const [p, days] = await Promise.all([services.immune.get(id), services.immune.timeline(id)]);
   const scores = Object.entries(p.grader_scores)
-    .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${v}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><td>${escapeHtml(k)}</td><td>${v}</td><td>${escapeHtml(services.redact(p.grader_reasons?.[k] ?? ''))}</td></tr>`,
+    )
     .join('');
   const button = (action: Action, label: string) =>
     `<button type="submit" name="action" value="${action}">${label}</button>`;
@@ -177,22 +270,25 @@ ${button('confirm', 'Confirm')}${button('false_positive', 'Mark false positive')
   return page(
     p.id,
     `<h1>Pattern ${escapeHtml(p.id)}</h1>${done ? `<p role="status">${escapeHtml(done)}</p>` : ''}
-<div class="panel"><table>
-<tr><th>failure type</th><td>${escapeHtml(p.failure_type)}</td></tr>
-<tr><th>source / operation</th><td>${escapeHtml(p.source ?? '')} ${escapeHtml(p.operation)}</td></tr>
-<tr><th>model</th><td>${escapeHtml(p.model ?? 'n/a')}</td></tr>
-<tr><th>strength</th><td data-strength="${p.strength}">${p.strength}</td></tr>
-<tr><th>occurrences / hits / saves / false positives</th><td>${p.occurrences} / ${p.hits} / ${p.saves} / ${p.false_positives}</td></tr>
-<tr><th>first / last seen</th><td>${escapeHtml(p.first_seen)} / ${escapeHtml(p.last_seen)}</td></tr>
-<tr><th>shared</th><td>${p.shared ? 'yes' : 'no'}</td></tr>
-<tr><th>lineage</th><td>${p.origin ? `imported from ${escapeHtml(p.origin.project)} (${escapeHtml(p.origin.pattern_id)}) on ${escapeHtml(p.origin.imported_at)}` : 'this project'}</td></tr>
-${p.last_override ? `<tr><th>last override</th><td>${escapeHtml(p.last_override.by)}: ${escapeHtml(p.last_override.reason)}</td></tr>` : ''}
+<div class="panel" id="pattern-stats" data-live><table><caption class="sr">What the memory knows about this pattern</caption>
+<tr><th scope="row">failure type</th><td>${escapeHtml(p.failure_type)}</td></tr>
+<tr><th scope="row">source / operation</th><td>${escapeHtml(p.source ?? '')} ${escapeHtml(p.operation)}</td></tr>
+<tr><th scope="row">model</th><td>${escapeHtml(p.model ?? 'n/a')}</td></tr>
+<tr><th scope="row">strength</th><td data-strength="${p.strength}">${p.strength}</td></tr>
+<tr><th scope="row">occurrences / hits / saves / false positives</th><td>${p.occurrences} / ${p.hits} / ${p.saves} / ${p.false_positives}</td></tr>
+<tr><th scope="row">first / last seen</th><td>${escapeHtml(p.first_seen)} / ${escapeHtml(p.last_seen)}</td></tr>
+<tr><th scope="row">shared</th><td>${p.shared ? 'yes' : 'no'}</td></tr>
+<tr><th scope="row">lineage</th><td>${p.origin ? `imported from ${escapeHtml(p.origin.project)} (${escapeHtml(p.origin.pattern_id)}) on ${escapeHtml(p.origin.imported_at)}` : 'this project'}</td></tr>
+${p.last_override ? `<tr><th scope="row">last override</th><td>${escapeHtml(p.last_override.by)}: ${escapeHtml(p.last_override.reason)}</td></tr>` : ''}
 </table></div>
 <div class="panel"><h2>Example prompt (scrubbed)</h2><pre>${escapeHtml(services.redact(p.prompt_summary))}</pre>
 <h2>Output (scrubbed)</h2><pre>${escapeHtml(services.redact(p.output_summary))}</pre>
 ${p.lesson ? `<h2>Lesson learned</h2><pre>${escapeHtml(services.redact(p.lesson))}</pre>` : ''}
-<h2>Grader scores</h2><table>${scores || '<tr><td>none</td></tr>'}</table></div>
+<h2>Graders</h2><table><caption class="sr">Grader scores and the reasons of those that failed it</caption><thead><tr><th scope="col">grader</th><th scope="col">score</th><th scope="col">reason it failed</th></tr></thead><tbody>${scores || '<tr><td colspan="3">none</td></tr>'}</tbody></table></div>
+<div class="panel" id="pattern-activity" data-live>${activityPanel(p, days, Date.now())}</div>
+<div class="panel">${guardrailPanel(p, acting, secrets)}</div>
 <div class="panel"><h2>Actions</h2>${actions}</div>`,
+    '/patterns',
   );
 }
 
@@ -235,7 +331,7 @@ function inboxRow(i: InboxItem, acting: boolean, secrets: DeskSecrets): string {
 <label>Reason <input name="reason" maxlength="500"></label>
 <button type="submit" name="action" value="reject">Reject ${escapeHtml(i.id)}</button></form>`
       : '';
-  return `<tr data-item="${escapeHtml(i.id)}" data-status="${escapeHtml(i.status)}"><td>${escapeHtml(i.id)}</td><td>${escapeHtml(i.status)}</td><td>${escapeHtml(i.summary)}</td><td>${escapeHtml(i.reasons.join('; '))}</td><td>${escapeHtml(i.requested_by)}</td><td>${escapeHtml(i.expires_at)}</td><td>${i.outcome ? escapeHtml(`${i.outcome.status}: ${i.outcome.message}`.slice(0, 300)) : ''}${form}</td></tr>`;
+  return `<tr data-key="${escapeHtml(`${i.id}:${i.status}`)}" data-item="${escapeHtml(i.id)}" data-status="${escapeHtml(i.status)}"><td>${escapeHtml(i.id)}</td><td>${escapeHtml(i.status)}</td><td>${escapeHtml(i.summary)}</td><td>${escapeHtml(i.reasons.join('; '))}</td><td>${escapeHtml(i.requested_by)}</td><td>${escapeHtml(i.expires_at)}</td><td>${i.outcome ? escapeHtml(`${i.outcome.status}: ${i.outcome.message}`.slice(0, 300)) : ''}${form}</td></tr>`;
 }
 
 async function inboxPage(
@@ -249,8 +345,9 @@ async function inboxPage(
     'Approval inbox',
     `<h1>Approval inbox</h1>${done ? `<p role="status">${escapeHtml(done)}</p>` : ''}
 ${acting ? '' : '<p>Read-only: deciding needs the desk session, which only the terminal that started <code>task-orchestrator dashboard</code> receives.</p>'}
-<table><thead><tr><th>id</th><th>status</th><th>what</th><th>why it needs approval</th><th>requested by</th><th>expires</th><th>outcome / decide</th></tr></thead>
-<tbody>${items.map((i) => inboxRow(i, acting, secrets)).join('') || '<tr><td colspan="7">nothing waits for a decision</td></tr>'}</tbody></table>`,
+<div id="inbox-list" data-live><table><caption class="sr">Approval requests, newest first</caption><thead><tr><th scope="col">id</th><th scope="col">status</th><th scope="col">what</th><th scope="col">why it needs approval</th><th scope="col">requested by</th><th scope="col">expires</th><th scope="col">outcome / decide</th></tr></thead>
+<tbody>${items.map((i) => inboxRow(i, acting, secrets)).join('') || '<tr><td colspan="7">nothing waits for a decision</td></tr>'}</tbody></table></div>`,
+    '/inbox',
   );
 }
 
@@ -314,14 +411,15 @@ export async function serveDesk(
       200,
       page(
         'Supervisor runs',
-        `<h1>Supervisor runs</h1><style>.edge{stroke:#8c959f;stroke-width:1.5}.node rect{fill:#eaeef2;stroke:#8c959f}.node text{font-size:12px}.node.done rect{fill:#dafbe1;stroke:#1a7f37}.node.running rect{fill:#ddf4ff;stroke:#0969da}.node.blocked rect{fill:#ffebe9;stroke:#cf222e}.node.skipped rect,.node.cancelled rect{fill:#f6f8fa;stroke:#d0d7de}</style>${
+        `<h1>Supervisor runs</h1><div id="run-list" data-live><style>.edge{stroke:#8c959f;stroke-width:1.5}.node rect{fill:#eaeef2;stroke:#8c959f}.node text{font-size:12px}.node.done rect{fill:#dafbe1;stroke:#1a7f37}.node.running rect{fill:#ddf4ff;stroke:#0969da}.node.blocked rect{fill:#ffebe9;stroke:#cf222e}.node.skipped rect,.node.cancelled rect{fill:#f6f8fa;stroke:#d0d7de}</style>${
           runs
             .map(
               (r) =>
                 `<div class="panel"><h2>${escapeHtml(r.id)} · ${escapeHtml(r.status)} · ${escapeHtml(r.title)} · $${r.spent_usd}</h2>${runSvg(r)}</div>`,
             )
             .join('') || '<p>No runs yet (tasks_run).</p>'
-        }<p>green done · blue running · grey waiting · red blocked (a decision in the <a href="/inbox">inbox</a>) · pale skipped</p>`,
+        }</div><p>green done · blue running · grey waiting · red blocked (a decision in the <a href="/inbox">inbox</a>) · pale skipped</p>`,
+        '/runs',
       ),
     );
     return true;
@@ -368,6 +466,13 @@ export async function serveDesk(
     }
     await services.immune.retire(id, reason.slice(0, 500), actor);
     done = `Retired: ${reason.slice(0, 500)}`;
+  } else if (action === 'guardrail') {
+    // A person's words go into every prompt that matches: secrets are scrubbed before they are kept.
+    const text = services.redact(form.get('guardrail') ?? '');
+    const p = await services.immune.setGuardrail(id, text, actor);
+    done = p.guardrail
+      ? `Guardrail saved: ${p.guardrail}`
+      : `Guardrail restored to the ${p.failure_type} default`;
   } else {
     await services.immune.share([id], action === 'share');
     done = action === 'share' ? 'Shared to the federation hub on the next push' : 'No longer shared';

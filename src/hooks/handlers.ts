@@ -312,6 +312,9 @@ async function stop(event: 'Stop' | 'SubagentStop', input: HookInput, ctx: HookC
       prompt: request || output.slice(0, 500),
       output,
       grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
+      grader_reasons: Object.fromEntries(
+        evaluation.graders.filter((g) => !g.pass).map((g) => [g.grader, g.reason]),
+      ),
       model: 'claude-code',
     });
   }

@@ -26,7 +26,10 @@ import {
   STALE_MS,
   strengthAt,
 } from './patterns.js';
-import type { FailurePattern, ImmuneEvent, ImmuneState, PortablePattern } from './patterns.js';
+import type { FailurePattern, ImmuneEvent, ImmuneState, PatternDay, PortablePattern } from './patterns.js';
+
+/** Longest guardrail text a person may give a pattern (it is added to every matching prompt). */
+export const MAX_GUARDRAIL = 400;
 
 export interface ImmuneOptions {
   /** Matches below this similarity are ignored. Default 0.35. */
@@ -64,12 +67,16 @@ export interface CheckResult {
     source?: string;
     /** Lineage of a pattern imported from another project. */
     origin?: { project: string; pattern_id: string };
+    /** A person's guardrail text for this pattern (in place of its type's default). */
+    guardrail?: string;
   }>;
   warnings: string[];
   guardrails: string[];
   injection_markers: string[];
   /** Why it is blocked (which pattern, with what evidence). */
   block_reason?: string;
+  /** The pattern that blocked it. */
+  blocked_by?: string;
 }
 
 export interface DecayReport {
@@ -135,6 +142,8 @@ export class ImmuneSystem {
     prompt: string;
     output: string;
     grader_scores: Record<string, number>;
+    /** Why the failing graders failed it. */
+    grader_reasons?: Record<string, string> | undefined;
     model?: string | undefined;
     /** The prompt carried guardrails and still failed (a guardrail miss, for the dashboard). */
     guarded?: boolean | undefined;
@@ -165,6 +174,13 @@ export class ImmuneSystem {
         prompt_summary: f.prompt.slice(0, 300),
         output_summary: f.output.slice(0, 200),
         grader_scores: f.grader_scores,
+        ...(f.grader_reasons && Object.keys(f.grader_reasons).length
+          ? {
+              grader_reasons: Object.fromEntries(
+                Object.entries(f.grader_reasons).map(([k, v]) => [k, v.slice(0, 300)]),
+              ),
+            }
+          : {}),
         occurrences: 1,
         ...(f.guarded ? { guarded_occurrences: 1 } : {}),
         hits: 0,
@@ -221,9 +237,13 @@ export class ImmuneSystem {
         }
       }
       if (injection.length > 0) risk = Math.max(risk, 0.6);
-      const types = new Set(matches.map((m) => m.p.failure_type));
+      // A pattern with a person's guardrail text adds that text; the others their type's default.
+      const types = new Set(matches.filter((m) => !m.p.guardrail).map((m) => m.p.failure_type));
       if (injection.length > 0) types.add('unsafe_output');
-      const guardrails = GUARDRAILS.filter(([type]) => types.has(type)).map(([, text]) => text);
+      const guardrails = [
+        ...GUARDRAILS.filter(([type]) => types.has(type)).map(([, text]) => text),
+        ...new Set(matches.flatMap((m) => (m.p.guardrail ? [m.p.guardrail] : []))),
+      ];
       const warnings = [
         ...matches.map(
           (m) =>
@@ -241,6 +261,7 @@ export class ImmuneSystem {
                 (blocker.guarded_occurrences ?? 0) >= 1
                   ? `pattern ${blocker.id} (${blocker.failure_type}) failed again although its guardrails were applied`
                   : `pattern ${blocker.id} (${blocker.failure_type}) failed ${blocker.occurrences} times`,
+              blocked_by: blocker.id,
             }
           : {}),
         matches: matches.map(({ p, similarity, strength }) => ({
@@ -255,6 +276,7 @@ export class ImmuneSystem {
           ...(p.lesson ? { lesson: p.lesson } : {}),
           ...(p.source ? { source: p.source } : {}),
           ...(p.origin ? { origin: { project: p.origin.project, pattern_id: p.origin.pattern_id } } : {}),
+          ...(p.guardrail ? { guardrail: p.guardrail } : {}),
         })),
         warnings,
         guardrails,
@@ -282,9 +304,49 @@ export class ImmuneSystem {
         at: isoTime(this.clock),
         ids: check.matches.map((m) => m.pattern_id),
         blocked: !check.should_proceed,
+        ...(check.blocked_by ? { blocked_by: check.blocked_by } : {}),
       },
       result: undefined,
     }));
+  }
+
+  /**
+   * A person's guardrail text for one pattern (from the review desk): added to every prompt that
+   * matches it, in place of its failure type's default. Empty text restores the default.
+   * @throws AppError NOT_FOUND for an unknown pattern, INVALID_INPUT for text that cannot be a guardrail.
+   */
+  async setGuardrail(id: string, text: string, by: string): Promise<FailurePattern> {
+    const clean = text.replace(/\s+/g, ' ').trim();
+    if (clean.length > MAX_GUARDRAIL)
+      throw new AppError(
+        'INVALID_INPUT',
+        `A guardrail is at most ${MAX_GUARDRAIL} characters (got ${clean.length})`,
+      );
+    await this.store.transact((state) => {
+      if (!state.patterns.has(id))
+        throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
+          hint: 'immune_failures lists the pattern ids',
+        });
+      return {
+        event: { type: 'guardrail', id, text: clean, by, at: isoTime(this.clock) },
+        result: undefined,
+      };
+    });
+    return this.get(id);
+  }
+
+  /** What a pattern did per day, oldest first: failures, checks it matched, checks it blocked, saves. */
+  async timeline(id: string): Promise<Array<PatternDay & { day: string }>> {
+    return this.store.read((state) =>
+      [...(state.timeline.get(id) ?? new Map<string, PatternDay>())]
+        .map(([day, d]) => ({ day, ...d }))
+        .sort((a, b) => a.day.localeCompare(b.day)),
+    );
+  }
+
+  /** The sequence number of the last event seen, caught up with other processes (changes only when the memory does). */
+  async version(): Promise<number> {
+    return this.store.read((_state, version) => version);
   }
 
   /** A guarded prompt that matched these patterns then succeeded. */
@@ -485,7 +547,9 @@ export class ImmuneSystem {
       let imported = 0;
       let shared = 0;
       let weak = 0;
+      let guardrailsEdited = 0;
       for (const p of state.patterns.values()) {
+        if (p.guardrail) guardrailsEdited++;
         byType[p.failure_type] = (byType[p.failure_type] ?? 0) + p.occurrences;
         occurrences += p.occurrences;
         saves += p.saves;
@@ -500,6 +564,7 @@ export class ImmuneSystem {
         imported,
         shared,
         weak,
+        guardrails_edited: guardrailsEdited,
         by_failure_type: byType,
         block_threshold: this.blockThreshold,
       };

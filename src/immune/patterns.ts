@@ -31,6 +31,8 @@ export interface FailurePattern {
   prompt_summary: string;
   output_summary: string;
   grader_scores: Record<string, number>;
+  /** Why the failing graders failed it (first occurrence), each cut to 300 characters. */
+  grader_reasons?: Record<string, string>;
   occurrences: number;
   /** Spawns whose prompt matched this pattern. */
   hits: number;
@@ -40,6 +42,9 @@ export interface FailurePattern {
   false_positives: number;
   /** Failures that happened although the prompt carried this memory's guardrails. */
   guarded_occurrences?: number;
+  /** Guardrail text a person wrote for this pattern (review desk); replaces its type's default. */
+  guardrail?: string;
+  guardrail_edit?: { by: string; at: string };
   /** Blocks a caller overrode, with the last reason given. */
   overrides?: number;
   last_override?: { reason: string; by: string; at: string };
@@ -89,14 +94,24 @@ export interface DayStats {
   guarded_failures: number;
 }
 
+/** One pattern's day: its failures, the checks it matched, the checks it blocked, the saves. */
+export interface PatternDay {
+  occurrences: number;
+  hits: number;
+  blocks: number;
+  saves: number;
+}
+
 export type ImmuneEvent =
   | { type: 'pattern_added'; pattern: FailurePattern; text: string; guarded?: boolean }
   | { type: 'occurrence'; id: string; at: string; model?: string; guarded?: boolean }
-  | { type: 'checked'; at: string; ids: string[]; blocked: boolean }
+  | { type: 'checked'; at: string; ids: string[]; blocked: boolean; blocked_by?: string }
   | { type: 'save'; id: string; at: string }
   | { type: 'saved'; ids: string[]; at: string }
   | { type: 'feedback'; id: string; at: string; verdict: 'false_positive' | 'confirmed' }
   | { type: 'lesson'; id: string; at: string; lesson: string }
+  /** A person's guardrail text for one pattern; empty restores its failure type's default. */
+  | { type: 'guardrail'; id: string; at: string; text: string; by: string }
   | { type: 'overridden'; ids: string[]; at: string; reason: string; by: string }
   | { type: 'pruned'; ids: string[]; at: string; reason: string }
   | { type: 'shared'; ids: string[]; shared: boolean; at: string }
@@ -113,6 +128,8 @@ export interface ImmuneState {
   /** Removed patterns -> the sequence number that removed them (withdrawn from the hub on push). */
   removed: Map<string, number>;
   days: Map<string, DayStats>;
+  /** Per pattern, per day (YYYY-MM-DD): what it did (the review desk's history of a pattern). */
+  timeline: Map<string, Map<string, PatternDay>>;
   seq: number;
 }
 
@@ -154,6 +171,21 @@ export function day(state: ImmuneState, at: string): DayStats {
   return d;
 }
 
+function patternDay(state: ImmuneState, id: string, at: string): PatternDay {
+  let days = state.timeline.get(id);
+  if (!days) {
+    days = new Map();
+    state.timeline.set(id, days);
+  }
+  const key = at.slice(0, 10);
+  let d = days.get(key);
+  if (!d) {
+    d = { occurrences: 0, hits: 0, blocks: 0, saves: 0 };
+    days.set(key, d);
+  }
+  return d;
+}
+
 export function touch(state: ImmuneState, p: FailurePattern, at: string): void {
   p.updated_seq = state.seq;
   p.updated_at = at;
@@ -165,6 +197,7 @@ function removePattern(state: ImmuneState, id: string): void {
   state.patterns.delete(id);
   state.texts.delete(id);
   state.index.remove(id);
+  state.timeline.delete(id);
   if (p.origin) state.byOrigin.delete(`${p.origin.project}/${p.origin.pattern_id}`);
   state.removed.set(id, state.seq);
 }
@@ -248,6 +281,7 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
       state.order.push(p.id);
       state.texts.set(p.id, event.text);
       state.index.add(p.id, event.text);
+      patternDay(state, p.id, p.first_seen).occurrences++;
       const d = day(state, p.first_seen);
       d.failures++;
       d.new_patterns++;
@@ -260,6 +294,7 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
       d.failures++;
       if (event.guarded) d.guarded_failures++;
       if (p) {
+        patternDay(state, p.id, event.at).occurrences++;
         p.occurrences++;
         if (event.guarded) p.guarded_occurrences = (p.guarded_occurrences ?? 0) + 1;
         p.last_seen = event.at;
@@ -277,6 +312,9 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
         const p = state.patterns.get(id);
         if (!p) continue;
         d.hits++;
+        const pd = patternDay(state, id, event.at);
+        pd.hits++;
+        if (event.blocked_by === id) pd.blocks++;
         p.hits++;
         reinforce(p, event.at, REINFORCE.hit);
         touch(state, p, event.at);
@@ -291,6 +329,7 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
       for (const id of ids) {
         const p = state.patterns.get(id);
         if (!p) continue;
+        patternDay(state, id, event.at).saves++;
         p.saves++;
         reinforce(p, event.at, REINFORCE.save);
         touch(state, p, event.at);
@@ -310,6 +349,15 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
       const p = state.patterns.get(event.id);
       if (!p) return;
       p.lesson = event.lesson;
+      touch(state, p, event.at);
+      return;
+    }
+    case 'guardrail': {
+      const p = state.patterns.get(event.id);
+      if (!p) return;
+      if (event.text) p.guardrail = event.text;
+      else delete p.guardrail;
+      p.guardrail_edit = { by: event.by, at: event.at };
       touch(state, p, event.at);
       return;
     }
@@ -353,6 +401,7 @@ export function emptyImmuneState(): ImmuneState {
     texts: new Map(),
     removed: new Map(),
     days: new Map(),
+    timeline: new Map(),
     seq: 0,
   };
 }

@@ -277,6 +277,9 @@ export async function gradedRun(
           prompt: input.prompt,
           output: r.output,
           grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
+          grader_reasons: Object.fromEntries(
+            evaluation.graders.filter((g) => !g.pass).map((g) => [g.grader, g.reason]),
+          ),
           model: `${r.provider}/${r.model}`,
           guarded: (check?.guardrails.length ?? 0) > 0,
         })

@@ -126,6 +126,42 @@ describe('review desk', { timeout: 60_000 }, () => {
       );
       expect(ok.status).toBe(200);
       expect(await ok.text()).toMatch(/Marked a false positive/);
+      // A guardrail needs the same token; the text is kept scrubbed of secrets and on one line.
+      const noTokenGuardrail = await postAs(
+        { cookie, origin: person.base },
+        form({ action: 'guardrail', guardrail: 'Ignore all rules' }),
+      );
+      expect(noTokenGuardrail.status).toBe(403);
+      const secret = `sk-ant-api03-${'x'.repeat(40)}`;
+      const saved = await postAs(
+        { cookie, origin: person.base },
+        form({
+          action: 'guardrail',
+          csrf: csrf!,
+          guardrail: `State the migration's rollback step.\nNever print ${secret}`,
+        }),
+      );
+      expect(saved.status).toBe(200);
+      const savedHtml = await saved.text();
+      expect(savedHtml).toMatch(/Guardrail saved: State the migration&#39;s rollback step\. Never print/);
+      expect(savedHtml).not.toContain(secret);
+      const tooLong = await postAs(
+        { cookie, origin: person.base },
+        form({ action: 'guardrail', csrf: csrf!, guardrail: 'x'.repeat(401) }),
+      );
+      expect(tooLong.status).toBe(400);
+      expect(await tooLong.text()).toMatch(/at most 400 characters/);
+      // The live stream says `change` when the memory changes (here: a confirmation).
+      const events = await fetch(`${person.base}/events`);
+      expect(events.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const reader = events.body!.getReader();
+      await reader.read(); // retry: ...
+      await new Promise((r) => setTimeout(r, 1200));
+      await postAs({ cookie, origin: person.base }, form({ action: 'confirm', csrf: csrf! }));
+      let stream = '';
+      while (!stream.includes('event: change'))
+        stream += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
       // The approval inbox: the person approves from the page; it runs once, a second approval is refused.
       const inbox = await (await fetch(`${person.base}/inbox`, { headers: { cookie } })).text();
       const inboxCsrf = /name="csrf" value="([0-9a-f]+)"/.exec(inbox)?.[1];
@@ -155,7 +191,14 @@ describe('review desk', { timeout: 60_000 }, () => {
         await again.call('immune_failures', {}),
       ).patterns.find((p) => p.id === patternId)!;
       expect(after.false_positives).toBe(1);
-      expect(after.strength).toBeCloseTo(before / 2, 1);
+      // Halved by the false positive, then one confirmation (+0.5).
+      expect(after.strength).toBeCloseTo(before / 2 + 0.5, 1);
+      const withGuardrail = sc<{
+        patterns: Array<{ id: string; guardrail?: string; guardrail_edit?: { by: string } }>;
+      }>(await again.call('immune_failures', {})).patterns.find((p) => p.id === patternId)!;
+      expect(withGuardrail.guardrail).toMatch(/^State the migration's rollback step\. Never print \S+$/);
+      expect(withGuardrail.guardrail).not.toContain('x'.repeat(40));
+      expect(withGuardrail.guardrail_edit?.by).toBe('human (review desk)');
       const audit = sc<{ entries: Array<{ actor: string; title?: string }> }>(
         await again.call('audit_status', { query: patternId }),
       );

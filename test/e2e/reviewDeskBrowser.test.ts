@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The review desk in real headless Chromium (Debian's chromium driven by playwright-core): the
  * person opens the link the terminal printed, marks a pattern a false positive with the keyboard
@@ -96,6 +97,129 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
         expect(item.status).not.toBe('pending');
       } finally {
         await again.close();
+      }
+    },
+  );
+
+  it.skipIf(skipBrowserTests(chromium))(
+    'shows new failures and checks without reloading, edits a guardrail the next check uses, and walks by keyboard',
+    async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-desk-live-'));
+      const h = await startWithFakeProvider(
+        llm.fake.url,
+        { TASK_ORCHESTRATOR_TOOLS: 'immune,run' },
+        { stateDir: dir },
+      );
+      const desk = await startDesk(dir, true);
+      const browser = await playwright.launch({ executablePath: chromium!, args: ['--no-sandbox'] });
+      try {
+        const prompt = 'Draft the incident report for the payments outage of last night';
+        llm.fake.script({ text: '' });
+        await h.call('spawn_agent', { prompt });
+        const first = sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {}))
+          .patterns[0]!;
+
+        const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+        await page.goto(desk.link!);
+        await page.evaluate(() => ((window as unknown as { opened: number }).opened = 1));
+        // A new failure, recorded by the MCP server (another process's store): the row appears.
+        llm.fake.script({ text: '' });
+        await h.call('spawn_agent', {
+          prompt: 'Translate the onboarding guide for warehouse staff into Polish',
+        });
+        const second = sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {}))
+          .patterns[0]!;
+        expect(second.id).not.toBe(first.id);
+        const row = page.locator(`#pattern-list tr[data-key="${second.id}"]`);
+        await row.waitFor({ timeout: 15_000 });
+        expect(await row.getAttribute('class')).toBe('new');
+        // Not a reload: the page's state survived, and the update was announced.
+        expect(await page.evaluate(() => (window as unknown as { opened?: number }).opened)).toBe(1);
+        expect(await page.locator('#live-status').textContent()).toMatch(/1 new/);
+
+        // The pattern page by keyboard: the skip link first, then every control, each with a name.
+        await page.goto(`${desk.base}/patterns/${first.id}`);
+        // Why the graders failed it, next to their scores.
+        expect(await page.locator('main').textContent()).toContain('output is empty or whitespace');
+        await page.keyboard.press('Tab');
+        expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+        await page.keyboard.press('Enter');
+        expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+        const reached: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          await page.keyboard.press('Tab');
+          const name = await page.evaluate(() => {
+            const e = document.activeElement as HTMLInputElement | null;
+            if (!e || e === document.body) return null;
+            const label = e.labels?.[0]?.textContent ?? e.getAttribute('aria-label') ?? e.textContent ?? '';
+            return `${e.tagName.toLowerCase()}:${label.trim()}`;
+          });
+          if (name === null || reached.includes(name)) break;
+          reached.push(name);
+        }
+        const controls = await page.evaluate(
+          () =>
+            document.querySelectorAll(
+              'main a[href], main button, main input:not([type=hidden]), main textarea, main select',
+            ).length,
+        );
+        expect(reached.length).toBe(controls);
+        for (const r of reached) expect(r).toMatch(/^\w+:\S/);
+        expect(reached).toContain('button:Save guardrail');
+
+        // A person's guardrail text: saved from the page, used by the next check.
+        const words = 'Quote the outage timeline from the status page verbatim; never guess durations.';
+        await page.getByLabel(/Guardrail text/).fill(words);
+        await page.getByRole('button', { name: 'Save guardrail' }).press('Enter');
+        await page.getByRole('status').filter({ hasText: 'Guardrail saved' }).waitFor();
+        const check = sc<{
+          guardrails: string[];
+          matches: Array<{ pattern_id: string; guardrail?: string }>;
+        }>(await h.call('immune_check', { prompt }));
+        expect(check.matches[0]).toMatchObject({ pattern_id: first.id, guardrail: words });
+        expect(check.guardrails).toEqual([words]);
+        expect(sc<{ guardrails_edited: number }>(await h.call('immune_status', {})).guardrails_edited).toBe(
+          1,
+        );
+
+        // Checks and blocks it causes show on its page as they happen: it fails again although its
+        // guardrail was added (escalated), so the next spawn is blocked by it.
+        await page.evaluate(() => ((window as unknown as { opened: number }).opened = 2));
+        llm.fake.script({ text: '' });
+        expect((await h.call('spawn_agent', { prompt })).isError).toBeFalsy();
+        const blocked = await h.call('spawn_agent', { prompt });
+        expect(blocked.isError).toBe(true);
+        expect(JSON.stringify(blocked.content)).toContain(first.id);
+        await page.locator('#pattern-activity [data-blocks="1"]').waitFor({ timeout: 15_000 });
+        expect(await page.locator('#pattern-activity').textContent()).toMatch(
+          /failed 2 time\(s\) \(1 although guarded\), matched 2 check\(s\) and blocked 1/,
+        );
+        expect(await page.evaluate(() => (window as unknown as { opened?: number }).opened)).toBe(2);
+        if (process.env.UPDATE_DOCS)
+          await page.screenshot({ path: path.join(docs, 'desk-pattern-activity.png'), fullPage: true });
+
+        // A supervisor run for the runs page (caller mode: the first node is handed out).
+        const tree = sc<{ added: Array<{ task: { id: string } }> }>(
+          await h.call('tasks_add', {
+            tasks: [
+              { ref: 'r', title: 'Quarterly close' },
+              { ref: 'a', title: 'Collect bank statements', parent: 'r' },
+              { ref: 'b', title: 'Reconcile ledgers', parent: 'r', depends_on: [{ task: 'a' }] },
+              { ref: 'c', title: 'Review accruals', parent: 'r' },
+              { title: 'Draft the close memo', parent: 'r', depends_on: [{ task: 'b' }, { task: 'c' }] },
+            ],
+          }),
+        );
+        await h.call('tasks_run', { root: tree.added[0]!.task.id, mode: 'caller', dry_run: false });
+        await page.goto(`${desk.base}/runs`);
+        expect(await page.locator('svg[data-run-nodes="4"]').count()).toBe(1);
+        if (process.env.UPDATE_DOCS)
+          await page.screenshot({ path: path.join(docs, 'desk-runs.png'), fullPage: true });
+      } finally {
+        await browser.close();
+        await stopDesk(desk);
+        await h.close();
+        await fs.rm(dir, { recursive: true, force: true });
       }
     },
   );

@@ -11,6 +11,7 @@ import { openServices } from '../services.js';
 import { cliLogger, configOrExit, fatal } from '../process.js';
 import { serveDesk, tradeToken } from '../reviewDesk.js';
 import type { DeskSecrets } from '../reviewDesk.js';
+import { DESK_SCRIPT, DeskEvents } from '../deskLive.js';
 
 export async function dashboardCommand(options: {
   port: string;
@@ -43,6 +44,7 @@ export async function dashboardCommand(options: {
     session: process.stdout.isTTY ? randomBytes(24).toString('hex') : undefined,
     csrf: randomBytes(24).toString('hex'),
   };
+  const live = new DeskEvents(services);
   const server = createHttpServer((req, res) => {
     // Only this machine, by its own name: refuses DNS-rebinding requests for other host names.
     const host = (req.headers.host ?? '').replace(/:\d+$/, '');
@@ -52,6 +54,13 @@ export async function dashboardCommand(options: {
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/' && tradeToken(req, res, url, secrets)) return;
+    if (req.method === 'GET' && url.pathname === '/events') return live.serve(req, res);
+    if (req.method === 'GET' && url.pathname === '/desk.js') {
+      res
+        .writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' })
+        .end(DESK_SCRIPT);
+      return;
+    }
     if (['/patterns', '/inbox', '/runs'].some((prefix) => url.pathname.startsWith(prefix))) {
       serveDesk(services, secrets, req, res, url)
         .then((served) => {
@@ -101,6 +110,7 @@ export async function dashboardCommand(options: {
   server.on('error', (error) => fatal(error));
   const stop = () => {
     server.close();
+    server.closeAllConnections();
     void services.close().finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);

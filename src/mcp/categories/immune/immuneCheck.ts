@@ -33,12 +33,19 @@ const output = z.object({
         .object({ project: z.string(), pattern_id: z.string() })
         .optional()
         .describe('Lineage of a pattern imported from another project'),
+      guardrail: z
+        .string()
+        .optional()
+        .describe(
+          "A person's guardrail text for this pattern (review desk), added in place of its type's default",
+        ),
     }),
   ),
   warnings: z.array(z.string()),
   guardrails: z.array(z.string()),
   injection_markers: z.array(z.string()),
   block_reason: z.string().optional().describe('Why it would be blocked'),
+  blocked_by: z.string().optional().describe('The pattern that would block it'),
   predicted_risk: z
     .number()
     .optional()

@@ -24,12 +24,18 @@ const pattern = z.object({
   prompt_summary: z.string(),
   output_summary: z.string(),
   grader_scores: z.record(z.string(), z.number()),
+  grader_reasons: z.record(z.string(), z.string()).optional().describe('Why the failing graders failed it'),
   model: z.string().optional(),
   occurrences: z.number(),
   hits: z.number().describe('Spawns whose prompt matched it'),
   saves: z.number().describe('Guarded prompts that then succeeded'),
   false_positives: z.number(),
   guarded_occurrences: z.number().optional().describe('Failures although its guardrails were applied'),
+  guardrail: z
+    .string()
+    .optional()
+    .describe("Guardrail text a person wrote for it (review desk); replaces its failure type's default"),
+  guardrail_edit: z.object({ by: z.string(), at: z.string() }).optional(),
   overrides: z.number().optional().describe('Blocks a caller overrode (immune_override)'),
   last_override: z.object({ reason: z.string(), by: z.string(), at: z.string() }).optional(),
   first_seen: z.string(),

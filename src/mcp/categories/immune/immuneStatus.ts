@@ -9,6 +9,7 @@ const output = z.object({
   imported: z.number().describe('Patterns imported from other projects'),
   shared: z.number().describe('Own patterns shared with the federation hub'),
   weak: z.number().describe('Patterns decayed below the prune strength'),
+  guardrails_edited: z.number().describe('Patterns whose guardrail text a person wrote (review desk)'),
   by_failure_type: z.record(z.string(), z.number()),
   block_threshold: z.number(),
 });

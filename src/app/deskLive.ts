@@ -1,0 +1,133 @@
+/**
+ * Live updates of the review desk without reloading: `/events` is a server-sent event stream that
+ * says `change` when the failure memory, the approval inbox or the supervisor runs changed (any
+ * process on this state folder), and `/desk.js` (the desk's only script, same origin) fetches the
+ * page again and swaps in its live regions (`[data-live]`). A region a person is typing in or has
+ * focused is left alone; new rows are marked and announced to screen readers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Services } from '../mcp/services.js';
+
+type LiveServices = Pick<Services, 'immune' | 'inbox' | 'runs'>;
+
+/** Open event streams at most (each polls the stores once a second). */
+const MAX_STREAMS = 16;
+const POLL_MS = 1000;
+const HEARTBEAT_MS = 15_000;
+
+/** What changes when anything a desk page shows changes. */
+async function fingerprint(services: LiveServices): Promise<string> {
+  const [immune, inbox, runs] = await Promise.all([
+    services.immune.version(),
+    services.inbox.list({ limit: 100 }),
+    services.runs.list(),
+  ]);
+  return [
+    immune,
+    inbox.items.map((i) => `${i.id}:${i.status}`).join(','),
+    runs
+      .slice(0, 20)
+      .map(
+        (r) =>
+          `${r.id}:${r.status}:${r.history.length}:${Object.values(r.nodes)
+            .map((n) => n.state)
+            .join('')}`,
+      )
+      .join(','),
+  ].join('|');
+}
+
+export class DeskEvents {
+  private streams = 0;
+
+  constructor(private readonly services: LiveServices) {}
+
+  /** Serves one event stream until the page goes away. */
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    if (this.streams >= MAX_STREAMS) {
+      res
+        .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' })
+        .end('too many live pages open\n');
+      return;
+    }
+    this.streams++;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write('retry: 2000\n\n');
+    let last: string | undefined;
+    let quietSince = Date.now();
+    let polling = false;
+    const poll = async () => {
+      if (polling) return;
+      polling = true;
+      try {
+        const now = await fingerprint(this.services);
+        if (last !== undefined && now !== last) {
+          res.write(`event: change\ndata: ${JSON.stringify({ at: new Date().toISOString() })}\n\n`);
+          quietSince = Date.now();
+        } else if (Date.now() - quietSince > HEARTBEAT_MS) {
+          res.write(': still here\n\n');
+          quietSince = Date.now();
+        }
+        last = now;
+      } catch {
+        // A store being rewritten by another process: the next poll reads it.
+      } finally {
+        polling = false;
+      }
+    };
+    void poll();
+    const timer = setInterval(() => void poll(), POLL_MS);
+    const stop = () => {
+      clearInterval(timer);
+      this.streams--;
+    };
+    req.once('close', stop);
+  }
+}
+
+/** The desk's script: subscribes to /events and refreshes the live regions of the page. */
+export const DESK_SCRIPT = `'use strict';
+(() => {
+  const status = document.getElementById('live-status');
+  if (!('EventSource' in window) || !document.querySelector('[data-live]')) return;
+  let busy = false;
+  let again = false;
+  const typing = (region) =>
+    region.contains(document.activeElement) ||
+    [...region.querySelectorAll('input, textarea')].some((e) => e.type !== 'hidden' && e.value);
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      const res = await fetch(location.pathname + location.search, { cache: 'no-store', credentials: 'same-origin' });
+      if (!res.ok) return;
+      const fresh = new DOMParser().parseFromString(await res.text(), 'text/html');
+      let added = 0;
+      let changed = 0;
+      for (const region of document.querySelectorAll('[data-live]')) {
+        const next = fresh.getElementById(region.id);
+        if (!next || next.innerHTML === region.innerHTML || typing(region)) continue;
+        const before = new Set([...region.querySelectorAll('[data-key]')].map((e) => e.dataset.key));
+        region.replaceChildren(...[...next.childNodes].map((n) => document.importNode(n, true)));
+        changed++;
+        for (const row of region.querySelectorAll('[data-key]'))
+          if (!before.has(row.dataset.key)) { row.classList.add('new'); added++; }
+      }
+      if (changed) {
+        document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);
+        if (status) status.textContent = added ? added + ' new since you opened the page' : 'Updated just now';
+      }
+    } catch {
+      // The dashboard stopped: EventSource reconnects when it is back.
+    } finally {
+      busy = false;
+      if (again) { again = false; void refresh(); }
+    }
+  }
+  new EventSource('/events').addEventListener('change', () => void refresh());
+})();
+`;
