@@ -6,6 +6,8 @@
  * halved and the action run exactly once. A screenshot of each page goes to docs/ with UPDATE_DOCS.
  */
 import { promises as fs } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium as playwright } from 'playwright-core';
@@ -50,7 +52,8 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
       const link = desk.link!;
       const browser = await playwright.launch({ executablePath: chromium!, args: ['--no-sandbox'] });
       try {
-        const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+        const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+        const page = await context.newPage();
         await page.goto(link);
         expect(new URL(page.url()).pathname).toBe('/patterns');
         await page.getByLabel('Search').fill('billing');
@@ -63,6 +66,32 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
         await page.keyboard.press('Enter');
         await page.getByRole('status').waitFor();
         expect(await page.getByRole('status').textContent()).toMatch(/Marked a false positive/);
+
+        // Another page on this machine (same site, other origin) posts the desk's own form with
+        // the real CSRF token, as if it had leaked: the browser sends the session cookie, the
+        // Origin check refuses it.
+        const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+        const evil = createServer((_req, res) =>
+          res
+            .writeHead(200, { 'content-type': 'text/html' })
+            .end(
+              `<form method="post" action="${desk.base}/patterns/${pattern.id}"><input name="csrf" value="${csrf}"><button name="action" value="false_positive">go</button></form>`,
+            ),
+        );
+        await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+        try {
+          const other = await context.newPage();
+          await other.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
+          const [answer] = await Promise.all([
+            other.waitForResponse((r) => r.url().startsWith(desk.base)),
+            other.getByRole('button', { name: 'go' }).click(),
+          ]);
+          expect(answer.status()).toBe(403);
+          expect(await answer.text()).toMatch(/Origin/);
+          await other.close();
+        } finally {
+          evil.close();
+        }
 
         await page.getByRole('link', { name: 'Approval inbox' }).click();
         await page.getByRole('button', { name: `Approve ${actionId}` }).click();
