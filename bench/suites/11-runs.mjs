@@ -13,7 +13,7 @@ import { median, root, startOrchestrator } from '../lib.mjs';
 const { startFakeLlmServer } = await import(
   pathToFileURL(path.join(root, 'dist-test', 'fakes', 'fakeLlmServer.js')).href
 );
-const { isSynthesis, team, titleOf } = await import(
+const { isSynthesis, isWorkerCall, team, titleOf } = await import(
   pathToFileURL(path.join(root, 'dist-test', 'fakes', 'team.js')).href
 );
 
@@ -33,9 +33,16 @@ export default {
       synthesis: () => 'All twenty parts are done.',
     });
     // The synthesis is answered after the same delay as the workers.
+    // Worker calls in flight at once (each lasts CALL_MS): never above the concurrency.
+    let open = 0;
+    let most = 0;
     fake.respond((prompt, wire, model) => {
       const step = answer(prompt, wire, model);
-      return isSynthesis(prompt) ? { ...step, delayMs: CALL_MS } : step;
+      if (isSynthesis(prompt)) return { ...step, delayMs: CALL_MS };
+      if (!isWorkerCall(prompt)) return step;
+      most = Math.max(most, ++open);
+      setTimeout(() => open--, CALL_MS);
+      return step;
     });
     const walls = [];
     for (let round = 0; round < ROUNDS; round++) {
@@ -104,11 +111,17 @@ export default {
           metric: 'provider calls per run (20 workers + 1 synthesis, none repeated)',
           value: NODES + 1,
         },
+        {
+          metric: 'most worker calls in flight at once',
+          value: most,
+          target: `<= ${CONCURRENCY}`,
+          pass: most <= CONCURRENCY,
+        },
       ],
       notes: [
         'Judges are off (TASK_ORCHESTRATOR_JUDGE_GRADERS=off) so every node is exactly one 300 ms call; code graders, the immune check, trials, task gates and the run document writes all run.',
         'Ready nodes start longest-chain-first (critical-path list scheduling): the chain is created last, yet starts at once.',
-        'What is over the ideal is bookkeeping between one step and the next on the critical path (about 60 ms per step, 8 steps): the provider SDK round trip over the 300 ms, the immune check, the flaky-case note, the trial and usage logs, the task completion event and the run document, each written durably (fsync) before the dependent starts. Several of these now overlap (trial with trust, budget with usage, the check count with the call, claims with the run marks); the rest are ordered by what a restart must find.',
+        'What is over the ideal is the start (run document, lease, claims: about 50-70 ms to the first call), the steps between a node and its dependent on the critical path, and the end (root completion). Between two steps only two durable writes now wait: the task completion event and one run-document write that records the node done and its newly ready dependents running (claimed in parallel), after which the dependent starts at once without a pass of the scheduling loop. A passing answer\'s records (flaky-case note, trace, trial, trust, budget settlement, usage) are written meanwhile and awaited before the node ends, so nothing is lost on the way to the synthesis; a failing answer is recorded first, as its retry is checked against it.',
       ],
     };
   },

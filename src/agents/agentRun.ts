@@ -75,7 +75,7 @@ export function createAgentRunDeps(
 export async function runAgent(
   deps: AgentRunDeps,
   input: AgentRunInput,
-  ctx: { actor: string; signal?: AbortSignal },
+  ctx: { actor: string; signal?: AbortSignal; bookkeeping?: Array<Promise<void>> },
 ): Promise<AgentRunResult> {
   let schema = input.outputSchema;
   let prompt = input.prompt;
@@ -129,6 +129,7 @@ export async function runAgent(
     ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
     ...(input.fallback !== undefined ? { fallback: input.fallback } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(ctx.bookkeeping ? { bookkeeping: ctx.bookkeeping } : {}),
   });
   // Provider failures are data inside the spawn pipeline; past this point they are AppErrors.
   if (!outcome.ok) throw outcome.error;

@@ -48,6 +48,11 @@ export interface SpawnRequest {
   operation: string;
   /** Breakers are per provider/model and scope: judges use their own ("judge:openai/gpt-4o-mini"). */
   breakerScope?: string;
+  /**
+   * When given, a successful call's budget settlement and usage record are pushed here rather than
+   * awaited: the caller grades the answer meanwhile and awaits them before it reports the run.
+   */
+  bookkeeping?: Array<Promise<void>>;
 }
 
 export interface TrailEntry {
@@ -244,8 +249,9 @@ export class SpawnPipeline {
         : 0;
       // The budget settles and the usage is logged at once (two files, two fsyncs in parallel).
       const settling = this.deps.budget.settle(reservation.value.id, target.name, cost);
+      let logging: Promise<void> = Promise.resolve();
       if (result) {
-        await this.deps.usage
+        logging = this.deps.usage
           .append({
             at: isoTime(clock),
             provider: target.name,
@@ -258,9 +264,17 @@ export class SpawnPipeline {
             operation: req.operation,
             ...(result.ok ? { latency_ms: result.latency_ms } : {}),
           })
+          .then(() => undefined)
           .catch((error: unknown) => this.deps.logger.error('could not record usage', { error }));
       }
-      await settling;
+      const recorded = Promise.all([settling, logging]).then(() => undefined);
+      if (result?.ok && req.bookkeeping)
+        req.bookkeeping.push(
+          recorded.catch((error: unknown) =>
+            this.deps.logger.error('could not settle the budget', { error }),
+          ),
+        );
+      else await recorded;
       if (result?.ok) {
         trail.push({ provider: target.name, model: target.model, outcome: 'ok', attempts: calls });
         return {

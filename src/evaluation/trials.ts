@@ -109,10 +109,11 @@ export class TrialStore {
   ) {}
 
   /** Records a trial (prompt and output bounded) and returns it. */
-  async record(t: Omit<Trial, 'id' | 'created_at'>): Promise<Trial> {
+  /** @param t with `id` when the caller named the trial before recording it. */
+  async record(t: Omit<Trial, 'id' | 'created_at'> & { id?: string }): Promise<Trial> {
     const trial: Trial = {
       ...t,
-      id: newId('tri'),
+      id: t.id ?? newId('tri'),
       prompt: t.prompt.slice(0, PROMPT_CHARS),
       output: t.output.slice(0, OUTPUT_CHARS),
       created_at: isoTime(this.clock),

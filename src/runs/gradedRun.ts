@@ -4,6 +4,7 @@
  * JSON and JSON Schema when a schema is given) or the caller's graders, and records a Trial.
  * Provider failures are recorded too, as provider_error trials.
  */
+import { newId } from '../core/ids.js';
 import type { AgentRunDeps, AgentRunInput, AgentRunResult } from '../agents/agentRun.js';
 import { describeRun, runAgent } from '../agents/agentRun.js';
 import { AppError } from '../core/errors.js';
@@ -134,7 +135,15 @@ export async function gradedRun(
     /** Votes per judge criterion (self-consistency). Default 1. */
     judgeRepeats?: number | undefined;
   },
-  ctx: { actor: string; signal?: AbortSignal },
+  ctx: {
+    actor: string;
+    signal?: AbortSignal;
+    /**
+     * When given, a passing run's records (trial, trace, trust, failure memory) are pushed here
+     * rather than awaited; the caller awaits them (and reports their failure) before it reports.
+     */
+    afterwards?: Array<Promise<void>>;
+  },
 ): Promise<GradedRunResult> {
   // The schema a task carries is only known inside runAgent; graders that need one are checked
   // against the explicit schema here and skipped by grade() otherwise.
@@ -181,10 +190,12 @@ export async function gradedRun(
         }
       : input;
   let r: AgentRunResult;
+  // The call's budget settlement and usage record are written while the answer is graded.
+  const bookkeeping: Array<Promise<void>> = [];
   try {
-    r = await runAgent(deps.agents, guarded, ctx);
+    r = await runAgent(deps.agents, guarded, { ...ctx, bookkeeping });
   } catch (error) {
-    await counting;
+    await Promise.all([counting, ...bookkeeping]);
     // Refused before any provider was called (open breaker, budget, no provider): there is no
     // output to grade, and failing fast must stay fast.
     if (!(error instanceof AppError) || !providerWasCalled(error)) throw error;
@@ -235,83 +246,94 @@ export async function gradedRun(
     repeats: input.judgeRepeats,
     judged: { provider: r.provider, model: r.model },
   });
-  // Outcomes of this prompt on this model: a flaky one is marked and teaches nothing yet.
-  const standing = await deps.cases
-    ?.note(input.prompt, `${r.provider}/${r.model}`, evaluation.pass)
-    .catch(() => undefined);
-  const breakerState = deps.breakers.stateOf(`${r.provider}/${r.model}`);
-  // What the trace and the trial both record about this run.
-  const runFields = {
-    operation: input.operation,
-    prompt: input.prompt,
-    output: r.output,
-    provider: r.provider,
-    model: r.model,
-    usage: r.usage,
-    cost_usd: r.cost_usd,
-    latency_ms: r.latency_ms,
-  };
-  const traceId = await deps.tracer.trace({ ...runFields, actor: ctx.actor, evaluation });
-  // The trial and the model's trust are written at once (different files).
-  const [trial] = await Promise.all([
-    deps.trials.record({
-      ...(traceId ? { trace_id: traceId } : {}),
-      ...runFields,
-      ...(breakerState ? { breaker_state: breakerState } : {}),
-      ...gradedFields(evaluation, standing),
-      ...(r.task ? { task_id: r.task.id } : {}),
-    }),
-    // An interviewed model's trust follows its graded outputs (it is demoted when they keep failing).
-    deps.agents.workers?.noteOutcome(r.provider, r.model, evaluation.pass).catch(() => undefined),
-  ]);
-  deps.predictor?.noteTrial();
-  let learned: { pattern_id: string; merged: boolean } | undefined;
-  if (deps.immune) {
-    // Learned: a failure with a certain verdict (uncertain judges name no failure type), of a
-    // prompt that is not flaky (it never passed here, or it now fails consistently).
-    if (!evaluation.pass && evaluation.failure_type && (standing?.learnable ?? true)) {
-      learned = await deps.immune
-        .recordFailure({
-          operation: input.operation,
-          failure_type: evaluation.failure_type,
-          prompt: input.prompt,
-          output: r.output,
-          grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
-          grader_reasons: Object.fromEntries(
-            evaluation.graders.filter((g) => !g.pass).map((g) => [g.grader, g.reason]),
-          ),
-          model: `${r.provider}/${r.model}`,
-          guarded: (check?.guardrails.length ?? 0) > 0,
-        })
-        .catch(() => undefined);
-    } else if (evaluation.pass && check && check.guardrails.length > 0) {
-      await deps.immune.recordSave(check.matches.map((m) => m.pattern_id)).catch(() => undefined);
-    }
-  }
-  if (alerts)
-    alerts.background(() =>
-      alerts.onTrial({
-        operation: input.operation,
-        model: `${r.provider}/${r.model}`,
-        pass: evaluation.pass,
-        failure_type: evaluation.failure_type,
-        trial_id: trial.id,
-        ...(learned && !learned.merged && evaluation.failure_type
-          ? {
-              new_pattern: {
-                id: learned.pattern_id,
-                failure_type: evaluation.failure_type,
-                prompt: input.prompt,
-              },
-            }
-          : {}),
+  // What is recorded about the outcome: the flaky-case note, the trace, the trial with the
+  // model's trust, what the failure memory learns, the alerts.
+  const trialId = newId('tri');
+  const recordOutcome = async (): Promise<void> => {
+    // Outcomes of this prompt on this model: a flaky one is marked and teaches nothing yet.
+    const standing = await deps.cases
+      ?.note(input.prompt, `${r.provider}/${r.model}`, evaluation.pass)
+      .catch(() => undefined);
+    const breakerState = deps.breakers.stateOf(`${r.provider}/${r.model}`);
+    // What the trace and the trial both record about this run.
+    const runFields = {
+      operation: input.operation,
+      prompt: input.prompt,
+      output: r.output,
+      provider: r.provider,
+      model: r.model,
+      usage: r.usage,
+      cost_usd: r.cost_usd,
+      latency_ms: r.latency_ms,
+    };
+    const traceId = await deps.tracer.trace({ ...runFields, actor: ctx.actor, evaluation });
+    // The trial and the model's trust are written at once (different files).
+    await Promise.all([
+      deps.trials.record({
+        id: trialId,
+        ...(traceId ? { trace_id: traceId } : {}),
+        ...runFields,
+        ...(breakerState ? { breaker_state: breakerState } : {}),
+        ...gradedFields(evaluation, standing),
+        ...(r.task ? { task_id: r.task.id } : {}),
       }),
-    );
+      // An interviewed model's trust follows its graded outputs (it is demoted when they keep failing).
+      deps.agents.workers?.noteOutcome(r.provider, r.model, evaluation.pass).catch(() => undefined),
+      ...bookkeeping,
+    ]);
+    deps.predictor?.noteTrial();
+    let learned: { pattern_id: string; merged: boolean } | undefined;
+    if (deps.immune) {
+      // Learned: a failure with a certain verdict (uncertain judges name no failure type), of a
+      // prompt that is not flaky (it never passed here, or it now fails consistently).
+      if (!evaluation.pass && evaluation.failure_type && (standing?.learnable ?? true)) {
+        learned = await deps.immune
+          .recordFailure({
+            operation: input.operation,
+            failure_type: evaluation.failure_type,
+            prompt: input.prompt,
+            output: r.output,
+            grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
+            grader_reasons: Object.fromEntries(
+              evaluation.graders.filter((g) => !g.pass).map((g) => [g.grader, g.reason]),
+            ),
+            model: `${r.provider}/${r.model}`,
+            guarded: (check?.guardrails.length ?? 0) > 0,
+          })
+          .catch(() => undefined);
+      } else if (evaluation.pass && check && check.guardrails.length > 0) {
+        await deps.immune.recordSave(check.matches.map((m) => m.pattern_id)).catch(() => undefined);
+      }
+    }
+    if (alerts)
+      alerts.background(() =>
+        alerts.onTrial({
+          operation: input.operation,
+          model: `${r.provider}/${r.model}`,
+          pass: evaluation.pass,
+          failure_type: evaluation.failure_type,
+          trial_id: trialId,
+          ...(learned && !learned.merged && evaluation.failure_type
+            ? {
+                new_pattern: {
+                  id: learned.pattern_id,
+                  failure_type: evaluation.failure_type,
+                  prompt: input.prompt,
+                },
+              }
+            : {}),
+        }),
+      );
+  };
+  // A caller that goes on at once with a passing answer (a supervisor run) has the records written
+  // meanwhile and awaits them itself; a failure is recorded first (its retry is checked against it).
+  if (ctx.afterwards && evaluation.pass) ctx.afterwards.push(recordOutcome());
+  else await recordOutcome();
   const immune =
     check && check.matches.length > 0
       ? { immune: { risk: check.risk, guardrails: check.guardrails, matched_patterns: check.matches.length } }
       : {};
-  return { ...r, evaluation, trial_id: trial.id, ...immune };
+  return { ...r, evaluation, trial_id: trialId, ...immune };
 }
 
 /** The run's text with its evaluation line. */

@@ -134,6 +134,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The concurrency of a run driven here: slots are taken synchronously before the claims are
+ * written (so the loop and finishing nodes never start more than the concurrency between them),
+ * then each is used to launch a node or given back.
+ */
+interface Slots {
+  /** Takes up to `n` free slots; `own`: the caller's node is finishing and counts its slot as free. */
+  take(n: number, own?: boolean): number;
+  give(k: number): void;
+  /** Starts a node in a taken slot. */
+  launch(task: string): void;
+}
+
 export class Supervisor {
   readonly events = new EventEmitter();
   /** Runs this process drives: `ended` when the loop stops, `done` once its lease is let go too. */
@@ -141,6 +154,12 @@ export class Supervisor {
     string,
     { controller: AbortController; done: Promise<void>; ended: Promise<void> }
   >();
+  /**
+   * The loops this process drives: how many more nodes each may start, and how to start one. A
+   * finishing node uses it to start the dependents it made ready in the same write that records it
+   * done (one durable write between a step and the next on the critical path, not two).
+   */
+  private readonly launchers = new Map<string, Slots>();
   private readonly reserved = new Map<string, number>();
   private readonly budgetStop = new Set<string>();
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -456,31 +475,78 @@ export class Supervisor {
 
   private async loop(id: string, signal: AbortSignal): Promise<void> {
     const inflight = new Map<string, Promise<void>>();
-    const pollMs = this.deps.pollMs ?? 500;
-    const external = this.active.get(id)?.controller;
     // Woken whenever a node ends, also one that ends while this loop is busy claiming others.
     let wake: () => void = () => undefined;
+    let concurrency = 1;
+    let reserved = 0;
+    const launch = (task: string) => {
+      reserved--;
+      const p = this.execNode(id, task, signal)
+        .catch((error: unknown) => this.deps.logger.error('run node failed', { run: id, task, error }))
+        .finally(() => {
+          inflight.delete(task);
+          wake();
+        });
+      inflight.set(task, p);
+    };
+    const slots: Slots = {
+      take: (n, own = false) => {
+        const k = Math.max(0, Math.min(n, concurrency - inflight.size - reserved + (own ? 1 : 0)));
+        reserved += k;
+        return k;
+      },
+      give: (k) => {
+        reserved -= k;
+      },
+      launch,
+    };
+    this.launchers.set(id, slots);
+    try {
+      await this.driveLoop(
+        id,
+        signal,
+        inflight,
+        slots,
+        () => new Promise<void>((resolve) => (wake = resolve)),
+        (c) => (concurrency = c),
+      );
+    } finally {
+      this.launchers.delete(id);
+    }
+    await Promise.allSettled([...inflight.values()]);
+  }
+
+  /** Claims ready nodes up to the concurrency until the run finishes, waits for a person or stops. */
+  private async driveLoop(
+    id: string,
+    signal: AbortSignal,
+    inflight: ReadonlyMap<string, Promise<void>>,
+    slots: Slots,
+    nextWake: () => Promise<void>,
+    setConcurrency: (c: number) => void,
+  ): Promise<void> {
+    const pollMs = this.deps.pollMs ?? 500;
+    const external = this.active.get(id)?.controller;
     while (!signal.aborted) {
-      const woken = new Promise<void>((resolve) => (wake = resolve));
+      const woken = nextWake();
       const run = await this.deps.runs.read((d) => d.runs[id]);
+      if (run) setConcurrency(run.options.concurrency);
       if (!run || run.status === 'cancelled' || run.lease?.owner !== this.owner) {
         external?.abort();
         this.active.get(id)?.controller.abort();
         break;
       }
       await this.applyDecisions(id);
-      const capacity = run.options.concurrency - inflight.size;
-      if (capacity > 0 && !this.budgetStop.has(id)) {
-        const claimed = await this.claimReady(id, capacity, new Set(inflight.keys()));
-        for (const task of claimed) {
-          const p = this.execNode(id, task, signal)
-            .catch((error: unknown) => this.deps.logger.error('run node failed', { run: id, task, error }))
-            .finally(() => {
-              inflight.delete(task);
-              wake();
-            });
-          inflight.set(task, p);
-        }
+      const capacity = this.budgetStop.has(id) ? 0 : slots.take(run.options.concurrency);
+      if (capacity > 0) {
+        const claimed = await this.claimReady(id, capacity, new Set(inflight.keys())).catch(
+          (error: unknown) => {
+            slots.give(capacity);
+            throw error;
+          },
+        );
+        slots.give(capacity - claimed.length);
+        for (const task of claimed) slots.launch(task);
       }
       if (inflight.size === 0) {
         const next = await this.settle(id, signal);
@@ -490,7 +556,6 @@ export class Supervisor {
       }
       await Promise.race([woken, sleep(1000, signal)]);
     }
-    await Promise.allSettled([...inflight.values()]);
   }
 
   private note(run: Run, text: string): void {
@@ -545,6 +610,7 @@ export class Supervisor {
         }
       }
     };
+    if (candidates.length === 0) return [];
     const [outcomes] = await Promise.all([
       Promise.all(candidates.map((task) => this.deps.claims.claim(task, this.runHolder(id), `run ${id}`))),
       this.update(id, (r) => mark(r, candidates, true)),
@@ -556,7 +622,33 @@ export class Supervisor {
 
   // ---------------------------------------------------------------- one node
 
+  /** Runs one node; the records of its graded call are written meanwhile and awaited at its end. */
   private async execNode(id: string, taskId: string, signal: AbortSignal): Promise<void> {
+    const afterwards: Array<Promise<void>> = [];
+    try {
+      await this.runNode(id, taskId, signal, afterwards);
+    } finally {
+      await this.recorded(id, taskId, afterwards);
+    }
+  }
+
+  /** Awaits the records of graded calls written in the background; a failure is logged. */
+  private async recorded(id: string, taskId: string, afterwards: Array<Promise<void>>): Promise<void> {
+    for (const r of await Promise.allSettled(afterwards))
+      if (r.status === 'rejected')
+        this.deps.logger.error('run: could not record a graded call', {
+          run: id,
+          task: taskId,
+          error: r.reason,
+        });
+  }
+
+  private async runNode(
+    id: string,
+    taskId: string,
+    signal: AbortSignal,
+    afterwards: Array<Promise<void>>,
+  ): Promise<void> {
     const run = await this.get(id);
     const node = run.nodes[taskId]!;
     const { task, blockers } = await this.deps.tasks.get(taskId);
@@ -689,7 +781,7 @@ export class Supervisor {
               fallback: false,
               operation: 'tasks_run',
             },
-            { actor, signal },
+            { actor, signal, afterwards },
           );
           output = r.output;
           value = r.json?.value;
@@ -1002,17 +1094,74 @@ export class Supervisor {
     worker?: string,
     attempt?: Attempt,
   ): Promise<Run> {
-    const run = await this.update(id, (r) => {
-      if (attempt) this.applyAttempt(r, taskId, attempt);
-      const n = r.nodes[taskId]!;
-      n.state = 'done';
-      n.output = trimResult(result, RESULT_CHARS);
-      n.pending = undefined;
-      n.claim = undefined;
-      n.finished_at = this.now();
-      this.note(r, `${taskId} done${worker ? ` by ${worker}` : ''}`);
-      return structuredClone(r);
+    // The dependents this node makes ready start at once when the loop has room: claimed while
+    // the same run write records this node done and them running (this node's slot frees now).
+    const launcher = this.launchers.get(id);
+    const wanted =
+      launcher && !this.budgetStop.has(id)
+        ? await this.deps.runs.read((d) => {
+            const r = structuredClone(d.runs[id]!);
+            r.nodes[taskId]!.state = 'done';
+            return readyNodes(r)
+              .filter((n) => n.depends_on.some((dep) => dep.task === taskId))
+              .map((n) => n.task);
+          })
+        : [];
+    const room = launcher && wanted.length > 0 ? launcher.take(wanted.length, true) : 0;
+    const next = wanted.slice(0, room);
+    const now = this.deps.clock.now();
+    const holder = this.runHolder(id);
+    let started: string[] = [];
+    const [outcomes, run] = await Promise.all([
+      Promise.all(next.map((task) => this.deps.claims.claim(task, holder, `run ${id}`))),
+      this.update(id, (r) => {
+        if (attempt) this.applyAttempt(r, taskId, attempt);
+        const n = r.nodes[taskId]!;
+        n.state = 'done';
+        n.output = trimResult(result, RESULT_CHARS);
+        n.pending = undefined;
+        n.claim = undefined;
+        n.finished_at = this.now();
+        this.note(r, `${taskId} done${worker ? ` by ${worker}` : ''}`);
+        // Still ready under the lock (nothing else started them meanwhile).
+        const ready = new Set(readyNodes(r).map((x) => x.task));
+        started = next.filter((task) => ready.has(task));
+        for (const task of started) {
+          const x = r.nodes[task]!;
+          x.state = 'running';
+          x.claim = { holder, expires_at: now + LEASE_MS };
+          x.started_at ??= this.now();
+        }
+        return structuredClone(r);
+      }),
+    ]).catch((error: unknown) => {
+      // Nothing was started: the slots go back.
+      launcher?.give(room);
+      throw error;
     });
+    const refused = started.filter((task) => !outcomes[next.indexOf(task)]!.ok);
+    if (refused.length > 0)
+      // Someone else holds it (a session's tasks_start): back to waiting, as claimReady does.
+      await this.update(id, (r) => {
+        for (const task of refused) {
+          r.nodes[task]!.state = 'waiting';
+          r.nodes[task]!.claim = undefined;
+        }
+      });
+    for (const task of next)
+      if (!started.includes(task) && outcomes[next.indexOf(task)]!.ok)
+        void this.deps.claims.release(task, holder).catch(() => undefined);
+    const launching = started.filter((task) => !refused.includes(task));
+    launcher?.give(room - launching.length);
+    if (launcher && this.launchers.get(id) === launcher) for (const task of launching) launcher.launch(task);
+    else if (launching.length > 0)
+      // The loop stopped meanwhile (cancelled, lease lost): leave them for whoever drives next.
+      await this.update(id, (r) => {
+        for (const task of launching) {
+          r.nodes[task]!.state = 'waiting';
+          r.nodes[task]!.claim = undefined;
+        }
+      }).then(() => Promise.all(launching.map((task) => this.deps.claims.release(task, holder))));
     void this.deps.claims
       .release(taskId)
       .catch((error: unknown) => this.deps.logger.warn('claim release failed', { task: taskId, error }));
@@ -1139,10 +1288,15 @@ export class Supervisor {
   /** Nothing runs here: finish (synthesis), wait for a human or another process, or stop on the budget. */
   private async settle(id: string, signal: AbortSignal): Promise<'finished' | 'wait' | 'continue'> {
     const now = this.deps.clock.now();
-    const run = await this.update(id, (r) => {
-      for (const n of skipUnreachable(r)) this.note(r, `${n.task} skipped: ${n.reason}`);
-      return structuredClone(r);
-    });
+    // Written only when a node becomes unreachable (a write on the way to the synthesis costs).
+    const seen = await this.get(id);
+    const run =
+      skipUnreachable(structuredClone(seen)).length > 0
+        ? await this.update(id, (r) => {
+            for (const n of skipUnreachable(r)) this.note(r, `${n.task} skipped: ${n.reason}`);
+            return structuredClone(r);
+          })
+        : seen;
     const nodes = run.order.map((t) => run.nodes[t]!);
     if (nodes.some((n) => n.state === 'running' && n.claim && leaseLive(n.claim, now))) return 'wait';
     if (readyNodes(run).length > 0 || nodes.some((n) => n.state === 'running')) {
@@ -1186,6 +1340,16 @@ export class Supervisor {
     let output = '';
     let trial: string | undefined;
     let cost = 0;
+    // The root is marked active while the leader writes; the synthesis's records are written
+    // while the root completes.
+    const starting =
+      root.status === 'ready'
+        ? this.deps.tasks.transition(root.id, 'active', `run ${id}`, actor).then(
+            () => undefined,
+            () => undefined,
+          )
+        : Promise.resolve();
+    const afterwards: Array<Promise<void>> = [];
     try {
       const r = await gradedRun(
         this.deps.graded,
@@ -1197,7 +1361,7 @@ export class Supervisor {
           maxTokens: run.options.max_tokens,
           operation: 'run_synthesis',
         },
-        { actor, signal },
+        { actor, signal, afterwards },
       );
       output = r.output;
       trial = r.trial_id;
@@ -1210,8 +1374,8 @@ export class Supervisor {
             .map((g) => g.reason)
             .join('; ')}`,
         );
-      if (root.status === 'ready')
-        await this.deps.tasks.transition(root.id, 'active', `run ${id}`, actor).catch(() => undefined);
+      await starting;
+      const recorded = this.recorded(id, run.root, afterwards);
       await this.deps.tasks.complete(
         root.id,
         {
@@ -1223,6 +1387,7 @@ export class Supervisor {
         actor,
         signal,
       );
+      await recorded;
       const after = await this.update(id, (r2) => {
         r2.synthesis = {
           state: 'done',
@@ -1238,6 +1403,7 @@ export class Supervisor {
       });
       this.emit(after, 'completed');
     } catch (error) {
+      await Promise.all([starting, this.recorded(id, run.root, afterwards)]);
       if (signal.aborted) return;
       const reason =
         error instanceof AppError && error.code === 'GATE_FAILED'

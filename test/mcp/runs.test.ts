@@ -584,6 +584,38 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     expect(status.history.some((e) => /budget: t_\w+ not started/.test(e.text))).toBe(true);
   });
 
+  it('starts the dependents a finished node makes ready, never above the concurrency', async () => {
+    const h = await server();
+    let open = 0;
+    let most = 0;
+    const arrived: string[] = [];
+    llm.fake.respond(
+      team({
+        worker: (prompt) => {
+          const title = titleOf(prompt) ?? '';
+          arrived.push(title);
+          most = Math.max(most, ++open);
+          setTimeout(() => open--, 100);
+          return { text: `Done: ${title}`, delayMs: 100 };
+        },
+      }),
+    );
+    await onboard(h, ['gpt-4o-mini']);
+    // a -> b (data), c, and three more nodes that need a: four dependents ready at once when a
+    // is done, at concurrency 2.
+    const ids = await tree(
+      h,
+      [1, 2, 3].map((i) => ({ title: `Needs a ${i}`, depends_on: [{ task: 'a' }] })),
+    );
+    const run = await finished(h, (await startRun(h, ids, { concurrency: 2 })).run_id);
+    expect(run.nodes.every((n) => n.state === 'done')).toBe(true);
+    expect(most).toBe(2);
+    expect(arrived).toHaveLength(6);
+    // a among the first two (the longest chain starts first), and every node once.
+    expect(arrived.slice(0, 2)).toContain('Collect the changes');
+    expect(new Set(arrived).size).toBe(6);
+  });
+
   it('cancels a run: nothing starts afterwards and finished nodes keep their results', async () => {
     const h = await server();
     llm.fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 400 }) }));
