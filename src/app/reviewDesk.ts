@@ -110,6 +110,9 @@ function summary(p: FailurePattern): string {
   return `<tr data-key="${escapeHtml(p.id)}"><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
 }
 
+/** Rows of the pattern list (the newest; the filters narrow a larger memory). */
+const LIST_ROWS = 200;
+
 async function listPage(services: DeskServices, url: URL): Promise<string> {
   const q = (name: string) => url.searchParams.get(name)?.trim() || undefined;
   const f = {
@@ -168,9 +171,9 @@ ${select(
 <label>To <input type="date" name="to" value="${escapeHtml(f.to ?? '')}"></label>
 <label>Search <input type="search" name="q" value="${escapeHtml(url.searchParams.get('q') ?? '')}"></label>
 <button type="submit">Filter</button></form>
-<div id="pattern-list" data-live><p>${shown.length} of ${all.length} pattern(s)</p>
+<div id="pattern-list" data-live><p>${shown.length} of ${all.length} pattern(s)${shown.length > LIST_ROWS ? `; the newest ${LIST_ROWS} shown: narrow them with the filters or the search` : ''}</p>
 <table><caption class="sr">Failure patterns, newest first</caption><thead><tr><th scope="col">id</th><th scope="col">source</th><th scope="col">failure type</th><th scope="col">operation</th><th scope="col">model</th><th scope="col">occurrences</th><th scope="col">strength</th><th scope="col">last seen</th><th scope="col">prompt</th></tr></thead>
-<tbody>${shown.map(summary).join('') || '<tr><td colspan="9">none</td></tr>'}</tbody></table></div>`,
+<tbody>${shown.slice(0, LIST_ROWS).map(summary).join('') || '<tr><td colspan="9">none</td></tr>'}</tbody></table></div>`,
     '/patterns',
   );
 }
