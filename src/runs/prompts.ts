@@ -10,6 +10,17 @@ import type { Run, RunNode } from './runModel.js';
 
 /** Most characters of a dependency's result in a dependent's prompt. */
 export const DEPENDENCY_CHARS = 2_000;
+/** Longest summary of a long result the leader may write for a dependent. */
+export const DIGEST_CHARS = 2_500;
+
+/** What the leader is asked to summarise a long result for the tasks that build on it. */
+export function digestPrompt(dep: RunNode, dependents: string[]): string {
+  return [
+    `Summarise the result of task ${dep.task} ("${dep.title.slice(0, 120)}") for the tasks that build on it (${dependents.map((t) => `"${t.slice(0, 80)}"`).join(', ')}).`,
+    `Keep every fact, number, name, decision and interface they may need; leave out the rest. At most ${DEPENDENCY_CHARS} characters, plain text.`,
+    quoteUntrusted(dep.output ?? '', { label: `result of ${dep.task}`, maxChars: 24_000 }),
+  ].join('\n\n');
+}
 /** Most characters of each child's result in the synthesis prompt. */
 export const SYNTHESIS_CHARS = 3_000;
 
@@ -51,6 +62,16 @@ export function workerPrompt(run: Run, node: RunNode, task: Task): string {
     if (d.kind !== 'data') continue;
     const dep = run.nodes[d.task];
     if (!dep?.output) continue;
+    if (dep.digest) {
+      parts.push(
+        `The leader's summary of the result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on (the result itself is ${dep.output.length} characters):`,
+        quoteUntrusted(dep.digest.text, {
+          label: `summary of ${dep.task}`,
+          maxChars: DIGEST_CHARS + 200,
+        }),
+      );
+      continue;
+    }
     parts.push(
       `Result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on:`,
       quoteUntrusted(trimResult(dep.output, DEPENDENCY_CHARS), {

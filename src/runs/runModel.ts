@@ -67,6 +67,11 @@ export interface RunNode {
   pending?: { output: string; value?: unknown; worker: string; attempt: number } | undefined;
   /** The accepted result (bounded), passed to dependents on data dependencies. */
   output?: string | undefined;
+  /**
+   * The leader's summary of a result longer than a dependent's bound: what a data dependent gets
+   * instead of a head-and-tail cut (made once, when the first dependent starts).
+   */
+  digest?: { text: string; by: string; cost_usd: number } | undefined;
   claim?: { holder: string; expires_at: number } | undefined;
   started_at?: string | undefined;
   finished_at?: string | undefined;

@@ -45,6 +45,9 @@ import {
   reviewPrompt,
   synthesisPrompt,
   taskText,
+  DEPENDENCY_CHARS,
+  DIGEST_CHARS,
+  digestPrompt,
   WORKER_SYSTEM,
   workerPrompt,
 } from './prompts.js';
@@ -161,6 +164,8 @@ export class Supervisor {
    */
   private readonly launchers = new Map<string, Slots>();
   private readonly reserved = new Map<string, number>();
+  /** Summaries being written, by run/task: dependents starting together share one leader call. */
+  private readonly digests = new Map<string, Promise<boolean>>();
   private readonly budgetStop = new Set<string>();
   private leaseTimer: NodeJS.Timeout | undefined;
 
@@ -719,7 +724,7 @@ export class Supervisor {
         );
         return;
       }
-      const prompt = workerPrompt(run, node, task);
+      const prompt = workerPrompt(await this.digestInputs(run, node, signal), node, task);
       const n = node.attempts.length + 1;
       const cacheKey = this.cacheKey(run, node, task, worker.id);
       const cached = cacheKey ? await this.deps.cache.read((d) => d.entries[cacheKey]?.output) : undefined;
@@ -948,6 +953,80 @@ export class Supervisor {
         reasons: [`the review failed: ${error instanceof Error ? error.message : String(error)}`],
         cost_usd: 0,
       };
+    }
+  }
+
+  /**
+   * The leader's summaries of this node's long data inputs (made once per input and shared by
+   * its dependents; a failure or no leader leaves the head-and-tail cut).
+   */
+  private async digestInputs(run: Run, node: RunNode, signal: AbortSignal): Promise<Run> {
+    const long = node.depends_on
+      .filter((d) => d.kind === 'data')
+      .map((d) => run.nodes[d.task])
+      .filter((dep): dep is RunNode => !!dep?.output && dep.output.length > DEPENDENCY_CHARS && !dep.digest);
+    const leader = this.leaderOf(run);
+    if (long.length === 0 || !leader?.provider) return run;
+    const made = await Promise.all(
+      long.map((dep) => {
+        const key = `${run.id}/${dep.task}`;
+        let pending = this.digests.get(key);
+        if (!pending) {
+          pending = this.digest(run, dep, leader, signal).finally(() => this.digests.delete(key));
+          this.digests.set(key, pending);
+        }
+        return pending;
+      }),
+    );
+    return made.some(Boolean) ? this.get(run.id) : run;
+  }
+
+  private async digest(
+    run: Run,
+    dep: RunNode,
+    leader: { provider?: ProviderName; model?: string },
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const dependents = run.order
+      .map((t) => run.nodes[t]!)
+      .filter((n) => n.depends_on.some((d) => d.task === dep.task && d.kind === 'data'))
+      .map((n) => n.title);
+    try {
+      const r = await gradedRun(
+        this.deps.graded,
+        {
+          prompt: digestPrompt(dep, dependents),
+          ...(leader.provider ? { provider: leader.provider } : {}),
+          ...(leader.model ? { model: leader.model } : {}),
+          system: 'You are the leader of a team of AI workers, passing results from one to the next.',
+          temperature: 0,
+          maxTokens: 900,
+          operation: 'run_digest',
+          graders: defaultGraders(false, 'off'),
+        },
+        { actor: `run ${run.id} leader`, signal },
+      );
+      const text = r.output.trim();
+      const cost = r.cost_usd + (r.evaluation.judge_cost_usd ?? 0);
+      await this.update(run.id, (x) => {
+        x.spent_usd = Number((x.spent_usd + cost).toFixed(6));
+        const n = x.nodes[dep.task]!;
+        if (r.evaluation.pass && text && !n.digest) {
+          n.digest = { text: text.slice(0, DIGEST_CHARS), by: `${r.provider}/${r.model}`, cost_usd: cost };
+          this.note(
+            x,
+            `${dep.task}: its ${dep.output?.length ?? 0}-character result summarised for its dependents by ${r.provider}/${r.model}`,
+          );
+        }
+      });
+      return r.evaluation.pass && text.length > 0;
+    } catch (error) {
+      this.deps.logger.warn('run: the leader could not summarise a result; its dependents get it cut', {
+        run: run.id,
+        task: dep.task,
+        error,
+      });
+      return false;
     }
   }
 

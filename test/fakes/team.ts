@@ -32,6 +32,7 @@ export function interviewAnswer(prompt: string, limited = false): string | undef
 export const isWorkerCall = (prompt: string) => /^Task t_[0-9a-z]+ of the run /.test(prompt);
 export const isReview = (prompt: string) => prompt.startsWith("Review a worker's answer");
 export const isSynthesis = (prompt: string) => prompt.startsWith('Synthesise the results');
+export const isDigest = (prompt: string) => /^Summarise the result of task t_/.test(prompt);
 export const isPlan = (prompt: string) =>
   prompt.startsWith('Decompose the goal') || prompt.startsWith('Split the task');
 
@@ -52,6 +53,8 @@ export interface TeamScript {
   worker?: (prompt: string, model: string) => Step;
   review?: (prompt: string) => string;
   synthesis?: (prompt: string) => string;
+  /** The leader's summary of a long result for its dependents. */
+  digest?: (prompt: string) => string;
 }
 
 export function team(script: TeamScript): (prompt: string, wire: Wire, model: string) => Step {
@@ -61,6 +64,7 @@ export function team(script: TeamScript): (prompt: string, wire: Wire, model: st
     if (isPlan(prompt)) return { text: script.plan?.(prompt) ?? '{"tasks": []}' };
     if (isReview(prompt))
       return { text: script.review?.(prompt) ?? '{"approve": true, "reasons": ["meets the criteria"]}' };
+    if (isDigest(prompt)) return { text: script.digest?.(prompt) ?? 'Summary: the result, in short.' };
     if (isSynthesis(prompt))
       return { text: script.synthesis?.(prompt) ?? 'Synthesis: every part is done and fits together.' };
     if (isWorkerCall(prompt))

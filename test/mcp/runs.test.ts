@@ -11,7 +11,7 @@ import { approveAndRun } from '../../src/safety/inbox.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startHarness, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
-import { isPlan, isReview, isSynthesis, isWorkerCall, taskOf, team, titleOf } from '../fakes/team.js';
+import { isDigest, isPlan, isReview, isSynthesis, isWorkerCall, taskOf, team, titleOf } from '../fakes/team.js';
 
 const llm = useFakeLlm();
 const open: Harness[] = [];
@@ -582,6 +582,44 @@ describe('tasks_run', { timeout: 60_000 }, () => {
       await h.call('tasks_run_status', { run_id: run.run_id, history: 50 }),
     ).run;
     expect(status.history.some((e) => /budget: t_\w+ not started/.test(e.text))).toBe(true);
+  });
+
+  it('passes a long result to its dependent as the leader summary, made once', async () => {
+    const h = await server();
+    const filler = (n: number) => 'Routine detail about the sync engine. '.repeat(n);
+    llm.fake.respond(
+      team({
+        worker: (prompt) => ({
+          text:
+            titleOf(prompt) === 'Collect the changes'
+              ? `${filler(60)}KEY FACT: the sync API moved to /v2/sync.${filler(60)}`
+              : `Done: ${titleOf(prompt)}`,
+        }),
+        digest: (prompt) =>
+          prompt.includes('KEY FACT: the sync API moved to /v2/sync')
+            ? 'Summary: the sync API moved to /v2/sync; nothing else changed.'
+            : 'Summary: nothing.',
+      }),
+    );
+    await onboard(h, ['gpt-4o-mini']);
+    // Two nodes build on a's result: one summary serves both.
+    const ids = await tree(h, [{ title: 'Tell the mobile team', depends_on: [{ task: 'a', kind: 'data' }] }]);
+    const run = await finished(h, (await startRun(h, ids, { concurrency: 3 })).run_id);
+    const digests = llm.fake.requests.filter((r) => isDigest(r.prompt));
+    expect(digests).toHaveLength(1);
+    // The whole result went to the leader (quoted), the summary to the dependents.
+    expect(digests[0]!.prompt).toMatch(/<<<result of t_[0-9a-z]+ [0-9a-f]{12}>>>/);
+    for (const title of ['Write the notes', 'Tell the mobile team']) {
+      const asked = llm.fake.requests.filter((r) => taskOf(r.prompt) === ids[title]).at(-1)!;
+      expect(asked.prompt).toMatch(
+        /<<<summary of t_[0-9a-z]+ [0-9a-f]{12}>>>[^\n]*\nSummary: the sync API moved to \/v2\/sync/,
+      );
+      expect(asked.prompt).not.toMatch(/characters left out/);
+    }
+    const history = sc<{ run: { history: Array<{ text: string }> } }>(
+      await h.call('tasks_run_status', { run_id: run.run_id, history: 50 }),
+    ).run.history;
+    expect(history.some((e) => /result summarised for its dependents/.test(e.text))).toBe(true);
   });
 
   it('starts the dependents a finished node makes ready, never above the concurrency', async () => {
