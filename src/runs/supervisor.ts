@@ -589,6 +589,21 @@ export class Supervisor {
     this.events.emit('progress', event);
   }
 
+  /** Marks nodes running under this process's claim, or back to waiting. */
+  private markClaimed(r: Run, tasks: readonly string[], running: boolean, now: number): void {
+    for (const task of tasks) {
+      const n = r.nodes[task]!;
+      if (running) {
+        n.state = 'running';
+        n.claim = { holder: this.runHolder(r.id), expires_at: now + LEASE_MS };
+        n.started_at ??= this.now();
+      } else {
+        n.state = 'waiting';
+        n.claim = undefined;
+      }
+    }
+  }
+
   /** Claims up to `capacity` ready nodes for this process (each exactly once across processes). */
   private async claimReady(id: string, capacity: number, mine: ReadonlySet<string>): Promise<string[]> {
     const now = this.deps.clock.now();
@@ -602,19 +617,8 @@ export class Supervisor {
     });
     // Claimed in the claims document (one write for all) while the run records them as running;
     // a node someone else holds (a session's tasks_start) goes back to waiting.
-    const mark = (r: Run, tasks: readonly string[], running: boolean) => {
-      for (const task of tasks) {
-        const n = r.nodes[task]!;
-        if (running) {
-          n.state = 'running';
-          n.claim = { holder: this.runHolder(id), expires_at: now + LEASE_MS };
-          n.started_at ??= this.now();
-        } else {
-          n.state = 'waiting';
-          n.claim = undefined;
-        }
-      }
-    };
+    const mark = (r: Run, tasks: readonly string[], running: boolean) =>
+      this.markClaimed(r, tasks, running, now);
     if (candidates.length === 0) return [];
     const [outcomes] = await Promise.all([
       Promise.all(candidates.map((task) => this.deps.claims.claim(task, this.runHolder(id), `run ${id}`))),
@@ -1205,12 +1209,7 @@ export class Supervisor {
         // Still ready under the lock (nothing else started them meanwhile).
         const ready = new Set(readyNodes(r).map((x) => x.task));
         started = next.filter((task) => ready.has(task));
-        for (const task of started) {
-          const x = r.nodes[task]!;
-          x.state = 'running';
-          x.claim = { holder, expires_at: now + LEASE_MS };
-          x.started_at ??= this.now();
-        }
+        this.markClaimed(r, started, true, now);
         return structuredClone(r);
       }),
     ]).catch((error: unknown) => {
@@ -1221,12 +1220,7 @@ export class Supervisor {
     const refused = started.filter((task) => !outcomes[next.indexOf(task)]!.ok);
     if (refused.length > 0)
       // Someone else holds it (a session's tasks_start): back to waiting, as claimReady does.
-      await this.update(id, (r) => {
-        for (const task of refused) {
-          r.nodes[task]!.state = 'waiting';
-          r.nodes[task]!.claim = undefined;
-        }
-      });
+      await this.update(id, (r) => this.markClaimed(r, refused, false, now));
     for (const task of next)
       if (!started.includes(task) && outcomes[next.indexOf(task)]!.ok)
         void this.deps.claims.release(task, holder).catch(() => undefined);
@@ -1235,12 +1229,9 @@ export class Supervisor {
     if (launcher && this.launchers.get(id) === launcher) for (const task of launching) launcher.launch(task);
     else if (launching.length > 0)
       // The loop stopped meanwhile (cancelled, lease lost): leave them for whoever drives next.
-      await this.update(id, (r) => {
-        for (const task of launching) {
-          r.nodes[task]!.state = 'waiting';
-          r.nodes[task]!.claim = undefined;
-        }
-      }).then(() => Promise.all(launching.map((task) => this.deps.claims.release(task, holder))));
+      await this.update(id, (r) => this.markClaimed(r, launching, false, now)).then(() =>
+        Promise.all(launching.map((task) => this.deps.claims.release(task, holder))),
+      );
     void this.deps.claims
       .release(taskId)
       .catch((error: unknown) => this.deps.logger.warn('claim release failed', { task: taskId, error }));

@@ -93,6 +93,17 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
           evil.close();
         }
 
+        // From the desk's own page (same origin, session cookie sent) but without the CSRF token.
+        const noToken = await page.evaluate(async (id) => {
+          const r = await fetch(`/patterns/${id}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'action=false_positive',
+          });
+          return `${r.status} ${await r.text()}`;
+        }, pattern.id);
+        expect(noToken).toMatch(/^403 refused: missing or wrong CSRF token/);
+
         await page.getByRole('link', { name: 'Approval inbox' }).click();
         await page.getByRole('button', { name: `Approve ${actionId}` }).click();
         await page.getByRole('status').waitFor();

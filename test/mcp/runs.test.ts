@@ -11,7 +11,16 @@ import { approveAndRun } from '../../src/safety/inbox.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startHarness, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
-import { isDigest, isPlan, isReview, isSynthesis, isWorkerCall, taskOf, team, titleOf } from '../fakes/team.js';
+import {
+  isDigest,
+  isPlan,
+  isReview,
+  isSynthesis,
+  isWorkerCall,
+  taskOf,
+  team,
+  titleOf,
+} from '../fakes/team.js';
 
 const llm = useFakeLlm();
 const open: Harness[] = [];
