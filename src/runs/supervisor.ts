@@ -506,61 +506,42 @@ export class Supervisor {
       launch,
     };
     this.launchers.set(id, slots);
+    const pollMs = this.deps.pollMs ?? 500;
+    const external = this.active.get(id)?.controller;
     try {
-      await this.driveLoop(
-        id,
-        signal,
-        inflight,
-        slots,
-        () => new Promise<void>((resolve) => (wake = resolve)),
-        (c) => (concurrency = c),
-      );
+      while (!signal.aborted) {
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        const run = await this.deps.runs.read((d) => d.runs[id]);
+        if (run) concurrency = run.options.concurrency;
+        if (!run || run.status === 'cancelled' || run.lease?.owner !== this.owner) {
+          external?.abort();
+          this.active.get(id)?.controller.abort();
+          break;
+        }
+        await this.applyDecisions(id);
+        const capacity = this.budgetStop.has(id) ? 0 : slots.take(run.options.concurrency);
+        if (capacity > 0) {
+          const claimed = await this.claimReady(id, capacity, new Set(inflight.keys())).catch(
+            (error: unknown) => {
+              slots.give(capacity);
+              throw error;
+            },
+          );
+          slots.give(capacity - claimed.length);
+          for (const task of claimed) slots.launch(task);
+        }
+        if (inflight.size === 0) {
+          const next = await this.settle(id, signal);
+          if (next === 'finished') break;
+          if (next === 'wait') await sleep(pollMs, signal);
+          continue;
+        }
+        await Promise.race([woken, sleep(1000, signal)]);
+      }
     } finally {
       this.launchers.delete(id);
     }
     await Promise.allSettled([...inflight.values()]);
-  }
-
-  /** Claims ready nodes up to the concurrency until the run finishes, waits for a person or stops. */
-  private async driveLoop(
-    id: string,
-    signal: AbortSignal,
-    inflight: ReadonlyMap<string, Promise<void>>,
-    slots: Slots,
-    nextWake: () => Promise<void>,
-    setConcurrency: (c: number) => void,
-  ): Promise<void> {
-    const pollMs = this.deps.pollMs ?? 500;
-    const external = this.active.get(id)?.controller;
-    while (!signal.aborted) {
-      const woken = nextWake();
-      const run = await this.deps.runs.read((d) => d.runs[id]);
-      if (run) setConcurrency(run.options.concurrency);
-      if (!run || run.status === 'cancelled' || run.lease?.owner !== this.owner) {
-        external?.abort();
-        this.active.get(id)?.controller.abort();
-        break;
-      }
-      await this.applyDecisions(id);
-      const capacity = this.budgetStop.has(id) ? 0 : slots.take(run.options.concurrency);
-      if (capacity > 0) {
-        const claimed = await this.claimReady(id, capacity, new Set(inflight.keys())).catch(
-          (error: unknown) => {
-            slots.give(capacity);
-            throw error;
-          },
-        );
-        slots.give(capacity - claimed.length);
-        for (const task of claimed) slots.launch(task);
-      }
-      if (inflight.size === 0) {
-        const next = await this.settle(id, signal);
-        if (next === 'finished') break;
-        if (next === 'wait') await sleep(pollMs, signal);
-        continue;
-      }
-      await Promise.race([woken, sleep(1000, signal)]);
-    }
   }
 
   private note(run: Run, text: string): void {
