@@ -147,7 +147,7 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-desk-live-'));
       const h = await startWithFakeProvider(
         llm.fake.url,
-        { TASK_ORCHESTRATOR_TOOLS: 'immune,run' },
+        { TASK_ORCHESTRATOR_TOOLS: 'immune,run,workflow' },
         { stateDir: dir },
       );
       const desk = await startDesk(dir, true);
@@ -237,6 +237,27 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
         expect(await page.evaluate(() => (window as unknown as { opened?: number }).opened)).toBe(2);
         if (process.env.UPDATE_DOCS)
           await page.screenshot({ path: path.join(docs, 'desk-pattern-activity.png'), fullPage: true });
+
+        // The inbox updates itself too: an agent's risky command appears while the page is open,
+        // and a reason being typed for another item is not thrown away.
+        const held = sc<{ action_id: string }>(
+          await h.call('run_with_error_capture', { command: 'git', args: ['clean', '-fdx'] }),
+        ).action_id;
+        await page.goto(`${desk.base}/inbox`);
+        await page.evaluate(() => ((window as unknown as { opened: number }).opened = 3));
+        await page.locator(`tr[data-item="${held}"] input[name="reason"]`).fill('not on this branch');
+        const arriving = sc<{ action_id: string }>(
+          await h.call('run_with_error_capture', { command: 'git', args: ['reset', '--hard', 'HEAD~2'] }),
+        ).action_id;
+        await page.waitForTimeout(2500);
+        // Typing in the list: it is left alone until the field is empty again.
+        expect(await page.locator(`tr[data-item="${arriving}"]`).count()).toBe(0);
+        await page.locator(`tr[data-item="${held}"] input[name="reason"]`).fill('');
+        await page.locator('h1').click();
+        llm.fake.script({ text: '' });
+        await h.call('spawn_agent', { prompt: 'Something else entirely to trigger a change' });
+        await page.locator(`tr[data-item="${arriving}"]`).waitFor({ timeout: 15_000 });
+        expect(await page.evaluate(() => (window as unknown as { opened?: number }).opened)).toBe(3);
 
         // A supervisor run for the runs page (caller mode: the first node is handed out).
         const tree = sc<{ added: Array<{ task: { id: string } }> }>(
