@@ -154,7 +154,7 @@ export default {
       notes: [
         'The dashboard runs as its own process (as `task-orchestrator dashboard` does); requests come from this process over loopback. Seeded patterns are imported ones (federation import), so their ids are imp-bench-pat_<n>.',
         'The list shows the newest 200 matching patterns; the filters and the search narrow a larger memory. Every request re-reads nothing unless the memory changed (the event store catches up incrementally).',
-        'Live updates: the desk polls the memory, the inbox and the runs once a second per open page and sends `change`; the page then fetches itself and swaps its live regions. The lag is that poll plus the fetch.',
+        'Live updates: the desk polls the memory, the inbox and the runs once a second (one poll for all open pages) and sends `change`; the page then fetches itself and swaps its live regions. The lag is that poll plus the fetch.',
       ],
     };
   },

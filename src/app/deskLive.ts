@@ -10,7 +10,7 @@ import type { Services } from '../mcp/services.js';
 
 type LiveServices = Pick<Services, 'immune' | 'inbox' | 'runs'>;
 
-/** Open event streams at most (each polls the stores once a second). */
+/** Open event streams at most (one poll of the stores a second serves them all). */
 const MAX_STREAMS = 16;
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 15_000;
@@ -38,54 +38,63 @@ async function fingerprint(services: LiveServices): Promise<string> {
 }
 
 export class DeskEvents {
-  private streams = 0;
+  private readonly streams = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+  private last: string | undefined;
+  private quietSince = Date.now();
+  private polling = false;
 
   constructor(private readonly services: LiveServices) {}
 
-  /** Serves one event stream until the page goes away. */
+  /** Serves one event stream until the page goes away; one poll a second serves every stream. */
   serve(req: IncomingMessage, res: ServerResponse): void {
-    if (this.streams >= MAX_STREAMS) {
+    if (this.streams.size >= MAX_STREAMS) {
       res
         .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' })
         .end('too many live pages open\n');
       return;
     }
-    this.streams++;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       connection: 'keep-alive',
     });
     res.write('retry: 2000\n\n');
-    let last: string | undefined;
-    let quietSince = Date.now();
-    let polling = false;
-    const poll = async () => {
-      if (polling) return;
-      polling = true;
-      try {
-        const now = await fingerprint(this.services);
-        if (last !== undefined && now !== last) {
-          res.write(`event: change\ndata: ${JSON.stringify({ at: new Date().toISOString() })}\n\n`);
-          quietSince = Date.now();
-        } else if (Date.now() - quietSince > HEARTBEAT_MS) {
-          res.write(': still here\n\n');
-          quietSince = Date.now();
-        }
-        last = now;
-      } catch {
-        // A store being rewritten by another process: the next poll reads it.
-      } finally {
-        polling = false;
+    this.streams.add(res);
+    if (!this.timer) {
+      this.last = undefined;
+      void this.poll();
+      this.timer = setInterval(() => void this.poll(), POLL_MS);
+    }
+    req.once('close', () => {
+      this.streams.delete(res);
+      if (this.streams.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
       }
-    };
-    void poll();
-    const timer = setInterval(() => void poll(), POLL_MS);
-    const stop = () => {
-      clearInterval(timer);
-      this.streams--;
-    };
-    req.once('close', stop);
+    });
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const now = await fingerprint(this.services);
+      let message: string | undefined;
+      if (this.last !== undefined && now !== this.last) {
+        message = `event: change\ndata: ${JSON.stringify({ at: new Date().toISOString() })}\n\n`;
+        this.quietSince = Date.now();
+      } else if (Date.now() - this.quietSince > HEARTBEAT_MS) {
+        message = ': still here\n\n';
+        this.quietSince = Date.now();
+      }
+      this.last = now;
+      if (message) for (const res of this.streams) res.write(message);
+    } catch {
+      // A store being rewritten by another process: the next poll reads it.
+    } finally {
+      this.polling = false;
+    }
   }
 }
 
