@@ -31,7 +31,8 @@ function contextFrom(services: Services, hookGrade: 'on' | 'judges' | 'off'): Ho
     config: { ...services.config, hookGrade },
     now: () => new Date(services.clock.now()).toISOString(),
     immune: () => Promise.resolve(services.immune),
-    classify: (command) => Promise.resolve(services.classifier.classify(command)),
+    redact: (text) => services.redact(text),
+    classifier: () => Promise.resolve(services.classifier),
     sessions: () =>
       (sessions ??= Promise.resolve(services.storage.document('hook-sessions', EMPTY_HOOK_SESSIONS))),
     trials: () => Promise.resolve(services.trials),

@@ -76,7 +76,10 @@ export async function openServices(
 ): Promise<Services> {
   const redact = createRedactor({ secrets: config.secrets, patterns: config.redactPatterns });
   const storage = await openStorage({ stateDir: config.stateDir, logger, redact });
-  const classifier = await OperationClassifier.load(config.dataDir, config.stateDir);
+  const classifier = await OperationClassifier.load(config.dataDir, config.stateDir, {
+    projectDir: config.projectDir,
+    cliPath: config.cliPath,
+  });
   const policy = await CommandPolicy.load(config.dataDir, config.stateDir, {
     projectDir: config.projectDir,
     stateDir: config.stateDir,

@@ -49,6 +49,9 @@ export interface Config {
   readonly dataDir: string;
   /** Shipped and trained predictor models. */
   readonly modelsDir: string;
+  /** This package's command line entry (dist/cli.js): the guard knows it however it is started. */
+  readonly cliPath: string;
+
   /** `core`, `all`, or a list of category names; names are checked by the router. */
   readonly tools: 'core' | 'all' | readonly string[];
   readonly logLevel: LogLevel;
@@ -150,6 +153,17 @@ export interface Config {
 export type Env = Record<string, string | undefined>;
 
 const SECRET_NAME = /(_KEY|_SECRET|TOKEN)$/i;
+
+/**
+ * The project a Claude Code hook event is about: CLAUDE_PROJECT_DIR (Claude Code sets it for every
+ * hook; the session's folder, wherever its shell has moved since), else the event's cwd.
+ */
+export function hookProjectDir(env: Env, eventCwd: string | undefined): string {
+  const fromClaude = nonEmpty(env.CLAUDE_PROJECT_DIR);
+  if (fromClaude && path.isAbsolute(fromClaude)) return path.resolve(fromClaude);
+  if (eventCwd && path.isAbsolute(eventCwd)) return path.resolve(eventCwd);
+  return process.cwd();
+}
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -263,6 +277,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     stateDir: path.resolve(cwd, home ?? '.task-orchestrator'),
     dataDir: path.join(packageRoot, 'data'),
     modelsDir: path.join(packageRoot, 'models'),
+    cliPath: path.join(packageRoot, 'dist', 'cli.js'),
+      ([name, value]) => CLAUDE_MARKER.test(name) && nonEmpty(value) !== undefined,
+    ),
     tools: e.TASK_ORCHESTRATOR_TOOLS,
     logLevel: e.TASK_ORCHESTRATOR_LOG_LEVEL,
     contextBudgetTokens: e.TASK_ORCHESTRATOR_CONTEXT_BUDGET,

@@ -61,6 +61,58 @@ export function parseHookInput(text: string): HookInput | undefined {
   }
 }
 
+/**
+ * Claude Code's own tools. Anyone who can run the hook command (the agent's own shell can) may
+ * send an event: a tool name outside these and the `mcp__server__tool` form is not Claude Code's,
+ * and nothing of such an event is stored.
+ */
+export const CLAUDE_CODE_TOOLS = new Set([
+  'Bash',
+  'BashOutput',
+  'KillShell',
+  'KillBash',
+  'Read',
+  'Write',
+  'Edit',
+  'MultiEdit',
+  'NotebookEdit',
+  'NotebookRead',
+  'Glob',
+  'Grep',
+  'LS',
+  'WebFetch',
+  'WebSearch',
+  'Task',
+  'Agent',
+  'TodoWrite',
+  'ExitPlanMode',
+  'EnterPlanMode',
+  'SlashCommand',
+  'Skill',
+  'AskUserQuestion',
+  'ListMcpResourcesTool',
+  'ReadMcpResourceTool',
+  'ToolSearch',
+  'LSP',
+]);
+const MCP_TOOL = /^mcp__[A-Za-z0-9_-]{1,64}__[A-Za-z0-9_.-]{1,128}$/;
+
+/** Whether `name` is one of Claude Code's tools or an MCP tool as Claude Code names it. */
+export function isToolName(name: unknown): name is string {
+  return typeof name === 'string' && (CLAUDE_CODE_TOOLS.has(name) || MCP_TOOL.test(name));
+}
+
+/** Claude Code's session ids (UUIDs); anything else is not used as a key. */
+export function isSessionId(id: unknown): id is string {
+  return typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id);
+}
+
+/** A single-line field as stored: line breaks and other control characters become spaces. */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+}
+
 /** Tools whose input names a file they write. */
 export const WRITE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
 
@@ -69,7 +121,7 @@ export function toolSubject(tool: string, input: Record<string, unknown> | undef
   if (!input) return tool;
   if (typeof input.command === 'string') return input.command;
   const file = input.file_path ?? input.notebook_path ?? input.path;
-  return typeof file === 'string' ? `${tool} ${file}` : tool;
+  return typeof file === 'string' ? `${tool} ${oneLine(file)}` : tool;
 }
 
 /**
@@ -83,7 +135,7 @@ export function commandKind(command: string): string {
     .filter((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
   const program = (words[0] ?? '').split('/').pop() ?? '';
   const sub = words[1] && /^[a-z][\w:-]*$/.test(words[1]) ? ` ${words[1]}` : '';
-  return `${program}${sub}`;
+  return oneLine(`${program}${sub}`).slice(0, 120);
 }
 
 /** A tool's error as text (Claude Code sends a string, sometimes an object). */

@@ -4,7 +4,7 @@
  * included) and must stay inside the allowed roots. Writes go to the resolved path and never
  * follow a link in its last component, so a link swapped in after the check cannot redirect them.
  */
-import { constants, promises as fs } from 'node:fs';
+import { constants, lstatSync, promises as fs, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
 
@@ -129,4 +129,36 @@ export async function writeFileInside(
     await handle.close();
   }
   return real;
+}
+
+/**
+ * Where `absolute` really lands, synchronously (for the command classifier): links followed through
+ * every existing folder and a dangling last link, the parts that do not exist yet kept as written.
+ * Never throws; a loop of links stops at what it reached.
+ */
+export function realPathSync(absolute: string): string {
+  const missing: string[] = [];
+  let current = path.resolve(absolute);
+  for (let hops = 0; hops < MAX_LINK_HOPS; hops++) {
+    try {
+      return path.join(realpathSync(current), ...missing.reverse());
+    } catch {
+      // Not there (or not readable): a link at this spot still decides where a write goes.
+    }
+    let link: string | undefined;
+    try {
+      if (lstatSync(current).isSymbolicLink()) link = readlinkSync(current);
+    } catch {
+      link = undefined;
+    }
+    if (link !== undefined) {
+      current = path.resolve(path.dirname(current), link);
+      continue;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    missing.push(path.basename(current));
+    current = parent;
+  }
+  return path.join(current, ...missing.reverse());
 }

@@ -194,13 +194,15 @@ describe('hook command', () => {
         tool_input: { command: 'git push --force origin main' },
       });
       expect(alone.stdout).toMatch(/"permissionDecision":"deny"/);
-      expect(
-        hook(
-          'PreToolUse',
-          { tool_name: 'Bash', tool_input: { command: 'git push --force origin main' } },
-          bad,
-        ).stdout,
-      ).toBe('');
+      // No server and a configuration the hook cannot read: the guard is down, and says so.
+      const down = hook(
+        'PreToolUse',
+        { tool_name: 'Bash', tool_input: { command: 'git push --force origin main' } },
+        bad,
+      );
+      const message = (JSON.parse(down.stdout) as { systemMessage?: string }).systemMessage;
+      expect(message).toMatch(/command guard is down .*TASK_ORCHESTRATOR_CONTEXT_BUDGET/);
+      expect(down.stdout).not.toMatch(/permissionDecision/);
     } finally {
       server.kill('SIGKILL');
     }
