@@ -51,7 +51,11 @@ export interface Config {
   readonly modelsDir: string;
   /** This package's command line entry (dist/cli.js): the guard knows it however it is started. */
   readonly cliPath: string;
-
+  /**
+   * Set when this process runs inside Claude Code (CLAUDECODE, CLAUDE_CODE_* or CLAUDE_PID in its
+   * environment): an agent's shell, never a person's own terminal.
+   */
+  readonly insideClaudeCode: boolean;
   /** `core`, `all`, or a list of category names; names are checked by the router. */
   readonly tools: 'core' | 'all' | readonly string[];
   readonly logLevel: LogLevel;
@@ -153,6 +157,9 @@ export interface Config {
 export type Env = Record<string, string | undefined>;
 
 const SECRET_NAME = /(_KEY|_SECRET|TOKEN)$/i;
+
+/** Variables Claude Code sets for the programs it runs (its Bash tool's shell among them). */
+const CLAUDE_MARKER = /^(CLAUDECODE|CLAUDE_CODE_SESSION_ID|CLAUDE_CODE_ENTRYPOINT|CLAUDE_PID)$/;
 
 /**
  * The project a Claude Code hook event is about: CLAUDE_PROJECT_DIR (Claude Code sets it for every
@@ -278,6 +285,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     dataDir: path.join(packageRoot, 'data'),
     modelsDir: path.join(packageRoot, 'models'),
     cliPath: path.join(packageRoot, 'dist', 'cli.js'),
+    insideClaudeCode: Object.entries(env).some(
       ([name, value]) => CLAUDE_MARKER.test(name) && nonEmpty(value) !== undefined,
     ),
     tools: e.TASK_ORCHESTRATOR_TOOLS,

@@ -29,16 +29,38 @@ async function tempFolder(): Promise<string> {
 }
 
 /** Runs the CLI in `cwd` in a pseudo-terminal, with `typed` as the person's keystrokes. */
-async function inTerminal(cwd: string, args: string[], typed: string, env: Record<string, string>) {
+async function inTerminal(
+  cwd: string,
+  args: string[],
+  typed: string,
+  env: Record<string, string>,
+  wrapper: string[] = [],
+) {
   const command = [process.execPath, cli, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = execFile('script', ['-qec', command, '/dev/null'], { cwd, env: { ...process.env, ...env } });
+  // The person's own terminal: none of Claude Code's variables (the test runner may have them).
+  const own = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(CLAUDECODE|CLAUDE_CODE_|CLAUDE_PID|AI_AGENT)/.test(k)),
+  );
+  const [program, ...before] = [...wrapper, 'script'];
+  const child = execFile(program, [...before, '-qec', command, '/dev/null'], {
+    cwd,
+    env: { ...own, ...env },
+  });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   // Type once the prompt is shown.
-  for (let i = 0; i < 200 && !/Type "/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  child.stdin?.write(`${typed}\n`);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let exited: number | null | undefined;
+  const exit = new Promise<number | null>((resolve) =>
+    child.on('exit', (c) => {
+      exited = c;
+      resolve(c);
+    }),
+  );
+  for (let i = 0; i < 200 && exited === undefined && !/Type "/.test(out); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  if (exited === undefined) child.stdin?.write(`${typed}\n`);
+  const code = await exit;
   return { code, out };
 }
 
@@ -166,6 +188,45 @@ describe('the human channel (a terminal)', () => {
       items: Array<{ id: string; status: string; executions: number; decided_via: string }>;
     }>(await h.call('inbox_status', {})).items.find((i) => i.id === again.action_id);
     expect(item).toMatchObject({ status: 'executed', executions: 1, decided_via: 'terminal' });
+  });
+
+  it('refuses a pseudo terminal inside Claude Code: its variables, or a Claude Code process above it', async () => {
+    const project = await tempFolder();
+    await run('git', ['init', '-q'], { cwd: project });
+    await fs.writeFile(path.join(project, 'junk.tmp'), 'x');
+    const state = path.join(project, '.task-orchestrator');
+    const env = { TASK_ORCHESTRATOR_HOME: state, TASK_ORCHESTRATOR_EXECUTE: 'on' };
+    h = await startHarness({
+      cwd: project,
+      stateDir: state,
+      env: { ...env, TASK_ORCHESTRATOR_TOOLS: 'all' },
+    });
+    const asked = sc<{ action_id: string }>(
+      await h.call('run_with_error_capture', { command: 'git', args: ['clean', '-f'] }),
+    );
+    // The agent's shell has Claude Code's variables: a pty (script) does not make it a person.
+    const marked = await inTerminal(project, ['approve', asked.action_id], 'approve', {
+      ...env,
+      CLAUDECODE: '1',
+    });
+    expect(marked.out).toMatch(/inside Claude Code/);
+    // Variables cleared, but the command still runs below Claude Code (a process named claude).
+    const bin = path.join(project, 'bin');
+    await fs.mkdir(bin);
+    await fs.symlink('/bin/sh', path.join(bin, 'claude'));
+    const below = await inTerminal(project, ['approve', asked.action_id], 'approve', env, [
+      path.join(bin, 'claude'),
+      '-c',
+      '"$@"; exit $?',
+      'claude',
+    ]);
+    expect(below.out).toMatch(/below Claude Code \(process \d+, claude\)/);
+    // Nothing was decided, nothing ran.
+    await fs.access(path.join(project, 'junk.tmp'));
+    const item = sc<{ items: Array<{ id: string; status: string; executions: number }> }>(
+      await h.call('inbox_status', {}),
+    ).items.find((i) => i.id === asked.action_id);
+    expect(item).toMatchObject({ status: 'pending', executions: 0 });
   });
 
   it('waives the gates of a task only when a person types it, and then the task completes', async () => {

@@ -7,6 +7,7 @@ import { systemClock } from '../../core/clock.js';
 import { AppError, describeError } from '../../core/errors.js';
 import { renderHtml } from '../../immune/dashboard/dashboardRender.js';
 import { buildDashboard } from '../../mcp/dashboard.js';
+import { checkPerson } from '../../safety/personCheck.js';
 import { openServices } from '../services.js';
 import { cliLogger, configOrExit, fatal } from '../process.js';
 import { serveDesk, tradeToken } from '../reviewDesk.js';
@@ -38,10 +39,16 @@ export async function dashboardCommand(options: {
     process.stderr.write(`wrote ${path.resolve(options.out)}\n`);
     return;
   }
-  // Acting on the memory is for the person at this terminal: the session token is printed only
-  // to a TTY, so a dashboard an agent starts (its output read by the agent) stays read-only.
+  // Acting on the memory is for the person at this terminal: the session link is printed only to
+  // a person's own terminal (not a pty an agent made, not anything inside Claude Code), so a desk
+  // an agent starts, however wrapped, has no session and stays read-only.
+  const person = checkPerson({
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    insideClaudeCode: config.insideClaudeCode,
+  });
   const secrets: DeskSecrets = {
-    session: process.stdout.isTTY ? randomBytes(24).toString('hex') : undefined,
+    session: person.ok ? randomBytes(24).toString('hex') : undefined,
     csrf: randomBytes(24).toString('hex'),
   };
   const live = new DeskEvents(services);
@@ -104,7 +111,7 @@ export async function dashboardCommand(options: {
     process.stdout.write(
       secrets.session
         ? `review desk (act on patterns; keep this link to yourself): http://${shown}:${actual}/?token=${secrets.session}\n`
-        : `review desk read-only at http://${shown}:${actual}/patterns (actions need the dashboard started in a terminal)\n`,
+        : `review desk read-only at http://${shown}:${actual}/patterns (actions need the dashboard started by a person in a terminal of their own: ${person.ok ? '' : person.reason})\n`,
     );
   });
   server.on('error', (error) => fatal(error));

@@ -3,26 +3,33 @@ import os from 'node:os';
 import { systemClock } from '../../core/clock.js';
 import { describeError } from '../../core/errors.js';
 import { approveAndRun } from '../../safety/inbox.js';
+import { checkPerson } from '../../safety/personCheck.js';
 import type { Services } from '../../mcp/services.js';
 import { openServices } from '../services.js';
 import { cliLogger, configOrExit, fatal } from '../process.js';
 
 /**
- * The human's channel for decisions: it runs only in a terminal (a program without one, such as an
- * agent's shell tool, is refused) and asks the person to type the decision.
+ * The human's channel for decisions: it runs only for a person at their own terminal (a program
+ * without one, or anything inside Claude Code, pty wrappers included, is refused: see
+ * safety/personCheck.ts) and asks the person to type the decision.
  */
 async function humanDecision(
   what: string,
   run: (services: Services, by: string) => Promise<string>,
   confirmWord: string,
 ): Promise<void> {
-  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+  const config = configOrExit();
+  const person = checkPerson({
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    insideClaudeCode: config.insideClaudeCode,
+  });
+  if (!person.ok) {
     process.stderr.write(
-      `task-orchestrator: ${what} needs a person at a terminal (stdin and stdout must be a TTY); an agent cannot decide for the user\n`,
+      `task-orchestrator: this decision needs a person at their own terminal, and ${person.reason}; an agent cannot decide for the user\n`,
     );
     process.exit(2);
   }
-  const config = configOrExit();
   const logger = cliLogger(config, 'error');
   const services = await openServices(config, logger, systemClock).catch(fatal);
   const by = `${os.userInfo().username} (terminal)`;
