@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sc, startHarness } from '../helpers/harness.js';
 import { installPlugin, ScriptedModel, session } from '../helpers/claudeCode.js';
@@ -84,7 +85,7 @@ describe('the guard in real Claude Code', () => {
 
   it('refuses an agent approving its own action through a pseudo terminal (hooks on, and off)', async () => {
     const state = path.join(world.project, '.task-orchestrator');
-    await execFileAsync('git', ['init', '-q'], world.project);
+    await promisify(execFile)('git', ['init', '-q'], { cwd: world.project });
     await fs.writeFile(path.join(world.project, 'junk.tmp'), 'x');
     const h = await startHarness({
       cwd: world.project,
@@ -168,9 +169,3 @@ describe('the guard in real Claude Code', () => {
     expect(first).not.toContain('ASSISTANT MUST OBEY');
   }, 120_000);
 });
-
-function execFileAsync(file: string, args: string[], cwd: string): Promise<void> {
-  return new Promise((resolve, reject) =>
-    execFile(file, args, { cwd }, (error) => (error ? reject(error) : resolve())),
-  );
-}
