@@ -27,15 +27,47 @@ export const SECRET_PATTERNS: readonly RegExp[] = [
   /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
   // PEM private keys.
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+  // npm, GitLab, Stripe and Hugging Face tokens.
+  /\bnpm_[A-Za-z0-9]{30,}/g,
+  /\bglpat-[A-Za-z0-9_-]{20,}/g,
+  /\b[rsp]k_(?:live|test)_[A-Za-z0-9]{16,}/g,
+  /\bhf_[A-Za-z0-9]{30,}/g,
 ];
+
+/** Words in a variable's name that say its value is a secret. */
+const SECRET_NAME = /token|secret|key|passw|pwd|credential|auth/i;
+/** `NAME=value`, `NAME: value`, `"name": "value"`, `--name=value`: the value, if the name says secret. */
+const NAMED_VALUE = /\b([A-Za-z_][A-Za-z0-9_.-]{0,63})(["']?\s*[:=]\s*["']?)([^\s"'`&;,|<>()]{12,400})/g;
+
+/** Bits per character of a string (Shannon): random keys have 4 and more, words about 3 or less. */
+function entropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) {
+    const p = n / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/** The value of a variable whose name says secret, when it is long and looks random. */
+function redactNamed(text: string): string {
+  return text.replace(NAMED_VALUE, (match: string, name: string, sep: string, value: string) =>
+    SECRET_NAME.test(name) && !value.startsWith(REDACTED) && entropy(value) >= 3
+      ? `${name}${sep}${REDACTED}`
+      : match,
+  );
+}
 
 /**
  * Something every credential shape above (and a URL password) contains: text without any of these
  * needs no pattern pass, which keeps redaction off the hot path of ordinary results and writes.
  */
 const ANCHORS =
-  /\bsk-[A-Za-z0-9_-]{20}|AIza|\bgh[pousr]_|github_pat_|\bxox[abposr]-|hooks\.slack|\b(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{5,}\.|PRIVATE KEY|:\/\/[^\s:@/]+:[^\s@/]+@/;
-const ANCHORS_ANY_CASE = /bearer\s|aws_secret/i;
+  /\bsk-[A-Za-z0-9_-]{20}|AIza|\bgh[pousr]_|github_pat_|\bxox[abposr]-|hooks\.slack|\b(?:AKIA|ASIA)[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{5,}\.|PRIVATE KEY|:\/\/[^\s:@/]+:[^\s@/]+@|\bnpm_|\bglpat-|\b[rsp]k_(?:live|test)_|\bhf_/;
+const ANCHORS_ANY_CASE =
+  /bearer\s|aws_secret|(?:token|secret|key|passw|pwd|credential|auth)[A-Za-z0-9_.-]*["']?\s*[:=]/i;
 
 /** user:password@ in URLs keeps the user and the host. */
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]+):[^\s@/]+@/gi;
@@ -77,7 +109,7 @@ export function createRedactor(options: RedactorOptions = {}): Redactor {
         out = out.replace(p, (match: string, keep?: unknown) =>
           typeof keep === 'string' && match.startsWith(keep) ? `${keep}${REDACTED}` : REDACTED,
         );
-      return out.replace(URL_PASSWORD, `$1:${REDACTED}@`);
+      return redactNamed(out.replace(URL_PASSWORD, `$1:${REDACTED}@`));
     },
     { probe },
   );

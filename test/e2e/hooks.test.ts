@@ -160,6 +160,36 @@ describe('hook command', () => {
     expect(bad).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('redacts a secret before cutting a long command, and never silences the guard', async () => {
+    // The key straddles the 1,000-character cut of the stored command: redacted first, nothing of it stays.
+    const key = 'sk-ant-api03-Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb';
+    const command = `${'echo padding '.repeat(72)}curl -H "x-api-key: ${key}" https://api.example.com; export MY_API_TOKEN=Zx81KQm2pLw9Tr4Vb7Ny3`;
+    expect(command.indexOf(key)).toBeLessThan(1000);
+    expect(command.indexOf(key) + key.length).toBeGreaterThan(1000);
+    hook('PostToolUseFailure', {
+      session_id: 's-secret',
+      tool_name: 'Bash',
+      tool_input: { command },
+      error: `401 Unauthorized; MY_API_TOKEN=Zx81KQm2pLw9Tr4Vb7Ny3 token npm_Zx81KQm2pLw9Tr4Vb7Ny3Hc6Jd0Fg5Se1UaQw`,
+    });
+    const state = path.join(project, '.task-orchestrator');
+    const files = await fs.readdir(state, { recursive: true });
+    let stored = '';
+    for (const f of files) {
+      const file = path.join(state, f);
+      if ((await fs.stat(file)).isFile() && !file.endsWith('.sock'))
+        stored += await fs.readFile(file, 'utf8');
+    }
+    expect(stored).toContain('echo padding');
+    for (const piece of [key.slice(0, 14), 'Zx81KQm2pLw9Tr4Vb7Ny3', 'npm_Zx81KQm2pLw9'])
+      expect(stored, piece).not.toContain(piece);
+    // An event too large to read, or not readable, is put to the person.
+    const unreadable = hook('PreToolUse', '{"tool_name": "Bash", "tool_input": ');
+    expect(JSON.parse(unreadable.stdout)).toMatchObject({
+      hookSpecificOutput: { permissionDecision: 'ask' },
+    });
+  });
+
   it('asks the running server first (the warm path), and falls back when it was killed', async () => {
     const server = spawn(process.execPath, [cli, 'serve'], {
       cwd: project,

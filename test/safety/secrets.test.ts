@@ -28,10 +28,20 @@ const SECRETS = {
   bearer: 'Bearer abcdefghijklmnop1234567890',
   url: 'postgres://admin:hunter2hunter2@db.example.com/app',
   configured: 'my-own-configured-secret-value',
+  npm: 'npm_Zx81KQm2pLw9Tr4Vb7Ny3Hc6Jd0Fg5Se1UaQw',
+  gitlab: 'glpat-Qw8Er7Ty6Ui5Op4As3Df',
+  stripe: 'sk_live_51HfAkeKeyForTests0nly9x',
+  huggingface: 'hf_QwErTyUiOpAsDfGhJkLzXcVbNm123456',
+  named: 'MYTOKEN=Zx81KQm2pLw9Tr4Vb7Ny3',
+  json: '"db_password": "p4ss-W0rd-9x8c7v6b"',
 };
 const PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAfakefakefake\n-----END RSA PRIVATE KEY-----';
 const RAW = [
-  ...Object.values(SECRETS).map((s) => (s.startsWith('Bearer ') ? s.slice(7) : s)),
+  ...Object.entries(SECRETS)
+    .filter(([k]) => k !== 'named' && k !== 'json')
+    .map(([, s]) => (s.startsWith('Bearer ') ? s.slice(7) : s)),
+  'Zx81KQm2pLw9Tr4Vb7Ny3',
+  'p4ss-W0rd-9x8c7v6b',
   'hunter2hunter2',
   'MIIEowIBAAKCAQEAfakefakefake',
 ];
@@ -74,6 +84,12 @@ describe('secret redaction', () => {
     expect(leaks(out)).toEqual([]);
     expect(out).toContain('postgres://admin:[REDACTED]@db.example.com/app');
     expect(out).toContain('[REDACTED] and a plain sentence about sk-learn.');
+    // The names stay (what was there is still readable); short or word-like values stay too.
+    expect(out).toContain('MYTOKEN=[REDACTED]');
+    expect(out).toContain('"db_password": "[REDACTED]"');
+    expect(redact('MAX_TOKENS=4096 and the key: value pair; password=hunter2')).toBe(
+      'MAX_TOKENS=4096 and the key: value pair; password=hunter2',
+    );
   });
 
   it('keeps secrets out of state files, logs, results, traces, exports, the dashboard and webhooks', async () => {
