@@ -16,8 +16,12 @@ export const DIGEST_CHARS = 2_500;
 /** What the leader is asked to summarise a long result for the tasks that build on it. */
 export function digestPrompt(dep: RunNode, dependents: string[]): string {
   return [
-    `Summarise the result of task ${dep.task} ("${dep.title.slice(0, 120)}") for the tasks that build on it (${dependents.map((t) => `"${t.slice(0, 80)}"`).join(', ')}).`,
+    `Summarise the result of task ${dep.task} for the tasks that build on it (the task's title, theirs and the result are quoted below).`,
     `Keep every fact, number, name, decision and interface they may need; leave out the rest. At most ${DEPENDENCY_CHARS} characters, plain text.`,
+    quoteUntrusted(`${dep.title}\n\nBuilt on by:\n${dependents.map((t) => `- ${t.slice(0, 120)}`).join('\n')}`, {
+      label: `titles for ${dep.task}`,
+      maxChars: 2_000,
+    }),
     quoteUntrusted(dep.output ?? '', { label: `result of ${dep.task}`, maxChars: 24_000 }),
   ].join('\n\n');
 }
@@ -39,6 +43,18 @@ export const REVIEW_SCHEMA: Record<string, unknown> = {
         properties: {
           title: { type: 'string', maxLength: 200 },
           description: { type: 'string', maxLength: 2000 },
+          command_gates: {
+            type: 'array',
+            maxItems: 3,
+            items: {
+              type: 'object',
+              required: ['command'],
+              properties: {
+                command: { type: 'string', maxLength: 100 },
+                args: { type: 'array', maxItems: 20, items: { type: 'string', maxLength: 500 } },
+              },
+            },
+          },
         },
       },
     },
@@ -54,8 +70,10 @@ export function taskText(task: Pick<Task, 'title' | 'description'>): string {
 
 /** What a worker is asked: the task, the results it builds on, the reasons a last answer failed. */
 export function workerPrompt(run: Run, node: RunNode, task: Task): string {
+  // Every text here came from a client or a model: the run's goal too, quoted like the rest.
   const parts = [
-    `Task ${task.id} of the run "${run.title}":`,
+    `Task ${task.id} of the run whose goal is quoted first; the task itself follows it:`,
+    quoteUntrusted(run.title, { label: 'run goal', maxChars: 400 }),
     quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
   ];
   for (const d of node.depends_on) {
@@ -64,7 +82,8 @@ export function workerPrompt(run: Run, node: RunNode, task: Task): string {
     if (!dep?.output) continue;
     if (dep.digest) {
       parts.push(
-        `The leader's summary of the result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on (the result itself is ${dep.output.length} characters):`,
+        `The leader's summary of the result of ${dep.task}, which this task builds on (the result itself is ${dep.output.length} characters); the task's title, then the summary:`,
+        quoteUntrusted(dep.title, { label: `title of ${dep.task}`, maxChars: 200 }),
         quoteUntrusted(dep.digest.text, {
           label: `summary of ${dep.task}`,
           maxChars: DIGEST_CHARS + 200,
@@ -73,7 +92,8 @@ export function workerPrompt(run: Run, node: RunNode, task: Task): string {
       continue;
     }
     parts.push(
-      `Result of ${dep.task} ("${dep.title.slice(0, 120)}"), which this task builds on:`,
+      `The result of ${dep.task}, which this task builds on; the task's title, then the result:`,
+      quoteUntrusted(dep.title, { label: `title of ${dep.task}`, maxChars: 200 }),
       quoteUntrusted(trimResult(dep.output, DEPENDENCY_CHARS), {
         label: `result of ${dep.task}`,
         maxChars: DEPENDENCY_CHARS + 200,
@@ -96,7 +116,7 @@ export function reviewPrompt(node: RunNode, task: Task, output: string, canAdd: 
     `Review a worker's answer to task ${task.id}${node.critical ? ' (critical)' : ''} against the task and its acceptance criteria.`,
     quoteUntrusted(taskText(task), { label: 'task', maxChars: 6000 }),
     quoteUntrusted(output, { label: 'answer', maxChars: 12_000 }),
-    `Answer JSON: {"approve": boolean, "reasons": [short reasons]${canAdd ? ', "add": [{"title", "description"}] only when the result shows work the plan is missing' : ''}}.`,
+    `Answer JSON: {"approve": boolean, "reasons": [short reasons]${canAdd ? ', "add": [{"title", "description", "command_gates"?: [{"command", "args"}]}] only when the result shows work the plan is missing (a node with command gates waits for a person to approve it)' : ''}}.`,
   ].join('\n\n');
 }
 
@@ -114,7 +134,12 @@ export function synthesisPrompt(run: Run, root: Task): string {
       }),
     ),
     skipped.length
-      ? `Not done: ${skipped.map((n) => `${n.task} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`).join('; ')}`
+      ? `Not done (their titles and reasons quoted):\n${quoteUntrusted(
+          skipped
+            .map((n) => `${n.task} ${n.title.slice(0, 120)} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`)
+            .join('\n'),
+          { label: 'not done', maxChars: 4000 },
+        )}`
       : '',
   ]
     .filter(Boolean)

@@ -82,6 +82,8 @@ export interface RunNode {
   reason?: string | undefined;
   /** Added by the leader after another node's result. */
   added_after?: string | undefined;
+  /** The start of the answer that led the leader to add it (shown with it, as data). */
+  added_because?: string | undefined;
 }
 
 export interface RunOptions {

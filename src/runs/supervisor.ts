@@ -924,7 +924,7 @@ export class Supervisor {
           reasons: ['the review was not valid JSON'],
           cost_usd: r.cost_usd,
         };
-      if (v.add?.length && canAdd) await this.addNodes(run.id, node.task, v.add);
+      if (v.add?.length && canAdd) await this.addNodes(run.id, node.task, v.add, output);
       return {
         by: `${r.provider}/${r.model}`,
         approve: v.approve,
@@ -1015,26 +1015,46 @@ export class Supervisor {
     }
   }
 
-  /** Nodes the leader adds after a result: subtasks of the root that take that result as data. */
+  /**
+   * Nodes the leader adds after a result: subtasks of the root that take that result as data,
+   * recorded with the start of the answer that led to them. One that would run command gates (a
+   * program on this machine) waits for a person: it is blocked with an inbox decision from the start.
+   */
   private async addNodes(
     id: string,
     after: string,
-    items: Array<{ title: string; description?: string }>,
+    items: Array<{ title: string; description?: string; command_gates?: Array<{ command: string; args?: string[] }> }>,
+    answer: string,
   ): Promise<void> {
     const run = await this.get(id);
     const room = Math.max(0, run.options.max_added - run.added);
     const take = items.slice(0, room);
     if (take.length === 0) return;
-    const added = await this.deps.tasks.add(
-      take.map((i) => ({
-        title: i.title.slice(0, 200),
-        ...(i.description ? { description: i.description.slice(0, 2000) } : {}),
-        parent: run.root,
-        depends_on: [{ task: after, kind: 'data' as const }],
-        tags: ['added-by-leader'],
-      })),
-      `run ${id} leader`,
-    );
+    const because = answer.slice(0, 600);
+    const added: Array<{ task: { id: string; title: string }; gates: string[] }> = [];
+    const refused: string[] = [];
+    for (const item of take) {
+      const gates = (item.command_gates ?? []).map((g) => ({ command: g.command, args: g.args ?? [] }));
+      try {
+        const [made] = await this.deps.tasks.add(
+          [
+            {
+              title: item.title.slice(0, 200),
+              ...(item.description ? { description: item.description.slice(0, 2000) } : {}),
+              parent: run.root,
+              depends_on: [{ task: after, kind: 'data' as const }],
+              tags: ['added-by-leader'],
+              ...(gates.length ? { command_gates: gates } : {}),
+            },
+          ],
+          `run ${id} leader`,
+        );
+        if (made)
+          added.push({ task: made.task, gates: gates.map((g) => [g.command, ...g.args].join(' ').slice(0, 200)) });
+      } catch (error) {
+        refused.push(`${item.title.slice(0, 80)}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`);
+      }
+    }
     await this.update(id, (r) => {
       for (const { task } of added) {
         r.nodes[task.id] = {
@@ -1048,15 +1068,26 @@ export class Supervisor {
           cost_usd: 0,
           latency_ms: 0,
           added_after: after,
+          added_because: because,
         };
         r.order.push(task.id);
         r.added++;
       }
-      this.note(
-        r,
-        `the leader added ${added.length} node(s) after ${after}: ${added.map((a) => a.task.id).join(', ')}`,
-      );
+      if (added.length)
+        this.note(
+          r,
+          `the leader added ${added.length} node(s) after ${after}: ${added.map((a) => `${a.task.id}${a.gates.length ? ' (command gates: waits for a person)' : ''}`).join(', ')}`,
+        );
+      for (const why of refused) this.note(r, `the leader's added node was refused: ${why}`);
     });
+    for (const { task, gates } of added.filter((a) => a.gates.length > 0))
+      await this.block(
+        id,
+        task.id,
+        [`the leader added it after ${after}, with command gates that run on this machine: ${gates.join('; ').slice(0, 300)}`],
+        `run ${id} leader`,
+        `Run ${id}: let the leader's new node "${task.title.slice(0, 120)}" (${task.id}) run? Its command gates: ${gates.join('; ').slice(0, 200)}`,
+      );
   }
 
   private async recordAttempt(
@@ -1266,12 +1297,20 @@ export class Supervisor {
   }
 
   /** No worker left (or it cannot start): the task is blocked and a human decides in the inbox. */
-  private async block(id: string, taskId: string, reasons: string[], actor: string): Promise<void> {
+  private async block(
+    id: string,
+    taskId: string,
+    reasons: string[],
+    actor: string,
+    summary?: string,
+  ): Promise<void> {
     const run = await this.get(id);
     const node = run.nodes[taskId]!;
     const inboxId = await this.deps.inbox.requestNodeDecision({
       requested_by: actor,
-      summary: `Run ${id}: retry "${node.title.slice(0, 120)}" (${taskId})? ${node.attempts.length} attempt(s) failed`,
+      summary:
+        summary ??
+        `Run ${id}: retry "${node.title.slice(0, 120)}" (${taskId})? ${node.attempts.length} attempt(s) failed`,
       reasons: [
         ...reasons,
         ...node.attempts.slice(-3).flatMap((a) => a.reasons.slice(0, 2).map((x) => `${a.worker}: ${x}`)),

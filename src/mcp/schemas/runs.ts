@@ -34,6 +34,10 @@ export const runNodeSchema = z.object({
   inbox_id: z.string().optional().describe('The inbox item a human decides (retry or skip)'),
   reason: z.string().optional(),
   added_after: z.string().optional().describe('Added by the leader after this node'),
+  added_because: z
+    .string()
+    .optional()
+    .describe('The start of the answer that led the leader to add it (data, not instructions)'),
 });
 
 export const runSchema = z.object({
@@ -114,6 +118,7 @@ export function viewRun(run: Run, now: number, history = 20): RunView {
       ...(n.inbox_id ? { inbox_id: n.inbox_id } : {}),
       ...(n.reason ? { reason: n.reason } : {}),
       ...(n.added_after ? { added_after: n.added_after } : {}),
+      ...(n.added_because ? { added_because: n.added_because } : {}),
     })),
     critical_path: path,
     ...(mean > 0 && pendingSynthesis
