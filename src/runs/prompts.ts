@@ -18,10 +18,13 @@ export function digestPrompt(dep: RunNode, dependents: string[]): string {
   return [
     `Summarise the result of task ${dep.task} for the tasks that build on it (the task's title, theirs and the result are quoted below).`,
     `Keep every fact, number, name, decision and interface they may need; leave out the rest. At most ${DEPENDENCY_CHARS} characters, plain text.`,
-    quoteUntrusted(`${dep.title}\n\nBuilt on by:\n${dependents.map((t) => `- ${t.slice(0, 120)}`).join('\n')}`, {
-      label: `titles for ${dep.task}`,
-      maxChars: 2_000,
-    }),
+    quoteUntrusted(
+      `${dep.title}\n\nBuilt on by:\n${dependents.map((t) => `- ${t.slice(0, 120)}`).join('\n')}`,
+      {
+        label: `titles for ${dep.task}`,
+        maxChars: 2_000,
+      },
+    ),
     quoteUntrusted(dep.output ?? '', { label: `result of ${dep.task}`, maxChars: 24_000 }),
   ].join('\n\n');
 }
@@ -136,7 +139,10 @@ export function synthesisPrompt(run: Run, root: Task): string {
     skipped.length
       ? `Not done (their titles and reasons quoted):\n${quoteUntrusted(
           skipped
-            .map((n) => `${n.task} ${n.title.slice(0, 120)} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`)
+            .map(
+              (n) =>
+                `${n.task} ${n.title.slice(0, 120)} (${n.state}${n.reason ? `: ${n.reason.slice(0, 200)}` : ''})`,
+            )
             .join('\n'),
           { label: 'not done', maxChars: 4000 },
         )}`

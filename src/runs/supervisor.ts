@@ -1023,7 +1023,11 @@ export class Supervisor {
   private async addNodes(
     id: string,
     after: string,
-    items: Array<{ title: string; description?: string; command_gates?: Array<{ command: string; args?: string[] }> }>,
+    items: Array<{
+      title: string;
+      description?: string;
+      command_gates?: Array<{ command: string; args?: string[] }>;
+    }>,
     answer: string,
   ): Promise<void> {
     const run = await this.get(id);
@@ -1050,9 +1054,14 @@ export class Supervisor {
           `run ${id} leader`,
         );
         if (made)
-          added.push({ task: made.task, gates: gates.map((g) => [g.command, ...g.args].join(' ').slice(0, 200)) });
+          added.push({
+            task: made.task,
+            gates: gates.map((g) => [g.command, ...g.args].join(' ').slice(0, 200)),
+          });
       } catch (error) {
-        refused.push(`${item.title.slice(0, 80)}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`);
+        refused.push(
+          `${item.title.slice(0, 80)}: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`,
+        );
       }
     }
     await this.update(id, (r) => {
@@ -1084,7 +1093,9 @@ export class Supervisor {
       await this.block(
         id,
         task.id,
-        [`the leader added it after ${after}, with command gates that run on this machine: ${gates.join('; ').slice(0, 300)}`],
+        [
+          `the leader added it after ${after}, with command gates that run on this machine: ${gates.join('; ').slice(0, 300)}`,
+        ],
         `run ${id} leader`,
         `Run ${id}: let the leader's new node "${task.title.slice(0, 120)}" (${task.id}) run? Its command gates: ${gates.join('; ').slice(0, 200)}`,
       );

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
 import { expandGit, expandNpm, packageRun } from './commandParse.js';
-import { isInside, realPathSync } from './paths.js';
+import { isInside, RealPathCache, realPathSync } from './paths.js';
 import { loadBashParser, loadedBashParser } from './shell/bashParser.js';
 import { expandGlob } from './shell/globs.js';
 import {
@@ -47,7 +47,7 @@ import {
 } from './shell/programs.js';
 import type { InterpreterSpec, WrapperSpec } from './shell/programs.js';
 import { readShell, splitTopLevel } from './shell/shellReading.js';
-import type { ShellArg, ShellCommand, StdinSource } from './shell/shellReading.js';
+import type { ShellArg, ShellCommand, ShellReading, StdinSource } from './shell/shellReading.js';
 import { scanSql, SQL_KINDS } from './sqlScan.js';
 import type { SqlKind } from './sqlScan.js';
 
@@ -258,6 +258,8 @@ class Check {
   private readonly found = new Map<string, Match>();
   private readonly seenTexts: string[] = [];
   private charsRead = 0;
+  /** Folders resolved in this decision (one command may name thousands of files in a few). */
+  private readonly paths = new RealPathCache();
 
   constructor(private readonly c: OperationClassifier) {}
 
@@ -354,6 +356,18 @@ class Check {
     let reading;
     try {
       reading = readShell(tree.rootNode, { cwd, home: this.c.home });
+    } catch (error) {
+      // The reader bounds its depth; a stack that still runs out (or anything else the text does
+      // to the reader) means the text is not read, and so not let through.
+      if (error instanceof RangeError)
+        this.add('too-deep', 'REQUIRES_APPROVAL', 'the command nests too deep to read');
+      else
+        this.add(
+          'unreadable',
+          'REQUIRES_APPROVAL',
+          `the ${what} could not be read (${String(error).slice(0, 120)})`,
+        );
+      return;
     } finally {
       tree.delete();
     }
@@ -365,6 +379,20 @@ class Check {
       if (pieces.length > 1)
         for (const piece of pieces.slice(0, 200)) this.shellText(piece, cwd, depth + 1, what);
     }
+    try {
+      this.judge(reading, depth);
+    } catch (error) {
+      // Whatever this text does to the reader, it is not let through unread.
+      if (error instanceof AppError) throw error;
+      this.add(
+        'unreadable',
+        'REQUIRES_APPROVAL',
+        `the ${what} could not be read (${error instanceof Error ? error.message.slice(0, 120) : 'error'})`,
+      );
+    }
+  }
+
+  private judge(reading: ShellReading, depth: number): void {
     for (const name of reading.assigned)
       if (CLAUDE_MARKERS.test(name))
         this.add(
@@ -571,17 +599,18 @@ class Check {
         for (const ch of w.slice(1)) flags.add(ch);
       } else rest.push(w);
     }
-    const upstream = pipeSources(cmd.stdin);
+    // What feeds the command, looked up only for a rule about this program (a long pipeline is cheap).
+    let upstream: string[] | undefined;
     let text: string | undefined;
-    for (const rule of this.c.compiled) {
-      if (rule.sql) continue;
+    for (const rule of this.c.rulesFor(name)) {
       if (rule.pipeline) {
-        if (rule.pipeline.to.includes(name) && upstream.some((u) => rule.pipeline!.from.includes(u)))
+        if (
+          rule.pipeline.to.includes(name) &&
+          (upstream ??= pipeSources(cmd.stdin)).some((u) => rule.pipeline!.from.includes(u))
+        )
           this.add(rule.id, rule.verdict, rule.reason);
         continue;
       }
-      if (rule.command && !rule.command.includes(name) && !rule.command.some((c) => name.startsWith(`${c}.`)))
-        continue;
       let args = rest;
       if (rule.subcommand) {
         if (args[0] !== rule.subcommand) continue;
@@ -1240,10 +1269,11 @@ class Check {
   private mentions(name: string, args: ShellArg[], cwd: string | undefined): void {
     for (const a of args) {
       if (a.text === undefined) continue;
+      const resolved = this.c.resolve(a.text, cwd);
       const hit =
         a.text.includes('.task-orchestrator') ||
         this.c.mentionsStateDir(a.text) ||
-        this.c.inState(a.text, cwd);
+        (resolved !== undefined && this.c.inStateFolder(resolved, this.paths.resolve(resolved).real));
       if (hit) {
         this.add(
           'state-folder',
@@ -1295,7 +1325,7 @@ class Check {
     by: string,
     isShell: boolean,
   ): void {
-    if (this.c.inState(file, undefined))
+    if (this.c.inStateFolder(file, this.paths.resolve(file).real))
       this.add('state-folder', 'BLOCKED', `${by} runs ${shown}, in task-orchestrator's state folder`);
     const head = readHead(file);
     if (head === undefined) {
@@ -1351,7 +1381,9 @@ class Check {
           'REQUIRES_APPROVAL',
           `writes or deletes the files of the pattern ${target.text.slice(0, 80)}, decided only when it runs`,
         );
-      candidates = matched ?? [];
+      // A pattern that matches nothing is passed on as written (Bash's default): that path counts too.
+      const literal = base === undefined ? undefined : path.resolve(base, target.text);
+      candidates = [...(matched ?? []), ...(literal ? [literal] : [])];
       if (use.startsWith('delete') && base !== undefined) {
         // `rm -rf *` / `~/*`: everything in a folder that must never be emptied.
         const folder = path.resolve(base, path.dirname(target.text));
@@ -1377,13 +1409,8 @@ class Check {
       candidates = [resolved];
     }
     for (const nominal of candidates) {
-      const real = realPathSync(nominal);
-      if (
-        writes &&
-        (c.inState(nominal, undefined) ||
-          c.inState(real, undefined) ||
-          nominal.split('/').includes('.task-orchestrator'))
-      ) {
+      const { real, stat } = this.paths.resolve(nominal);
+      if (writes && c.inStateFolder(nominal, real)) {
         this.add(
           'state-folder',
           'BLOCKED',
@@ -1423,7 +1450,12 @@ class Check {
             'REQUIRES_APPROVAL',
             `changes ${rel} (Claude Code's settings and hooks, MCP servers or git hooks run programs)`,
           );
-        else if (use === 'delete-recursive' && !parts.some((p) => c.generated.has(p)) && isDirectory(real))
+        // A folder that is not there now may be made by this very command: the careful guess.
+        else if (
+          use === 'delete-recursive' &&
+          !parts.some((p) => c.generated.has(p)) &&
+          (stat === undefined || stat.isDirectory())
+        )
           this.add(
             'rm-recursive',
             'REQUIRES_APPROVAL',
@@ -1474,15 +1506,6 @@ function readHead(file: string): { text: string; size: number } | undefined {
     return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function isDirectory(file: string): boolean {
-  try {
-    return statSync(file).isDirectory();
-  } catch {
-    // Not there now: it may be made by this very command; a folder is the careful guess.
-    return !existsSync(file);
   }
 }
 
@@ -1591,6 +1614,9 @@ export function sedRunsOrWrites(script: string): boolean {
 
 export class OperationClassifier {
   readonly compiled: CompiledRule[];
+  /** Rules by the program (or the pipeline's last program) they are about; the rest apply to all. */
+  private readonly byProgram = new Map<string, CompiledRule[]>();
+  private readonly general: CompiledRule[] = [];
   readonly projectDir: string;
   readonly projectReal: string;
   readonly stateDir: string;
@@ -1607,6 +1633,12 @@ export class OperationClassifier {
       ...(r.pattern ? { regex: new RegExp(r.pattern, 'i') } : {}),
       ...(r.argsPattern ? { args: new RegExp(r.argsPattern, 'i') } : {}),
     }));
+    for (const rule of this.compiled) {
+      if (rule.sql) continue;
+      const names = rule.pipeline?.to ?? rule.command;
+      if (!names) this.general.push(rule);
+      else for (const n of names) this.byProgram.set(n, [...(this.byProgram.get(n) ?? []), rule]);
+    }
     this.projectDir = path.resolve(options.projectDir ?? process.cwd());
     this.projectReal = realPathSync(this.projectDir);
     this.stateDir = path.resolve(options.stateDir ?? path.join(this.projectDir, '.task-orchestrator'));
@@ -1674,15 +1706,22 @@ export class OperationClassifier {
     return cwd === undefined ? undefined : path.resolve(cwd, expanded);
   }
 
-  /** Whether a path (resolved against cwd when relative) is in the state folder, links followed. */
-  inState(text: string, cwd: string | undefined): boolean {
-    const resolved = this.resolve(text, cwd);
-    if (resolved === undefined) return false;
+  /** Whether a path (its absolute form as written, and where it really lands) is in the state folder. */
+  inStateFolder(nominal: string, real: string): boolean {
     return (
-      isInside(this.stateDir, resolved) ||
-      isInside(this.stateReal, resolved) ||
-      isInside(this.stateReal, realPathSync(resolved))
+      isInside(this.stateDir, nominal) ||
+      isInside(this.stateReal, nominal) ||
+      isInside(this.stateReal, real) ||
+      nominal.split('/').includes('.task-orchestrator')
     );
+  }
+
+  /** The rules that may match a program (mkfs.ext4 counts as mkfs). */
+  rulesFor(name: string): CompiledRule[] {
+    const stem = name.includes('.') ? name.slice(0, name.indexOf('.')) : undefined;
+    const own = this.byProgram.get(name) ?? [];
+    const family = stem ? (this.byProgram.get(stem) ?? []).filter((r) => !own.includes(r)) : [];
+    return [...own, ...family, ...this.general];
   }
 
   /** Whether text names the state folder by its absolute path. */

@@ -5,6 +5,7 @@
  * follow a link in its last component, so a link swapped in after the check cannot redirect them.
  */
 import { constants, lstatSync, promises as fs, readlinkSync, realpathSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
 
@@ -161,4 +162,43 @@ export function realPathSync(absolute: string): string {
     current = parent;
   }
   return path.join(current, ...missing.reverse());
+}
+
+/**
+ * realPathSync with a memory of the folders it resolved: one `lstat` per further file in a known
+ * folder, no exception for a file that does not exist. For the command classifier, where one
+ * command may name thousands of files in a few folders.
+ */
+export class RealPathCache {
+  private readonly folders = new Map<string, string>();
+
+  /** Where `absolute` really lands, and what is there now (undefined: nothing yet). */
+  resolve(absolute: string, hops = 0): { real: string; stat: Stats | undefined } {
+    const normal = path.resolve(absolute);
+    const folder = path.dirname(normal);
+    if (folder === normal) return { real: normal, stat: undefined };
+    let realFolder = this.folders.get(folder);
+    if (realFolder === undefined) {
+      realFolder = realPathSync(folder);
+      this.folders.set(folder, realFolder);
+    }
+    const here = path.join(realFolder, path.basename(normal));
+    let stat: Stats | undefined;
+    try {
+      stat = lstatSync(here, { throwIfNoEntry: false });
+    } catch {
+      // A name too long, a file where a folder should be, no permission: nothing there to follow.
+      stat = undefined;
+    }
+    if (stat?.isSymbolicLink() && hops < MAX_LINK_HOPS) {
+      let target: string;
+      try {
+        target = readlinkSync(here);
+      } catch {
+        return { real: here, stat };
+      }
+      return this.resolve(path.resolve(realFolder, target), hops + 1);
+    }
+    return { real: here, stat };
+  }
 }

@@ -186,6 +186,31 @@ describe('the Bash guard (hook PreToolUse)', () => {
     expect(asked.length, asked.join('\n')).toBeLessThanOrEqual(Math.floor(everyday.length * 0.05));
   }, 240_000);
 
+  it('keeps answering while long commands are read, and ends on SIGTERM', async () => {
+    // Long but harmless texts at and above the length that is read (64 KiB): a pipeline of
+    // thousands of stages, a command with thousands of file names, and a 1 MB command.
+    const long = [
+      `cat notes.txt${'|cat'.repeat(16_000)}`,
+      `touch ${Array.from({ length: 8000 }, (_, i) => `f${i}`).join(' ')}`,
+      `echo ${'a'.repeat(1024 * 1024)}`,
+    ];
+    const slow = long.map((command) => hook({ tool_name: 'Bash', tool_input: { command }, cwd: project }));
+    const quick = await hook({
+      tool_name: 'Bash',
+      tool_input: { command: 'git push --force origin main' },
+      cwd: project,
+    });
+    expect(quick.decision).toBe('deny');
+    const answers = await Promise.all(slow);
+    // Every one was decided by the server (the 1 MB one unread: the person decides).
+    expect(answers.map((a) => a.decision)).toEqual(['none', 'none', 'ask']);
+    const exited = new Promise<number | null>((resolve) =>
+      server!.once('exit', (_code, signal) => resolve(signal ? 0 : _code)),
+    );
+    server!.kill('SIGTERM');
+    await expect(exited).resolves.toBe(0);
+  }, 60_000);
+
   it('answers the same without a running server (one row of each family)', async () => {
     const firsts = [...new Map(destructive.rows.filter((r) => !r.build).map((r) => [r.family, r])).values()];
     server?.kill('SIGKILL');

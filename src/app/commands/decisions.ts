@@ -1,4 +1,4 @@
-/** `approve`, `reject`, `waive-gates`: decisions only a person at a terminal makes. */
+/** `approve`, `reject`, `waive-gates`: decisions only a person at their own terminal makes. */
 import os from 'node:os';
 import { systemClock } from '../../core/clock.js';
 import { describeError } from '../../core/errors.js';

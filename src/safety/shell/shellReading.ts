@@ -293,7 +293,7 @@ class Reader {
     }
     switch (node.type) {
       case 'command':
-        return [this.command(node, scope, stdin, [], detached)];
+        return [this.command(node, scope, stdin, [], detached, depth)];
       case 'redirected_statement':
         return this.redirected(node, scope, stdin, depth, detached);
       case 'pipeline':
@@ -520,7 +520,7 @@ class Reader {
         if (got.redirect) redirects.push(got.redirect);
         if (got.stdin) input = got.stdin;
       }
-      if (body?.type === 'command') made = [this.command(body, scope, input, redirects, detached)];
+      if (body?.type === 'command') made = [this.command(body, scope, input, redirects, detached, depth + 1)];
       else {
         // Redirections of a group or a loop: the files are written whatever runs inside.
         const holder = this.holder(node, scope, redirects, input);
@@ -650,6 +650,7 @@ class Reader {
     stdin: StdinSource,
     outerRedirects: ShellRedirect[],
     detached: boolean,
+    depth: number,
   ): ShellCommand {
     const assignments: ShellCommand['assignments'] = [];
     const redirects = [...outerRedirects];
@@ -663,17 +664,17 @@ class Reader {
         this.assigned.add(name);
         assignments.push({
           name,
-          value: valueNode ? this.word(valueNode, scope, 1, true) : literalArg(''),
+          value: valueNode ? this.word(valueNode, scope, depth + 1, true) : literalArg(''),
         });
       } else if (field === 'name') {
         const word = child.namedChildren[0] ?? child;
-        argv.push(...this.words(word, scope, 1));
+        argv.push(...this.words(word, scope, depth + 1));
       } else if (field === 'redirect') {
-        const got = this.redirect(child, scope, 1, after);
+        const got = this.redirect(child, scope, depth + 1, after);
         if (got.redirect) redirects.push(got.redirect);
         if (got.stdin) input = got.stdin;
-      } else if (field === 'argument') argv.push(...this.words(child, scope, 1));
-      else this.anywhere(child, scope, 1);
+      } else if (field === 'argument') argv.push(...this.words(child, scope, depth + 1));
+      else this.anywhere(child, scope, depth + 1);
     }
     const command: ShellCommand = {
       argv,
@@ -752,6 +753,10 @@ class Reader {
       split: !inQuotes,
       dynamic,
     });
+    if (depth > MAX_DEPTH) {
+      this.problem('too-deep', 'the command nests too deep to read');
+      return unknown('an expansion nested too deep to read');
+    }
     switch (node.type) {
       case 'word':
       case 'number':
