@@ -773,18 +773,20 @@ class Check {
     return true;
   }
 
+  /** A shell's or an interpreter's argument that Bash decides at run time: the person decides. */
+  private notWrittenOut(name: string, a: ShellArg): void {
+    this.add(
+      'program-not-literal',
+      'REQUIRES_APPROVAL',
+      `${name} gets ${a.dynamic ?? 'an argument'} that is not written out`,
+    );
+  }
+
   private shell(name: string, args: ShellArg[], cmd: ShellCommand, depth: number): void {
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       const text = a.text;
-      if (text === undefined) {
-        this.add(
-          'program-not-literal',
-          'REQUIRES_APPROVAL',
-          `${name} gets ${a.dynamic ?? 'an argument'} that is not written out`,
-        );
-        return;
-      }
+      if (text === undefined) return this.notWrittenOut(name, a);
       if (
         text === '-c' ||
         (/^-[a-zA-Z]+$/.test(text) && text.endsWith('c') && text !== '-c' && !text.startsWith('--'))
@@ -840,14 +842,7 @@ class Check {
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       const text = a.text;
-      if (text === undefined) {
-        this.add(
-          'program-not-literal',
-          'REQUIRES_APPROVAL',
-          `${name} gets ${a.dynamic ?? 'an argument'} that is not written out`,
-        );
-        return;
-      }
+      if (text === undefined) return this.notWrittenOut(name, a);
       if (i === 0 && spec.codeSubcommands?.includes(text)) {
         code = args[1] ?? arg('');
         option = text;

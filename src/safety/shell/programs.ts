@@ -22,8 +22,6 @@ export interface WrapperSpec {
   runsNothingWith?: readonly string[];
   /** Adds arguments the text does not show (xargs, parallel). */
   addsArguments?: boolean;
-  /** Gives the command a pseudo terminal: it can then answer a program that asks a person. */
-  pty?: boolean;
 }
 
 export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
@@ -68,7 +66,8 @@ export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
   stdbuf: { valueOptions: ['-i', '-o', '-e', '--input', '--output', '--error'] },
   chroot: { valueOptions: ['--userspec', '--groups'], skipOperands: 1 },
   setsid: {},
-  unbuffer: { pty: true },
+  // unbuffer and script give the command a pseudo terminal: what runs is judged like any other.
+  unbuffer: {},
   caffeinate: { valueOptions: ['-t', '-w'] },
   xargs: {
     valueOptions: [
@@ -128,7 +127,6 @@ export const WRAPPERS: Readonly<Record<string, WrapperSpec>> = {
       '--logging-format',
     ],
     textOptions: ['-c', '--command'],
-    pty: true,
   },
   ssh: {
     valueOptions: [
@@ -250,12 +248,11 @@ export const INTERPRETERS: Readonly<Record<string, InterpreterSpec>> = {
 export function interpreterOf(name: string): InterpreterSpec | undefined {
   const direct = INTERPRETERS[name];
   if (direct) return direct;
-  const base = name.replace(/[\d.]+$/, '').replace(/-?$/, '');
-  return INTERPRETERS[base];
+  return INTERPRETERS[name.replace(/[\d.]+$/, '')];
 }
 
 /** Programs whose program text is their first operand (awk 'BEGIN{...}'): code, checked for what it can do. */
-export const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk', 'busybox-awk']);
+export const AWKS = new Set(['awk', 'gawk', 'mawk', 'nawk']);
 
 /** Database clients: SQL in their arguments or on their standard input is read as SQL. */
 export const SQL_CLIENTS = new Set([
@@ -606,23 +603,13 @@ export const OUTPUT_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   sort: ['-o', '--output'],
   tar: ['-C', '--directory'],
   unzip: ['-d'],
-  gzip: [],
-  git: [],
   find: ['-fprint', '-fprint0', '-fprintf', '-fls'],
-  xxd: [],
-  yq: [],
-  sed: [],
   strace: ['-o'],
   ltrace: ['-o'],
   time: ['-o', '--output'],
-  script: [],
-  ffmpeg: [],
-  convert: [],
-  zip: [],
   npm: ['--prefix'],
   pip: ['-t', '--target', '--prefix', '--root'],
   pip3: ['-t', '--target', '--prefix', '--root'],
-  docker: [],
   make: ['-C', '--directory'],
 };
 

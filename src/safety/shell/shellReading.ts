@@ -270,6 +270,13 @@ class Reader {
     this.problems.push({ rule, reason });
   }
 
+  /** Past MAX_DEPTH nothing more is read (and the person is asked). */
+  private tooDeep(depth: number): boolean {
+    if (depth <= MAX_DEPTH) return false;
+    this.problem('too-deep', 'the command nests too deep to read');
+    return true;
+  }
+
   statements(node: SyntaxNode, scope: Scope, stdin: StdinSource, depth: number): ShellCommand[] {
     const made: ShellCommand[] = [];
     for (const child of node.namedChildren) {
@@ -287,10 +294,7 @@ class Reader {
     depth: number,
     detached: boolean,
   ): ShellCommand[] {
-    if (depth > MAX_DEPTH) {
-      this.problem('too-deep', 'the command nests too deep to read');
-      return [];
-    }
+    if (this.tooDeep(depth)) return [];
     switch (node.type) {
       case 'command':
         return [this.command(node, scope, stdin, [], detached, depth)];
@@ -347,10 +351,7 @@ class Reader {
   /** Commands inside anything else (test expressions, arithmetic, array values): substitutions. */
   private anywhere(node: SyntaxNode, scope: Scope, depth: number): ShellCommand[] {
     if (node.isMissing) this.problem('unparsable', 'the command is not complete shell syntax');
-    if (depth > MAX_DEPTH) {
-      this.problem('too-deep', 'the command nests too deep to read');
-      return [];
-    }
+    if (this.tooDeep(depth)) return [];
     const made: ShellCommand[] = [];
     for (const child of node.namedChildren) {
       if (!child) continue;
@@ -753,10 +754,7 @@ class Reader {
       split: !inQuotes,
       dynamic,
     });
-    if (depth > MAX_DEPTH) {
-      this.problem('too-deep', 'the command nests too deep to read');
-      return unknown('an expansion nested too deep to read');
-    }
+    if (this.tooDeep(depth)) return unknown('an expansion nested too deep to read');
     switch (node.type) {
       case 'word':
       case 'number':
