@@ -161,17 +161,6 @@ const SECRET_NAME = /(_KEY|_SECRET|TOKEN)$/i;
 /** Variables Claude Code sets for the programs it runs (its Bash tool's shell among them). */
 const CLAUDE_MARKER = /^(CLAUDECODE|CLAUDE_CODE_SESSION_ID|CLAUDE_CODE_ENTRYPOINT|CLAUDE_PID)$/;
 
-/**
- * The project a Claude Code hook event is about: CLAUDE_PROJECT_DIR (Claude Code sets it for every
- * hook; the session's folder, wherever its shell has moved since), else the event's cwd.
- */
-export function hookProjectDir(env: Env, eventCwd: string | undefined): string {
-  const fromClaude = nonEmpty(env.CLAUDE_PROJECT_DIR);
-  if (fromClaude && path.isAbsolute(fromClaude)) return path.resolve(fromClaude);
-  if (eventCwd && path.isAbsolute(eventCwd)) return path.resolve(eventCwd);
-  return process.cwd();
-}
-
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The first executable `name` on PATH, or undefined. */

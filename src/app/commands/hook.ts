@@ -11,9 +11,9 @@ import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { hookProjectDir } from '../../config/config.js';
+import { hookProjectDir } from '../../config/hookProject.js';
 import type { Config } from '../../config/config.js';
-import { createRedactor } from '../../safety/redact.js';
+import type { Redactor } from '../../safety/redact.js';
 import type { Storage } from '../../storage/storage.js';
 import { HOOK_EVENTS, parseHookInput } from '../../hooks/events.js';
 import type { HookEventName, HookOutput } from '../../hooks/events.js';
@@ -112,9 +112,8 @@ function askServer(
 }
 
 /** The handlers' dependencies, each opened on first use. */
-function lazyContext(config: Config): HookContext & { close(): Promise<void> } {
+function lazyContext(config: Config, redact: Redactor): HookContext & { close(): Promise<void> } {
   let storage: Promise<Storage> | undefined;
-  const redact = createRedactor({ secrets: config.secrets, patterns: config.redactPatterns });
   const once = <T>(make: () => Promise<T>) => {
     let made: Promise<T> | undefined;
     return () => (made ??= make());
@@ -306,7 +305,11 @@ export async function hookCommand(event: string): Promise<void> {
     const config = loadConfig({ ...process.env, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' }, { cwd: projectDir });
     stateDir = config.stateDir;
     if (!config.hooks) return;
-    context = lazyContext(config);
+    const { createRedactor } = await import('../../safety/redact.js');
+    context = lazyContext(
+      config,
+      createRedactor({ secrets: config.secrets, patterns: config.redactPatterns }),
+    );
     const { handleHook } = await import('../../hooks/handlers.js');
     answer(await handleHook(event as HookEventName, input, context));
   } catch (error) {
