@@ -1,8 +1,35 @@
 /**
- * Where a Claude Code hook event belongs, read before anything else loads: the hook's warm path
- * (a socket to the running server) needs only this, so it stays free of the configuration table.
+ * What a Claude Code hook process needs before anything else loads: where the event belongs and
+ * whether hooks are on. The warm path (a socket to the running server) needs only this, so it
+ * stays free of the configuration table; the full configuration is loaded only when the hook
+ * process does the work itself (config.ts).
  */
 import path from 'node:path';
+
+export interface HookSettings {
+  /** TASK_ORCHESTRATOR_HOOKS is not `off`. */
+  enabled: boolean;
+  /** TASK_ORCHESTRATOR_HOOK_GRADE as given (the server checks it). */
+  hookGrade: string | undefined;
+  /** The project of an event: CLAUDE_PROJECT_DIR, else the event's cwd, else this process's. */
+  projectDir(eventCwd: string | undefined): string;
+  /** The state folder of a project (TASK_ORCHESTRATOR_HOME resolved against it). */
+  stateDir(projectDir: string): string;
+  /** The environment for loading the full configuration (never the claude CLI as a judge here). */
+  configEnv(): Record<string, string | undefined>;
+}
+
+/** Reads the hook's settings from the environment (default: this process's). */
+export function hookSettings(env: Record<string, string | undefined> = process.env): HookSettings {
+  const home = env.TASK_ORCHESTRATOR_HOME?.trim();
+  return {
+    enabled: env.TASK_ORCHESTRATOR_HOOKS?.trim().toLowerCase() !== 'off',
+    hookGrade: env.TASK_ORCHESTRATOR_HOOK_GRADE?.trim().toLowerCase(),
+    projectDir: (eventCwd) => hookProjectDir(env, eventCwd),
+    stateDir: (projectDir) => path.resolve(projectDir, home || '.task-orchestrator'),
+    configEnv: () => ({ ...env, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' }),
+  };
+}
 
 /**
  * The project a Claude Code hook event is about: CLAUDE_PROJECT_DIR (Claude Code sets it for every

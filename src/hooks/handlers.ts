@@ -27,19 +27,8 @@ import {
   WRITE_TOOLS,
 } from './events.js';
 import type { HookEventName, HookInput, HookOutput } from './events.js';
+import type { HookSessionDoc } from './sessions.js';
 import { lastUserRequest } from './transcript.js';
-
-/** Failures waiting for a later attempt of the same kind, per Claude Code session. */
-export interface HookSessionDoc {
-  sessions: Record<
-    string,
-    {
-      updated_at: string;
-      pending: Array<{ kind: string; subject: string; error: string; pattern_id: string; prompt: string }>;
-    }
-  >;
-}
-export const EMPTY_HOOK_SESSIONS: HookSessionDoc = { sessions: {} };
 
 const MAX_PENDING = 20;
 const MAX_SESSIONS = 200;

@@ -4,7 +4,8 @@ import { packageVersion } from '../../core/version.js';
 import { createServer } from '../../mcp/server.js';
 import { LimitedStdioTransport } from '../../mcp/stdioTransport.js';
 import { openServices } from '../services.js';
-import { startHookSocket } from '../hookSocket.js';
+import { startHookSocket } from '../../hooks/socketServer.js';
+import { serverHookContext } from '../hookWiring.js';
 import { configOrExit, fatal, isBrokenPipe, markStderrBroken, onShutdown, serverLogger } from '../process.js';
 
 export async function serve(options: {
@@ -24,8 +25,12 @@ export async function serve(options: {
   } catch (error) {
     fatal(error);
   }
-  // Claude Code's hooks ask this server first (the memory is loaded here): see hookSocket.ts.
-  const stopHooks = await startHookSocket(services).catch((error: unknown) => {
+  // Claude Code's hooks ask this server first (the memory is loaded here): see hooks/socketServer.ts.
+  const stopHooks = await startHookSocket({
+    stateDir: config.stateDir,
+    logger,
+    contextFor: (hookGrade) => serverHookContext(services, hookGrade),
+  }).catch((error: unknown) => {
     logger.warn('hook socket not started', { error });
     return () => Promise.resolve();
   });
