@@ -1,11 +1,12 @@
 /**
  * The layer check: imports flow one way,
- *   cli -> app -> {mcp, hooks} -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
+ *   cli -> app -> {mcp -> desk, hooks} -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
  * (safety imports only core and storage: what it guards is handed to it by the composition root;
  * the failure memory in immune/ imports only core and storage; runs/ is the graded run that
  * joins agents, grading and the memory).
  * app/ is the composition root (services, one file per CLI command): the only layer that
- * knows every subsystem. cli.ts is commander alone; it loads app/commands lazily.
+ * knows every subsystem. cli.ts is commander alone; it loads app/commands lazily. desk/ is the web
+ * UI (the dashboard page and the review desk); the MCP server offers its dashboard page too.
  * config/ is read by anyone (it only parses the environment) and imports core alone.
  */
 const below = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'agents'];
@@ -22,8 +23,10 @@ const mayImport = {
   evaluation: below,
   runs: [...below, 'immune', 'evaluation'],
   hooks: [...below, 'immune', 'evaluation', 'runs'],
-  mcp: [...below, 'immune', 'evaluation', 'runs'],
-  app: [...below, 'immune', 'evaluation', 'runs', 'hooks', 'mcp'],
+  desk: [...below, 'immune', 'evaluation', 'runs'],
+  // The MCP server offers the desk's dashboard page (a resource, immune_dashboard's html).
+  mcp: [...below, 'immune', 'evaluation', 'runs', 'desk'],
+  app: [...below, 'immune', 'evaluation', 'runs', 'hooks', 'desk', 'mcp'],
 };
 const layers = Object.keys(mayImport);
 const above = Object.fromEntries(
@@ -36,7 +39,7 @@ module.exports = {
   forbidden: [
     ...layers.map((layer) => ({
       name: `layer-${layer}`,
-      comment: `src/${layer} imports only layers below it (see DESIGN.md)`,
+      comment: `src/${layer} imports only layers below it (see docs/ARCHITECTURE.md)`,
       severity: 'error',
       from: { path: `^src/${layer}/` },
       to: { path: `^src/(${above[layer].join('|')})` },

@@ -40,6 +40,27 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    ignores: ['src/desk/static/**'],
     languageOptions: { globals: nodeGlobals },
+  },
+  {
+    // The desk's script runs in the person's browser (and is type-checked as such: tsconfig.browser.json).
+    files: ['src/desk/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'fetch',
+          'DOMParser',
+          'EventSource',
+          'HTMLElement',
+          'HTMLInputElement',
+          'HTMLTextAreaElement',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );

@@ -1,18 +1,15 @@
-/** `dashboard`: the immune dashboard on a loopback port, or written to a file. */
+/** `dashboard`: the desk (src/desk) on a loopback port, or its dashboard page written to a file. Wiring only. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
 import { systemClock } from '../../core/clock.js';
-import { AppError, describeError } from '../../core/errors.js';
-import { renderHtml } from '../../immune/dashboard/dashboardRender.js';
-import { buildDashboard } from '../../mcp/dashboard.js';
+import type { DeskSecrets } from '../../desk/boundary.js';
+import { buildDashboard } from '../../desk/dashboard/data.js';
+import { renderHtml } from '../../desk/dashboard/render.js';
+import { createDeskServer } from '../../desk/server.js';
 import { checkPerson } from '../../safety/personCheck.js';
 import { openServices } from '../services.js';
 import { cliLogger, configOrExit, fatal } from '../process.js';
-import { serveDesk, tradeToken } from '../reviewDesk.js';
-import type { DeskSecrets } from '../reviewDesk.js';
-import { DESK_SCRIPT, DeskEvents } from '../deskLive.js';
 
 export async function dashboardCommand(options: {
   port: string;
@@ -51,58 +48,7 @@ export async function dashboardCommand(options: {
     session: person.ok ? randomBytes(24).toString('hex') : undefined,
     csrf: randomBytes(24).toString('hex'),
   };
-  const live = new DeskEvents(services);
-  const server = createHttpServer((req, res) => {
-    // Only this machine, by its own name: refuses DNS-rebinding requests for other host names.
-    const host = (req.headers.host ?? '').replace(/:\d+$/, '');
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden host\n');
-      return;
-    }
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/' && tradeToken(req, res, url, secrets)) return;
-    if (req.method === 'GET' && url.pathname === '/events') return live.serve(req, res);
-    if (req.method === 'GET' && url.pathname === '/desk.js') {
-      res
-        .writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' })
-        .end(DESK_SCRIPT);
-      return;
-    }
-    if (['/patterns', '/inbox', '/runs'].some((prefix) => url.pathname.startsWith(prefix))) {
-      serveDesk(services, secrets, req, res, url)
-        .then((served) => {
-          if (!served) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-        })
-        .catch((error: unknown) => {
-          const code = error instanceof AppError ? error.code : 'INTERNAL';
-          const status =
-            ({ NOT_FOUND: 404, CONFLICT: 409, INVALID_INPUT: 400, FORBIDDEN: 403 } as Record<string, number>)[
-              code
-            ] ?? 500;
-          if (status === 500) logger.error('review desk failed', { error });
-          res.writeHead(status, { 'content-type': 'text/plain' }).end(`${describeError(error)}\n`);
-        });
-      return;
-    }
-    if (req.method !== 'GET' || !['/', '/data.json'].includes(url.pathname)) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try / or /data.json\n');
-      return;
-    }
-    const window = Number(url.searchParams.get('days') ?? days);
-    buildDashboard(services, Number.isInteger(window) && window >= 1 && window <= 365 ? window : days)
-      .then((d) => {
-        if (url.pathname === '/data.json')
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(d));
-        else
-          res
-            .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-            .end(renderHtml(d));
-      })
-      .catch((error: unknown) => {
-        logger.error('dashboard failed', { error });
-        res.writeHead(500, { 'content-type': 'text/plain' }).end(`${describeError(error)}\n`);
-      });
-  });
+  const server = createDeskServer({ services, secrets, days, logger });
   server.listen(port, options.host, () => {
     const address = server.address();
     const actual = typeof address === 'object' && address ? address.port : port;

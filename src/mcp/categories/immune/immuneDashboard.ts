@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { renderHtml, renderMarkdown } from '../../../immune/dashboard/dashboardRender.js';
-import { buildDashboard, DASHBOARD_URI } from '../../dashboard.js';
+import { renderHtml, renderMarkdown } from '../../../desk/dashboard/render.js';
+import { buildDashboard, DASHBOARD_URI } from '../../../desk/dashboard/data.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 

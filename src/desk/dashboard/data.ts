@@ -1,23 +1,37 @@
 /**
- * Assembles the immune dashboard from the failure memory and the alerts, for the immune_dashboard
- * tool, the MCP resource and the `dashboard` command.
+ * Assembles the dashboard from the failure memory, the alerts, spend, flaky prompts and runs, for
+ * the immune_dashboard tool, the MCP resource and the desk's `/` page.
  */
-import { redactDeep } from '../safety/redact.js';
-import { spendSplit } from '../cost/usage.js';
-import { nodeLevels } from '../runs/runModel.js';
-import type { AlertCounts, Dashboard, RunGraph } from '../immune/dashboard/dashboardRender.js';
-import type { Run } from '../runs/runModel.js';
-import type { Services } from './services.js';
+import { redactDeep } from '../../safety/redact.js';
+import type { Redactor } from '../../safety/redact.js';
+import { spendSplit } from '../../cost/usage.js';
+import type { UsageRecord } from '../../cost/usage.js';
+import { nodeLevels } from '../../runs/runModel.js';
+import type { AlertCounts, Dashboard, RunGraph } from './render.js';
+import type { Run } from '../../runs/runModel.js';
+import type { Supervisor } from '../../runs/supervisor.js';
+import type { Clock } from '../../core/clock.js';
+import type { CaseBook } from '../../evaluation/cases.js';
+import type { AlertEngine } from '../../immune/alerting/alerts.js';
+import type { Federation } from '../../immune/federation/federation.js';
+import type { ImmuneSystem } from '../../immune/immuneSystem.js';
+import type { AppendLog } from '../../storage/appendLog.js';
+
+/** Where the dashboard's figures come from. */
+export interface DashboardSources {
+  alerts: AlertEngine;
+  cases: CaseBook;
+  clock: Clock;
+  federation: Federation;
+  immune: ImmuneSystem;
+  redact: Redactor;
+  runs: Supervisor;
+  usage: AppendLog<UsageRecord>;
+}
 
 export const DASHBOARD_URI = 'task-orchestrator://immune/dashboard';
 
-export async function buildDashboard(
-  services: Pick<
-    Services,
-    'alerts' | 'cases' | 'clock' | 'federation' | 'immune' | 'redact' | 'runs' | 'usage'
-  >,
-  days: number,
-): Promise<Dashboard> {
+export async function buildDashboard(services: DashboardSources, days: number): Promise<Dashboard> {
   const [data, syncAlerts, ruleAlerts, usage, flaky, runs] = await Promise.all([
     services.immune.dashboard(days),
     services.federation.alerts(),

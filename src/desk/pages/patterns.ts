@@ -1,110 +1,23 @@
 /**
- * The review desk of `task-orchestrator dashboard`: the failure memory listed with filters and
- * search, a page per pattern, and a person's actions on it (confirm, false positive, retire, share).
- *
- * Who may act: reading is open to this machine (the server listens on loopback and checks Host);
- * acting needs the desk session, which only the terminal that started the dashboard receives (a
- * URL with a secret token, printed only to a TTY, traded for an HttpOnly SameSite=Strict cookie),
- * plus, on every POST, the page's CSRF token and an Origin that is this server. An agent that can
- * fetch the page gets neither the cookie nor the token. Every action is written to the audit log
- * with the person as the actor.
+ * The failure memory on the desk: /patterns (filters by source, failure type, operation, model,
+ * dates; search) and a page per pattern (what the memory knows, its activity over 30 days, its
+ * guardrail), with a person's actions: confirm, false positive, retire, share, edit the guardrail.
+ * Every action is audited with the person as the actor.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
-import { escapeHtml, runSvg } from '../immune/dashboard/dashboardRender.js';
-import { runGraph } from '../mcp/dashboard.js';
-import type { FailurePattern, PatternDay } from '../immune/patterns.js';
-import { GUARDRAILS } from '../immune/guardrails.js';
-import { MAX_GUARDRAIL } from '../immune/immuneSystem.js';
-import type { Services } from '../mcp/services.js';
-import { AppError } from '../core/errors.js';
-import { approveAndRun } from '../safety/inbox.js';
-import type { InboxItem } from '../safety/inbox.js';
+import { GUARDRAILS } from '../../immune/guardrails.js';
+import { MAX_GUARDRAIL } from '../../immune/immuneSystem.js';
+import type { FailurePattern, PatternDay } from '../../immune/patterns.js';
+import { hasSession, readForm, refusal } from '../boundary.js';
+import type { DeskSecrets } from '../boundary.js';
+import type { DeskServices, Html } from '../deps.js';
+import { escapeHtml } from '../html.js';
+import { page } from '../layout.js';
 
-export interface DeskSecrets {
-  /** Traded for the session cookie; undefined when no person is at a terminal (read-only desk). */
-  session: string | undefined;
-  csrf: string;
-}
+type PatternServices = Pick<DeskServices, 'immune' | 'audit' | 'redact'>;
 
-type DeskServices = Pick<Services, 'immune' | 'audit' | 'redact' | 'inbox' | 'commands' | 'runs'>;
-
-const COOKIE = 'to_desk';
 const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare', 'guardrail'] as const;
 type Action = (typeof ACTIONS)[number];
-
-function same(a: string | undefined, b: string | undefined): boolean {
-  if (!a || !b) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function cookieOf(req: IncomingMessage): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
-  }
-  return undefined;
-}
-
-/** Whether the request carries the desk session (the cookie the terminal's URL set). */
-export function hasSession(req: IncomingMessage, secrets: DeskSecrets): boolean {
-  return secrets.session !== undefined && same(cookieOf(req), secrets.session);
-}
-
-/** `/?token=...` from the terminal: sets the session cookie and sends the person to the desk. */
-export function tradeToken(
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  secrets: DeskSecrets,
-): boolean {
-  const token = url.searchParams.get('token');
-  if (token === null) return false;
-  if (!same(token, secrets.session)) {
-    res.writeHead(403, { 'content-type': 'text/plain' }).end('wrong desk token\n');
-    return true;
-  }
-  res
-    .writeHead(303, {
-      'set-cookie': `${COOKIE}=${secrets.session}; HttpOnly; SameSite=Strict; Path=/`,
-      location: '/patterns',
-    })
-    .end();
-  return true;
-}
-
-const NAV: Array<[string, string]> = [
-  ['/', 'Dashboard'],
-  ['/patterns', 'Patterns'],
-  ['/inbox', 'Approval inbox'],
-  ['/runs', 'Runs'],
-];
-
-/**
- * A desk page. The only script is /desk.js (same origin; live regions); the policy forbids
- * inline scripts, other origins and form posts elsewhere.
- */
-const page = (title: string, body: string, current = '') => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'">
-<title>${escapeHtml(title)} · task-orchestrator</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2430;background:#f6f7f9}
-a{color:#0969da}table{border-collapse:collapse;width:100%;background:#fff}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left;vertical-align:top}
-form.filters label{margin-right:10px}.panel{background:#fff;border-radius:8px;padding:12px;margin:12px 0;box-shadow:0 1px 2px #0001}
-pre{white-space:pre-wrap;background:#f6f8fa;padding:8px;border-radius:6px}button{margin:2px 6px 2px 0}
-:focus{outline:2px solid #0969da;outline-offset:2px}
-.skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:#fff;padding:4px}
-tr.new td{background:#fff8c5}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
-.bars rect.occ{fill:#cf222e}.bars rect.hit{fill:#0969da}.bars rect.blk{fill:#1d2430}.bars text{font-size:10px;fill:#57606a}
-textarea{width:100%;max-width:640px}
-</style><script src="/desk.js" defer></script></head><body><a class="skip" href="#main">Skip to content</a>
-<nav aria-label="Desk">${NAV.map(([href, label]) => `<a href="${href}"${href === current ? ' aria-current="page"' : ''}>${label}</a>`).join(' · ')}</nav>
-<p id="live-status" class="sr" aria-live="polite"></p>
-<main id="main" tabindex="-1">${body}</main></body></html>`;
 
 function summary(p: FailurePattern): string {
   return `<tr data-key="${escapeHtml(p.id)}"><td><a href="/patterns/${encodeURIComponent(p.id)}">${escapeHtml(p.id)}</a></td><td>${escapeHtml(p.source ?? p.operation.split(':')[0]!)}</td><td>${escapeHtml(p.failure_type)}</td><td>${escapeHtml(p.operation)}</td><td>${escapeHtml(p.model ?? '')}</td><td>${p.occurrences}</td><td>${p.strength}</td><td>${escapeHtml(p.last_seen.slice(0, 10))}</td><td>${escapeHtml(p.prompt_summary.slice(0, 140))}</td></tr>`;
@@ -113,7 +26,7 @@ function summary(p: FailurePattern): string {
 /** Rows of the pattern list (the newest; the filters narrow a larger memory). */
 const LIST_ROWS = 200;
 
-async function listPage(services: DeskServices, url: URL): Promise<string> {
+export async function listPage(services: Pick<DeskServices, 'immune'>, url: URL): Promise<string> {
   const q = (name: string) => url.searchParams.get(name)?.trim() || undefined;
   const f = {
     source: q('source'),
@@ -248,7 +161,7 @@ function guardrailPanel(p: FailurePattern, acting: boolean, secrets: DeskSecrets
 }
 
 async function patternPage(
-  services: DeskServices,
+  services: PatternServices,
   id: string,
   acting: boolean,
   secrets: DeskSecrets,
@@ -295,142 +208,15 @@ ${p.lesson ? `<h2>Lesson learned</h2><pre>${escapeHtml(services.redact(p.lesson)
   );
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 16_384) throw new AppError('INVALID_INPUT', 'form too large');
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
-/**
- * Why a POST must be refused, or undefined: the desk session, an Origin that is this server (or
- * a same-origin fetch), and the page's CSRF token.
- */
-export function refusal(
-  req: IncomingMessage,
-  form: URLSearchParams,
-  secrets: DeskSecrets,
-): string | undefined {
-  if (!hasSession(req, secrets))
-    return 'no desk session: open the URL printed in the terminal that started the dashboard';
-  const origin = req.headers.origin;
-  const host = req.headers.host ?? '';
-  if (origin !== undefined ? origin !== `http://${host}` : req.headers['sec-fetch-site'] !== 'same-origin')
-    return 'the request does not come from this page (Origin)';
-  if (!same(form.get('csrf') ?? undefined, secrets.csrf)) return 'missing or wrong CSRF token';
-  return undefined;
-}
-
-function inboxRow(i: InboxItem, acting: boolean, secrets: DeskSecrets): string {
-  const form =
-    acting && i.status === 'pending'
-      ? `<form method="post" action="/inbox/${encodeURIComponent(i.id)}">
-<input type="hidden" name="csrf" value="${escapeHtml(secrets.csrf)}">
-<button type="submit" name="action" value="approve">Approve ${escapeHtml(i.id)}</button>
-<label>Reason <input name="reason" maxlength="500"></label>
-<button type="submit" name="action" value="reject">Reject ${escapeHtml(i.id)}</button></form>`
-      : '';
-  return `<tr data-key="${escapeHtml(`${i.id}:${i.status}`)}" data-item="${escapeHtml(i.id)}" data-status="${escapeHtml(i.status)}"><td>${escapeHtml(i.id)}</td><td>${escapeHtml(i.status)}</td><td>${escapeHtml(i.summary)}</td><td>${escapeHtml(i.reasons.join('; '))}</td><td>${escapeHtml(i.requested_by)}</td><td>${escapeHtml(i.expires_at)}</td><td>${i.outcome ? escapeHtml(`${i.outcome.status}: ${i.outcome.message}`.slice(0, 300)) : ''}${form}</td></tr>`;
-}
-
-async function inboxPage(
-  services: DeskServices,
-  acting: boolean,
-  secrets: DeskSecrets,
-  done?: string,
-): Promise<string> {
-  const items = (await services.inbox.list({ limit: 100 })).items;
-  return page(
-    'Approval inbox',
-    `<h1>Approval inbox</h1>${done ? `<p role="status">${escapeHtml(done)}</p>` : ''}
-${acting ? '' : '<p>Read-only: deciding needs the desk session, which only the terminal that started <code>task-orchestrator dashboard</code> receives.</p>'}
-<div id="inbox-list" data-live><table><caption class="sr">Approval requests, newest first</caption><thead><tr><th scope="col">id</th><th scope="col">status</th><th scope="col">what</th><th scope="col">why it needs approval</th><th scope="col">requested by</th><th scope="col">expires</th><th scope="col">outcome / decide</th></tr></thead>
-<tbody>${items.map((i) => inboxRow(i, acting, secrets)).join('') || '<tr><td colspan="7">nothing waits for a decision</td></tr>'}</tbody></table></div>`,
-    '/inbox',
-  );
-}
-
-async function serveInbox(
-  services: DeskServices,
+/** GET or POST /patterns/<id>; returns false for other paths. */
+export async function servePattern(
+  services: PatternServices,
   secrets: DeskSecrets,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  html: (status: number, body: string) => void,
+  html: Html,
 ): Promise<boolean> {
-  if (url.pathname === '/inbox' && req.method === 'GET') {
-    html(200, await inboxPage(services, hasSession(req, secrets), secrets));
-    return true;
-  }
-  const m = /^\/inbox\/([A-Za-z0-9_-]{1,80})$/.exec(url.pathname);
-  if (!m || req.method !== 'POST') return false;
-  const form = await readForm(req);
-  const why = refusal(req, form, secrets);
-  if (why) {
-    res.writeHead(403, { 'content-type': 'text/plain' }).end(`refused: ${why}\n`);
-    return true;
-  }
-  const id = m[1]!;
-  const by = 'human (review desk)';
-  const action = form.get('action');
-  let done: string;
-  if (action === 'approve') {
-    // Claims the single execution in one locked write: a second approval is refused (CONFLICT).
-    const { item, message } = await approveAndRun(services.inbox, services.commands, id, { by, via: 'desk' });
-    done = `Approved ${item.id}: ${message}`;
-  } else if (action === 'reject') {
-    const reason = form.get('reason')?.trim();
-    await services.inbox.decide(id, { approve: false, reason, by, via: 'desk' });
-    done = `Rejected ${id}: ${reason ?? ''}`;
-  } else {
-    res.writeHead(400, { 'content-type': 'text/plain' }).end('action must be approve or reject\n');
-    return true;
-  }
-  await services.audit.append({ entry_type: 'decision', title: `${action} ${id}`, content: done, actor: by });
-  html(200, await inboxPage(services, true, secrets, done));
-  return true;
-}
-
-/** Serves /patterns, /patterns/<id>, /inbox and /inbox/<id>; returns false for other paths. */
-export async function serveDesk(
-  services: DeskServices,
-  secrets: DeskSecrets,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<boolean> {
-  const html = (status: number, body: string) =>
-    res
-      .writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-      .end(body);
-  if (url.pathname.startsWith('/inbox')) return serveInbox(services, secrets, req, res, url, html);
-  if (url.pathname === '/runs' && req.method === 'GET') {
-    const runs = (await services.runs.list()).slice(0, 20).map(runGraph);
-    html(
-      200,
-      page(
-        'Supervisor runs',
-        `<h1>Supervisor runs</h1><div id="run-list" data-live><style>.edge{stroke:#8c959f;stroke-width:1.5}.node rect{fill:#eaeef2;stroke:#8c959f}.node text{font-size:12px}.node.done rect{fill:#dafbe1;stroke:#1a7f37}.node.running rect{fill:#ddf4ff;stroke:#0969da}.node.blocked rect{fill:#ffebe9;stroke:#cf222e}.node.skipped rect,.node.cancelled rect{fill:#f6f8fa;stroke:#d0d7de}</style>${
-          runs
-            .map(
-              (r) =>
-                `<div class="panel"><h2>${escapeHtml(r.id)} · ${escapeHtml(r.status)} · ${escapeHtml(r.title)} · $${r.spent_usd}</h2>${runSvg(r)}</div>`,
-            )
-            .join('') || '<p>No runs yet (tasks_run).</p>'
-        }</div><p>green done · blue running · grey waiting · red blocked (a decision in the <a href="/inbox">inbox</a>) · pale skipped</p>`,
-        '/runs',
-      ),
-    );
-    return true;
-  }
-  if (url.pathname === '/patterns' && req.method === 'GET') {
-    html(200, await listPage(services, url));
-    return true;
-  }
   const m = /^\/patterns\/([A-Za-z0-9_:.-]{1,80})$/.exec(url.pathname);
   if (!m) return false;
   const id = m[1]!;

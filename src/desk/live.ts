@@ -1,14 +1,13 @@
 /**
  * Live updates of the review desk without reloading: `/events` is a server-sent event stream that
  * says `change` when the failure memory, the approval inbox or the supervisor runs changed (any
- * process on this state folder), and `/desk.js` (the desk's only script, same origin) fetches the
- * page again and swaps in its live regions (`[data-live]`). A region a person is typing in or has
- * focused is left alone; new rows are marked and announced to screen readers.
+ * process on this state folder); static/desk.js (served as `/desk.js`) fetches the page again and
+ * swaps in its live regions.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Services } from '../mcp/services.js';
+import type { DeskServices } from './deps.js';
 
-type LiveServices = Pick<Services, 'immune' | 'inbox' | 'runs'>;
+type LiveServices = Pick<DeskServices, 'immune' | 'inbox' | 'runs'>;
 
 /** Open event streams at most (one poll of the stores a second serves them all). */
 const MAX_STREAMS = 16;
@@ -97,46 +96,3 @@ export class DeskEvents {
     }
   }
 }
-
-/** The desk's script: subscribes to /events and refreshes the live regions of the page. */
-export const DESK_SCRIPT = `'use strict';
-(() => {
-  const status = document.getElementById('live-status');
-  if (!('EventSource' in window) || !document.querySelector('[data-live]')) return;
-  let busy = false;
-  let again = false;
-  const typing = (region) =>
-    region.contains(document.activeElement) ||
-    [...region.querySelectorAll('input, textarea')].some((e) => e.type !== 'hidden' && e.value);
-  async function refresh() {
-    if (busy) { again = true; return; }
-    busy = true;
-    try {
-      const res = await fetch(location.pathname + location.search, { cache: 'no-store', credentials: 'same-origin' });
-      if (!res.ok) return;
-      const fresh = new DOMParser().parseFromString(await res.text(), 'text/html');
-      let added = 0;
-      let changed = 0;
-      for (const region of document.querySelectorAll('[data-live]')) {
-        const next = fresh.getElementById(region.id);
-        if (!next || next.innerHTML === region.innerHTML || typing(region)) continue;
-        const before = new Set([...region.querySelectorAll('[data-key]')].map((e) => e.dataset.key));
-        region.replaceChildren(...[...next.childNodes].map((n) => document.importNode(n, true)));
-        changed++;
-        for (const row of region.querySelectorAll('[data-key]'))
-          if (!before.has(row.dataset.key)) { row.classList.add('new'); added++; }
-      }
-      if (changed) {
-        document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);
-        if (status) status.textContent = added ? added + ' new since you opened the page' : 'Updated just now';
-      }
-    } catch {
-      // The dashboard stopped: EventSource reconnects when it is back.
-    } finally {
-      busy = false;
-      if (again) { again = false; void refresh(); }
-    }
-  }
-  new EventSource('/events').addEventListener('change', () => void refresh());
-})();
-`;

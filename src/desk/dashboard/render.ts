@@ -1,5 +1,7 @@
 /**
- * The immune dashboard as markdown (for the model) and as a self-contained HTML page (for people):
+ * The dashboard page: the failure memory, alerts, spend, flaky prompts and recent supervisor runs,
+ * as markdown (for the model: immune_dashboard) and as a self-contained HTML page (for people: `/` of
+ * the desk, `dashboard --out`, the MCP resource):
  * Chart.js is inlined from the installed package, the data is embedded as JSON, and nothing is
  * fetched from the network. The page marks `data-charts` / `data-painted` on <body> once its charts
  * have drawn, which the browser test reads.
@@ -7,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { DashboardData } from '../dashboardData.js';
+import type { DashboardData } from '../../immune/dashboardData.js';
+import { escapeHtml } from '../html.js';
 
 export interface AlertCounts {
   total: number;
@@ -119,10 +122,6 @@ export function renderMarkdown(d: Dashboard): string {
           .join('\n')
       : '_none_',
   ].join('\n');
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** JSON safe inside a <script> element. */

@@ -1,0 +1,22 @@
+/**
+ * What the desk's pages use (the composition root hands in the server's services; each page takes
+ * the members it reads).
+ */
+import type { AuditLog } from '../agents/auditLog.js';
+import type { ImmuneSystem } from '../immune/immuneSystem.js';
+import type { Supervisor } from '../runs/supervisor.js';
+import type { CommandRunner } from '../safety/commandRunner.js';
+import type { Inbox } from '../safety/inbox.js';
+import type { Redactor } from '../safety/redact.js';
+
+export interface DeskServices {
+  immune: ImmuneSystem;
+  audit: AuditLog;
+  redact: Redactor;
+  inbox: Inbox;
+  commands: CommandRunner;
+  runs: Supervisor;
+}
+
+/** Writes an HTML answer. */
+export type Html = (status: number, body: string) => void;
