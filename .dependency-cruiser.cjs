@@ -9,7 +9,7 @@
  * UI (the dashboard page and the review desk); the MCP server offers its dashboard page too.
  * config/ is read by anyone (it only parses the environment) and imports core alone.
  */
-const below = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'agents'];
+const below = ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'code', 'workflows', 'agents'];
 // What each layer may import (besides itself); everything else in src/ and cli.ts is refused.
 const mayImport = {
   core: [],
@@ -18,7 +18,10 @@ const mayImport = {
   cost: ['core', 'storage'],
   healing: ['core', 'storage'],
   safety: ['core', 'storage'],
-  agents: ['core', 'storage', 'tasks', 'cost', 'healing', 'safety'],
+  // Reading code and its errors (validation, error capture); scheduling and workflow prompts.
+  code: ['core', 'storage', 'safety'],
+  workflows: ['core', 'storage', 'safety'],
+  agents: ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'code'],
   immune: ['core', 'storage'],
   evaluation: below,
   runs: [...below, 'immune', 'evaluation'],

@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { DocumentStore } from '../storage/documentStore.js';
-import { validateCode } from './codeValidation.js';
+import { validateCode } from '../code/codeValidation.js';
 import type { ProviderName } from './providers/types.js';
 import type { SpawnPipeline } from './spawn.js';
 

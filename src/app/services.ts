@@ -4,7 +4,7 @@
  */
 import { createAgentRunDeps } from '../agents/agentRun.js';
 import { loadArchetypes } from '../agents/archetypes.js';
-import { createAuditLog } from '../agents/auditLog.js';
+import { createAuditLog } from '../safety/auditLog.js';
 import { CommandRunner } from '../safety/commandRunner.js';
 import { CommandPolicy } from '../safety/commandPolicy.js';
 import { createExecBoundary } from '../safety/exec.js';
@@ -15,14 +15,14 @@ import type { InboxDoc } from '../safety/inbox.js';
 import { OperationClassifier } from '../safety/classifier.js';
 import { EMPTY_WORKERS, WorkerRegistry } from '../agents/workers.js';
 import type { WorkerDoc } from '../agents/workers.js';
-import { EMPTY_SCHEDULE, Scheduler } from '../agents/scheduler.js';
+import { EMPTY_SCHEDULE, Scheduler } from '../workflows/scheduler.js';
 import { ClaimBook, EMPTY_CLAIMS, processOwner } from '../tasks/claims.js';
 import type { ClaimDoc } from '../tasks/claims.js';
 import { Supervisor } from '../runs/supervisor.js';
 import { EMPTY_CACHE, EMPTY_RUNS } from '../runs/runModel.js';
 import type { CacheDoc, RunDoc } from '../runs/runModel.js';
 import type { PlanningDeps } from '../runs/planning.js';
-import type { ScheduleDoc } from '../agents/scheduler.js';
+import type { ScheduleDoc } from '../workflows/scheduler.js';
 import { gradedRun } from '../runs/gradedRun.js';
 import { createProviders } from '../agents/providers/index.js';
 import type { ProviderName } from '../agents/providers/types.js';

@@ -2,7 +2,7 @@
  * What the desk's pages use (the composition root hands in the server's services; each page takes
  * the members it reads).
  */
-import type { AuditLog } from '../agents/auditLog.js';
+import type { AuditLog } from '../safety/auditLog.js';
 import type { ImmuneSystem } from '../immune/immuneSystem.js';
 import type { Supervisor } from '../runs/supervisor.js';
 import type { CommandRunner } from '../safety/commandRunner.js';

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { captureErrors } from '../agents/errorCapture.js';
+import { captureErrors } from '../code/errorCapture.js';
 import type { Evaluation } from '../evaluation/graders/pipeline.js';
 import type { CaseBook } from '../evaluation/cases.js';
 import { gradedFields } from '../evaluation/trials.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecBoundary } from '../../src/safety/exec.js';
-import { nextRun } from '../../src/agents/scheduler.js';
+import { nextRun } from '../../src/workflows/scheduler.js';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 

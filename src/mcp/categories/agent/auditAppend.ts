@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_ENTRY_TYPES } from '../../../agents/auditLog.js';
+import { AUDIT_ENTRY_TYPES } from '../../../safety/auditLog.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 

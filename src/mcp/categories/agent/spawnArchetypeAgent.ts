@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteAuditEntries } from '../../../agents/auditLog.js';
+import { quoteAuditEntries } from '../../../safety/auditLog.js';
 import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, providerField, judgeRepeatsField } from '../../schemas/agents.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadWorkflows } from '../../../agents/workflows.js';
+import { loadWorkflows } from '../../../workflows/workflows.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { captureErrors } from '../../../agents/errorCapture.js';
+import { captureErrors } from '../../../code/errorCapture.js';
 import { quoteUntrusted } from '../../../safety/quote.js';
 import { gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkCron, parseEvery } from '../../../agents/scheduler.js';
+import { checkCron, parseEvery } from '../../../workflows/scheduler.js';
 import { AppError } from '../../../core/errors.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { buildWorkflowPrompt, findWorkflow, loadWorkflows } from '../../../agents/workflows.js';
+import { buildWorkflowPrompt, findWorkflow, loadWorkflows } from '../../../workflows/workflows.js';
 import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { languageOf, MAX_CODE_BYTES, validateCode as validate } from '../../../agents/codeValidation.js';
-import type { CodeLanguage } from '../../../agents/codeValidation.js';
+import { languageOf, MAX_CODE_BYTES, validateCode as validate } from '../../../code/codeValidation.js';
+import type { CodeLanguage } from '../../../code/codeValidation.js';
 import { AppError } from '../../../core/errors.js';
 import { resolveInside } from '../../../safety/paths.js';
 import type { Services } from '../../services.js';

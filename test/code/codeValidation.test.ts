@@ -1,6 +1,6 @@
 /** validate_code's engine: TypeScript types and syntax, JavaScript syntax, JSON, Python; never throws. */
 import { describe, expect, it } from 'vitest';
-import { validateCode } from '../../src/agents/codeValidation.js';
+import { validateCode } from '../../src/code/codeValidation.js';
 import { createExecBoundary } from '../../src/safety/exec.js';
 
 const boundary = createExecBoundary({ env: { PATH: process.env.PATH ?? '' } });

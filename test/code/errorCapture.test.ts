@@ -1,6 +1,6 @@
 /** Structured errors from real-looking output of Node, Python, Go, Rust and tsc. */
 import { describe, expect, it } from 'vitest';
-import { captureErrors } from '../../src/agents/errorCapture.js';
+import { captureErrors } from '../../src/code/errorCapture.js';
 
 describe('error capture', () => {
   it('parses a Node stack trace, pointing at the first frame outside node internals', () => {

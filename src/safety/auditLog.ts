@@ -2,7 +2,7 @@
  * The project's decision log: decisions, errors and patterns worth remembering, appended by agents
  * or people. Stored append-only inside the state folder only; there is no path argument to escape it.
  */
-import { quoteUntrusted } from '../safety/quote.js';
+import { quoteUntrusted } from './quote.js';
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
 import { newId } from '../core/ids.js';
