@@ -45,8 +45,18 @@ module.exports = {
       comment: `src/${layer} imports only layers below it (see docs/ARCHITECTURE.md)`,
       severity: 'error',
       from: { path: `^src/${layer}/` },
-      to: { path: `^src/(${above[layer].join('|')})` },
+      to: {
+        path: `^src/(${above[layer].filter((l) => !(layer === 'safety' && l === 'tasks')).join('|')})`,
+      },
     })),
+    {
+      name: 'safety-implements-task-ports',
+      comment:
+        'safety/ runs what tasks/ describes (command gates): it may name the types of that contract, never use tasks/ code',
+      severity: 'error',
+      from: { path: '^src/safety/' },
+      to: { path: '^src/tasks/', dependencyTypesNot: ['type-only'] },
+    },
     {
       name: 'cli-only-dispatches',
       comment: 'cli.ts only dispatches: to the hook handler or to the command line (app/commandLine.ts)',

@@ -8,7 +8,7 @@ import { median, root } from '../lib.mjs';
 
 const load = (p) => import(pathToFileURL(path.join(root, 'dist', p)).href);
 const { grade } = await load('evaluation/graders/pipeline.js');
-const { SchemaCache } = await load('tasks/gates.js');
+const { SchemaCache } = await load('core/jsonSchema.js');
 const { Ajv } = await import('ajv');
 const addFormats = (await import('ajv-formats')).default;
 

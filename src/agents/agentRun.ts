@@ -5,7 +5,7 @@
  */
 import { quoteUntrusted } from '../safety/quote.js';
 import { AppError } from '../core/errors.js';
-import { SchemaCache } from '../tasks/gates.js';
+import { SchemaCache } from '../core/jsonSchema.js';
 import { gateViolations } from '../tasks/completion.js';
 import type { TaskService } from '../tasks/taskService.js';
 import { requireArchetype } from './archetypes.js';

@@ -9,6 +9,7 @@
  * call needs to be safe to make at all.
  */
 import type { Clock } from '../core/clock.js';
+import { configuredBy } from '../config/defaults.js';
 import { isoTime } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -131,7 +132,7 @@ export class SpawnPipeline {
     const names = this.configured;
     if (req.provider && !this.deps.providers.has(req.provider)) {
       throw new AppError('NO_PROVIDER', `Provider "${req.provider}" is not configured`, {
-        hint: `Configured: ${names.join(', ') || 'none'}. Set ${{ openai: 'OPENAI_API_KEY', gemini: 'GEMINI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', 'claude-code': 'TASK_ORCHESTRATOR_CLAUDE_CLI (or put claude on PATH)' }[req.provider]} to use it`,
+        hint: `Configured: ${names.join(', ') || 'none'}. Set ${configuredBy(req.provider)} to use it`,
       });
     }
     const first = req.provider ?? names[0]!;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { AppError } from '../core/errors.js';
 import type { LogLevel } from '../core/logger.js';
 import { CHILD_ENV_NAMES, DEFAULT_MODELS } from './defaults.js';
+import type { ProviderName } from './defaults.js';
 import type { JudgeCriterionName } from './defaults.js';
 import { list, nonEmpty } from './parsers.js';
 import { parseEnv } from './variables.js';
@@ -29,7 +30,7 @@ export interface ClaudeCliConfig {
 }
 
 export interface ApiProviderConfig {
-  readonly name: 'gemini' | 'openai' | 'anthropic';
+  readonly name: Exclude<ProviderName, 'claude-code'>;
   /** Environment variable the key came from, for messages; never the key itself. */
   readonly keyVar: string;
   readonly apiKey: string;

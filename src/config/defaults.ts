@@ -1,5 +1,25 @@
 /** Built-in defaults the variables fall back to (shown in the README through the variable table). */
 
+/**
+ * Every provider the server calls, with what configures it: the one list (names in tool inputs,
+ * hints, doctor, healing_status come from here).
+ */
+export const PROVIDERS = [
+  { name: 'openai', configuredBy: 'OPENAI_API_KEY (+ OPENAI_BASE_URL)' },
+  { name: 'gemini', configuredBy: 'GEMINI_API_KEY or GOOGLE_API_KEY' },
+  { name: 'anthropic', configuredBy: 'ANTHROPIC_API_KEY' },
+  { name: 'claude-code', configuredBy: 'the claude CLI on PATH (TASK_ORCHESTRATOR_CLAUDE_CLI)' },
+] as const;
+
+export type ProviderName = (typeof PROVIDERS)[number]['name'];
+
+/** The provider names, for schemas (`z.enum(PROVIDER_NAMES)`). */
+export const PROVIDER_NAMES = PROVIDERS.map((p) => p.name) as [ProviderName, ...ProviderName[]];
+
+/** What configures a provider, for hints. */
+export const configuredBy = (name: ProviderName): string =>
+  PROVIDERS.find((p) => p.name === name)?.configuredBy ?? name;
+
 /** Models used when a call names none (override with OPENAI_MODEL, GEMINI_MODEL, ANTHROPIC_MODEL). */
 export const DEFAULT_MODELS = {
   openai: 'gpt-4o-mini',

@@ -16,7 +16,7 @@ import type { OperationClassifier } from '../safety/classifier.js';
 import type { Redactor } from '../safety/redact.js';
 import type { Storage } from '../storage/storage.js';
 import type { TaskService } from '../tasks/taskService.js';
-import type { SchemaCache } from '../tasks/gates.js';
+import type { SchemaCache } from '../core/jsonSchema.js';
 import { EMPTY_HOOK_SESSIONS } from './sessions.js';
 import type { HookContext } from './handlers.js';
 
@@ -77,7 +77,7 @@ export function createHookContext(options: HookContextOptions): HookContext {
       const [{ gradeAsync }, { defaultGraders }, { SchemaCache }, { selectJudge }] = await Promise.all([
         import('../evaluation/graders/pipeline.js'),
         import('../runs/gradedRun.js'),
-        import('../tasks/gates.js'),
+        import('../core/jsonSchema.js'),
         import('../agents/modelSelection.js'),
       ]);
       schemas ??= new SchemaCache();

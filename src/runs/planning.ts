@@ -9,7 +9,7 @@ import type { ProviderName } from '../agents/providers/types.js';
 import { AppError } from '../core/errors.js';
 import { quoteUntrusted } from '../safety/quote.js';
 import type { NewTask } from '../tasks/batch.js';
-import type { SchemaCache } from '../tasks/gates.js';
+import type { SchemaCache } from '../core/jsonSchema.js';
 import { defaultGraders, gradedRun } from './gradedRun.js';
 import type { GradedRunDeps } from './gradedRun.js';
 

@@ -86,6 +86,17 @@ export interface RunNode {
   added_because?: string | undefined;
 }
 
+/** What a run does unless asked otherwise (the tool's schema and the supervisor read these). */
+export const RUN_DEFAULTS = {
+  mode: 'agents',
+  concurrency: 4,
+  retries: 1,
+  review: 'auto',
+  cache: false,
+  max_added: 5,
+  max_tokens: 2000,
+} as const;
+
 export interface RunOptions {
   mode: 'agents' | 'caller';
   concurrency: number;

@@ -57,6 +57,7 @@ import {
   criticalPath,
   nodeCounts,
   readyNodes,
+  RUN_DEFAULTS,
   schedulePreview,
   skipUnreachable,
   trimResult,
@@ -254,14 +255,14 @@ export class Supervisor {
    */
   async start(req: StartRequest, actor: string): Promise<RunPreview> {
     const options: RunOptions = {
-      mode: req.mode ?? 'agents',
-      concurrency: req.concurrency ?? 4,
+      mode: req.mode ?? RUN_DEFAULTS.mode,
+      concurrency: req.concurrency ?? RUN_DEFAULTS.concurrency,
       max_cost_usd: req.max_cost_usd,
-      retries: req.retries ?? 1,
-      review: req.review ?? 'auto',
-      cache: req.cache ?? false,
-      max_added: req.max_added ?? 5,
-      max_tokens: req.max_tokens ?? 2000,
+      retries: req.retries ?? RUN_DEFAULTS.retries,
+      review: req.review ?? RUN_DEFAULTS.review,
+      cache: req.cache ?? RUN_DEFAULTS.cache,
+      max_added: req.max_added ?? RUN_DEFAULTS.max_added,
+      max_tokens: req.max_tokens ?? RUN_DEFAULTS.max_tokens,
       leader: req.leader,
       workers: req.workers,
     };

@@ -6,6 +6,7 @@
  * turned on, the exec boundary. With execution off nothing runs: commands are dry runs, gates
  * report "not run".
  */
+import type { GateRun } from '../tasks/gates.js';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
 import type { Classification, OperationClassifier } from './classifier.js';
@@ -58,17 +59,6 @@ export interface CommandRunnerOptions {
   projectDir: string;
   stateDir: string;
   maxOutputBytes: number;
-}
-
-/** What a task command gate did: passed, failed, or was not run (and why). */
-export interface GateRunResult {
-  gate: string;
-  ok: boolean;
-  status: 'passed' | 'failed' | 'not_run';
-  exit_code: number | null;
-  duration_ms: number;
-  /** The last lines of output, or why it did not run. */
-  output_tail: string;
 }
 
 export interface GateSpec {
@@ -201,10 +191,10 @@ export class CommandRunner {
   }
 
   /** Runs a task's command gate: vetted again, not run while execution is off. Never throws. */
-  async runGate(gate: GateSpec, signal?: AbortSignal): Promise<GateRunResult> {
+  async runGate(gate: GateSpec, signal?: AbortSignal): Promise<GateRun> {
     const label = [gate.command, ...gate.args].join(' ');
     const started = Date.now();
-    const notRun = (why: string): GateRunResult => ({
+    const notRun = (why: string): GateRun => ({
       gate: label,
       ok: false,
       status: 'not_run',

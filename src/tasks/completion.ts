@@ -1,6 +1,7 @@
 /** When a task may complete: the transition table, dependencies, subtasks, the output schema; and the GATE_FAILED error. */
 import { AppError } from '../core/errors.js';
-import type { GateRun, SchemaCache } from './gates.js';
+import type { SchemaCache } from '../core/jsonSchema.js';
+import type { GateRun } from './gates.js';
 import { blockers } from './graph.js';
 import { CLOSED, TRANSITIONS } from './model.js';
 import type { Status, Task, TaskState } from './model.js';

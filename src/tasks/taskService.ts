@@ -22,7 +22,7 @@ import { resolveId, summarizeTask } from './summary.js';
 import type { TaskSummary } from './summary.js';
 import { ListIndex } from './listIndex.js';
 import type { ListFilter } from './listIndex.js';
-import { SchemaCache } from './gates.js';
+import { SchemaCache } from '../core/jsonSchema.js';
 import type { GateExecutor, GateRun } from './gates.js';
 import { blockers, childProgress, findCycle, wouldNestInItself } from './graph.js';
 import type { Blocker } from './graph.js';

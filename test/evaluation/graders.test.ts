@@ -8,7 +8,7 @@ import {
   regex,
 } from '../../src/evaluation/graders/code.js';
 import { grade } from '../../src/evaluation/graders/pipeline.js';
-import { SchemaCache } from '../../src/tasks/gates.js';
+import { SchemaCache } from '../../src/core/jsonSchema.js';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 

@@ -55,7 +55,8 @@ export type LlmResult =
     }
   | { ok: false; error: ProviderError; latency_ms: number };
 
-export type ProviderName = 'openai' | 'gemini' | 'anthropic' | 'claude-code';
+export type { ProviderName } from '../../config/defaults.js';
+import type { ProviderName } from '../../config/defaults.js';
 
 export interface LlmProvider {
   readonly name: ProviderName;

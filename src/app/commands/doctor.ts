@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loadConfig } from '../../config/config.js';
 import type { Config } from '../../config/config.js';
+import { PROVIDERS } from '../../config/defaults.js';
 import { systemClock } from '../../core/clock.js';
 import { describeError } from '../../core/errors.js';
 import { loadPricing } from '../../cost/pricing.js';
@@ -138,13 +139,8 @@ export async function doctor(options: { json?: boolean }): Promise<void> {
     } catch (error) {
       checks.push({ check: 'state folder', status: 'fail', detail: describeError(error) });
     }
-    for (const name of ['gemini', 'openai', 'anthropic'] as const) {
+    for (const { name, configuredBy: vars } of PROVIDERS.filter((p) => p.name !== 'claude-code')) {
       const p = config.providers.find((x) => x.name === name);
-      const vars = {
-        gemini: 'GEMINI_API_KEY/GOOGLE_API_KEY',
-        openai: 'OPENAI_API_KEY',
-        anthropic: 'ANTHROPIC_API_KEY',
-      }[name];
       checks.push({
         check: `provider ${name}`,
         status: p ? 'ok' : 'warn',

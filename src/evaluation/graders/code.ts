@@ -3,7 +3,7 @@
  */
 import vm from 'node:vm';
 import { extractJson } from '../../agents/jsonOutput.js';
-import type { SchemaCache } from '../../tasks/gates.js';
+import type { SchemaCache } from '../../core/jsonSchema.js';
 import type { GradeInput, GradeResult } from './types.js';
 
 export function nonEmpty({ output }: GradeInput): GradeResult {

@@ -4,7 +4,7 @@
  * grader passes; the score is the weighted mean.
  */
 import { AppError } from '../../core/errors.js';
-import type { SchemaCache } from '../../tasks/gates.js';
+import type { SchemaCache } from '../../core/jsonSchema.js';
 import type { ProviderName } from '../../agents/providers/types.js';
 import { contains, jsonSchema, jsonValid, length, nonEmpty, refusal, regex } from './code.js';
 import { JUDGE_CRITERIA } from '../../config/defaults.js';

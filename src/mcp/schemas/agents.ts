@@ -1,5 +1,6 @@
 /** Output schema shared by the spawn tools of the core and agent categories. */
 import { z } from 'zod';
+import { PROVIDER_NAMES } from '../../config/defaults.js';
 import { ALL_GRADERS } from '../../evaluation/graders/pipeline.js';
 
 const graderOutcome = z.object({
@@ -138,4 +139,4 @@ export const agentRunSchema = z.object({
     .describe('Past failures this prompt resembled, and the guardrails added'),
 });
 
-export const providerField = z.enum(['openai', 'gemini', 'anthropic', 'claude-code']);
+export const providerField = z.enum(PROVIDER_NAMES);

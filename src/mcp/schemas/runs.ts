@@ -1,8 +1,9 @@
 /** How a supervisor run is shown: structured fields and the text mirror, shared by the run tools. */
 import { z } from 'zod';
+import { PROVIDER_NAMES } from '../../config/defaults.js';
 
 export const providerField = z
-  .enum(['gemini', 'openai', 'anthropic', 'claude-code'])
+  .enum(PROVIDER_NAMES)
   .optional()
   .describe('The leader: which provider plans; default the first configured');
 import { criticalPath, nodeCounts, NODE_STATES, RUN_STATUSES } from '../../runs/runModel.js';

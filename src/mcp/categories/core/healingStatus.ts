@@ -1,3 +1,4 @@
+import { PROVIDERS } from '../../../config/defaults.js';
 import { z } from 'zod';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
@@ -61,13 +62,6 @@ const output = z.object({
   }),
 });
 
-const PROVIDER_ENV: Record<string, string> = {
-  gemini: 'GEMINI_API_KEY or GOOGLE_API_KEY',
-  openai: 'OPENAI_API_KEY (+ OPENAI_BASE_URL)',
-  anthropic: 'ANTHROPIC_API_KEY',
-  'claude-code': 'the claude CLI on PATH (TASK_ORCHESTRATOR_CLAUDE_CLI)',
-};
-
 /** Advertised (core tools are in every request's context): what a caller branches on; the text states all. */
 const advertised = z.looseObject({
   context: z.looseObject({ used_tokens: z.number(), budget_tokens: z.number(), compact_mode: z.boolean() }),
@@ -98,7 +92,7 @@ export function healingStatus(
       const value = {
         context: { ...snapshot, unload_suggestions: unload },
         categories: categories.map((c) => ({ name: c.name, loaded: c.loaded, tools: c.tools.length })),
-        providers: Object.entries(PROVIDER_ENV).map(([name, env]) => ({
+        providers: PROVIDERS.map(({ name, configuredBy: env }) => ({
           name,
           configured: configured.has(name),
           env,

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { PROVIDER_NAMES } from '../../../config/defaults.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
-    provider: z.enum(['openai', 'gemini', 'anthropic', 'claude-code']).describe('Whose budget'),
+    provider: z.enum(PROVIDER_NAMES).describe('Whose budget'),
     daily_usd: z
       .number()
       .min(0)

@@ -1,14 +1,12 @@
 import { z } from 'zod';
+import { PROVIDER_NAMES } from '../../../config/defaults.js';
 import { summarizeUsage } from '../../../cost/usage.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';
 
 const input = z
   .object({
-    provider: z
-      .enum(['openai', 'gemini', 'anthropic', 'claude-code'])
-      .optional()
-      .describe('Only this provider'),
+    provider: z.enum(PROVIDER_NAMES).optional().describe('Only this provider'),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { checkSpec, gradeAsync } from '../../../evaluation/graders/pipeline.js';
 import type { GraderSpec } from '../../../evaluation/graders/pipeline.js';
-import { SchemaCache } from '../../../tasks/gates.js';
+import { SchemaCache } from '../../../core/jsonSchema.js';
 import { evaluationSchema, gradersField, judgeRepeatsField } from '../../schemas/agents.js';
 import type { Services } from '../../services.js';
 import { defineTool, ok } from '../../tool.js';

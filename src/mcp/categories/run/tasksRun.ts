@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { PROVIDER_NAMES } from '../../../config/defaults.js';
 import { AppError } from '../../../core/errors.js';
+import { RUN_DEFAULTS } from '../../../runs/runModel.js';
 import type { RunEvent } from '../../../runs/supervisor.js';
 import type { Services } from '../../services.js';
 import { actorField, taskRef } from '../../schemas/tasks.js';
@@ -15,7 +17,7 @@ import {
 
 const workerId = z
   .string()
-  .regex(/^(gemini|openai|anthropic|claude-code)\/[\w.:@-]{1,100}$/)
+  .regex(new RegExp(`^(${PROVIDER_NAMES.join('|')})/[\\w.:@-]{1,100}$`))
   .describe('provider/model, e.g. openai/gpt-4o-mini');
 
 const input = z
@@ -30,7 +32,7 @@ const input = z
       .describe('A run id: resume it (after a restart), or take its next node in caller mode'),
     mode: z
       .enum(['agents', 'caller'])
-      .default('agents')
+      .default(RUN_DEFAULTS.mode)
       .describe(
         'agents: onboarded workers do the nodes; caller: you do them (tasks_run hands out the next node, you report with tasks_complete)',
       ),
@@ -38,7 +40,7 @@ const input = z
       .boolean()
       .default(true)
       .describe('Default true: show the schedule, workers and cost without running'),
-    concurrency: z.number().int().min(1).max(16).default(4).describe('Nodes at once'),
+    concurrency: z.number().int().min(1).max(16).default(RUN_DEFAULTS.concurrency).describe('Nodes at once'),
     max_cost_usd: z
       .number()
       .min(0)
@@ -50,15 +52,30 @@ const input = z
       .int()
       .min(0)
       .max(5)
-      .default(1)
+      .default(RUN_DEFAULTS.retries)
       .describe('Retries per worker (with the reasons fed back) before reassigning'),
     review: z
       .enum(['auto', 'all', 'none'])
-      .default('auto')
+      .default(RUN_DEFAULTS.review)
       .describe('Leader review before completion: auto = limited workers and critical nodes'),
-    cache: z.boolean().default(false).describe('Reuse a passing answer to the same prompt, model and schema'),
-    max_added: z.number().int().min(0).max(20).default(5).describe('Nodes the leader may add after results'),
-    max_tokens: z.number().int().min(100).max(16_000).default(2000).describe('Per worker call'),
+    cache: z
+      .boolean()
+      .default(RUN_DEFAULTS.cache)
+      .describe('Reuse a passing answer to the same prompt, model and schema'),
+    max_added: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(RUN_DEFAULTS.max_added)
+      .describe('Nodes the leader may add after results'),
+    max_tokens: z
+      .number()
+      .int()
+      .min(100)
+      .max(16_000)
+      .default(RUN_DEFAULTS.max_tokens)
+      .describe('Per worker call'),
     leader: workerId.optional().describe('Reviews and synthesises; default the first configured provider'),
     workers: z.array(workerId).min(1).max(20).optional().describe('Only these interviewed workers'),
     wait_s: z
