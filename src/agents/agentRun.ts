@@ -18,7 +18,7 @@ import type { ModelChoice } from './modelSelection.js';
 import type { ProviderName, Usage } from './providers/types.js';
 import type { SpawnPipeline, TrailEntry } from './spawn.js';
 
-export const MAX_OUTPUT_CHARS = 30_000;
+const MAX_OUTPUT_CHARS = 30_000;
 
 export interface AgentRunInput {
   prompt: string;

@@ -35,7 +35,7 @@ const LIGHT = new Set(['tester', 'documenter']);
 /** Providers whose API enforces a JSON schema (others are asked in the prompt). */
 const NATIVE_SCHEMA = new Set<ProviderName>(['openai', 'gemini']);
 
-export function tierOf(outputPerMtok: number): Tier {
+function tierOf(outputPerMtok: number): Tier {
   return outputPerMtok <= 1 ? 'fast' : outputPerMtok <= 10 ? 'balanced' : 'strong';
 }
 

@@ -14,7 +14,7 @@ import { validateCode } from '../code/codeValidation.js';
 import type { ProviderName } from './providers/types.js';
 import type { SpawnPipeline } from './spawn.js';
 
-export const SKILLS = [
+const SKILLS = [
   'instruction_following',
   'structured_json',
   'summarisation',
@@ -50,8 +50,8 @@ export interface WorkerDoc {
 export const EMPTY_WORKERS: WorkerDoc = { profiles: {} };
 
 /** Trust below this after DEMOTE_MIN_RUNS graded runs blocks the model until it is re-interviewed. */
-export const DEMOTE_BELOW = 0.4;
-export const DEMOTE_MIN_RUNS = 8;
+const DEMOTE_BELOW = 0.4;
+const DEMOTE_MIN_RUNS = 8;
 const TRUST_WEIGHT = 0.15;
 
 function stripFence(text: string): string {
@@ -159,7 +159,7 @@ const BATTERY: Record<Skill, (ask: Ask) => Promise<SkillResult>> = {
 };
 
 /** What a kind of work needs a limited model to have passed. */
-export function skillsFor(needs: { archetype?: string | undefined; structuredOutput: boolean }): Skill[] {
+function skillsFor(needs: { archetype?: string | undefined; structuredOutput: boolean }): Skill[] {
   const out: Skill[] = ['instruction_following'];
   if (needs.structuredOutput) out.push('structured_json');
   if (['implementer', 'tester', 'debugger', 'reviewer', 'architect'].includes(needs.archetype ?? ''))

@@ -180,7 +180,7 @@ function findOnPath(name: string, pathVar: string | undefined): string | undefin
 }
 
 /** A hub-safe name from the project folder's name (e.g. "My App" -> "my-app"). */
-export function projectSlug(dir: string): string {
+function projectSlug(dir: string): string {
   const slug = path
     .basename(dir)
     .toLowerCase()

@@ -35,10 +35,7 @@ export function hookSettings(env: Record<string, string | undefined> = process.e
  * The project a Claude Code hook event is about: CLAUDE_PROJECT_DIR (Claude Code sets it for every
  * hook; the session's folder, wherever its shell has moved since), else the event's cwd.
  */
-export function hookProjectDir(
-  env: Record<string, string | undefined>,
-  eventCwd: string | undefined,
-): string {
+function hookProjectDir(env: Record<string, string | undefined>, eventCwd: string | undefined): string {
   const fromClaude = env.CLAUDE_PROJECT_DIR?.trim();
   if (fromClaude && path.isAbsolute(fromClaude)) return path.resolve(fromClaude);
   if (eventCwd && path.isAbsolute(eventCwd)) return path.resolve(eventCwd);

@@ -12,7 +12,7 @@ import type { DocumentStore } from '../storage/documentStore.js';
 /** Outcomes kept per case, newest last ('P' pass, 'F' fail). */
 const WINDOW = 6;
 /** A case whose last this many outcomes all failed fails consistently. */
-export const CONSISTENT_FAILURES = 3;
+const CONSISTENT_FAILURES = 3;
 /** Cases kept; the least recently graded go first. */
 const MAX_CASES = 5_000;
 
@@ -34,18 +34,18 @@ export interface CaseStanding {
 }
 
 /** Lower-case, whitespace collapsed, digits kept: "Fix  the bug\n" and "fix the bug" are one case. */
-export function normalisePrompt(prompt: string): string {
+function normalisePrompt(prompt: string): string {
   return prompt.toLowerCase().replace(/\s+/g, ' ').trim().slice(0, 4000);
 }
 
-export function caseKey(prompt: string, model: string): string {
+function caseKey(prompt: string, model: string): string {
   return createHash('sha256')
     .update(`${model}\n${normalisePrompt(prompt)}`)
     .digest('hex')
     .slice(0, 24);
 }
 
-export function standingOf(key: string, outcomes: string): CaseStanding {
+function standingOf(key: string, outcomes: string): CaseStanding {
   const runs = outcomes.length;
   const passes = [...outcomes].filter((o) => o === 'P').length;
   const consistent =

@@ -42,10 +42,7 @@ function isFlaky(t: Trial, o: ExportOptions): boolean {
 }
 
 /** The export's scrubber: the safety layer's redactor with the configured secrets and patterns. */
-export function createScrubber(
-  secrets: readonly string[],
-  extra: readonly RegExp[] = [],
-): (text: string) => string {
+function createScrubber(secrets: readonly string[], extra: readonly RegExp[] = []): (text: string) => string {
   return createRedactor({ secrets, patterns: extra });
 }
 

@@ -37,7 +37,7 @@ export interface Tracer {
   shutdown(): Promise<void>;
 }
 
-export const noTracer: Tracer = {
+const noTracer: Tracer = {
   enabled: false,
   trace: () => Promise.resolve(undefined),
   flush: () => Promise.resolve(),

@@ -17,7 +17,7 @@ import type { HookContext } from './handlers.js';
 import { HOOK_SOCKET, readReply, writeRequest } from './wire.js';
 
 /** Claude Code waits up to the hook's timeout (15 s in hooks.json); give up well before. */
-export const DEADLINE_MS = 8_000;
+const DEADLINE_MS = 8_000;
 /** How long the running server gets before this process does the work itself. */
 const WARM_WAIT_MS = 3_000;
 const MAX_INPUT_BYTES = 4 * 1024 * 1024;
@@ -80,7 +80,7 @@ function readAll(stdin: HookProcessOptions['stdin']): Promise<string> {
 }
 
 /** Appends a line to `<state>/hooks.log` (nowhere to note it: the hook still answers). */
-export function noteTo(stateDir: string | undefined, event: string, message: string): void {
+function noteTo(stateDir: string | undefined, event: string, message: string): void {
   if (!stateDir) return;
   try {
     mkdirSync(stateDir, { recursive: true });

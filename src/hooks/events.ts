@@ -66,7 +66,7 @@ export function parseHookInput(text: string): HookInput | undefined {
  * send an event: a tool name outside these and the `mcp__server__tool` form is not Claude Code's,
  * and nothing of such an event is stored.
  */
-export const CLAUDE_CODE_TOOLS = new Set([
+const CLAUDE_CODE_TOOLS = new Set([
   'Bash',
   'BashOutput',
   'KillShell',

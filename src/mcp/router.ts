@@ -47,7 +47,7 @@ export interface RouterOptions {
   redact?: (text: string) => string;
 }
 
-export function firstSentence(text: string): string {
+function firstSentence(text: string): string {
   const m = /^(.*?[.!?])(\s|$)/s.exec(text.trim());
   return (m?.[1] ?? text).replace(/\s+/g, ' ').trim();
 }
@@ -374,6 +374,6 @@ export class ToolRouter implements TransportObserver, SessionControl {
   }
 }
 
-export function errorResult(error: AppError): CallToolResult {
+function errorResult(error: AppError): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: `[${error.code}] ${error.describe()}` }] };
 }

@@ -37,7 +37,7 @@ export interface OrchestratorServer {
 const MAX_INSTRUCTIONS = 2048;
 
 /** What the model reads first: what the server is for, and how to get more tools. */
-export function buildInstructions(categories: readonly Category[]): string {
+function buildInstructions(categories: readonly Category[]): string {
   const offered = categories.filter((c) => c.tools.length > 0 && c.name !== CORE_CATEGORY);
   const build = (withDescriptions: boolean) =>
     [

@@ -90,7 +90,7 @@ function providerWasCalled(error: AppError): boolean {
 }
 
 /** A fenced block, or several lines that start like code: the answer is (mostly) code. */
-export function looksLikeCode(output: string): boolean {
+function looksLikeCode(output: string): boolean {
   if (/```[\s\S]*?```/.test(output)) return true;
   const codeLines = output
     .split('\n')

@@ -46,7 +46,7 @@ export interface PlanOutcome {
 const REF = '^[a-z][a-z0-9_-]{0,39}$';
 
 /** What the leader must answer (checked, not trusted). */
-export const PLAN_SCHEMA: Record<string, unknown> = {
+const PLAN_SCHEMA: Record<string, unknown> = {
   type: 'object',
   required: ['tasks'],
   additionalProperties: false,
@@ -137,7 +137,7 @@ function instructions(req: PlanRequest, archetypes: readonly string[]): string {
 }
 
 /** Everything wrong with a parsed plan (empty when it is valid). */
-export async function planProblems(
+async function planProblems(
   value: unknown,
   deps: Pick<PlanningDeps, 'schemas' | 'archetypes' | 'vetGate'>,
   maxSteps: number,
@@ -187,7 +187,7 @@ export async function planProblems(
 }
 
 /** A cycle among refs (depth-first), or undefined. */
-export function findPlanCycle(edges: ReadonlyMap<string, readonly string[]>): string[] | undefined {
+function findPlanCycle(edges: ReadonlyMap<string, readonly string[]>): string[] | undefined {
   const state = new Map<string, 1 | 2>();
   const stack: string[] = [];
   const visit = (n: string): string[] | undefined => {

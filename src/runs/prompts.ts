@@ -29,7 +29,7 @@ export function digestPrompt(dep: RunNode, dependents: string[]): string {
   ].join('\n\n');
 }
 /** Most characters of each child's result in the synthesis prompt. */
-export const SYNTHESIS_CHARS = 3_000;
+const SYNTHESIS_CHARS = 3_000;
 
 export const REVIEW_SCHEMA: Record<string, unknown> = {
   type: 'object',

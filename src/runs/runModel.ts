@@ -172,7 +172,7 @@ export function readyNodes(run: Run): RunNode[] {
 }
 
 /** For each node, the number of nodes on the longest chain that starts at it (itself included). */
-export function heights(run: Run): Map<string, number> {
+function heights(run: Run): Map<string, number> {
   const dependents = new Map<string, string[]>();
   for (const id of run.order)
     for (const d of run.nodes[id]!.depends_on)

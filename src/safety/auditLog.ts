@@ -76,7 +76,7 @@ export function createAuditLog(storage: Storage, clock: Clock): AuditLog {
 }
 
 /** Longest decision-log excerpt given to an agent. */
-export const AUDIT_QUOTE_CHARS = 4_000;
+const AUDIT_QUOTE_CHARS = 4_000;
 
 /**
  * Decision-log entries as quoted data for an agent's prompt: bounded, each entry cut, inside a

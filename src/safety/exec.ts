@@ -44,7 +44,7 @@ const NEVER_PASSED =
   /^(NODE_OPTIONS|NPM_CONFIG_.*|npm_config_.*|GIT_.*|MAKEFLAGS|MFLAGS|MAKEFILES|LD_.*|DYLD_.*|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|RUBYOPT|BASH_ENV|ENV|SHELLOPTS|PROMPT_COMMAND)$/;
 
 /** The environment a child starts with: `base` and `extra`, minus anything that changes how programs load code. */
-export function minimalEnv(
+function minimalEnv(
   base: Readonly<Record<string, string>>,
   extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {

@@ -90,16 +90,6 @@ export async function resolveInside(
   return real;
 }
 
-/** Reads a file that must resolve inside `roots`; returns its real path and contents. */
-export async function readFileInside(
-  roots: readonly string[],
-  input: string,
-  options: Omit<ResolveOptions, 'mustExist'> = {},
-): Promise<{ path: string; text: string }> {
-  const real = await resolveInside(roots, input, options);
-  return { path: real, text: await fs.readFile(real, 'utf8') };
-}
-
 /**
  * Writes `data` to a file that must resolve inside `roots`, at its resolved path, refusing to
  * follow a link there (O_NOFOLLOW).

@@ -17,7 +17,7 @@ export interface QuoteOptions {
 }
 
 /** A fresh fence token (tests pass their own to get a stable text). */
-export function fenceToken(): string {
+function fenceToken(): string {
   return randomBytes(6).toString('hex');
 }
 

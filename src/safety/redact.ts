@@ -8,7 +8,7 @@
 export const REDACTED = '[REDACTED]';
 
 /** Credential shapes removed wherever they appear. */
-export const SECRET_PATTERNS: readonly RegExp[] = [
+const SECRET_PATTERNS: readonly RegExp[] = [
   // OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-...) keys.
   /\bsk-[A-Za-z0-9_-]{20,}/g,
   // Google API keys.

@@ -26,7 +26,7 @@ export type ReadOutcome<T> =
   | { kind: 'ok'; value: T }
   | { kind: 'recovered'; value: T | undefined; event: RecoveryEvent };
 
-export function backupPath(file: string): string {
+function backupPath(file: string): string {
   return `${file}.bak`;
 }
 

@@ -10,10 +10,10 @@ import { writeTextAtomic } from '../storage/atomicFile.js';
 import type { Artifact } from './model.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
+const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
 
 /** @throws AppError INVALID_INPUT for names that could escape the folder or confuse tools. */
-export function checkArtifactName(name: string): void {
+function checkArtifactName(name: string): void {
   if (!NAME.test(name) || name.includes('..')) {
     throw new AppError('INVALID_INPUT', `Invalid artifact name "${name.slice(0, 120)}"`, {
       hint: 'Use 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit (no slashes, no "..")',

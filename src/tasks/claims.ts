@@ -26,7 +26,7 @@ export interface ClaimDoc {
 export const EMPTY_CLAIMS: ClaimDoc = { claims: {} };
 
 /** How long a claim lives without renewal. */
-export const CLAIM_TTL_MS = 30_000;
+const CLAIM_TTL_MS = 30_000;
 
 /** `host:pid:random` of this process. */
 export function processOwner(): string {
@@ -34,7 +34,7 @@ export function processOwner(): string {
 }
 
 /** Whether the process named by an owner id is gone (only knowable on this machine). */
-export function ownerIsDead(owner: string): boolean {
+function ownerIsDead(owner: string): boolean {
   const [host, pid] = owner.split(':');
   if (host !== os.hostname() || !pid || !/^\d+$/.test(pid)) return false;
   if (Number(pid) === process.pid) return false;

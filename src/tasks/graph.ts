@@ -10,7 +10,7 @@ export interface Blocker {
 }
 
 /** Whether one dependency is satisfied (or waived). */
-export function dependencyBlocker(state: TaskState, dep: Dependency): Blocker | undefined {
+function dependencyBlocker(state: TaskState, dep: Dependency): Blocker | undefined {
   if (dep.waived) return undefined;
   const other = state.tasks.get(dep.task);
   if (!other) return { task: dep.task, kind: dep.kind, reason: 'the task no longer exists' };

@@ -194,7 +194,7 @@ export interface TaskState {
 }
 
 /** How many recent events `changes` remembers. */
-export const CHANGE_WINDOW = 1024;
+const CHANGE_WINDOW = 1024;
 
 export function emptyTaskState(): TaskState {
   return {
@@ -214,7 +214,7 @@ export function emptyTaskState(): TaskState {
  * shape keep property access monomorphic, which makes scans over 10,000 tasks several times
  * faster; for the same reason fields are set to undefined, never deleted.
  */
-export function normalizeTask(t: Task): Task {
+function normalizeTask(t: Task): Task {
   return {
     id: t.id,
     title: t.title,

@@ -26,7 +26,7 @@ const templateTask = z
   })
   .strict();
 
-export const templateSchema = z
+const templateSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/),
     description: z.string().min(1).max(500),
@@ -104,7 +104,7 @@ function fill(text: string, params: Record<string, string>): string {
 }
 
 /** The placeholders a template uses, in order of first appearance. */
-export function templatePlaceholders(template: Template): string[] {
+function templatePlaceholders(template: Template): string[] {
   const texts = [
     template.parent.title,
     template.parent.description ?? '',

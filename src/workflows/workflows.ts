@@ -24,7 +24,7 @@ const workflowSchema = z
 
 export type Workflow = z.infer<typeof workflowSchema> & { source: 'built-in' | 'project' };
 
-export const FILE_LIMITS = { maxFiles: 10, perFile: 20_000, total: 60_000 } as const;
+const FILE_LIMITS = { maxFiles: 10, perFile: 20_000, total: 60_000 } as const;
 
 async function readDir(dir: string, source: Workflow['source']): Promise<Workflow[]> {
   let files: string[];

@@ -9,7 +9,7 @@ export interface AnthropicProviderOptions {
 }
 
 /** The messages API requires max_tokens; this is used when the caller gives none. */
-export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
 export function createAnthropicProvider(options: AnthropicProviderOptions): LlmProvider {
   let client: Promise<Anthropic> | undefined;

@@ -1,7 +1,7 @@
 /** Maps what the SDKs throw to ProviderError values. */
 import type { ProviderError, ProviderErrorCode } from './types.js';
 
-export function codeForStatus(status: number): ProviderErrorCode {
+function codeForStatus(status: number): ProviderErrorCode {
   if (status === 408) return 'timeout';
   if (status === 429) return 'rate_limited';
   if (status === 401 || status === 403) return 'auth';
@@ -12,7 +12,7 @@ export function codeForStatus(status: number): ProviderErrorCode {
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);

@@ -24,7 +24,7 @@ const { LevenshteinDistance: levenshtein } =
  * The variables of the table that are set (credentials only as "set"), and any
  * TASK_ORCHESTRATOR_* name the table does not know: a typo that would silently do nothing.
  */
-export function environmentCheck(env: NodeJS.ProcessEnv): Check {
+function environmentCheck(env: NodeJS.ProcessEnv): Check {
   const known = new Set(Object.keys(VARIABLES));
   const set = (Object.keys(VARIABLES) as VariableName[]).filter((name) => (env[name] ?? '').trim() !== '');
   const shown = set

@@ -11,7 +11,7 @@ import { JUDGE_CRITERIA } from '../../config/defaults.js';
 import type { Judge, JudgeCriterion, JudgeResult, JudgeVote } from './judge.js';
 import type { GradeResult } from './types.js';
 
-export const CODE_GRADERS = [
+const CODE_GRADERS = [
   'non_empty',
   'length',
   'refusal',

@@ -24,7 +24,7 @@ export interface HttpOptions {
 }
 
 /** The signature header a receiver checks: `sha256=` + hex HMAC-SHA256 of the raw body. */
-export const SIGNATURE_HEADER = 'x-task-orchestrator-signature';
+const SIGNATURE_HEADER = 'x-task-orchestrator-signature';
 
 export function sign(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -120,7 +120,7 @@ export class WebhookNotifier implements Notifier {
 const EMOJI = { info: ':information_source:', warning: ':warning:', critical: ':rotating_light:' } as const;
 
 /** The Slack message for an alert: a header, the message, its details as fields, and a context line. */
-export function slackMessage(alert: Alert, project: string): Record<string, unknown> {
+function slackMessage(alert: Alert, project: string): Record<string, unknown> {
   const fields = Object.entries(alert.details)
     .slice(0, 10)
     .map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${String(v)}` }));

@@ -85,7 +85,7 @@ export function metaFeatures(text: string, tool?: string): number[] {
 }
 
 /** Unigrams and bigrams of stemmed terms. */
-export function grams(text: string): string[] {
+function grams(text: string): string[] {
   const t = terms(text);
   const out = [...t];
   for (let i = 1; i < t.length; i++) out.push(`${t[i - 1]} ${t[i]}`);

@@ -14,10 +14,10 @@ import { metrics } from './metrics.js';
 import type { Metrics } from './metrics.js';
 
 export const MODEL_FORMAT = 'task-orchestrator/failure-predictor';
-export const MIN_SAMPLES = 40;
+const MIN_SAMPLES = 40;
 /** Rows beyond this are sampled down (stratified) before training. */
-export const MAX_ROWS = 20_000;
-export const VOCABULARY = { maxTerms: 60, minDf: 3 } as const;
+const MAX_ROWS = 20_000;
+const VOCABULARY = { maxTerms: 60, minDf: 3 } as const;
 
 export interface SavedModel {
   format: typeof MODEL_FORMAT;

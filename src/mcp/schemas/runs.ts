@@ -10,7 +10,7 @@ import { criticalPath, nodeCounts, NODE_STATES, RUN_STATUSES } from '../../runs/
 import type { Run } from '../../runs/runModel.js';
 import type { CallerNode, RunPreview } from '../../runs/supervisor.js';
 
-export const runNodeSchema = z.object({
+const runNodeSchema = z.object({
   task: z.string(),
   title: z.string(),
   state: z.enum(NODE_STATES),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Services } from '../services.js';
 import { defineTool, ok } from '../tool.js';
 
-export const syncResult = z.object({
+const syncResult = z.object({
   direction: z.enum(['push', 'pull', 'both']),
   pushed: z.number().describe('Own shared patterns written to the hub'),
   withdrawn: z.number().describe('Own patterns removed from the hub (unshared or pruned)'),
@@ -20,12 +20,12 @@ export const syncResult = z.object({
   duration_ms: z.number(),
 });
 
-export const syncDirection = z
+const syncDirection = z
   .enum(['push', 'pull', 'both'])
   .default('both')
   .describe('push: publish own shared patterns; pull: import subscribed projects; both (default)');
 
-export function describeSync(r: {
+function describeSync(r: {
   direction: string;
   pushed: number;
   withdrawn: number;

@@ -195,7 +195,7 @@ export interface InterpreterSpec {
   inPlaceLetters?: string;
 }
 
-export const INTERPRETERS: Readonly<Record<string, InterpreterSpec>> = {
+const INTERPRETERS: Readonly<Record<string, InterpreterSpec>> = {
   python: { codeOptions: ['-c'], codeLetters: 'c', valueOptions: ['-m', '-W', '-X', '-Q'] },
   node: {
     codeOptions: ['-e', '--eval', '-p', '--print'],

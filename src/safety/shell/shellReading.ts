@@ -951,7 +951,7 @@ function joinPieces(pieces: Piece[]): Piece {
   };
 }
 
-export function expandTilde(text: string, home: string): string {
+function expandTilde(text: string, home: string): string {
   if (text === '~') return home;
   if (text.startsWith('~/')) return path.join(home, text.slice(2));
   return text;

@@ -9,7 +9,7 @@ import type { NewTask } from '../batch.js';
 import type { Priority } from '../model.js';
 import type { SourceReadResult, TaskSource } from './source.js';
 
-export const MAX_CALENDAR_BYTES = 20 * 1024 * 1024;
+const MAX_CALENDAR_BYTES = 20 * 1024 * 1024;
 /** Recurring events are expanded at most this many times per search window. */
 const MAX_OCCURRENCES = 5000;
 
@@ -34,7 +34,7 @@ function isoDate(d: Date): string {
  * RFC 5545 PRIORITY: 0 undefined, 1-4 high (1 the most urgent), 5 medium, 6-9 low.
  * Returns undefined when absent or 0.
  */
-export function icsPriority(value: unknown): Priority | undefined {
+function icsPriority(value: unknown): Priority | undefined {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n <= 0 || n > 9) return undefined;
   if (n === 1) return 'critical';
@@ -43,7 +43,7 @@ export function icsPriority(value: unknown): Priority | undefined {
   return 'low';
 }
 
-export function calendarTasks(text: string, now: Date): SourceReadResult {
+function calendarTasks(text: string, now: Date): SourceReadResult {
   const out: SourceReadResult = { tasks: [], skipped: [], errors: [] };
   const root = rootComponent(text);
   for (const todo of root.getAllSubcomponents('vtodo')) {

@@ -12,7 +12,7 @@ import type { Priority } from '../model.js';
 import type { NewTask } from '../batch.js';
 import type { SourceReadResult, TaskSource } from './source.js';
 
-export const MAX_MAIL_FILE_BYTES = 50 * 1024 * 1024;
+const MAX_MAIL_FILE_BYTES = 50 * 1024 * 1024;
 const MAX_MESSAGES = 5000;
 
 export interface MailMessage {
@@ -33,7 +33,7 @@ interface MailLibs {
 let libs: Promise<MailLibs> | undefined;
 
 /** mailparser and chrono-node take ~370 ms to load: only sessions that read mail pay for them. */
-export function loadMailLibs(): Promise<MailLibs> {
+function loadMailLibs(): Promise<MailLibs> {
   libs ??= Promise.all([import('mailparser'), import('chrono-node')]).then(([m, c]) => ({
     simpleParser: m.simpleParser,
     chrono: c,
@@ -41,7 +41,7 @@ export function loadMailLibs(): Promise<MailLibs> {
   return libs;
 }
 
-export async function parseMessage(raw: string | Buffer): Promise<MailMessage> {
+async function parseMessage(raw: string | Buffer): Promise<MailMessage> {
   const { simpleParser } = await loadMailLibs();
   const parsed = await simpleParser(raw, { skipHtmlToText: false, skipImageLinks: true });
   // Raw header lines: mailparser folds List-* headers into a structured `list` entry.
@@ -60,7 +60,7 @@ export async function parseMessage(raw: string | Buffer): Promise<MailMessage> {
 }
 
 /** Splits an mbox (mboxo/mboxrd) into raw messages, undoing `>From ` quoting. */
-export function splitMbox(text: string): string[] {
+function splitMbox(text: string): string[] {
   const messages: string[] = [];
   let current: string[] | null = null;
   let previousBlank = true;
@@ -141,7 +141,7 @@ function cleanSubject(subject: string): string {
   return subject.replace(/^\s*((re|fwd?|aw|wg)\s*:\s*)+/i, '').trim();
 }
 
-export function messageToTask(msg: MailMessage, c: Classification): NewTask {
+function messageToTask(msg: MailMessage, c: Classification): NewTask {
   const id =
     msg.messageId ??
     createHash('sha1')
