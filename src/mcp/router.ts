@@ -374,6 +374,24 @@ export class ToolRouter implements TransportObserver, SessionControl {
   }
 }
 
+/** Where a tool error's code, hint and details travel in structured form (beside the text). */
+export const ERROR_META = 'task-orchestrator/error';
+
+/**
+ * A tool error as the client gets it: `[CODE] message — hint` for the model, and the same in
+ * `_meta` for a program (structuredContent would be checked against the tool's output schema).
+ */
 function errorResult(error: AppError): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text: `[${error.code}] ${error.describe()}` }] };
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `[${error.code}] ${error.describe()}` }],
+    _meta: {
+      [ERROR_META]: {
+        code: error.code,
+        message: error.message,
+        ...(error.hint ? { hint: error.hint } : {}),
+        ...(error.details ? { details: error.details } : {}),
+      },
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ERROR_META } from '../../src/mcp/router.js';
 import { buildCategories } from '../../src/mcp/categories/index.js';
 import { AppError } from '../../src/core/errors.js';
 import { defineTool, ok } from '../../src/mcp/tool.js';
@@ -193,6 +194,18 @@ describe('request_tool', () => {
     const unknown = await h.call('no_such_tool', {});
     expect(unknown.isError).toBe(true);
     expect(textOf(unknown)).toMatch(/Unknown tool "no_such_tool".*request_tool/);
+    // The same error in structured form, for a program: the code to branch on, the hint, the details.
+    expect(gated._meta?.[ERROR_META]).toEqual({
+      code: 'NOT_FOUND',
+      message: 'Tool "audit_append" is in the "agent" category, which is not loaded',
+      hint: 'Call request_tool with {"category": "agent"} first, then call audit_append again',
+    });
+    // A tool's own failure carries its details too (a task that does not exist).
+    await h.call('request_tool', { category: 'task' });
+    const missing = await h.call('tasks_complete', { task_id: 't_nosuchtask' });
+    const structured = missing._meta?.[ERROR_META] as { code: string; hint?: string } | undefined;
+    expect(structured?.code).toBe('NOT_FOUND');
+    expect(structured?.hint).toMatch(/tasks_list/);
   });
 });
 
