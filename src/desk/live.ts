@@ -13,6 +13,8 @@ type LiveServices = Pick<DeskServices, 'immune' | 'inbox' | 'runs'>;
 const MAX_STREAMS = 16;
 const POLL_MS = 1000;
 const HEARTBEAT_MS = 15_000;
+/** Sent once the stream watches the stores (any change after it is told). */
+const READY = ': ready\n\n';
 
 /** What changes when anything a desk page shows changes. */
 async function fingerprint(services: LiveServices): Promise<string> {
@@ -64,7 +66,7 @@ export class DeskEvents {
       this.last = undefined;
       void this.poll();
       this.timer = setInterval(() => void this.poll(), POLL_MS);
-    }
+    } else if (this.last !== undefined) res.write(READY);
     req.once('close', () => {
       this.streams.delete(res);
       if (this.streams.size === 0 && this.timer) {
@@ -87,6 +89,8 @@ export class DeskEvents {
         message = ': still here\n\n';
         this.quietSince = Date.now();
       }
+      // The first look at the stores: from now on a change is told (a comment, for tests and tools).
+      if (this.last === undefined) message = READY;
       this.last = now;
       if (message) for (const res of this.streams) res.write(message);
     } catch {

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { track } from '../helpers/processes.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
@@ -20,12 +21,20 @@ export async function startDesk(stateDir: string, tty: boolean): Promise<Desk> {
     TASK_ORCHESTRATOR_HOME: stateDir,
     TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
   };
-  const child = tty
-    ? spawn('script', ['-qfec', `${process.execPath} ${cli} dashboard --port 0`, '/dev/null'], {
-        env,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      })
-    : spawn(process.execPath, [cli, 'dashboard', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // In a group of its own and tracked: stopped with the test file even if the test fails first.
+  const child = track(
+    tty
+      ? spawn('script', ['-qfec', `${process.execPath} ${cli} dashboard --port 0`, '/dev/null'], {
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          detached: true,
+        })
+      : spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          detached: true,
+        }),
+  );
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (d: string) => (out += d));

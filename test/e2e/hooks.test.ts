@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
+import { track } from '../helpers/processes.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 let project: string;
@@ -191,11 +192,13 @@ describe('hook command', () => {
   });
 
   it('asks the running server first (the warm path), and falls back when it was killed', async () => {
-    const server = spawn(process.execPath, [cli, 'serve'], {
-      cwd: project,
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const server = track(
+      spawn(process.execPath, [cli, 'serve'], {
+        cwd: project,
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
     const socket = path.join(project, '.task-orchestrator', 'hooks.sock');
     try {
       for (let i = 0; i < 100 && !(await fs.stat(socket).catch(() => undefined)); i++)

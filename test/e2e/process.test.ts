@@ -8,16 +8,19 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useWorkFolder } from './children.js';
 import type { Child } from './children.js';
+import { track } from '../helpers/processes.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const work = useWorkFolder<Child>('to-proc-');
 
 function startServer(env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [cli, 'serve'], {
-    cwd: work.dir,
-    env: { ...process.env, TASK_ORCHESTRATOR_HOME: path.join(work.dir, 'state'), ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, [cli, 'serve'], {
+      cwd: work.dir,
+      env: { ...process.env, TASK_ORCHESTRATOR_HOME: path.join(work.dir, 'state'), ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   work.started.push({ child, exited });
   const lines: Array<Record<string, unknown>> = [];

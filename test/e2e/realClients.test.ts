@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { track } from '../helpers/processes.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'dist/cli.js');
@@ -26,17 +27,19 @@ afterEach(async () => {
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(command, args, {
-      cwd: path.join(work, 'project'),
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: path.join(work, 'home'),
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = track(
+      spawn(command, args, {
+        cwd: path.join(work, 'project'),
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: path.join(work, 'home'),
+          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+          DISABLE_AUTOUPDATER: '1',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -61,11 +64,13 @@ describe('Claude Code', () => {
 describe('Claude Code over HTTP', () => {
   it('connects to serve --http with a minted bearer token, and fails without one', async () => {
     const secret = 'claude-http-secret-0123456789abcdef012345';
-    const server = spawn(process.execPath, [cli, 'serve', '--http', '--port', '0'], {
-      cwd: path.join(work, 'project'),
-      env: { PATH: process.env.PATH ?? '', JWT_SECRET_KEY: secret, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const server = track(
+      spawn(process.execPath, [cli, 'serve', '--http', '--port', '0'], {
+        cwd: path.join(work, 'project'),
+        env: { PATH: process.env.PATH ?? '', JWT_SECRET_KEY: secret, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let err = '';

@@ -155,8 +155,9 @@ describe('review desk', { timeout: 60_000 }, () => {
       const events = await fetch(`${person.base}/events`);
       expect(events.headers.get('content-type')).toMatch(/text\/event-stream/);
       const reader = events.body!.getReader();
-      await reader.read(); // retry: ...
-      await new Promise((r) => setTimeout(r, 1200));
+      // The stream says when it watches the stores; a change after that is told.
+      let opening = '';
+      while (!opening.includes(': ready')) opening += new TextDecoder().decode((await reader.read()).value);
       await postAs({ cookie, origin: person.base }, form({ action: 'confirm', csrf: csrf! }));
       let stream = '';
       while (!stream.includes('event: change'))

@@ -15,6 +15,7 @@ import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { taskOf, team, titleOf } from '../fakes/team.js';
 import { useWorkFolder } from './children.js';
 import { LineTransport } from './lineTransport.js';
+import { track } from '../helpers/processes.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
@@ -35,19 +36,21 @@ afterAll(async () => {
 const folder = useWorkFolder<Running>('to-runs-');
 
 async function start(): Promise<Running> {
-  const child = spawn(process.execPath, [cli, 'serve'], {
-    cwd: folder.dir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENAI_API_KEY: 'sk-fake-runs',
-      OPENAI_BASE_URL: `${fake.url}/v1`,
-      TASK_ORCHESTRATOR_HOME: path.join(folder.dir, 'state'),
-      TASK_ORCHESTRATOR_TOOLS: 'task,run,agent',
-      TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
-      TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, [cli, 'serve'], {
+      cwd: folder.dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        OPENAI_API_KEY: 'sk-fake-runs',
+        OPENAI_BASE_URL: `${fake.url}/v1`,
+        TASK_ORCHESTRATOR_HOME: path.join(folder.dir, 'state'),
+        TASK_ORCHESTRATOR_TOOLS: 'task,run,agent',
+        TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
+        TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  );
   child.stderr.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const client = new Client({ name: 'runs-e2e', version: '0.0.1' });

@@ -12,6 +12,7 @@ import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { track } from '../helpers/processes.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/shell');
@@ -142,11 +143,13 @@ beforeAll(async () => {
   await fs.symlink(path.join(project, '.task-orchestrator'), path.join(project, 'link-to-state'));
   await fs.symlink(home, path.join(project, 'link-to-outside'));
   // The session's server: hooks are answered on its socket.
-  server = spawn(process.execPath, [cli, 'serve'], {
-    cwd: project,
-    env: env(),
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
+  server = track(
+    spawn(process.execPath, [cli, 'serve'], {
+      cwd: project,
+      env: env(),
+      stdio: ['pipe', 'ignore', 'ignore'],
+    }),
+  );
   const socket = path.join(project, '.task-orchestrator', 'hooks.sock');
   for (let i = 0; i < 200 && !(await fs.stat(socket).catch(() => undefined)); i++)
     await new Promise((r) => setTimeout(r, 50));

@@ -16,6 +16,7 @@ import { FolderHub } from '../../src/immune/federation/federationHub.js';
 import { labelledJsonl } from '../fakes/labelledPrompts.js';
 import { useWorkFolder } from './children.js';
 import { toolFixtures } from './toolFixtures.js';
+import { track } from '../helpers/processes.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const SECRET = 'sk-e2e-secret-value-must-never-leak';
@@ -40,18 +41,20 @@ const folder = useWorkFolder<Running>('to-e2e-');
 const started = folder.started;
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [cli, 'serve'], {
-    cwd: folder.dir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENAI_API_KEY: SECRET,
-      OPENAI_BASE_URL: `${fakeLlm.url}/v1`,
-      TASK_ORCHESTRATOR_LOG_LEVEL: 'debug',
-      TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '2000',
-      ...env,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(process.execPath, [cli, 'serve'], {
+      cwd: folder.dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        OPENAI_API_KEY: SECRET,
+        OPENAI_BASE_URL: `${fakeLlm.url}/v1`,
+        TASK_ORCHESTRATOR_LOG_LEVEL: 'debug',
+        TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '2000',
+        ...env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d: string) => (stderr += d));
@@ -434,10 +437,12 @@ describe('stdio server end to end', () => {
   });
 
   it('refuses to start with a bad variable, naming it on stderr and writing nothing to stdout', async () => {
-    const child = spawn(process.execPath, [cli, 'serve'], {
-      cwd: folder.dir,
-      env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_TOOLS: 'core,nonsense' },
-    });
+    const child = track(
+      spawn(process.execPath, [cli, 'serve'], {
+        cwd: folder.dir,
+        env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_TOOLS: 'core,nonsense' },
+      }),
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -452,10 +457,12 @@ describe('stdio server end to end', () => {
 describe('cli', () => {
   function runCli(args: string[], env: Record<string, string> = {}) {
     return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [cli, ...args], {
-        cwd: folder.dir,
-        env: { PATH: process.env.PATH ?? '', ...env },
-      });
+      const child = track(
+        spawn(process.execPath, [cli, ...args], {
+          cwd: folder.dir,
+          env: { PATH: process.env.PATH ?? '', ...env },
+        }),
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -12,6 +12,7 @@ import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { findChromium, skipBrowserTests } from '../helpers/browser.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
+import { track } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -103,14 +104,16 @@ describe('immune dashboard', () => {
     'serves a page whose charts render in headless Chromium, only to this machine',
     async () => {
       expect(chromium, 'no Chromium: set CHROME_PATH or apt-get install chromium').toBeDefined();
-      const child = spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          TASK_ORCHESTRATOR_HOME: stateDir,
-          TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = track(
+        spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
+          env: {
+            PATH: process.env.PATH ?? '',
+            TASK_ORCHESTRATOR_HOME: stateDir,
+            TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
       try {
         const url = await new Promise<string>((resolve, reject) => {
           let out = '';

@@ -61,17 +61,29 @@ describe('exec boundary', () => {
       const boundary = createExecBoundary({ env: { PATH: process.env.PATH ?? '' } });
       // A grandchild that would write a marker after the deadline must die with its parent.
       const marker = path.join(dir, 'late');
+      const pidFile = path.join(dir, 'grandchild.pid');
       const t0 = Date.now();
       const slow = await boundary.run({
         file: 'sh',
-        args: ['-c', `(sleep 2; touch ${marker}) & sleep 30`],
+        args: ['-c', `sh -c 'echo $$ > ${pidFile}; sleep 2; touch ${marker}' & sleep 30`],
         cwd: dir,
         timeoutMs: 500,
         maxBytes: 1000,
       });
       expect(slow.timed_out).toBe(true);
       expect(Date.now() - t0).toBeLessThan(5_000);
-      await new Promise((r) => setTimeout(r, 2_500));
+      // The grandchild is gone (not merely not yet done): its pid no longer answers.
+      const grandchild = Number(await fs.readFile(pidFile, 'utf8'));
+      const alive = () => {
+        try {
+          process.kill(grandchild, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(alive()).toBe(false);
       await expect(fs.access(marker)).rejects.toThrow();
       const loud = await boundary.run({
         file: process.execPath,

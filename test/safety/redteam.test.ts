@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { allFiles, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
+import { track } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -502,15 +503,17 @@ const rows = (): Row[] => [
     attack:
       'start the review desk under script(1) from an agent shell (CLAUDECODE set) and read its session link',
     try: async () => {
-      const child = spawn('script', ['-qfec', `${process.execPath} ${cli} dashboard --port 0`, '/dev/null'], {
-        cwd: project,
-        env: {
-          PATH: process.env.PATH ?? '',
-          TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator'),
-          CLAUDECODE: '1',
-        },
-        stdio: ['pipe', 'pipe', 'ignore'],
-      });
+      const child = track(
+        spawn('script', ['-qfec', `${process.execPath} ${cli} dashboard --port 0`, '/dev/null'], {
+          cwd: project,
+          env: {
+            PATH: process.env.PATH ?? '',
+            TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator'),
+            CLAUDECODE: '1',
+          },
+          stdio: ['pipe', 'pipe', 'ignore'],
+        }),
+      );
       let out = '';
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (d: string) => (out += d));
@@ -530,11 +533,13 @@ const rows = (): Row[] => [
 
 /** Runs `use` against `task-orchestrator dashboard` started as an agent would (no terminal). */
 async function agentDesk(use: (base: string) => Promise<CallToolResult>): Promise<CallToolResult> {
-  const child = spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
-    cwd: project,
-    env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator') },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const child = track(
+    spawn(process.execPath, [cli, 'dashboard', '--port', '0'], {
+      cwd: project,
+      env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator') },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  );
   try {
     let out = '';
     child.stdout.setEncoding('utf8');

@@ -149,10 +149,12 @@ export async function startHttpServer(
     await s.server.close().catch(() => undefined);
   };
   // Idle sessions end; a client that comes back gets 404 and starts a new one (as the protocol says).
+  // Time is the services' clock: the sweeper ends them, and so does a request that comes too late.
+  const clock = services.clock;
+  const idle = (s: Session) => clock.now() - s.lastUsed > sessionIdleMs;
   const sweeper = setInterval(
     () => {
-      const now = Date.now();
-      for (const [id, s] of sessions) if (now - s.lastUsed > sessionIdleMs) void endSession(id, 'idle');
+      for (const [id, s] of sessions) if (idle(s)) void endSession(id, 'idle');
     },
     Math.max(1_000, Math.min(60_000, Math.floor(sessionIdleMs / 4))),
   );
@@ -249,10 +251,11 @@ export async function startHttpServer(
       const sessionId = req.headers['mcp-session-id'];
       if (typeof sessionId === 'string') {
         const session = sessions.get(sessionId);
-        if (!session) return jsonRpcError(res, 404, -32001, 'Session not found');
+        if (session && idle(session)) await endSession(sessionId, 'idle');
+        if (!session || !sessions.has(sessionId)) return jsonRpcError(res, 404, -32001, 'Session not found');
         if (session.subject !== subject)
           return jsonRpcError(res, 403, -32000, 'This session belongs to another subject');
-        session.lastUsed = Date.now();
+        session.lastUsed = clock.now();
         await session.transport.handleRequest(req, res, body);
         return;
       }
@@ -271,7 +274,7 @@ export async function startHttpServer(
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, subject, lastUsed: Date.now() });
+          sessions.set(id, { transport, server, subject, lastUsed: clock.now() });
         },
         onsessionclosed: (id) => {
           sessions.delete(id);
