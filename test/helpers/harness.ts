@@ -52,7 +52,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       TASK_ORCHESTRATOR_HOME: stateDir,
       TASK_ORCHESTRATOR_LIST_CHANGED_WAIT_MS: '1000',
       // Judges are on by default for users; suites that script or count provider calls turn them
-      // off unless they test judges (test/mcp/judges.test.ts tests the default itself).
+      // off unless they test judges (test/evaluation/judges.test.ts tests the default itself).
       TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
       ...options.env,
     },

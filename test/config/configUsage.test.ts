@@ -5,10 +5,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.js';
-import { VARIABLES } from '../src/config/variables.js';
+import { loadConfig } from '../../src/config/config.js';
+import { VARIABLES } from '../../src/config/variables.js';
 
-const src = path.resolve(import.meta.dirname, '../src');
+const src = path.resolve(import.meta.dirname, '../../src');
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -2,13 +2,18 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.js';
-import { systemClock } from '../src/core/clock.js';
-import { silentLogger } from '../src/core/logger.js';
-import { buildCatalog, renderEnvMarkdown, renderToolsMarkdown, replaceSection } from '../src/mcp/catalog.js';
-import { openServices } from '../src/app/services.js';
+import { loadConfig } from '../../src/config/config.js';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import {
+  buildCatalog,
+  renderEnvMarkdown,
+  renderToolsMarkdown,
+  replaceSection,
+} from '../../src/mcp/catalog.js';
+import { openServices } from '../../src/app/services.js';
 
-const root = path.resolve(import.meta.dirname, '..');
+const root = path.resolve(import.meta.dirname, '../..');
 
 describe('README', () => {
   it('documents exactly the registered tools and env vars (regenerate with `npm run docs`)', async () => {

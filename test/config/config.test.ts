@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.js';
-import { AppError } from '../src/core/errors.js';
+import { loadConfig } from '../../src/config/config.js';
+import { AppError } from '../../src/core/errors.js';
 
 function configError(env: Record<string, string>): string {
   try {
