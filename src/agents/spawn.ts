@@ -21,7 +21,14 @@ import { DEFAULT_RETRY_POLICY, withRetry } from '../healing/retry.js';
 import type { RetryPolicy } from '../healing/retry.js';
 import type { AppendLog } from '../storage/appendLog.js';
 import { isTransient } from './providers/types.js';
-import type { LlmProvider, LlmResult, ProviderError, ProviderName, Usage } from './providers/types.js';
+import type {
+  EmbedResult,
+  LlmProvider,
+  LlmResult,
+  ProviderError,
+  ProviderName,
+  Usage,
+} from './providers/types.js';
 
 export interface ConfiguredProvider {
   provider: LlmProvider;
@@ -93,7 +100,33 @@ export interface SpawnDeps {
 /** Output tokens reserved when the caller sets no max_tokens. */
 const DEFAULT_RESERVED_OUTPUT = 4096;
 
-function judge(r: LlmResult): Verdict {
+export interface EmbedCall {
+  provider: ProviderName;
+  model: string;
+  texts: readonly string[];
+  /** What the vectors are for (recorded with usage), e.g. immune:embed. */
+  operation: string;
+  /** Per attempt. Default 15 s. */
+  timeoutMs?: number;
+  /** For the whole call, retries included. Default 30 s. */
+  deadlineMs?: number;
+  /** Retries after the first attempt (default: the pipeline's policy); 0 on a latency-bound path. */
+  maxRetries?: number;
+  signal?: AbortSignal;
+}
+
+export type EmbedOutcome =
+  | {
+      ok: true;
+      vectors: Float32Array[];
+      model: string;
+      cost_usd: number;
+      latency_ms: number;
+      attempts: number;
+    }
+  | { ok: false; error: AppError };
+
+function judge(r: LlmResult | EmbedResult): Verdict {
   if (r.ok) return 'ok';
   // The caller's fault (or choice), not the provider's health: 4xx other than 408/429, cancellation.
   return ['bad_request', 'auth', 'not_found', 'aborted'].includes(r.error.code) ? 'ignored' : 'failure';
@@ -317,6 +350,124 @@ export class SpawnPipeline {
         hint: 'healing_status shows breaker states; retry later, or configure another provider',
         details: { trail },
       }),
+    };
+  }
+
+  /**
+   * Embeds texts on one provider/model: behind its own breaker (`embed:provider/model`), retried
+   * when transient, reserved in the budget and settled, logged as usage. Never handed to another
+   * provider: vectors of different models cannot be compared. Expected failures are values.
+   */
+  async embed(req: EmbedCall): Promise<EmbedOutcome> {
+    const configured = this.deps.providers.get(req.provider);
+    if (!configured?.provider.embed)
+      return {
+        ok: false,
+        error: new AppError(
+          'NO_PROVIDER',
+          configured
+            ? `Provider "${req.provider}" has no embeddings`
+            : `Provider "${req.provider}" is not configured`,
+          {
+            hint: configured
+              ? 'Embeddings come from openai (or an OpenAI-compatible server) or gemini'
+              : `Set ${configuredBy(req.provider)} to use it`,
+          },
+        ),
+      };
+    const embed = configured.provider.embed.bind(configured.provider);
+    const { clock } = this.deps;
+    const deadline = clock.now() + (req.deadlineMs ?? 30_000);
+    const key = `embed:${req.provider}/${req.model}`;
+    if (!this.deps.breakers.admits(key))
+      return {
+        ok: false,
+        error: new AppError('PROVIDER_UNAVAILABLE', `Embeddings ${req.provider}/${req.model}: circuit open`, {
+          hint: 'healing_status shows breaker states',
+        }),
+      };
+    const estimate = Math.ceil(req.texts.reduce((n, t) => n + t.length, 0) / 3) + 8;
+    const reservation = await this.deps.budget.reserve(
+      req.provider,
+      this.deps.pricing.cost(req.provider, req.model, estimate, 0),
+    );
+    if (!reservation.ok) return { ok: false, error: reservation.error };
+    let last: EmbedResult | undefined;
+    let calls = 0;
+    await withRetry(
+      async () => {
+        const guarded = await this.deps.breakers.call(
+          key,
+          () => {
+            calls++;
+            return embed({
+              model: req.model,
+              texts: req.texts,
+              timeoutMs: Math.max(1, Math.min(req.timeoutMs ?? 15_000, deadline - clock.now())),
+              ...(req.signal ? { signal: req.signal } : {}),
+            });
+          },
+          judge,
+        );
+        if (guarded.kind === 'open') return undefined;
+        last = guarded.value;
+        return guarded.value;
+      },
+      (r) =>
+        r && !r.ok && isTransient(r.error)
+          ? {
+              retry: true,
+              ...(r.error.retry_after_ms !== undefined ? { retryAfterMs: r.error.retry_after_ms } : {}),
+            }
+          : { retry: false },
+      {
+        policy: {
+          ...(this.deps.retry ?? DEFAULT_RETRY_POLICY),
+          ...(req.maxRetries !== undefined ? { maxRetries: req.maxRetries } : {}),
+        },
+        deadline,
+        now: () => clock.now(),
+        ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+      },
+    );
+    const result = last;
+    const cost = result?.ok ? this.deps.pricing.cost(req.provider, req.model, result.input_tokens, 0) : 0;
+    await Promise.all([
+      this.deps.budget.settle(reservation.value.id, req.provider, cost),
+      result
+        ? this.deps.usage
+            .append({
+              at: isoTime(clock),
+              provider: req.provider,
+              model: result.ok ? result.model : req.model,
+              input_tokens: result.ok ? result.input_tokens : 0,
+              output_tokens: 0,
+              cost_usd: cost,
+              price_basis: this.deps.pricing.price(req.provider, req.model).basis,
+              ok: result.ok,
+              operation: req.operation,
+              ...(result.ok ? { latency_ms: result.latency_ms } : {}),
+            })
+            .catch((error: unknown) => this.deps.logger.error('could not record usage', { error }))
+        : undefined,
+    ]);
+    if (result?.ok)
+      return {
+        ok: true,
+        vectors: result.vectors,
+        model: result.model,
+        cost_usd: cost,
+        latency_ms: result.latency_ms,
+        attempts: calls,
+      };
+    return {
+      ok: false,
+      error: new AppError(
+        'PROVIDER_UNAVAILABLE',
+        `Embeddings ${req.provider}/${req.model}: ${result && !result.ok ? describe(result.error) : 'circuit open: failing fast'}${calls > 1 ? ` after ${calls} attempts` : ''}`,
+        { hint: 'healing_status shows breaker states', details: { attempts: calls } },
+      ),
     };
   }
 }

@@ -40,6 +40,10 @@ import type { SyncDoc } from '../immune/federation/federation.js';
 import { FolderHub } from '../immune/federation/federationHub.js';
 import type { FederationHub } from '../immune/federation/federationHub.js';
 import { ImmuneSystem } from '../immune/immuneSystem.js';
+import { SemanticStage } from '../immune/semantic.js';
+import { spawnEmbedder } from '../runs/embeddings.js';
+import type { StoredVector } from '../immune/semantic.js';
+import { sameTaskJudge } from '../runs/sameTask.js';
 import { AlertEngine, EMPTY_ALERTS } from '../immune/alerting/alerts.js';
 import type { AlertDoc } from '../immune/alerting/alerts.js';
 import { ConsoleNotifier, SlackNotifier, WebhookNotifier } from '../immune/alerting/notifiers.js';
@@ -143,10 +147,29 @@ export async function openServices(
   const trials = new TrialStore(storage.log<Trial>('trials'), clock);
   const cases = new CaseBook(storage.document<CaseDoc>('cases', EMPTY_CASES), clock);
   const tracer = createTracer(config.langfuse, logger, redact);
+  const judge =
+    providers.size > 0
+      ? new Judge({
+          spawn,
+          ...(config.judgeModel ? { defaultJudge: judgeTarget(config.judgeModel) } : {}),
+        })
+      : undefined;
   const immune = new ImmuneSystem(storage, clock, {
     blockThreshold: config.immuneBlockRisk,
     blockAfter: config.immuneBlockAfter,
     shareByDefault: config.federationShare,
+    ...(config.embeddingModel
+      ? {
+          semantic: new SemanticStage(
+            spawnEmbedder(spawn, config.embeddingModel.provider, config.embeddingModel.model),
+            storage.log<StoredVector>('embeddings'),
+            () => clock.now(),
+          ),
+        }
+      : {}),
+    ...(config.immuneSameTaskJudge && judge
+      ? { sameTask: sameTaskJudge(spawn, () => judge.target(undefined)) }
+      : {}),
   });
   const inbox = new Inbox(storage.document<InboxDoc>('inbox', EMPTY_INBOX), clock, config.approvalTtlS);
   const notifiers: Notifier[] = [new ConsoleNotifier(logger, clock)];
@@ -201,13 +224,7 @@ export async function openServices(
     agents: agentRun,
     trials,
     breakers,
-    judge:
-      providers.size > 0
-        ? new Judge({
-            spawn,
-            ...(config.judgeModel ? { defaultJudge: judgeTarget(config.judgeModel) } : {}),
-          })
-        : undefined,
+    judge,
     judgeGraders: config.judgeGraders,
     cases,
     tracer,

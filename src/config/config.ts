@@ -90,6 +90,10 @@ export interface Config {
   readonly immuneBlockRisk: number;
   /** A failure pattern blocks only after this many failures, or after failing despite its guardrails. */
   readonly immuneBlockAfter: number;
+  /** The failure memory's embedding model (semantic stage); undefined = TF-IDF only. */
+  readonly embeddingModel: { provider: 'openai' | 'gemini'; model: string } | undefined;
+  /** The judge decides grey-zone matches of the failure memory ("is this the same task?"). */
+  readonly immuneSameTaskJudge: boolean;
   /** This project's name in the federation hub. */
   readonly projectName: string;
   /** The federation hub folder; undefined = no federation. */
@@ -305,6 +309,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     secrets: Object.freeze(secrets),
     immuneBlockRisk: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK,
     immuneBlockAfter: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER,
+    embeddingModel: e.TASK_ORCHESTRATOR_EMBEDDING_MODEL,
+    immuneSameTaskJudge: e.TASK_ORCHESTRATOR_IMMUNE_SAME_TASK_JUDGE === 'on',
     projectName: nonEmpty(e.TASK_ORCHESTRATOR_PROJECT) ?? projectSlug(path.resolve(cwd)),
     federationDir: nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)
       ? path.resolve(cwd, nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)!)

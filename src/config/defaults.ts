@@ -27,6 +27,12 @@ export const DEFAULT_MODELS = {
   anthropic: 'claude-sonnet-4-6',
 } as const;
 
+/** Embedding models used when TASK_ORCHESTRATOR_EMBEDDING_MODEL names only the provider. */
+export const DEFAULT_EMBEDDING_MODELS = {
+  openai: 'text-embedding-3-small',
+  gemini: 'gemini-embedding-001',
+} as const;
+
 /** Programs run_with_error_capture and scheduled jobs may start when TASK_ORCHESTRATOR_COMMANDS is unset. */
 export const DEFAULT_COMMANDS: readonly string[] = [
   'npm',

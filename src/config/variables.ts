@@ -7,6 +7,7 @@
 import {
   CHILD_ENV_NAMES,
   DEFAULT_COMMANDS,
+  DEFAULT_EMBEDDING_MODELS,
   DEFAULT_GATE_COMMANDS,
   DEFAULT_MODELS,
   JUDGE_CRITERIA,
@@ -169,6 +170,25 @@ export const VARIABLES = {
   TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK: row(
     fraction(0.9, true, ' (1 = block only certain repeats)'),
     'Immune risk (0-1) at or above which a spawn is blocked before any provider call.',
+  ),
+  TASK_ORCHESTRATOR_EMBEDDING_MODEL: row(
+    custom((v, fail): { provider: 'openai' | 'gemini'; model: string } | undefined => {
+      const raw = (v ?? '').trim();
+      if (raw === '' || raw === 'off') return undefined;
+      const m = /^(openai|gemini)(?:\/(\S{1,200}))?$/.exec(raw);
+      if (!m)
+        fail(
+          '$NAME must be off, openai, gemini, openai/<model> or gemini/<model> (openai also serves Ollama, vLLM and other OpenAI-compatible servers through OPENAI_BASE_URL)',
+        );
+      const provider = m![1] as 'openai' | 'gemini';
+      return { provider, model: m![2] ?? DEFAULT_EMBEDDING_MODELS[provider] };
+    }),
+    `The failure memory's semantic stage: prompts and remembered failures are embedded by this model (provider or provider/model: openai -> ${DEFAULT_EMBEDDING_MODELS.openai}, gemini -> ${DEFAULT_EMBEDDING_MODELS.gemini}; any OpenAI-compatible /v1/embeddings through OPENAI_BASE_URL, e.g. openai/nomic-embed-text on Ollama) and matched on both TF-IDF and meaning. Cached by content, in the budget, behind a breaker; on failure matching falls back to TF-IDF and says so.`,
+    { shown: 'off' },
+  ),
+  TASK_ORCHESTRATOR_IMMUNE_SAME_TASK_JUDGE: row(
+    oneOf(['on', 'off'], 'off'),
+    'The judge model decides, for a prompt in the grey zone of a remembered failure (similar, not clearly the same), whether it asks for the same task: one judge call per grey-zone check.',
   ),
   TASK_ORCHESTRATOR_FEDERATION_DIR: row(
     text(),

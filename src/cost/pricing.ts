@@ -17,6 +17,8 @@ const modelEntry = price
       .optional(),
     /** What the provider recommends instead, as provider/model. */
     replacement: z.string().optional(),
+    /** `embedding` models are priced here but never chosen to answer or judge. Default chat. */
+    kind: z.enum(['chat', 'embedding']).optional(),
   })
   .strict();
 const pricingSchema = z
@@ -82,9 +84,11 @@ export class Pricing {
     return this.table.judge_tier ?? 'fast';
   }
 
-  /** Every priced model as `provider/model`. */
+  /** Every priced chat model as `provider/model` (embedding models are not candidates to answer). */
   models(): string[] {
-    return Object.keys(this.table.models);
+    return Object.entries(this.table.models)
+      .filter(([, m]) => (m.kind ?? 'chat') === 'chat')
+      .map(([name]) => name);
   }
 
   /** Cost in USD of the given token counts. */

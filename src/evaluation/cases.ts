@@ -105,6 +105,26 @@ export class CaseBook {
     );
   }
 
+  /**
+   * Recent outcomes of this prompt on every model (the cases whose stored prompt is this one):
+   * a prompt that passed recently is flaky, not hopeless, and is never blocked.
+   */
+  async promptOutcomes(prompt: string): Promise<{ runs: number; passes: number }> {
+    const wanted = normalisePrompt(prompt).slice(0, 200);
+    const full = normalisePrompt(prompt);
+    return this.doc.read((d) => {
+      let runs = 0;
+      let passes = 0;
+      for (const [key, c] of Object.entries(d.cases)) {
+        // The stored prompt is cut at 200 characters: the key (model and whole prompt) decides.
+        if (c.prompt !== wanted || caseKey(full, c.model) !== key) continue;
+        runs += c.outcomes.length;
+        passes += [...c.outcomes].filter((o) => o === 'P').length;
+      }
+      return { runs, passes };
+    });
+  }
+
   /** The keys of every case that is flaky now. */
   async flakyKeys(): Promise<Set<string>> {
     return this.doc.read(

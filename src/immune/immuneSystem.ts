@@ -1,9 +1,13 @@
 /**
- * The immune system: remembers failures as patterns and guards the next prompt. Every failing
- * trial becomes a pattern (near-identical failures of one operation and type merge into it);
- * a new prompt is matched against them by TF-IDF similarity; matches raise its risk and add
- * guardrails specific to the failure types, and a very risky prompt is blocked. Patterns record
- * the saves of guarded prompts that then succeeded. Stored as an event log shared by processes.
+ * The immune system: remembers failures as patterns and guards the next prompt. A failure close
+ * enough to a pattern of the same operation and type joins it (its wording becomes a variant), so
+ * one pattern is one problem. A new prompt is matched by TF-IDF and, when an embedding model is
+ * configured, by meaning as well (semantic.ts); a grey-zone match may go to the judge. A match
+ * adds that pattern's guardrail: what went wrong last time (the graders' reasons, how the failing
+ * answer began) and what worked later (the lesson), quoted as data. Escalation is the same for
+ * every failure type: the first failure guards; a failure despite its guardrail (or the
+ * `blockAfter`-th) escalates, and an escalated pattern blocks its own problem; a passing guarded
+ * attempt or an override relaxes it. Stored as an event log shared by processes.
  */
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
@@ -15,64 +19,120 @@ import type { Decision, EventStore } from '../storage/eventStore.js';
 import type { Storage } from '../storage/storage.js';
 import { dashboardOf } from './dashboardData.js';
 import type { DashboardData } from './dashboardData.js';
-import { GUARDRAILS, INJECTION, SEVERITY } from './guardrails.js';
+import { guardrailOf, INJECTION } from './guardrails.js';
+import type { Evidence } from './guardrails.js';
 import {
   applyImmuneEvent,
   emptyImmuneState,
   HALF_LIFE_MS,
   HOUR,
+  MAX_VARIANTS,
   PRUNE_STRENGTH,
   REINFORCE,
+  SAME_WORDING,
   STALE_MS,
   strengthAt,
 } from './patterns.js';
-import type { FailurePattern, ImmuneEvent, ImmuneState, PatternDay, PortablePattern } from './patterns.js';
+import type {
+  FailurePattern,
+  ImmuneEvent,
+  ImmuneState,
+  MatchStage,
+  PatternDay,
+  PortablePattern,
+} from './patterns.js';
+import type { SemanticStage } from './semantic.js';
 
 /** Longest guardrail text a person may give a pattern (it is added to every matching prompt). */
 export const MAX_GUARDRAIL = 400;
 
+/** Weights of the two stages when both measured a document (they sum to 1). */
+const TFIDF_WEIGHT = 0.25;
+const SEMANTIC_WEIGHT = 0.75;
+/**
+ * Cosines at or below this count as unrelated (embedding models rarely go below it even for
+ * unrelated texts); the semantic score rescales the rest to 0..1.
+ */
+const COSINE_FLOOR = 0.2;
+
 export interface ImmuneOptions {
   /** Matches below this similarity are ignored. Default 0.35. */
   matchThreshold?: number;
-  /** Risk at or above this blocks the call. Default 0.9. */
+  /** Risk at or above which an escalated pattern's match blocks. Default 0.9. */
   blockThreshold?: number;
-  /** A failure this similar to a pattern of the same operation and type merges into it. Default 0.85. */
-  mergeThreshold?: number;
   /**
-   * Escalation: a pattern blocks (at blockThreshold) only once it failed this many times, or once it
-   * failed again although its guardrails were applied. Before that a match adds guardrails. Default 3.
+   * The same problem: a failure this similar to a pattern of the same operation and type joins it,
+   * and a grey-zone match the judge confirms counts as this similar. Default 0.6.
    */
+  mergeThreshold?: number;
+  /** Escalation: a pattern that failed this many times since it was relaxed may block. Default 3. */
   blockAfter?: number;
   /** New patterns are marked shared (published to the federation hub on push). Default true. */
   shareByDefault?: boolean;
+  /** The semantic stage (an embedding model); absent: TF-IDF only. */
+  semantic?: SemanticStage | undefined;
+  /**
+   * Asks the judge whether a prompt asks for the same task as a remembered failing one (grey-zone
+   * matches only); undefined when it could not say. Absent: no judge stage.
+   */
+  sameTask?: ((remembered: string, prompt: string) => Promise<boolean | undefined>) | undefined;
+}
+
+/** Which stages matched a prompt, and why the semantic one did not when it is configured. */
+export interface MatchReport {
+  /** The stage that decided: `semantic` when embeddings were compared, else `tfidf`. */
+  stage: 'tfidf' | 'semantic';
+  /** The embedding model, when one is configured. */
+  embedding_model?: string;
+  /** Why matching fell back to TF-IDF (embeddings unavailable). */
+  fallback_reason?: string;
+  /** The prompt's embedding came from the cache (no call). */
+  cached?: boolean;
+  /** Grey-zone matches the judge decided. */
+  judged?: number;
+}
+
+export interface CheckMatch {
+  pattern_id: string;
+  similarity: number;
+  /** The stage that measured it (`judge`: the judge said it is the same task). */
+  stage: MatchStage;
+  /** TF-IDF cosine of the closest wording, and the rescaled embedding similarity when measured. */
+  tfidf: number;
+  semantic?: number;
+  /** Close enough to be the problem this pattern remembers (it would join it, and may block). */
+  same_problem: boolean;
+  failure_type: string;
+  operation: string;
+  occurrences: number;
+  /** Wordings the pattern holds (its own and the variants that joined it). */
+  wordings: number;
+  /** Failed despite its guardrail, or repeated, since it was last relaxed: it may block. */
+  escalated: boolean;
+  /** Decayed strength now (1 = a fresh failure). */
+  strength: number;
+  prompt_summary: string;
+  /** What fixed it last time, when known. */
+  lesson?: string;
+  /** Whose work failed (claude_code, spawn_agent, ...). */
+  source?: string;
+  /** Lineage of a pattern imported from another project. */
+  origin?: { project: string; pattern_id: string };
+  /** A person's guardrail text for this pattern (in place of the generated one). */
+  guardrail?: string;
 }
 
 export interface CheckResult {
   risk: number;
   should_proceed: boolean;
-  matches: Array<{
-    pattern_id: string;
-    similarity: number;
-    failure_type: string;
-    operation: string;
-    occurrences: number;
-    /** Repeated or failed despite guardrails: it may block (otherwise it only guards). */
-    escalated: boolean;
-    /** Decayed strength now (1 = a fresh failure). */
-    strength: number;
-    prompt_summary: string;
-    /** What fixed it last time, when known. */
-    lesson?: string;
-    /** Whose work failed (claude_code, spawn_agent, ...). */
-    source?: string;
-    /** Lineage of a pattern imported from another project. */
-    origin?: { project: string; pattern_id: string };
-    /** A person's guardrail text for this pattern (in place of its type's default). */
-    guardrail?: string;
-  }>;
+  matches: CheckMatch[];
   warnings: string[];
+  /** Instructions added to the prompt: a person's text, a specific one, or a type's default. */
   guardrails: string[];
+  /** What went wrong before, per matched pattern: stored text, quoted wherever it is shown. */
+  evidence: Evidence[];
   injection_markers: string[];
+  match: MatchReport;
   /** Why it is blocked (which pattern, with what evidence). */
   block_reason?: string;
   /** The pattern that blocked it. */
@@ -93,6 +153,36 @@ export interface DecayReport {
   applied: boolean;
 }
 
+interface Ranked {
+  p: FailurePattern;
+  doc: string;
+  similarity: number;
+  tfidf: number;
+  semantic?: number;
+  stage: MatchStage;
+}
+
+/** What a failure to remember carries. */
+export interface FailureRecord {
+  operation: string;
+  failure_type: string;
+  prompt: string;
+  output: string;
+  grader_scores: Record<string, number>;
+  /** Why the failing graders failed it. */
+  grader_reasons?: Record<string, string> | undefined;
+  model?: string | undefined;
+  /** The prompt carried guardrails and still failed (a guardrail miss, for the dashboard). */
+  guarded?: boolean | undefined;
+  /** The patterns whose guardrails the prompt carried: a failure joining one of them escalates it. */
+  guarded_by?: readonly string[] | undefined;
+  /** Whose work failed (`claude_code`, ...); default: derived from the operation. */
+  source?: string | undefined;
+}
+
+const cut = (reasons: Record<string, string> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(reasons ?? {}).map(([k, v]) => [k, String(v).slice(0, 300)]));
+
 export class ImmuneSystem {
   private readonly store: EventStore<ImmuneState, ImmuneEvent>;
   private readonly matchThreshold: number;
@@ -100,6 +190,13 @@ export class ImmuneSystem {
   private readonly mergeThreshold: number;
   private readonly shareByDefault: boolean;
   private readonly blockAfter: number;
+  private readonly semantic: SemanticStage | undefined;
+  private readonly sameTask: ImmuneOptions['sameTask'];
+  /** How far the semantic stage has indexed the state's documents (and which state object). */
+  private synced: { state: ImmuneState | undefined; at: number } = { state: undefined, at: 0 };
+  /** Documents without a cached vector yet: embedded in the background. */
+  private readonly unembedded = new Set<string>();
+  private backfilling: Promise<void> | undefined;
 
   constructor(
     storage: Storage,
@@ -112,17 +209,20 @@ export class ImmuneSystem {
     });
     this.matchThreshold = options.matchThreshold ?? 0.35;
     this.blockThreshold = options.blockThreshold ?? 0.9;
-    this.mergeThreshold = options.mergeThreshold ?? 0.85;
+    this.mergeThreshold = options.mergeThreshold ?? 0.6;
     this.shareByDefault = options.shareByDefault ?? true;
     this.blockAfter = options.blockAfter ?? 3;
+    this.semantic = options.semantic;
+    this.sameTask = options.sameTask;
   }
 
-  /** Whether a pattern has the evidence to block: repeated, or failed despite its guardrails. */
+  /** Whether a pattern may block: since it was last relaxed it failed despite its guardrail, or often. */
   private escalated(p: FailurePattern): boolean {
-    return p.occurrences >= this.blockAfter || (p.guarded_occurrences ?? 0) >= 1;
+    const s = p.streak ?? { failures: p.occurrences, guarded: p.guarded_occurrences ?? 0 };
+    return s.guarded >= 1 || s.failures >= this.blockAfter;
   }
 
-  /** Records that a caller ran a blocked prompt anyway, and why. */
+  /** Records that a caller ran a blocked prompt anyway, and why (it relaxes those patterns). */
   async recordOverride(patternIds: readonly string[], reason: string, by: string): Promise<void> {
     if (patternIds.length === 0) return;
     await this.store.transact(() => ({
@@ -135,154 +235,394 @@ export class ImmuneSystem {
     return this.blockThreshold;
   }
 
-  /** Remembers a failure: a new pattern, or one more occurrence of a near-identical one. */
-  async recordFailure(f: {
-    operation: string;
-    failure_type: string;
-    prompt: string;
-    output: string;
-    grader_scores: Record<string, number>;
-    /** Why the failing graders failed it. */
-    grader_reasons?: Record<string, string> | undefined;
-    model?: string | undefined;
-    /** The prompt carried guardrails and still failed (a guardrail miss, for the dashboard). */
-    guarded?: boolean | undefined;
-    /** Whose work failed (`claude_code`, ...); default: derived from the operation. */
-    source?: string | undefined;
-  }): Promise<{ pattern_id: string; merged: boolean }> {
-    return this.store.transact((state): Decision<ImmuneEvent, { pattern_id: string; merged: boolean }> => {
-      const at = isoTime(this.clock);
-      const flags = {
-        ...(f.model ? { model: f.model } : {}),
-        ...(f.guarded ? { guarded: true } : {}),
+  /** The semantic stage's model and counters, when one is configured. */
+  semanticStatus():
+    | {
+        model: string;
+        indexed: number;
+        waiting: number;
+        calls: number;
+        texts: number;
+        cached: number;
+        failures: number;
+        average_call_ms: number;
+        last_error?: string;
+      }
+    | undefined {
+    const s = this.semantic;
+    if (!s) return undefined;
+    return {
+      model: s.model,
+      indexed: s.indexed,
+      waiting: this.unembedded.size,
+      calls: s.stats.calls,
+      texts: s.stats.texts,
+      cached: s.stats.cached,
+      failures: s.stats.failures,
+      average_call_ms: s.stats.calls ? Math.round(s.stats.ms / s.stats.calls) : 0,
+      ...(s.stats.last_error ? { last_error: s.stats.last_error } : {}),
+    };
+  }
+
+  /** Brings the semantic stage's matrix up to the state's documents (incremental). */
+  private syncSemantic(state: ImmuneState): void {
+    const semantic = this.semantic;
+    if (!semantic) return;
+    if (this.synced.state !== state) this.synced = { state, at: 0 };
+    const order = state.docOrder;
+    for (let i = this.synced.at; i < order.length; i++) {
+      const doc = order[i]!;
+      const d = state.docs.get(doc);
+      if (!d) {
+        semantic.forget(doc);
+        continue;
+      }
+      if (semantic.index(doc, d.text)) this.unembedded.delete(doc);
+      else this.unembedded.add(doc);
+    }
+    this.synced.at = order.length;
+  }
+
+  /** Embeds the documents that have no vector yet, in the background, until none is left or a call fails. */
+  private backfill(): void {
+    const semantic = this.semantic;
+    if (!semantic || this.backfilling || this.unembedded.size === 0) return;
+    this.backfilling = (async () => {
+      try {
+        while (this.unembedded.size > 0) {
+          const docs = [...this.unembedded].slice(0, 256);
+          const texts = await this.store.read((state) => docs.map((d) => state.docs.get(d)?.text));
+          const live = docs.flatMap((d, i) => (texts[i] === undefined ? [] : [[d, texts[i]] as const]));
+          for (const d of docs) if (!live.some(([x]) => x === d)) this.unembedded.delete(d);
+          if (live.length === 0) continue;
+          const r = await semantic.vectors(
+            live.map(([, t]) => t),
+            'index',
+          );
+          if (!r.ok) return;
+          for (const [d, t] of live) if (semantic.index(d, t)) this.unembedded.delete(d);
+        }
+      } catch {
+        // Storage closed or the model unreachable: the next check tries again.
+      } finally {
+        this.backfilling = undefined;
+      }
+    })();
+  }
+
+  /** Waits for the background embedding of remembered texts (tests and benchmarks). */
+  async settled(): Promise<void> {
+    while (this.backfilling) await this.backfilling;
+  }
+
+  /** The prompt's vector for the semantic stage, or why there is none. */
+  private async queryVector(prompt: string): Promise<{ q?: Float32Array; report: MatchReport }> {
+    if (!this.semantic) return { report: { stage: 'tfidf' } };
+    const r = await this.semantic.vectors([prompt], 'query');
+    if (!r.ok)
+      return {
+        report: {
+          stage: 'tfidf',
+          embedding_model: this.semantic.model,
+          fallback_reason: `embeddings unavailable, matched by TF-IDF only: ${r.error}`.slice(0, 400),
+        },
       };
-      for (const m of state.index.query(f.prompt, 5, this.mergeThreshold)) {
-        const p = state.patterns.get(m.id);
-        if (p && p.operation === f.operation && p.failure_type === f.failure_type) {
+    return {
+      q: r.vectors[0]!,
+      report: { stage: 'semantic', embedding_model: this.semantic.model, cached: !r.called },
+    };
+  }
+
+  /**
+   * The patterns closest to a prompt, best first, with the closest wording of each: TF-IDF alone,
+   * or both stages combined per document where it has a vector.
+   */
+  private rank(
+    state: ImmuneState,
+    prompt: string,
+    q: Float32Array | undefined,
+    floor: number,
+    k: number,
+  ): Ranked[] {
+    const semantic = q ? this.semantic : undefined;
+    if (semantic) this.syncSemantic(state);
+    const tfidf = new Map<string, number>();
+    for (const m of state.index.query(prompt, semantic ? 50 : 20, semantic ? 0.02 : floor))
+      tfidf.set(m.id, m.similarity);
+    const docs = new Set(tfidf.keys());
+    if (semantic) for (const h of semantic.search(q!, 20, COSINE_FLOOR)) docs.add(h.doc);
+    const best = new Map<string, Ranked>();
+    for (const doc of docs) {
+      const d = state.docs.get(doc);
+      const p = d ? state.patterns.get(d.pattern) : undefined;
+      if (!p) continue;
+      const t = tfidf.get(doc) ?? 0;
+      const cos = semantic?.cosine(q!, doc);
+      const r: Ranked =
+        cos === undefined
+          ? { p, doc, similarity: t, tfidf: t, stage: 'tfidf' }
+          : (() => {
+              const sem = Math.max(0, Math.min(1, (cos - COSINE_FLOOR) / (1 - COSINE_FLOOR)));
+              return {
+                p,
+                doc,
+                similarity: TFIDF_WEIGHT * t + SEMANTIC_WEIGHT * sem,
+                tfidf: t,
+                semantic: sem,
+                stage: 'semantic' as const,
+              };
+            })();
+      const prev = best.get(p.id);
+      if (!prev || r.similarity > prev.similarity) best.set(p.id, r);
+    }
+    return [...best.values()]
+      .filter((r) => r.similarity >= floor)
+      .sort((a, b) => b.similarity - a.similarity)
+      .slice(0, k);
+  }
+
+  /** Asks the judge about grey-zone matches: the same task counts as the same problem, another is dropped. */
+  private async judgeGreyZone(
+    ranked: Ranked[],
+    prompt: string,
+  ): Promise<{ ranked: Ranked[]; judged: number }> {
+    if (!this.sameTask) return { ranked, judged: 0 };
+    const grey = ranked.filter((r) => r.similarity < this.mergeThreshold).slice(0, 2);
+    if (grey.length === 0) return { ranked, judged: 0 };
+    const verdicts = await Promise.all(
+      grey.map((r) =>
+        this.store
+          .read((state) => state.docs.get(r.doc)?.text ?? r.p.prompt_summary)
+          .then((text) => this.sameTask!(text, prompt))
+          .catch(() => undefined),
+      ),
+    );
+    const out: Ranked[] = [];
+    for (const r of ranked) {
+      const i = grey.indexOf(r);
+      const v = i >= 0 ? verdicts[i] : undefined;
+      if (v === false) continue;
+      out.push(
+        v === true ? { ...r, similarity: Math.max(r.similarity, this.mergeThreshold), stage: 'judge' } : r,
+      );
+    }
+    return { ranked: out, judged: verdicts.filter((v) => v !== undefined).length };
+  }
+
+  /** Remembers a failure: a new pattern, or one more occurrence of the problem it is (a variant when reworded). */
+  async recordFailure(f: FailureRecord): Promise<{ pattern_id: string; merged: boolean; variant?: boolean }> {
+    const { q } = await this.queryVector(f.prompt);
+    let judged: Ranked | undefined;
+    if (this.sameTask) {
+      // A grey-zone candidate of the same operation and type the judge calls the same task joins it.
+      const candidates = await this.store.read((state) =>
+        this.rank(state, f.prompt, q, this.matchThreshold, 5).filter(
+          (r) => r.p.operation === f.operation && r.p.failure_type === f.failure_type,
+        ),
+      );
+      const top = candidates[0];
+      if (top && top.similarity < this.mergeThreshold) {
+        const r = await this.judgeGreyZone([top], f.prompt);
+        judged = r.ranked[0]?.stage === 'judge' ? r.ranked[0] : undefined;
+      }
+    }
+    const text = f.prompt.slice(0, 4000);
+    const result = await this.store.transact(
+      (state): Decision<ImmuneEvent, { pattern_id: string; merged: boolean; variant?: boolean }> => {
+        const at = isoTime(this.clock);
+        const flags = {
+          ...(f.model ? { model: f.model } : {}),
+          ...(f.guarded || f.guarded_by?.length ? { guarded: true } : {}),
+        };
+        const evidence = { reasons: cut(f.grader_reasons), output: f.output.slice(0, 300) };
+        const ranked = this.rank(state, f.prompt, q, this.matchThreshold, 5);
+        const same =
+          ranked.find(
+            (r) =>
+              r.p.operation === f.operation &&
+              r.p.failure_type === f.failure_type &&
+              r.similarity >= this.mergeThreshold,
+          ) ?? (judged && state.patterns.has(judged.p.id) ? judged : undefined);
+        if (same) {
+          const p = same.p;
+          // The same wording again counts on its document; another joins as a variant (bounded).
+          const known = same.similarity >= SAME_WORDING || same.tfidf >= SAME_WORDING;
+          const variant = known
+            ? same.doc === p.id
+              ? undefined
+              : { doc: same.doc }
+            : (p.variants?.length ?? 0) < MAX_VARIANTS
+              ? {
+                  doc: `${p.id}#${(p.variants ?? []).reduce((n, v) => Math.max(n, Number(v.doc.split('#').pop()) || 0), 0) + 1}`,
+                  text,
+                  similarity: Number(same.similarity.toFixed(4)),
+                  stage: same.stage,
+                }
+              : undefined;
           return {
-            event: { type: 'occurrence', id: p.id, at, ...flags },
-            result: { pattern_id: p.id, merged: true },
+            event: {
+              type: 'occurrence',
+              id: p.id,
+              at,
+              ...flags,
+              guarded_here: f.guarded_by?.includes(p.id) ?? false,
+              ...(variant ? { variant } : {}),
+              evidence,
+            },
+            result: {
+              pattern_id: p.id,
+              merged: true,
+              ...(variant && 'text' in variant ? { variant: true } : {}),
+            },
           };
         }
-      }
-      const pattern: FailurePattern = {
-        id: newId('pat'),
-        operation: f.operation,
-        ...(f.source ? { source: f.source } : {}),
-        failure_type: f.failure_type,
-        ...(f.model ? { model: f.model } : {}),
-        prompt_summary: f.prompt.slice(0, 300),
-        output_summary: f.output.slice(0, 200),
-        grader_scores: f.grader_scores,
-        ...(f.grader_reasons && Object.keys(f.grader_reasons).length
-          ? {
-              grader_reasons: Object.fromEntries(
-                Object.entries(f.grader_reasons).map(([k, v]) => [k, v.slice(0, 300)]),
-              ),
-            }
-          : {}),
-        occurrences: 1,
-        ...(f.guarded ? { guarded_occurrences: 1 } : {}),
-        hits: 0,
-        saves: 0,
-        false_positives: 0,
-        first_seen: at,
-        last_seen: at,
-        last_activity: at,
-        strength: REINFORCE.occurrence,
-        strength_at: at,
-        shared: this.shareByDefault,
-        updated_seq: 0,
-        updated_at: at,
-      };
-      return {
-        event: {
-          type: 'pattern_added',
-          pattern,
-          text: f.prompt.slice(0, 4000),
-          ...(f.guarded ? { guarded: true } : {}),
-        },
-        result: { pattern_id: pattern.id, merged: false },
-      };
-    });
+        const pattern: FailurePattern = {
+          id: newId('pat'),
+          operation: f.operation,
+          ...(f.source ? { source: f.source } : {}),
+          failure_type: f.failure_type,
+          ...(f.model ? { model: f.model } : {}),
+          prompt_summary: f.prompt.slice(0, 300),
+          output_summary: f.output.slice(0, 200),
+          grader_scores: f.grader_scores,
+          ...(Object.keys(evidence.reasons).length ? { grader_reasons: evidence.reasons } : {}),
+          evidence: { ...evidence, at },
+          occurrences: 1,
+          streak: { failures: 1, guarded: 0, since: at },
+          hits: 0,
+          saves: 0,
+          false_positives: 0,
+          first_seen: at,
+          last_seen: at,
+          last_activity: at,
+          strength: REINFORCE.occurrence,
+          strength_at: at,
+          shared: this.shareByDefault,
+          updated_seq: 0,
+          updated_at: at,
+        };
+        return {
+          event: { type: 'pattern_added', pattern, text, ...(flags.guarded ? { guarded: true } : {}) },
+          result: { pattern_id: pattern.id, merged: false },
+        };
+      },
+    );
+    if (this.semantic) {
+      await this.store.read((state) => this.syncSemantic(state));
+      this.backfill();
+    }
+    return result;
   }
 
   /** Risk of a prompt from the failures it resembles; guardrails; whether to proceed. */
   async check(prompt: string, operation?: string): Promise<CheckResult> {
     const injection = INJECTION.filter((re) => re.test(prompt)).map((re) => re.source);
     const now = this.clock.now();
-    return this.store.read((state) => {
-      const matches = state.index.query(prompt, 5, this.matchThreshold).flatMap((m) => {
-        const p = state.patterns.get(m.id);
-        return p ? [{ p, similarity: m.similarity, strength: strengthAt(p, now) }] : [];
-      });
-      let risk = 0;
-      // Only patterns with evidence may block; the others guard.
-      let blockRisk = 0;
-      let blocker: FailurePattern | undefined;
-      for (const { p, similarity, strength } of matches) {
-        // Similarity decides; recurrence, severity, the same operation and the pattern's
-        // (decayed) strength only scale it.
-        const recurrence = 1 + Math.min(p.occurrences - 1, 9) / 30;
-        const sameOperation = operation && p.operation === operation ? 1.05 : 1;
-        const vigour = 0.5 + 0.5 * Math.min(1, strength);
-        const r = Math.min(
-          1,
-          similarity * (SEVERITY[p.failure_type] ?? 0.7) * recurrence * sameOperation * vigour,
-        );
-        risk = Math.max(risk, r);
-        if (this.escalated(p) && r > blockRisk) {
-          blockRisk = r;
-          blocker = p;
-        }
+    const { q, report } = await this.queryVector(prompt);
+    let ranked = await this.store.read((state) => this.rank(state, prompt, q, this.matchThreshold, 5));
+    if (this.semantic) this.backfill();
+    if (this.sameTask) {
+      const r = await this.judgeGreyZone(ranked, prompt);
+      ranked = r.ranked;
+      if (r.judged) report.judged = r.judged;
+    }
+    const matches = ranked.map((r) => ({ ...r, strength: strengthAt(r.p, now) }));
+    let risk = 0;
+    // Only escalated patterns may block; the others guard.
+    let blockRisk = 0;
+    let blocker: (typeof matches)[number] | undefined;
+    for (const m of matches) {
+      // Similarity decides; a fading pattern counts less (an escalated one failed at least twice,
+      // so it keeps strength >= 1 for 72 h after its last failure); a pattern that only guards stays
+      // under the block threshold; another operation counts a little less.
+      const vigour = 0.5 + 0.5 * Math.min(1, m.strength);
+      const evidence = this.escalated(m.p) ? 1 : 0.85;
+      const sameOperation = !operation || m.p.operation === operation ? 1 : 0.95;
+      const r = Math.min(1, m.similarity * vigour * evidence * sameOperation);
+      risk = Math.max(risk, r);
+      if (this.escalated(m.p) && r > blockRisk) {
+        blockRisk = r;
+        blocker = m;
       }
-      if (injection.length > 0) risk = Math.max(risk, 0.6);
-      // A pattern with a person's guardrail text adds that text; the others their type's default.
-      const types = new Set(matches.filter((m) => !m.p.guardrail).map((m) => m.p.failure_type));
-      if (injection.length > 0) types.add('unsafe_output');
-      const guardrails = [
-        ...GUARDRAILS.filter(([type]) => types.has(type)).map(([, text]) => text),
-        ...new Set(matches.flatMap((m) => (m.p.guardrail ? [m.p.guardrail] : []))),
-      ];
-      const warnings = [
-        ...matches.map(
-          (m) =>
-            `resembles a ${m.p.failure_type} failure of ${m.p.operation}${m.p.origin ? ` in project ${m.p.origin.project}` : ''} seen ${m.p.occurrences}x (similarity ${m.similarity.toFixed(2)})`,
-        ),
-        ...(injection.length ? ['the prompt contains prompt-injection markers'] : []),
-      ];
-      const blocked = blockRisk >= this.blockThreshold;
+    }
+    if (injection.length > 0) risk = Math.max(risk, 0.6);
+    const rails = matches.map((m) => guardrailOf(m.p));
+    const defaults = new Set(rails.flatMap((g) => (g.kind === 'default' ? [g.text] : [])));
+    if (injection.length > 0) defaults.add(guardrailOf({ failure_type: 'unsafe_output' }).text);
+    const guardrails = [
+      ...new Set([...rails.flatMap((g) => (g.kind !== 'default' ? [g.text] : [])), ...defaults]),
+    ];
+    const evidence = rails.flatMap((g) => (g.evidence ? [g.evidence] : []));
+    const warnings = [
+      ...matches.map(
+        (m) =>
+          `resembles a ${m.p.failure_type} failure of ${m.p.operation}${m.p.origin ? ` in project ${m.p.origin.project}` : ''} seen ${m.p.occurrences}x (similarity ${m.similarity.toFixed(2)}, ${m.stage})`,
+      ),
+      ...(injection.length ? ['the prompt contains prompt-injection markers'] : []),
+    ];
+    const blocked = blocker !== undefined && blockRisk >= this.blockThreshold;
+    return {
+      risk: Number(risk.toFixed(4)),
+      should_proceed: !blocked,
+      ...(blocked && blocker
+        ? {
+            block_reason:
+              (blocker.p.streak?.guarded ?? blocker.p.guarded_occurrences ?? 0) >= 1
+                ? `pattern ${blocker.p.id} (${blocker.p.failure_type}) failed again although its guardrails were applied`
+                : `pattern ${blocker.p.id} (${blocker.p.failure_type}) failed ${blocker.p.streak?.failures ?? blocker.p.occurrences} times`,
+            blocked_by: blocker.p.id,
+          }
+        : {}),
+      matches: matches.map((m) => ({
+        pattern_id: m.p.id,
+        similarity: Number(m.similarity.toFixed(4)),
+        stage: m.stage,
+        tfidf: Number(m.tfidf.toFixed(4)),
+        ...(m.semantic !== undefined ? { semantic: Number(m.semantic.toFixed(4)) } : {}),
+        same_problem: m.similarity >= this.mergeThreshold,
+        failure_type: m.p.failure_type,
+        operation: m.p.operation,
+        occurrences: m.p.occurrences,
+        wordings: 1 + (m.p.variants?.length ?? 0),
+        escalated: this.escalated(m.p),
+        strength: Number(m.strength.toFixed(4)),
+        prompt_summary: m.p.prompt_summary.slice(0, 160),
+        ...(m.p.lesson ? { lesson: m.p.lesson } : {}),
+        ...(m.p.source ? { source: m.p.source } : {}),
+        ...(m.p.origin ? { origin: { project: m.p.origin.project, pattern_id: m.p.origin.pattern_id } } : {}),
+        ...(m.p.guardrail ? { guardrail: m.p.guardrail } : {}),
+      })),
+      warnings,
+      guardrails,
+      evidence,
+      injection_markers: injection,
+      match: report,
+    };
+  }
+
+  /**
+   * A person splits a wording off a pattern (the review desk): it becomes a pattern of its own,
+   * with that wording's failures; the pattern keeps the rest.
+   * @throws AppError NOT_FOUND for an unknown pattern or wording.
+   */
+  async split(id: string, doc: string, by: string): Promise<FailurePattern> {
+    const newIdValue = newId('pat');
+    await this.store.transact((state) => {
+      const p = state.patterns.get(id);
+      if (!p)
+        throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
+          hint: 'immune_failures lists the pattern ids',
+        });
+      if (!p.variants?.some((v) => v.doc === doc))
+        throw new AppError('NOT_FOUND', `Pattern ${id} has no wording "${doc}"`, {
+          hint: 'The pattern page lists its wordings',
+        });
       return {
-        risk: Number(risk.toFixed(4)),
-        should_proceed: !blocked,
-        ...(blocked && blocker
-          ? {
-              block_reason:
-                (blocker.guarded_occurrences ?? 0) >= 1
-                  ? `pattern ${blocker.id} (${blocker.failure_type}) failed again although its guardrails were applied`
-                  : `pattern ${blocker.id} (${blocker.failure_type}) failed ${blocker.occurrences} times`,
-              blocked_by: blocker.id,
-            }
-          : {}),
-        matches: matches.map(({ p, similarity, strength }) => ({
-          pattern_id: p.id,
-          similarity: Number(similarity.toFixed(4)),
-          failure_type: p.failure_type,
-          operation: p.operation,
-          occurrences: p.occurrences,
-          escalated: this.escalated(p),
-          strength: Number(strength.toFixed(4)),
-          prompt_summary: p.prompt_summary.slice(0, 160),
-          ...(p.lesson ? { lesson: p.lesson } : {}),
-          ...(p.source ? { source: p.source } : {}),
-          ...(p.origin ? { origin: { project: p.origin.project, pattern_id: p.origin.pattern_id } } : {}),
-          ...(p.guardrail ? { guardrail: p.guardrail } : {}),
-        })),
-        warnings,
-        guardrails,
-        injection_markers: injection,
+        event: { type: 'split', id, doc, new_id: newIdValue, by, at: isoTime(this.clock) },
+        result: undefined,
       };
     });
+    return this.get(newIdValue);
   }
 
   /** Records what fixed a pattern's failure (a later attempt that worked); shown with its matches. */
@@ -349,11 +689,19 @@ export class ImmuneSystem {
     return this.store.read((_state, version) => version);
   }
 
-  /** A guarded prompt that matched these patterns then succeeded. */
-  async recordSave(patternIds: readonly string[]): Promise<void> {
+  /**
+   * A guarded prompt that matched these patterns then succeeded; the patterns it was the same
+   * problem as are relaxed (their next failure guards again before it blocks).
+   */
+  async recordSave(patternIds: readonly string[], relaxed: readonly string[] = []): Promise<void> {
     if (patternIds.length === 0) return;
     await this.store.transact(() => ({
-      event: { type: 'saved', ids: [...patternIds], at: isoTime(this.clock) },
+      event: {
+        type: 'saved',
+        ids: [...patternIds],
+        at: isoTime(this.clock),
+        ...(relaxed.length ? { relaxed: [...relaxed] } : {}),
+      },
       result: undefined,
     }));
   }
@@ -540,6 +888,7 @@ export class ImmuneSystem {
 
   async status() {
     const now = this.clock.now();
+    const semantic = this.semanticStatus();
     return this.store.read((state) => {
       const byType: Record<string, number> = {};
       let occurrences = 0;
@@ -548,8 +897,14 @@ export class ImmuneSystem {
       let shared = 0;
       let weak = 0;
       let guardrailsEdited = 0;
+      let variants = 0;
+      let escalated = 0;
+      let lessons = 0;
       for (const p of state.patterns.values()) {
         if (p.guardrail) guardrailsEdited++;
+        variants += p.variants?.length ?? 0;
+        if (this.escalated(p)) escalated++;
+        if (p.lesson) lessons++;
         byType[p.failure_type] = (byType[p.failure_type] ?? 0) + p.occurrences;
         occurrences += p.occurrences;
         saves += p.saves;
@@ -567,6 +922,14 @@ export class ImmuneSystem {
         guardrails_edited: guardrailsEdited,
         by_failure_type: byType,
         block_threshold: this.blockThreshold,
+        variants,
+        escalated,
+        lessons,
+        matching: {
+          stages: ['tfidf', ...(this.semantic ? ['semantic'] : []), ...(this.sameTask ? ['judge'] : [])],
+          merge_threshold: this.mergeThreshold,
+          ...(semantic ? { semantic } : {}),
+        },
       };
     });
   }

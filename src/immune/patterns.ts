@@ -1,6 +1,8 @@
 /**
- * The failure memory's data: patterns (what failed, how often, how strong now), the events that
- * change them and the reducer every process replays them with; decay by half-life.
+ * The failure memory's data: patterns (what failed, how often, how strong now, in which wordings),
+ * the events that change them and the reducer every process replays them with; decay by half-life.
+ * One pattern is one problem: rewordings that failed the same way are its variants, each indexed
+ * as a document of its own that leads back to it.
  */
 import { TfIdfIndex } from './tfidf.js';
 
@@ -40,8 +42,19 @@ export interface FailurePattern {
   saves: number;
   /** Matches reported as wrong (immune_feedback). */
   false_positives: number;
-  /** Failures that happened although the prompt carried this memory's guardrails. */
+  /** Failures that happened although the prompt carried this pattern's guardrails. */
   guarded_occurrences?: number;
+  /**
+   * Escalation since the pattern was last relaxed (a passing guarded attempt, an override): its
+   * failures, and those that happened although its guardrails were applied.
+   */
+  streak?: { failures: number; guarded: number; since: string };
+  /** The latest failure's evidence: why the graders failed it and how the failing answer began. */
+  evidence?: { reasons: Record<string, string>; output: string; at: string };
+  /** Other wordings that failed the same way and joined this pattern (the merges), oldest first. */
+  variants?: PatternVariant[];
+  /** Set on a pattern a person split off another (the desk): where it came from. */
+  split_from?: { id: string; by: string; at: string };
   /** Guardrail text a person wrote for this pattern (review desk); replaces its type's default. */
   guardrail?: string;
   guardrail_edit?: { by: string; at: string };
@@ -64,6 +77,27 @@ export interface FailurePattern {
   updated_seq: number;
   updated_at: string;
 }
+
+/** A wording that joined a pattern: the merge, recorded with how close it was and who decided. */
+export interface PatternVariant {
+  /** Its document id in the indexes (`<pattern id>#<n>`). */
+  doc: string;
+  text: string;
+  at: string;
+  /** Failures of this wording. */
+  count: number;
+  /** Its similarity to the pattern when it joined, and the stage that measured it. */
+  similarity: number;
+  stage: MatchStage;
+}
+
+/** Which stage measured a similarity: TF-IDF alone, TF-IDF with embeddings, or the judge's verdict. */
+export type MatchStage = 'tfidf' | 'semantic' | 'judge';
+
+/** Variants kept per pattern; further wordings count on the closest one. */
+export const MAX_VARIANTS = 12;
+/** A wording at least this close to one already indexed is that wording again, not a new variant. */
+export const SAME_WORDING = 0.95;
 
 /** A pattern as it travels between projects (imported with its lineage). */
 export interface PortablePattern {
@@ -104,10 +138,25 @@ export interface PatternDay {
 
 export type ImmuneEvent =
   | { type: 'pattern_added'; pattern: FailurePattern; text: string; guarded?: boolean }
-  | { type: 'occurrence'; id: string; at: string; model?: string; guarded?: boolean }
+  | {
+      type: 'occurrence';
+      id: string;
+      at: string;
+      model?: string;
+      /** The prompt carried some guardrails (the dashboard's guarded failures). */
+      guarded?: boolean;
+      /** It carried this pattern's guardrails: a failure despite them (escalates). Absent in old logs: `guarded`. */
+      guarded_here?: boolean;
+      /** A new wording joins as a variant; a known one (`doc`) counts once more. */
+      variant?: { doc: string; text: string; similarity: number; stage: MatchStage } | { doc: string };
+      evidence?: { reasons: Record<string, string>; output: string };
+    }
   | { type: 'checked'; at: string; ids: string[]; blocked: boolean; blocked_by?: string }
   | { type: 'save'; id: string; at: string }
-  | { type: 'saved'; ids: string[]; at: string }
+  /** A guarded prompt passed; `relaxed` are the patterns it was the same problem as (their streak ends). */
+  | { type: 'saved'; ids: string[]; at: string; relaxed?: string[] }
+  /** A person split a variant off a pattern: it becomes a pattern of its own. */
+  | { type: 'split'; id: string; doc: string; new_id: string; at: string; by: string }
   | { type: 'feedback'; id: string; at: string; verdict: 'false_positive' | 'confirmed' }
   | { type: 'lesson'; id: string; at: string; lesson: string }
   /** A person's guardrail text for one pattern; empty restores its failure type's default. */
@@ -125,6 +174,10 @@ export interface ImmuneState {
   byOrigin: Map<string, string>;
   /** Indexed text per pattern (exported on push). */
   texts: Map<string, string>;
+  /** Every indexed document (a pattern's text or one of its variants) -> its pattern and text. */
+  docs: Map<string, { pattern: string; text: string }>;
+  /** Document ids in the order they were (re)indexed: later stages index incrementally from here. */
+  docOrder: string[];
   /** Removed patterns -> the sequence number that removed them (withdrawn from the hub on push). */
   removed: Map<string, number>;
   days: Map<string, DayStats>;
@@ -191,12 +244,24 @@ export function touch(state: ImmuneState, p: FailurePattern, at: string): void {
   p.updated_at = at;
 }
 
+function indexDoc(state: ImmuneState, doc: string, pattern: string, text: string): void {
+  state.docs.set(doc, { pattern, text });
+  state.docOrder.push(doc);
+  state.index.add(doc, text, pattern);
+}
+
+function unindexDoc(state: ImmuneState, doc: string): void {
+  state.docs.delete(doc);
+  state.index.remove(doc);
+}
+
 function removePattern(state: ImmuneState, id: string): void {
   const p = state.patterns.get(id);
   if (!p) return;
   state.patterns.delete(id);
   state.texts.delete(id);
-  state.index.remove(id);
+  unindexDoc(state, id);
+  for (const v of p.variants ?? []) unindexDoc(state, v.doc);
   state.timeline.delete(id);
   if (p.origin) state.byOrigin.delete(`${p.origin.project}/${p.origin.pattern_id}`);
   state.removed.set(id, state.seq);
@@ -223,7 +288,7 @@ function importOne(state: ImmuneState, q: PortablePattern, at: string): void {
     if (q.last_seen > existing.last_activity) existing.last_activity = q.last_seen;
     if (state.texts.get(existing.id) !== q.text) {
       state.texts.set(existing.id, q.text);
-      state.index.add(existing.id, q.text);
+      indexDoc(state, existing.id, existing.id, q.text);
     }
     touch(state, existing, at);
     return;
@@ -254,7 +319,7 @@ function importOne(state: ImmuneState, q: PortablePattern, at: string): void {
   state.patterns.set(id, pattern);
   state.order.push(id);
   state.texts.set(id, q.text);
-  state.index.add(id, q.text);
+  indexDoc(state, id, id, q.text);
   state.byOrigin.set(key, id);
   state.removed.delete(id);
 }
@@ -277,10 +342,11 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
         ...stored,
         updated_seq: seq,
       };
+      p.streak ??= { failures: 1, guarded: 0, since: p.first_seen };
       state.patterns.set(p.id, p);
       state.order.push(p.id);
       state.texts.set(p.id, event.text);
-      state.index.add(p.id, event.text);
+      indexDoc(state, p.id, p.id, event.text);
       patternDay(state, p.id, p.first_seen).occurrences++;
       const d = day(state, p.first_seen);
       d.failures++;
@@ -296,7 +362,29 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
       if (p) {
         patternDay(state, p.id, event.at).occurrences++;
         p.occurrences++;
-        if (event.guarded) p.guarded_occurrences = (p.guarded_occurrences ?? 0) + 1;
+        const here = event.guarded_here ?? event.guarded ?? false;
+        if (here) p.guarded_occurrences = (p.guarded_occurrences ?? 0) + 1;
+        const streak = (p.streak ??= { failures: 0, guarded: 0, since: event.at });
+        streak.failures++;
+        if (here) streak.guarded++;
+        const v = event.variant;
+        if (v && 'text' in v) {
+          if ((p.variants?.length ?? 0) < MAX_VARIANTS && !state.docs.has(v.doc)) {
+            (p.variants ??= []).push({
+              doc: v.doc,
+              text: v.text,
+              at: event.at,
+              count: 1,
+              similarity: v.similarity,
+              stage: v.stage,
+            });
+            indexDoc(state, v.doc, p.id, v.text);
+          }
+        } else if (v) {
+          const known = p.variants?.find((x) => x.doc === v.doc);
+          if (known) known.count++;
+        }
+        if (event.evidence) p.evidence = { ...event.evidence, at: event.at };
         p.last_seen = event.at;
         if (event.model) p.model = event.model;
         reinforce(p, event.at, REINFORCE.occurrence);
@@ -324,6 +412,7 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
     case 'save':
     case 'saved': {
       const ids = event.type === 'save' ? [event.id] : event.ids;
+      const relaxed = new Set(event.type === 'saved' ? (event.relaxed ?? []) : []);
       // One guarded run that succeeded: one save for the day, one for each pattern it matched.
       day(state, event.at).saves++;
       for (const id of ids) {
@@ -331,6 +420,7 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
         if (!p) continue;
         patternDay(state, id, event.at).saves++;
         p.saves++;
+        if (relaxed.has(id)) p.streak = { failures: 0, guarded: 0, since: event.at };
         reinforce(p, event.at, REINFORCE.save);
         touch(state, p, event.at);
       }
@@ -342,9 +432,49 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
         if (!p) continue;
         p.overrides = (p.overrides ?? 0) + 1;
         p.last_override = { reason: event.reason, by: event.by, at: event.at };
+        // A caller's decision relaxes it: the next failure guards again before it blocks.
+        p.streak = { failures: 0, guarded: 0, since: event.at };
         touch(state, p, event.at);
       }
       return;
+    case 'split': {
+      const p = state.patterns.get(event.id);
+      const v = p?.variants?.find((x) => x.doc === event.doc);
+      if (!p || !v || state.patterns.has(event.new_id)) return;
+      p.variants = p.variants!.filter((x) => x !== v);
+      p.occurrences = Math.max(1, p.occurrences - v.count);
+      unindexDoc(state, v.doc);
+      touch(state, p, event.at);
+      const q: FailurePattern = {
+        id: event.new_id,
+        operation: p.operation,
+        ...(p.source ? { source: p.source } : {}),
+        failure_type: p.failure_type,
+        ...(p.model ? { model: p.model } : {}),
+        prompt_summary: v.text.slice(0, 300),
+        output_summary: '',
+        grader_scores: {},
+        occurrences: v.count,
+        hits: 0,
+        saves: 0,
+        false_positives: 0,
+        streak: { failures: v.count, guarded: 0, since: event.at },
+        first_seen: v.at,
+        last_seen: v.at,
+        last_activity: event.at,
+        strength: REINFORCE.occurrence,
+        strength_at: event.at,
+        shared: p.shared,
+        split_from: { id: p.id, by: event.by, at: event.at },
+        updated_seq: state.seq,
+        updated_at: event.at,
+      };
+      state.patterns.set(q.id, q);
+      state.order.push(q.id);
+      state.texts.set(q.id, v.text);
+      indexDoc(state, q.id, q.id, v.text);
+      return;
+    }
     case 'lesson': {
       const p = state.patterns.get(event.id);
       if (!p) return;
@@ -399,6 +529,8 @@ export function emptyImmuneState(): ImmuneState {
     index: new TfIdfIndex(),
     byOrigin: new Map(),
     texts: new Map(),
+    docs: new Map(),
+    docOrder: [],
     removed: new Map(),
     days: new Map(),
     timeline: new Map(),

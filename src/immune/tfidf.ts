@@ -3,7 +3,9 @@
  * dropped and stemmed (natural's Porter stemmer and stop-word list, imported as submodules: the
  * package root prints to stdout). Adding a document updates the postings; nothing is rebuilt.
  * IDF is computed at query time from live document frequencies, and only documents sharing a term
- * with the query are scored.
+ * with the query are scored. Documents may form groups (a failure pattern and the rewordings that
+ * joined it): frequencies count groups, so a pattern's own wordings do not make its words look
+ * common and its variants less similar to each other.
  */
 import { createRequire } from 'node:module';
 
@@ -38,6 +40,11 @@ export class TfIdfIndex {
   private ids: string[] = [];
   private tfs: Array<Map<string, number> | undefined> = [];
   private readonly numberOf = new Map<string, number>();
+  /** Document number -> its group; group -> its live document numbers. */
+  private groupOf: string[] = [];
+  private readonly members = new Map<string, number[]>();
+  /** term -> live groups containing it */
+  private readonly df = new Map<string, number>();
   /** term -> documents containing it, with the term's count in each (parallel arrays) */
   private readonly postings = new Map<string, { docs: number[]; counts: number[] }>();
   /** Reused score accumulator; only touched entries are non-zero between queries. */
@@ -53,15 +60,28 @@ export class TfIdfIndex {
     return this.live;
   }
 
-  /** Adds (or replaces) a document: its postings are appended, nothing is rebuilt. */
-  add(id: string, text: string): void {
+  /** Whether another live document of the group (besides `n`) has the term. */
+  private groupHas(group: string, term: string, n: number): boolean {
+    for (const m of this.members.get(group) ?? []) if (m !== n && this.tfs[m]?.has(term)) return true;
+    return false;
+  }
+
+  /** Adds (or replaces) a document, in its own group unless one is named: its postings are appended, nothing is rebuilt. */
+  add(id: string, text: string, group: string = id): void {
     if (this.numberOf.has(id)) this.remove(id);
     const tf = counts(terms(text));
     const n = this.ids.length;
     this.ids.push(id);
     this.tfs.push(tf);
+    this.groupOf[n] = group;
     this.numberOf.set(id, n);
-    this.live++;
+    let members = this.members.get(group);
+    if (!members) {
+      this.members.set(group, (members = []));
+      this.live++;
+    }
+    for (const t of tf.keys()) if (!this.groupHas(group, t, n)) this.df.set(t, (this.df.get(t) ?? 0) + 1);
+    members.push(n);
     for (const [t, c] of tf) {
       let list = this.postings.get(t);
       if (!list) this.postings.set(t, (list = { docs: [], counts: [] }));
@@ -77,15 +97,26 @@ export class TfIdfIndex {
   remove(id: string): void {
     const n = this.numberOf.get(id);
     if (n === undefined) return;
+    const group = this.groupOf[n]!;
+    for (const t of this.tfs[n]!.keys())
+      if (!this.groupHas(group, t, n)) {
+        const left = (this.df.get(t) ?? 1) - 1;
+        if (left > 0) this.df.set(t, left);
+        else this.df.delete(t);
+      }
+    const members = this.members.get(group)!.filter((m) => m !== n);
+    if (members.length) this.members.set(group, members);
+    else {
+      this.members.delete(group);
+      this.live--;
+    }
     // Postings keep the number; a removed document is skipped when scoring.
     this.tfs[n] = undefined;
     this.numberOf.delete(id);
-    this.live--;
   }
 
   private idf(term: string): number {
-    const df = this.postings.get(term)?.docs.length ?? 0;
-    return Math.log((this.live + 1) / (df + 1)) + 1;
+    return Math.log((this.live + 1) / ((this.df.get(term) ?? 0) + 1)) + 1;
   }
 
   /** Recomputes every document's norm with current IDFs: O(total terms), done each +10% of documents. */

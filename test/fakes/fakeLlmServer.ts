@@ -1,6 +1,7 @@
 /**
  * A loopback LLM server speaking the wire formats the real SDKs use: OpenAI chat completions,
- * Gemini generateContent and Anthropic messages. Tests script its answers and faults per call.
+ * Gemini generateContent and Anthropic messages, and embeddings (OpenAI /v1/embeddings, Gemini
+ * batchEmbedContents). Tests script its answers and faults per call, and choose the vectors.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -35,10 +36,23 @@ export interface RecordedRequest {
   aborted: boolean;
 }
 
+/** One embeddings request: the texts it asked for. */
+export interface EmbedRequest {
+  wire: 'openai' | 'gemini';
+  model: string;
+  texts: string[];
+}
+
 export interface FakeLlmServer {
   /** e.g. http://127.0.0.1:41234 */
   readonly url: string;
+  /** Chat requests (embeddings are in `embedRequests`). */
   readonly requests: RecordedRequest[];
+  readonly embedRequests: EmbedRequest[];
+  /** The vector each text gets (default: a 64-dimension bag of hashed words, see hashedVector). */
+  embedWith(vector: (text: string, model: string) => number[]): void;
+  /** Queues faults or delays for embeddings requests (text is ignored). */
+  scriptEmbeddings(...steps: Step[]): void;
   /** Queues answers; once the queue is empty every call gets the default answer. */
   script(...steps: Step[]): void;
   /** Answers calls the queue does not cover, by their prompt (instead of the default echo). */
@@ -46,6 +60,27 @@ export interface FakeLlmServer {
   /** Forgets queued answers and recorded requests. */
   reset(): void;
   close(): Promise<void>;
+}
+
+/**
+ * A deterministic vector for a text: its lower-cased words hashed into 64 buckets, normalised.
+ * Texts sharing words are close; it is what a test gets unless it chooses the vectors itself.
+ */
+export function hashedVector(text: string, dims = 64): number[] {
+  const v = new Array<number>(dims).fill(0);
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 16777619);
+    v[(h >>> 0) % dims]! += 1;
+  }
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
+function embedWireOf(path: string): 'openai' | 'gemini' | undefined {
+  if (/\/embeddings$/.test(path)) return 'openai';
+  if (/:batchEmbedContents$/.test(path)) return 'gemini';
+  return undefined;
 }
 
 function wireOf(path: string): Wire | undefined {
@@ -143,6 +178,9 @@ function errorBody(wire: Wire, status: number, retryAfter: string | undefined) {
 
 export async function startFakeLlmServer(): Promise<FakeLlmServer> {
   const queue: Step[] = [];
+  const embedQueue: Step[] = [];
+  const embedRequests: EmbedRequest[] = [];
+  let vectorOf: (text: string, model: string) => number[] = (text) => hashedVector(text);
   let responder: ((prompt: string, wire: Wire, model: string) => Step) | undefined;
   const requests: RecordedRequest[] = [];
   const open = new Set<ServerResponse>();
@@ -158,6 +196,11 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
       } catch {
         // recorded as empty
+      }
+      const embedWire = embedWireOf(path);
+      if (embedWire) {
+        answerEmbeddings(embedWire, path, body, res);
+        return;
       }
       if (!wire) {
         res
@@ -203,18 +246,77 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
     });
   };
 
+  const answerEmbeddings = (
+    wire: 'openai' | 'gemini',
+    path: string,
+    body: Record<string, unknown>,
+    res: ServerResponse,
+  ) => {
+    const model =
+      wire === 'gemini'
+        ? (/models\/([^:]+):/.exec(path)?.[1] ?? 'gemini')
+        : typeof body.model === 'string'
+          ? body.model
+          : 'model';
+    const texts =
+      wire === 'openai'
+        ? ([] as unknown[]).concat(body.input ?? []).map(String)
+        : ((body.requests ?? []) as Array<{ content?: { parts?: Array<{ text?: string }> } }>).map((r) =>
+            (r.content?.parts ?? []).map((p) => p.text ?? '').join(''),
+          );
+    embedRequests.push({ wire, model, texts });
+    const step = embedQueue.shift() ?? {};
+    open.add(res);
+    res.on('close', () => open.delete(res));
+    const answer = () => {
+      if (res.destroyed) return;
+      if (step.status) {
+        res
+          .writeHead(step.status, { 'content-type': 'application/json', ...step.headers })
+          .end(JSON.stringify(errorBody(wire, step.status, step.headers?.['retry-after'])));
+        return;
+      }
+      const vectors = texts.map((t) => vectorOf(t, model));
+      const tokens = texts.reduce((n, t) => n + Math.ceil(t.length / 4), 0);
+      const base64 = body.encoding_format === 'base64';
+      const payload =
+        wire === 'openai'
+          ? {
+              object: 'list',
+              model,
+              data: vectors.map((v, index) => ({
+                object: 'embedding',
+                index,
+                embedding: base64 ? Buffer.from(Float32Array.from(v).buffer).toString('base64') : v,
+              })),
+              usage: { prompt_tokens: tokens, total_tokens: tokens },
+            }
+          : { embeddings: vectors.map((values) => ({ values })) };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+    };
+    if (step.hang) return;
+    if (step.delayMs) setTimeout(answer, step.delayMs);
+    else answer();
+  };
+
   const server: Server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    embedRequests,
+    embedWith: (fn) => void (vectorOf = fn),
+    scriptEmbeddings: (...steps) => void embedQueue.push(...steps),
     script: (...steps) => void queue.push(...steps),
     respond: (answer) => void (responder = answer),
     reset: () => {
       queue.length = 0;
+      embedQueue.length = 0;
       responder = undefined;
       requests.length = 0;
+      embedRequests.length = 0;
+      vectorOf = (text) => hashedVector(text);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -28,6 +28,7 @@ interface Check {
   should_proceed: boolean;
   matches: Array<{ failure_type: string; similarity: number }>;
   guardrails: string[];
+  evidence: Array<{ failure_type: string; reasons: string[]; failing_output?: string; lesson?: string }>;
   injection_markers: string[];
 }
 
@@ -47,7 +48,17 @@ describe('immune system', () => {
     expect(para.matches[0]?.failure_type).toBe('json_invalid');
     expect(para.risk).toBeGreaterThan(0.3);
     expect(para.should_proceed).toBe(true);
-    expect(para.guardrails).toEqual(['Reply with valid JSON only: no prose before or after it.']);
+    // The guardrail says what went wrong this time; the details travel as quoted evidence.
+    expect(para.guardrails).toEqual([
+      expect.stringMatching(
+        /^A similar request failed before \(json_invalid; failed by json_valid, json_schema\): do not repeat what its graders faulted/,
+      ),
+    ]);
+    expect(para.evidence[0]).toMatchObject({
+      failure_type: 'json_invalid',
+      reasons: [expect.stringMatching(/^json_valid: the answer is not JSON/), expect.any(String)],
+      failing_output: 'Sure! The profile is ready.',
+    });
     const other = sc<Check>(await h!.call('immune_check', { prompt: UNRELATED, operation: 'spawn_agent' }));
     expect(other).toMatchObject({ risk: 0, matches: [], guardrails: [] });
   });
@@ -63,7 +74,13 @@ describe('immune system', () => {
     const system = (
       llm.fake.requests[1]!.body as { messages: Array<{ role: string; content: string }> }
     ).messages.find((m) => m.role === 'system');
-    expect(system?.content).toMatch(/Guardrails from past failures:\n- Reply with valid JSON only/);
+    expect(system?.content).toMatch(
+      /Guardrails from past failures:\n- A similar request failed before \(json_invalid/,
+    );
+    // What the graders said and how the answer began are quoted, never instructions.
+    expect(system?.content).toMatch(
+      /<<<earlier failures (\w+)>>> quoted data[^\n]*\n[\s\S]*graders said: json_valid: the answer is not JSON[\s\S]*the failing answer began: not json\n<<<end \1>>>/,
+    );
     expect(sc<{ saves: number }>(await h!.call('immune_status', {})).saves).toBe(1);
   });
 
@@ -80,7 +97,7 @@ describe('immune system', () => {
     const blocked = await h!.call('spawn_agent', { prompt: FAILED });
     expect(blocked.isError).toBe(true);
     expect(textOf(blocked)).toMatch(
-      /IMMUNE_BLOCKED.*risk 0\.9\d*.*empty_response failure of spawn_agent seen 2x/,
+      /IMMUNE_BLOCKED.*risk (0\.9\d*|1);.*empty_response failure of spawn_agent seen 2x/,
     );
     expect(llm.fake.requests.length).toBe(before);
   });
@@ -88,12 +105,12 @@ describe('immune system', () => {
   it('escalates step by step: one failure guards the exact retry, a failure despite guardrails blocks, an override runs and is recorded', async () => {
     llm.fake.script({ text: 'not json' });
     await h!.call('spawn_agent', { prompt: FAILED, output_schema: schema });
-    // One json_invalid failure: the exact prompt is very risky, but it has no evidence yet that
-    // guardrails do not help, so it runs with them.
+    // One json_invalid failure: the exact prompt is the same problem, but there is no evidence yet
+    // that its guardrail does not help, so it runs with it (a guarding pattern stays under 0.9).
     const first = sc<Check & { block_reason?: string }>(
       await h!.call('immune_check', { prompt: FAILED, operation: 'spawn_agent' }),
     );
-    expect(first.risk).toBeGreaterThanOrEqual(0.9);
+    expect(first.risk).toBe(0.85);
     expect(first.should_proceed).toBe(true);
     expect(first.block_reason).toBeUndefined();
     llm.fake.script({ text: 'still not json' });

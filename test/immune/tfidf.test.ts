@@ -78,4 +78,31 @@ describe('TfIdfIndex', () => {
     expect(index.query('the and of a')).toEqual([]);
     expect(index.size).toBe(1);
   });
+
+  it('counts a group of documents once in document frequencies (a pattern and its rewordings)', () => {
+    const wordings = ['north', 'south', 'east', 'west'].map(
+      (side) => `List the five largest towns in the ${side} of Scotland with their populations`,
+    );
+    const grouped = new TfIdfIndex();
+    const apart = new TfIdfIndex();
+    wordings.slice(0, 3).forEach((w, i) => {
+      grouped.add(`p#${i}`, w, 'p');
+      apart.add(`p#${i}`, w);
+    });
+    grouped.add('other', 'Write a poem about the sea');
+    apart.add('other', 'Write a poem about the sea');
+    const inGroup = grouped.query(wordings[3]!, 1)[0]!.similarity;
+    const separate = apart.query(wordings[3]!, 1)[0]!.similarity;
+    // Apart, the shared words look common (in 3 of 4 documents) and the one different word decides.
+    expect(inGroup).toBeGreaterThan(0.75);
+    expect(separate).toBeLessThan(inGroup - 0.1);
+    expect(grouped.size).toBe(2);
+    // Removing one wording keeps the group's words counted while another wording has them.
+    grouped.remove('p#0');
+    expect(grouped.query(wordings[3]!, 1)[0]!.similarity).toBeCloseTo(inGroup, 5);
+    grouped.remove('p#1');
+    grouped.remove('p#2');
+    expect(grouped.size).toBe(1);
+    expect(grouped.query(wordings[3]!)).toEqual([]);
+  });
 });

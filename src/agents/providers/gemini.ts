@@ -1,7 +1,7 @@
-/** Gemini generateContent through @google/genai. */
+/** Gemini generateContent and embeddings through @google/genai. */
 import type { GoogleGenAI } from '@google/genai';
-import { required, runCall } from './call.js';
-import type { LlmProvider, LlmRequest, LlmResult } from './types.js';
+import { required, runCall, runTimed, vectorsOf } from './call.js';
+import type { EmbedRequest, EmbedResult, LlmProvider, LlmRequest, LlmResult } from './types.js';
 
 export interface GeminiProviderOptions {
   apiKey: string;
@@ -53,6 +53,29 @@ export function createGeminiProvider(options: GeminiProviderOptions): LlmProvide
           ...(candidate.finishReason ? { finish_reason: String(candidate.finishReason) } : {}),
         };
       });
+    },
+    async embed(request: EmbedRequest): Promise<EmbedResult> {
+      const ai = await getClient();
+      const r = await runTimed(request, async (signal) => {
+        const answer = await ai.models.embedContent({
+          model: request.model,
+          contents: [...request.texts],
+          config: {
+            abortSignal: signal,
+            httpOptions: { timeout: request.timeoutMs, retryOptions: { attempts: 1 } },
+          },
+        });
+        return {
+          vectors: vectorsOf(
+            required(answer.embeddings, 'embeddings').map((e) => e.values),
+            request.texts.length,
+          ),
+          // The Gemini API reports no token count for embeddings: estimated, as for the budget.
+          input_tokens: Math.ceil(request.texts.reduce((n, t) => n + t.length, 0) / 4),
+          model: request.model,
+        };
+      });
+      return r.ok ? { ok: true, ...r.value, latency_ms: r.latency_ms } : r;
     },
   };
 }

@@ -1,7 +1,7 @@
-/** OpenAI chat completions, and any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM) via baseUrl. */
+/** OpenAI chat completions and embeddings, and any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM) via baseUrl. */
 import type OpenAI from 'openai';
-import { required, runCall } from './call.js';
-import type { LlmProvider, LlmRequest, LlmResult } from './types.js';
+import { required, runCall, runTimed, vectorsOf } from './call.js';
+import type { EmbedRequest, EmbedResult, LlmProvider, LlmRequest, LlmResult } from './types.js';
 
 export interface OpenAiProviderOptions {
   apiKey: string;
@@ -49,6 +49,26 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
           ...(choice.finish_reason ? { finish_reason: choice.finish_reason } : {}),
         };
       });
+    },
+    async embed(request: EmbedRequest): Promise<EmbedResult> {
+      const openai = await getClient();
+      const r = await runTimed(request, async (signal) => {
+        // The SDK asks for base64 and decodes it (4 bytes a number instead of ~20 characters).
+        const answer = await openai.embeddings.create(
+          { model: request.model, input: [...request.texts] },
+          { signal, timeout: request.timeoutMs, maxRetries: 0 },
+        );
+        const data = [...required(answer.data, 'data')].sort((a, b) => a.index - b.index);
+        return {
+          vectors: vectorsOf(
+            data.map((d) => d.embedding),
+            request.texts.length,
+          ),
+          input_tokens: answer.usage?.prompt_tokens ?? 0,
+          model: answer.model ?? request.model,
+        };
+      });
+      return r.ok ? { ok: true, ...r.value, latency_ms: r.latency_ms } : r;
     },
   };
 }

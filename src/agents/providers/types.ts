@@ -58,9 +58,22 @@ export type LlmResult =
 export type { ProviderName } from '../../config/defaults.js';
 import type { ProviderName } from '../../config/defaults.js';
 
+export interface EmbedRequest {
+  model: string;
+  texts: readonly string[];
+  signal?: AbortSignal;
+  timeoutMs: number;
+}
+
+export type EmbedResult =
+  | { ok: true; vectors: Float32Array[]; input_tokens: number; model: string; latency_ms: number }
+  | { ok: false; error: ProviderError; latency_ms: number };
+
 export interface LlmProvider {
   readonly name: ProviderName;
   generate(request: LlmRequest): Promise<LlmResult>;
+  /** Embeddings, where the provider has them (OpenAI and compatible servers, Gemini). */
+  embed?(request: EmbedRequest): Promise<EmbedResult>;
 }
 
 /** Whether a failure is worth retrying (the healing layer's retry policy builds on this). */

@@ -1,11 +1,12 @@
 /**
  * The failure memory on the desk: /patterns (filters by source, failure type, operation, model,
- * dates; search) and a page per pattern (what the memory knows, its activity over 30 days, its
- * guardrail), with a person's actions: confirm, false positive, retire, share, edit the guardrail.
- * Every action is audited with the person as the actor.
+ * dates; search) and a page per pattern (what the memory knows, its escalation, the wordings that
+ * joined it, its activity over 30 days, the guardrail agents get), with a person's actions:
+ * confirm, false positive, retire, share, split a wording off, edit the guardrail. Every action is
+ * audited with the person as the actor.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GUARDRAILS } from '../../immune/guardrails.js';
+import { evidenceLines, guardrailOf } from '../../immune/guardrails.js';
 import { MAX_GUARDRAIL } from '../../immune/immuneSystem.js';
 import type { FailurePattern, PatternDay } from '../../immune/patterns.js';
 import { hasSession, readForm, refusal } from '../boundary.js';
@@ -16,7 +17,7 @@ import { page } from '../layout.js';
 
 type PatternServices = Pick<DeskServices, 'immune' | 'audit' | 'redact'>;
 
-const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare', 'guardrail'] as const;
+const ACTIONS = ['confirm', 'false_positive', 'retire', 'share', 'unshare', 'guardrail', 'split'] as const;
 type Action = (typeof ACTIONS)[number];
 
 function summary(p: FailurePattern): string {
@@ -145,19 +146,56 @@ ${activitySvg(days, todayMs)}
 <tbody>${rows || '<tr><td colspan="5">no activity recorded</td></tr>'}</tbody></table>`;
 }
 
-function guardrailPanel(p: FailurePattern, acting: boolean, secrets: DeskSecrets): string {
-  const fallback = GUARDRAILS.find(([type]) => type === p.failure_type)?.[1] ?? '';
-  const current = p.guardrail
-    ? `<p>This pattern's guardrail (written by ${escapeHtml(p.guardrail_edit?.by ?? 'a person')} on ${escapeHtml(p.guardrail_edit?.at ?? '')}):</p><pre data-guardrail>${escapeHtml(p.guardrail)}</pre>`
-    : `<p>The default for ${escapeHtml(p.failure_type)} failures${p.guardrail_edit ? ` (restored by ${escapeHtml(p.guardrail_edit.by)} on ${escapeHtml(p.guardrail_edit.at)})` : ''}:</p><pre data-guardrail>${escapeHtml(fallback || '(none)')}</pre>`;
+function guardrailPanel(
+  p: FailurePattern,
+  acting: boolean,
+  secrets: DeskSecrets,
+  redact: (text: string) => string,
+): string {
+  const g = guardrailOf(p);
+  const current =
+    g.kind === 'person'
+      ? `<p>This pattern's guardrail (written by ${escapeHtml(p.guardrail_edit?.by ?? 'a person')} on ${escapeHtml(p.guardrail_edit?.at ?? '')}):</p><pre data-guardrail="person">${escapeHtml(g.text)}</pre>`
+      : g.kind === 'specific'
+        ? `<p>What agents get now (generated from this pattern's latest failure${p.lesson ? ' and its lesson' : ''}${p.guardrail_edit ? `; restored by ${escapeHtml(p.guardrail_edit.by)} on ${escapeHtml(p.guardrail_edit.at)}` : ''}): the instruction, then the evidence, quoted as data.</p><pre data-guardrail="specific">${escapeHtml(g.text)}</pre><pre data-evidence>${escapeHtml(redact(evidenceLines(g.evidence ? [g.evidence] : [])))}</pre>`
+        : `<p>The default for ${escapeHtml(p.failure_type)} failures (this pattern has no graders' reasons or lesson yet)${p.guardrail_edit ? ` (restored by ${escapeHtml(p.guardrail_edit.by)} on ${escapeHtml(p.guardrail_edit.at)})` : ''}:</p><pre data-guardrail="default">${escapeHtml(g.text)}</pre>`;
   const form = acting
     ? `<form method="post" action="/patterns/${encodeURIComponent(p.id)}">
 <input type="hidden" name="csrf" value="${escapeHtml(secrets.csrf)}">
-<label for="guardrail-text">Guardrail text added to prompts that match this pattern (empty restores the default; at most ${MAX_GUARDRAIL} characters)</label><br>
+<label for="guardrail-text">Guardrail text added to prompts that match this pattern, in place of the generated one (empty restores it; at most ${MAX_GUARDRAIL} characters)</label><br>
 <textarea id="guardrail-text" name="guardrail" rows="3" maxlength="${MAX_GUARDRAIL}">${escapeHtml(p.guardrail ?? '')}</textarea><br>
 <button type="submit" name="action" value="guardrail">Save guardrail</button></form>`
     : '';
   return `<h2>Guardrail</h2>${current}${form}`;
+}
+
+/** The wordings that joined a pattern (its merges), each with a person's split. */
+function wordingsPanel(
+  p: FailurePattern,
+  acting: boolean,
+  secrets: DeskSecrets,
+  redact: (text: string) => string,
+): string {
+  const variants = p.variants ?? [];
+  const rows = variants
+    .map(
+      (v) =>
+        `<tr data-key="${escapeHtml(v.doc)}"><td>${escapeHtml(v.at.slice(0, 16))}</td><td>${v.count}</td><td>${v.similarity} (${escapeHtml(v.stage)})</td><td><pre>${escapeHtml(redact(v.text.slice(0, 400)))}</pre></td><td>${
+          acting
+            ? `<form method="post" action="/patterns/${encodeURIComponent(p.id)}"><input type="hidden" name="csrf" value="${escapeHtml(secrets.csrf)}"><input type="hidden" name="doc" value="${escapeHtml(v.doc)}"><button type="submit" name="action" value="split" aria-label="Split this wording off into a pattern of its own">Split off</button></form>`
+            : ''
+        }</td></tr>`,
+    )
+    .join('');
+  const streak = p.streak;
+  return `<h2>Wordings and escalation</h2>
+<p data-escalation>${
+    streak
+      ? `Since ${escapeHtml(streak.since.slice(0, 16))}: ${streak.failures} failure(s), ${streak.guarded} despite its guardrail. ${streak.guarded >= 1 ? 'Escalated: it blocks its own problem until a guarded attempt passes or a caller overrides it.' : 'It guards (adds its guardrail); a failure despite the guardrail escalates it.'}`
+      : ''
+  }${p.split_from ? ` Split off <a href="/patterns/${encodeURIComponent(p.split_from.id)}">${escapeHtml(p.split_from.id)}</a> by ${escapeHtml(p.split_from.by)}.` : ''}</p>
+<p>${variants.length} other wording(s) failed the same way and joined it${variants.length ? '; split one off if it is a different problem' : ''}.</p>
+${variants.length ? `<table><caption class="sr">Wordings merged into this pattern</caption><thead><tr><th scope="col">joined</th><th scope="col">failures</th><th scope="col">similarity (stage)</th><th scope="col">wording (scrubbed)</th><th scope="col"></th></tr></thead><tbody>${rows}</tbody></table>` : ''}`;
 }
 
 async function patternPage(
@@ -201,8 +239,9 @@ ${p.last_override ? `<tr><th scope="row">last override</th><td>${escapeHtml(p.la
 <h2>Output (scrubbed)</h2><pre>${escapeHtml(services.redact(p.output_summary))}</pre>
 ${p.lesson ? `<h2>Lesson learned</h2><pre>${escapeHtml(services.redact(p.lesson))}</pre>` : ''}
 <h2>Graders</h2><table><caption class="sr">Grader scores and the reasons of those that failed it</caption><thead><tr><th scope="col">grader</th><th scope="col">score</th><th scope="col">reason it failed</th></tr></thead><tbody>${scores || '<tr><td colspan="3">none</td></tr>'}</tbody></table></div>
+<div class="panel" id="pattern-wordings" data-live>${wordingsPanel(p, acting, secrets, services.redact)}</div>
 <div class="panel" id="pattern-activity" data-live>${activityPanel(p, days, Date.now())}</div>
-<div class="panel">${guardrailPanel(p, acting, secrets)}</div>
+<div class="panel">${guardrailPanel(p, acting, secrets, services.redact)}</div>
 <div class="panel"><h2>Actions</h2>${actions}</div>`,
     '/patterns',
   );
@@ -255,13 +294,17 @@ export async function servePattern(
     }
     await services.immune.retire(id, reason.slice(0, 500), actor);
     done = `Retired: ${reason.slice(0, 500)}`;
+  } else if (action === 'split') {
+    const doc = form.get('doc') ?? '';
+    const q = await services.immune.split(id, doc, actor);
+    done = `Split off as pattern ${q.id} (${q.occurrences} failure(s))`;
   } else if (action === 'guardrail') {
     // A person's words go into every prompt that matches: secrets are scrubbed before they are kept.
     const text = services.redact(form.get('guardrail') ?? '');
     const p = await services.immune.setGuardrail(id, text, actor);
     done = p.guardrail
       ? `Guardrail saved: ${p.guardrail}`
-      : `Guardrail restored to the ${p.failure_type} default`;
+      : `Guardrail restored to the one generated from its failures (or the ${p.failure_type} default)`;
   } else {
     await services.immune.share([id], action === 'share');
     done = action === 'share' ? 'Shared to the federation hub on the next push' : 'No longer shared';

@@ -32,6 +32,35 @@ const pattern = z.object({
   saves: z.number().describe('Guarded prompts that then succeeded'),
   false_positives: z.number(),
   guarded_occurrences: z.number().optional().describe('Failures although its guardrails were applied'),
+  streak: z
+    .object({ failures: z.number(), guarded: z.number(), since: z.string() })
+    .optional()
+    .describe(
+      'Since it was last relaxed (a passing guarded attempt, an override): failures, and those despite its guardrail. One despite its guardrail (or 3 in all) escalates it: it blocks its own problem',
+    ),
+  evidence: z
+    .object({ reasons: z.record(z.string(), z.string()), output: z.string(), at: z.string() })
+    .optional()
+    .describe("The latest failure: the failing graders' reasons and how the answer began"),
+  variants: z
+    .array(
+      z.object({
+        doc: z.string(),
+        text: z.string(),
+        at: z.string(),
+        count: z.number(),
+        similarity: z.number(),
+        stage: z.string(),
+      }),
+    )
+    .optional()
+    .describe(
+      'Other wordings that failed the same way and joined it (merges; a person may split one off on the review desk)',
+    ),
+  split_from: z
+    .object({ id: z.string(), by: z.string(), at: z.string() })
+    .optional()
+    .describe('The pattern a person split it off'),
   guardrail: z
     .string()
     .optional()
@@ -77,7 +106,7 @@ export function immuneFailures(services: Pick<Services, 'immune'>) {
               page.items
                 .map(
                   (p) =>
-                    `${p.id} ${p.failure_type} x${p.occurrences} (${p.operation}): ${p.prompt_summary.slice(0, 100)}${p.lesson ? `\n  lesson: ${p.lesson.slice(0, 200)}` : ''}`,
+                    `${p.id} ${p.failure_type} x${p.occurrences}${p.variants?.length ? ` in ${p.variants.length + 1} wordings` : ''} (${p.operation}): ${p.prompt_summary.slice(0, 100)}${p.lesson ? `\n  lesson: ${p.lesson.slice(0, 200)}` : ''}`,
                 )
                 .join('\n'),
               { label: 'remembered failures', maxChars: 12_000 },

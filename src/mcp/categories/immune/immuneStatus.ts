@@ -12,6 +12,32 @@ const output = z.object({
   guardrails_edited: z.number().describe('Patterns whose guardrail text a person wrote (review desk)'),
   by_failure_type: z.record(z.string(), z.number()),
   block_threshold: z.number(),
+  variants: z.number().describe('Wordings merged into patterns (one pattern per problem)'),
+  escalated: z.number().describe('Patterns that block their own problem now'),
+  lessons: z.number().describe('Patterns with a lesson (what worked after they failed)'),
+  matching: z
+    .object({
+      stages: z
+        .array(z.string())
+        .describe('tfidf, then semantic when an embedding model is configured, then judge when on'),
+      merge_threshold: z
+        .number()
+        .describe('Similarity at which a failure joins a pattern (the same problem)'),
+      semantic: z
+        .object({
+          model: z.string(),
+          indexed: z.number().describe('Wordings with a vector'),
+          waiting: z.number().describe('Wordings still to embed (in the background)'),
+          calls: z.number(),
+          texts: z.number(),
+          cached: z.number().describe('Texts answered from the cache'),
+          failures: z.number(),
+          average_call_ms: z.number().describe('What an embedding call adds to a check that is not cached'),
+          last_error: z.string().optional(),
+        })
+        .optional(),
+    })
+    .describe('How prompts are matched to remembered failures'),
 });
 
 export function immuneStatus(services: Pick<Services, 'immune'>) {
@@ -30,7 +56,7 @@ export function immuneStatus(services: Pick<Services, 'immune'>) {
         .join(', ');
       return ok(
         s,
-        `${s.patterns} pattern(s), ${s.occurrences} failure(s)${types ? ` (${types})` : ''}, ${s.saves} save(s); blocking at risk ${s.block_threshold}.`,
+        `${s.patterns} pattern(s), ${s.occurrences} failure(s)${types ? ` (${types})` : ''}, ${s.saves} save(s), ${s.escalated} escalated; blocking at risk ${s.block_threshold}; matching by ${s.matching.stages.join(' + ')}${s.matching.semantic ? ` (${s.matching.semantic.model}${s.matching.semantic.last_error ? `, last error: ${s.matching.semantic.last_error}` : ''})` : ''}.`,
       );
     },
   });
