@@ -228,7 +228,8 @@ export async function openServices(
     judgeGraders: config.judgeGraders,
     cases,
     tracer,
-    immune,
+    // Off: spawns neither check nor teach the memory (its tools still answer).
+    immune: config.immune ? immune : undefined,
     predictor,
     alerts,
   };

@@ -86,6 +86,8 @@ export interface Config {
   readonly langfuse: { publicKey: string; secretKey: string; host: string } | undefined;
   /** Every secret-looking env value, for log redaction. */
   readonly secrets: readonly string[];
+  /** Spawns use the failure memory (false: A/B measurements only). */
+  readonly immune: boolean;
   /** Immune risk at or above which a spawn is blocked. */
   readonly immuneBlockRisk: number;
   /** A failure pattern blocks only after this many failures, or after failing despite its guardrails. */
@@ -307,6 +309,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
         : undefined,
     judgeModel: nonEmpty(e.TASK_ORCHESTRATOR_JUDGE_MODEL),
     secrets: Object.freeze(secrets),
+    immune: e.TASK_ORCHESTRATOR_IMMUNE === 'on',
     immuneBlockRisk: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK,
     immuneBlockAfter: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER,
     embeddingModel: e.TASK_ORCHESTRATOR_EMBEDDING_MODEL,

@@ -163,13 +163,17 @@ export const VARIABLES = {
   ANTHROPIC_MODEL: row(text(), 'Anthropic model used when a call names none.', {
     shown: DEFAULT_MODELS.anthropic,
   }),
+  TASK_ORCHESTRATOR_IMMUNE: row(
+    oneOf(['on', 'off'], 'on'),
+    '`off`: spawns skip the failure memory (no check, no guardrails, nothing learned); the immune tools still answer. For measuring what the memory does (A/B), not for everyday use.',
+  ),
   TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER: row(
     int(3, 1, 1_000),
-    'Escalation: a remembered failure first adds guardrails; it blocks (at TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK) only after this many failures, or after failing again with its guardrails applied.',
+    'Escalation: a remembered failure first adds its guardrail; it escalates (and then blocks its own problem, see TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK) when it fails again although its guardrail was applied, or after this many failures; a passing guarded attempt or an override relaxes it.',
   ),
   TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK: row(
     fraction(0.9, true, ' (1 = block only certain repeats)'),
-    'Immune risk (0-1) at or above which a spawn is blocked before any provider call.',
+    "Risk (0-1) at or above which an escalated pattern's match blocks a spawn before any provider call. Risk is the match's similarity (x0.85 while a pattern only guards, less as it fades): at 0.9 an escalated pattern blocks the wordings that failed and near-copies; lower it (e.g. 0.7) to block its rewordings too.",
   ),
   TASK_ORCHESTRATOR_EMBEDDING_MODEL: row(
     custom((v, fail): { provider: 'openai' | 'gemini'; model: string } | undefined => {

@@ -347,7 +347,7 @@ export class ImmuneSystem {
     const semantic = q ? this.semantic : undefined;
     if (semantic) this.syncSemantic(state);
     const tfidf = new Map<string, number>();
-    for (const m of state.index.query(prompt, semantic ? 50 : 20, semantic ? 0.02 : floor))
+    for (const m of state.index.query(prompt, semantic ? 50 : 20, semantic ? 0.1 : floor))
       tfidf.set(m.id, m.similarity);
     const docs = new Set(tfidf.keys());
     if (semantic) for (const h of semantic.search(q!, 20, COSINE_FLOOR)) docs.add(h.doc);

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AppendLog } from '../storage/appendLog.js';
+import { TopK } from './tfidf.js';
 
 /** Embeds texts with one model; never throws. */
 export interface Embedder {
@@ -19,10 +20,11 @@ export interface Embedder {
   ): Promise<{ ok: true; vectors: Float32Array[] } | { ok: false; error: string }>;
 }
 
-/** One cached vector on disk: key (hash of model and text), model, float32 little-endian as base64. */
+/** One cached vector on disk: key (hash of model and text), model, dimensions, float32 little-endian as base64. */
 export interface StoredVector {
   k: string;
   m: string;
+  n: number;
   v: string;
 }
 
@@ -30,8 +32,10 @@ export interface StoredVector {
 const MAX_TEXT = 4000;
 /** Texts per embeddings call when indexing. */
 const BATCH = 64;
-/** Vectors kept in memory; past it the cache stops growing (indexed rows stay). */
-const MAX_CACHED = 200_000;
+/** Vectors of recent prompts kept for a repeat (least recently used first out). */
+const MAX_QUERIES = 2_000;
+/** Vectors read from the log or embedded that no document uses yet; past it they are dropped. */
+const MAX_PENDING = 200_000;
 
 function unit(v: Float32Array): Float32Array {
   let sum = 0;
@@ -59,12 +63,22 @@ export interface SemanticHit {
   cosine: number;
 }
 
+/**
+ * One copy of each vector: an indexed document's lives in its row of the matrix (found by its
+ * text's key too); one read from the log or embedded for a document not indexed yet waits in
+ * `pending`; a prompt's waits among the recent queries (bounded) until its failure makes it a
+ * document. Only documents' vectors are written to the log.
+ */
 export class SemanticStage {
-  private readonly cache = new Map<string, Float32Array>();
+  private readonly pending = new Map<string, Float32Array>();
+  private readonly queries = new Map<string, Float32Array>();
+  private readonly rowOfKey = new Map<string, number>();
   private dims = 0;
   private matrix = new Float32Array(0);
   private readonly rowOf = new Map<string, number>();
   private docOf: Array<string | undefined> = [];
+  /** Keys logged by this process or read from the log (not written again). */
+  private readonly stored = new Set<string>();
   private rows = 0;
   private loaded: Promise<void> | undefined;
   /** Embedding calls made and their total time (the check's added latency, reported by status). */
@@ -93,9 +107,12 @@ export class SemanticStage {
   /** Reads the vectors other processes (and earlier runs) stored; again later to pick up theirs. */
   private async refresh(): Promise<void> {
     for (const r of await this.log.readAll().catch(() => [] as StoredVector[])) {
-      if (r.m !== this.embedder.model || this.cache.has(r.k) || this.cache.size >= MAX_CACHED) continue;
+      if (r.m !== this.embedder.model || this.stored.has(r.k)) continue;
+      this.stored.add(r.k);
+      if (this.rowOfKey.has(r.k) || this.pending.size >= MAX_PENDING) continue;
       const v = typeof r.v === 'string' ? decode(r.v) : undefined;
-      if (v && (this.dims === 0 || v.length === this.dims)) this.cache.set(r.k, v);
+      // A record whose length is not the one written (torn, or changed on the way) is embedded again.
+      if (v && v.length === r.n && (this.dims === 0 || v.length === this.dims)) this.pending.set(r.k, v);
     }
   }
 
@@ -103,17 +120,44 @@ export class SemanticStage {
     return (this.loaded ??= this.refresh());
   }
 
-  /** The cached vector of a text, if any (no call). */
-  cached(text: string): Float32Array | undefined {
-    return this.cache.get(this.key(text));
+  private byKey(k: string): Float32Array | undefined {
+    const row = this.rowOfKey.get(k);
+    if (row !== undefined && this.docOf[row] !== undefined)
+      return this.matrix.subarray(row * this.dims, (row + 1) * this.dims);
+    const q = this.queries.get(k);
+    if (q) {
+      // Most recently used last.
+      this.queries.delete(k);
+      this.queries.set(k, q);
+      return q;
+    }
+    return this.pending.get(k);
   }
 
-  private remember(text: string, v: Float32Array): Float32Array {
+  /** The cached vector of a text, if any (no call). Valid until the next index(). */
+  cached(text: string): Float32Array | undefined {
+    return this.byKey(this.key(text));
+  }
+
+  /** Durable for the other processes and the next start; a failed write only costs a later re-embedding. */
+  private persist(k: string, u: Float32Array): void {
+    if (this.stored.has(k)) return;
+    this.stored.add(k);
+    void this.log
+      .append({ k, m: this.embedder.model, n: u.length, v: encode(u) })
+      .catch(() => this.stored.delete(k));
+  }
+
+  private remember(text: string, v: Float32Array, purpose: 'query' | 'index'): Float32Array {
     const u = unit(v);
     const k = this.key(text);
-    if (this.cache.size < MAX_CACHED) this.cache.set(k, u);
-    // Durable for the other processes; a failed write only costs a later re-embedding.
-    void this.log.append({ k, m: this.embedder.model, v: encode(u) }).catch(() => undefined);
+    if (purpose === 'query') {
+      this.queries.set(k, u);
+      if (this.queries.size > MAX_QUERIES) this.queries.delete(this.queries.keys().next().value!);
+    } else {
+      if (this.pending.size < MAX_PENDING) this.pending.set(k, u);
+      this.persist(k, u);
+    }
     return u;
   }
 
@@ -158,18 +202,21 @@ export class SemanticStage {
       }
       this.dims ||= dims;
       this.stats.texts += batch.length;
-      batch.forEach((i, j) => (out[i] = this.remember(texts[i]!, r.vectors[j]!)));
+      batch.forEach((i, j) => (out[i] = this.remember(texts[i]!, r.vectors[j]!, purpose)));
     }
     return { ok: true, vectors: out as Float32Array[], called: missing.length > 0 };
   }
 
   /** Puts a document's vector (if its text is cached) in the search matrix. Returns whether it is there. */
   index(doc: string, text: string): boolean {
-    const v = this.cached(text);
-    if (!v) {
+    const k = this.key(text);
+    const found = this.byKey(k);
+    if (!found) {
       this.forget(doc);
       return false;
     }
+    // A copy: the matrix may grow (and move) below.
+    const v = Float32Array.from(found);
     if (this.dims === 0) this.dims = v.length;
     if (v.length !== this.dims) return false;
     let row = this.rowOf.get(doc);
@@ -184,6 +231,10 @@ export class SemanticStage {
       this.docOf[row] = doc;
     }
     this.matrix.set(v, row * this.dims);
+    this.rowOfKey.set(k, row);
+    this.pending.delete(k);
+    // A prompt's vector becomes a document's: now worth keeping on disk.
+    this.persist(k, v);
     return true;
   }
 
@@ -212,22 +263,28 @@ export class SemanticStage {
     if (q.length !== this.dims || this.rows === 0) return [];
     const m = this.matrix;
     const d = this.dims;
-    const best: SemanticHit[] = [];
-    let worst = floor;
-    for (let row = 0; row < this.rows; row++) {
-      const base = row * d;
-      let dot = 0;
-      for (let i = 0; i < d; i++) dot += q[i]! * m[base + i]!;
-      if (dot < worst) continue;
-      const doc = this.docOf[row];
-      if (doc === undefined) continue;
-      best.push({ doc, cosine: dot });
-      if (best.length > k) {
-        best.sort((a, b) => b.cosine - a.cosine);
-        best.length = k;
-        worst = Math.max(floor, best[k - 1]!.cosine);
+    const tail = d - (d % 4);
+    const best = new TopK<{ score: number; row: number }>(k);
+    let bar = floor;
+    for (let row = 0, base = 0; row < this.rows; row++, base += d) {
+      // Four accumulators: the loop is the whole cost of a search (brute force, 100,000 x d).
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let e = 0;
+      let i = 0;
+      for (; i < tail; i += 4) {
+        a += q[i]! * m[base + i]!;
+        b += q[i + 1]! * m[base + i + 1]!;
+        c += q[i + 2]! * m[base + i + 2]!;
+        e += q[i + 3]! * m[base + i + 3]!;
       }
+      for (; i < d; i++) a += q[i]! * m[base + i]!;
+      const dot = a + b + c + e;
+      if (dot < bar || this.docOf[row] === undefined) continue;
+      best.add({ score: dot, row });
+      bar = Math.max(floor, best.bar);
     }
-    return best.sort((a, b) => b.cosine - a.cosine).slice(0, k);
+    return best.items.map((x) => ({ doc: this.docOf[x.row]!, cosine: x.score }));
   }
 }

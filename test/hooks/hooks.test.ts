@@ -49,6 +49,79 @@ afterAll(async () => {
 });
 
 describe('hook command', () => {
+  it("escalates and relaxes Claude Code's judged answers like the agents': guarded after a failure, escalated after one despite the guardrail, relaxed with a lesson by a pass", async () => {
+    const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-hooks-stop-')));
+    try {
+      const transcript_path = path.join(dir, 'transcript.jsonl');
+      const request = 'Explain how to rotate the signing keys of the release pipeline';
+      await fs.writeFile(
+        transcript_path,
+        JSON.stringify({ type: 'user', message: { role: 'user', content: request } }) + '\n',
+      );
+      const stop = (answer: string) =>
+        spawnSync(process.execPath, [cli, 'hook', 'Stop'], {
+          input: JSON.stringify({
+            hook_event_name: 'Stop',
+            cwd: dir,
+            session_id: 'stop-1',
+            transcript_path,
+            last_assistant_message: answer,
+          }),
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? '' },
+          encoding: 'utf8',
+        });
+      const submit = () =>
+        spawnSync(process.execPath, [cli, 'hook', 'UserPromptSubmit'], {
+          input: JSON.stringify({
+            hook_event_name: 'UserPromptSubmit',
+            cwd: dir,
+            session_id: 'stop-1',
+            prompt: request,
+          }),
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? '' },
+          encoding: 'utf8',
+        });
+      expect(stop("I'm sorry, but I can't help with that.").status).toBe(0);
+      const guarded = submit().stdout;
+      expect(guarded).toMatch(/failed before \(refusal; failed by refusal\)/);
+      expect(guarded).toMatch(/graders said: refusal: /);
+      expect(stop("I'm sorry, but I can't help with that.").status).toBe(0);
+      const open = () =>
+        startHarness({
+          stateDir: path.join(dir, '.task-orchestrator'),
+          cwd: dir,
+          env: { TASK_ORCHESTRATOR_TOOLS: 'immune' },
+        });
+      type P = { streak: { failures: number; guarded: number }; lesson?: string; occurrences: number };
+      let h = await open();
+      try {
+        const [p] = sc<{ patterns: P[] }>(await h.call('immune_failures', {})).patterns;
+        expect(p).toMatchObject({ occurrences: 2, streak: { failures: 2, guarded: 1 } });
+      } finally {
+        await h.close();
+      }
+      expect(
+        stop(
+          'Create the new key in the vault, add it to the pipeline secrets, deploy, then revoke the old key.',
+        ).status,
+      ).toBe(0);
+      h = await open();
+      try {
+        const [p] = sc<{ patterns: P[] }>(await h.call('immune_failures', {})).patterns;
+        expect(p!.streak).toMatchObject({ failures: 0, guarded: 0 });
+        expect(p!.lesson).toMatch(
+          /^After failing \(refusal: [^)]*\), an attempt with the guardrail passed \(refusal: /,
+        );
+      } finally {
+        await h.close();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('turns a failure and the later attempt that worked into a lesson and a preference pair', async () => {
     const transcript_path = path.join(project, 'transcript.jsonl');
     const failed = hook('PostToolUseFailure', {

@@ -89,7 +89,8 @@ describe('the semantic stage', { timeout: 60_000 }, () => {
     });
     await h!.close();
 
-    // Another server process on the same state: the vectors are on disk, nothing is embedded again.
+    // Another server process on the same state: the remembered wording's vector is on disk (not
+    // embedded again); only the prompt, which is not a remembered wording, is.
     h = await startWithFakeProvider(
       llm.fake.url,
       {
@@ -102,7 +103,12 @@ describe('the semantic stage', { timeout: 60_000 }, () => {
     const before = llm.fake.embedRequests.length;
     const fresh = sc<Check>(await h.call('immune_check', { prompt: PARAPHRASE }));
     expect(fresh.matches[0]).toMatchObject({ stage: 'semantic' });
-    expect(llm.fake.embedRequests.length).toBe(before);
+    expect(llm.fake.embedRequests.slice(before)).toEqual([
+      { wire: 'openai', model: 'text-embedding-3-small', texts: [PARAPHRASE] },
+    ]);
+    const known = sc<Check>(await h.call('immune_check', { prompt: FAILED }));
+    expect(known.match.cached).toBe(true);
+    expect(llm.fake.embedRequests.length).toBe(before + 1);
   });
 
   it('falls back to TF-IDF when the embeddings endpoint fails, and says so', async () => {

@@ -83,7 +83,7 @@ const output = z.object({
     .describe("The failure predictor's probability, when a model is trained (risk counts 0.85 of it)"),
 });
 
-export function immuneCheck(services: Pick<Services, 'graded'>) {
+export function immuneCheck(services: Pick<Services, 'graded' | 'immune'>) {
   return defineTool({
     name: 'immune_check',
     title: 'Check a prompt against past failures',
@@ -93,7 +93,12 @@ export function immuneCheck(services: Pick<Services, 'graded'>) {
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(args) {
-      const r = (await preSpawnCheck(services.graded, args.prompt, args.operation))!;
+      // Answers even when spawns skip the memory (TASK_ORCHESTRATOR_IMMUNE=off).
+      const r = (await preSpawnCheck(
+        { ...services.graded, immune: services.immune },
+        args.prompt,
+        args.operation,
+      ))!;
       const text = [
         `Risk ${r.risk}${r.should_proceed ? '' : ' — would be BLOCKED'}; ${r.matches.length} matching pattern(s).`,
         ...(r.warnings.length

@@ -113,7 +113,12 @@ export function immuneFailures(services: Pick<Services, 'immune'>) {
             )}`;
       return ok(
         {
-          patterns: page.items,
+          // Wordings are kept whole for matching; a listing shows their first 300 characters.
+          patterns: page.items.map((p) =>
+            p.variants
+              ? { ...p, variants: p.variants.map((v) => ({ ...v, text: v.text.slice(0, 300) })) }
+              : p,
+          ),
           total: page.total,
           ...(page.next_cursor ? { next_cursor: page.next_cursor } : {}),
         },
