@@ -167,6 +167,10 @@ export async function openServices(
           ),
         }
       : {}),
+    // Claude Code's own failures (from its hooks) stay on this machine unless judges may see them.
+    ...(config.hookGrade !== 'judges'
+      ? { keepLocal: (p: { source?: string }) => p.source === 'claude_code' }
+      : {}),
     ...(config.immuneSameTaskJudge && judge
       ? { sameTask: sameTaskJudge(spawn, () => judge.target(undefined)) }
       : {}),

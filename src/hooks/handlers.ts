@@ -133,11 +133,19 @@ async function sessionStart(ctx: HookContext): Promise<HookOutput> {
   };
 }
 
+/**
+ * Claude Code's prompts, commands and answers stay on this machine (no embedding model, no judge)
+ * unless the person allowed judges on them (TASK_ORCHESTRATOR_HOOK_GRADE=judges).
+ */
+function stays(ctx: HookContext): { offline: boolean } {
+  return { offline: ctx.config.hookGrade !== 'judges' };
+}
+
 async function userPromptSubmit(input: HookInput, ctx: HookContext): Promise<HookOutput> {
   const prompt = (input.prompt ?? '').slice(0, 20_000);
   if (!prompt.trim()) return undefined;
   const immune = await ctx.immune();
-  const check = await immune.check(prompt);
+  const check = await immune.check(prompt, undefined, stays(ctx));
   if (check.matches.length === 0 && check.injection_markers.length === 0) return undefined;
   await immune.recordCheck(check).catch(() => undefined);
   // Lessons of patterns with a specific guardrail travel in its evidence; the others' here.
@@ -231,7 +239,7 @@ async function preToolUse(input: HookInput, ctx: HookContext): Promise<HookOutpu
   if (verdict) return verdict;
   // A command that failed before here, in a similar context: say so (to the user; it still runs).
   const immune = await ctx.immune();
-  const check = await immune.check(command, 'claude_code:Bash');
+  const check = await immune.check(command, 'claude_code:Bash', stays(ctx));
   const earlier = check.matches.find(
     (m) =>
       m.source === 'claude_code' && m.operation === 'claude_code:Bash' && m.similarity >= COMMAND_SIMILARITY,
@@ -259,15 +267,18 @@ async function postToolUseFailure(input: HookInput, ctx: HookContext): Promise<H
     300,
   );
   const immune = await ctx.immune();
-  const learned = await immune.recordFailure({
-    operation: `claude_code:${tool}`,
-    source: 'claude_code',
-    failure_type: 'tool_error',
-    prompt: `${request}\n$ ${subject}`.trim(),
-    output: `${summary}\n${error}`.slice(0, 2000),
-    grader_scores: {},
-    model: 'claude-code',
-  });
+  const learned = await immune.recordFailure(
+    {
+      operation: `claude_code:${tool}`,
+      source: 'claude_code',
+      failure_type: 'tool_error',
+      prompt: `${request}\n$ ${subject}`.trim(),
+      output: `${summary}\n${error}`.slice(0, 2000),
+      grader_scores: {},
+      model: 'claude-code',
+    },
+    stays(ctx),
+  );
   const trials = await ctx.trials();
   await trials.record({
     operation: `claude_code:${tool}`,
@@ -361,7 +372,7 @@ async function stop(event: 'Stop' | 'SubagentStop', input: HookInput, ctx: HookC
     // A request that resembled earlier failures passed with their guardrails: those of the same
     // problem are relaxed and learn, from the graders, what worked.
     const immune = await ctx.immune();
-    const check = await immune.check(request);
+    const check = await immune.check(request, undefined, stays(ctx));
     const relaxed = check.matches.filter((m) => m.same_problem).map((m) => m.pattern_id);
     if (check.matches.length > 0) {
       await immune.recordSave(
@@ -376,21 +387,26 @@ async function stop(event: 'Stop' | 'SubagentStop', input: HookInput, ctx: HookC
     const immune = await ctx.immune();
     // The patterns this request matched gave it guardrails when it was submitted (UserPromptSubmit):
     // a failure joining one of them failed despite its guardrail.
-    const guardedBy = request ? (await immune.check(request)).matches.map((m) => m.pattern_id) : [];
-    await immune.recordFailure({
-      guarded_by: guardedBy,
-      guarded: guardedBy.length > 0,
-      operation,
-      source: 'claude_code',
-      failure_type: evaluation.failure_type,
-      prompt: request || output.slice(0, 500),
-      output,
-      grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
-      grader_reasons: Object.fromEntries(
-        evaluation.graders.filter((g) => !g.pass).map((g) => [g.grader, g.reason]),
-      ),
-      model: 'claude-code',
-    });
+    const guardedBy = request
+      ? (await immune.check(request, undefined, stays(ctx))).matches.map((m) => m.pattern_id)
+      : [];
+    await immune.recordFailure(
+      {
+        guarded_by: guardedBy,
+        guarded: guardedBy.length > 0,
+        operation,
+        source: 'claude_code',
+        failure_type: evaluation.failure_type,
+        prompt: request || output.slice(0, 500),
+        output,
+        grader_scores: Object.fromEntries(evaluation.graders.map((g) => [g.grader, g.score])),
+        grader_reasons: Object.fromEntries(
+          evaluation.graders.filter((g) => !g.pass).map((g) => [g.grader, g.reason]),
+        ),
+        model: 'claude-code',
+      },
+      stays(ctx),
+    );
   }
   return undefined;
 }

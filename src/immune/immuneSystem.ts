@@ -76,6 +76,8 @@ export interface ImmuneOptions {
    * matches only); undefined when it could not say. Absent: no judge stage.
    */
   sameTask?: ((remembered: string, prompt: string) => Promise<boolean | undefined>) | undefined;
+  /** Patterns whose text stays on the machine: never embedded (matched by TF-IDF only). */
+  keepLocal?: ((p: FailurePattern) => boolean) | undefined;
 }
 
 /** Which stages matched a prompt, and why the semantic one did not when it is configured. */
@@ -162,6 +164,14 @@ interface Ranked {
   stage: MatchStage;
 }
 
+export interface MatchOptions {
+  /**
+   * The text must not leave the machine (Claude Code's own prompts and answers, unless the user
+   * allowed judges on them): no embedding call and no judge; TF-IDF alone, and the report says so.
+   */
+  offline?: boolean;
+}
+
 /** What a failure to remember carries. */
 export interface FailureRecord {
   operation: string;
@@ -192,6 +202,7 @@ export class ImmuneSystem {
   private readonly blockAfter: number;
   private readonly semantic: SemanticStage | undefined;
   private readonly sameTask: ImmuneOptions['sameTask'];
+  private readonly keepLocal: (p: FailurePattern) => boolean;
   /** How far the semantic stage has indexed the state's documents (and which state object). */
   private synced: { state: ImmuneState | undefined; at: number } = { state: undefined, at: 0 };
   /** Documents without a cached vector yet: embedded in the background. */
@@ -214,6 +225,7 @@ export class ImmuneSystem {
     this.blockAfter = options.blockAfter ?? 3;
     this.semantic = options.semantic;
     this.sameTask = options.sameTask;
+    this.keepLocal = options.keepLocal ?? (() => false);
   }
 
   /** Whether a pattern may block: since it was last relaxed it failed despite its guardrail, or often. */
@@ -273,7 +285,8 @@ export class ImmuneSystem {
     for (let i = this.synced.at; i < order.length; i++) {
       const doc = order[i]!;
       const d = state.docs.get(doc);
-      if (!d) {
+      const p = d ? state.patterns.get(d.pattern) : undefined;
+      if (!d || !p || this.keepLocal(p)) {
         semantic.forget(doc);
         continue;
       }
@@ -316,8 +329,19 @@ export class ImmuneSystem {
   }
 
   /** The prompt's vector for the semantic stage, or why there is none. */
-  private async queryVector(prompt: string): Promise<{ q?: Float32Array; report: MatchReport }> {
+  private async queryVector(
+    prompt: string,
+    offline = false,
+  ): Promise<{ q?: Float32Array; report: MatchReport }> {
     if (!this.semantic) return { report: { stage: 'tfidf' } };
+    if (offline)
+      return {
+        report: {
+          stage: 'tfidf',
+          embedding_model: this.semantic.model,
+          fallback_reason: 'this text stays on the machine: matched by TF-IDF only',
+        },
+      };
     const r = await this.semantic.vectors([prompt], 'query');
     if (!r.ok)
       return {
@@ -387,7 +411,7 @@ export class ImmuneSystem {
     prompt: string,
   ): Promise<{ ranked: Ranked[]; judged: number }> {
     if (!this.sameTask) return { ranked, judged: 0 };
-    const grey = ranked.filter((r) => r.similarity < this.mergeThreshold).slice(0, 2);
+    const grey = ranked.filter((r) => r.similarity < this.mergeThreshold && !this.keepLocal(r.p)).slice(0, 2);
     if (grey.length === 0) return { ranked, judged: 0 };
     const verdicts = await Promise.all(
       grey.map((r) =>
@@ -410,10 +434,13 @@ export class ImmuneSystem {
   }
 
   /** Remembers a failure: a new pattern, or one more occurrence of the problem it is (a variant when reworded). */
-  async recordFailure(f: FailureRecord): Promise<{ pattern_id: string; merged: boolean; variant?: boolean }> {
-    const { q } = await this.queryVector(f.prompt);
+  async recordFailure(
+    f: FailureRecord,
+    options: MatchOptions = {},
+  ): Promise<{ pattern_id: string; merged: boolean; variant?: boolean }> {
+    const { q } = await this.queryVector(f.prompt, options.offline);
     let judged: Ranked | undefined;
-    if (this.sameTask) {
+    if (this.sameTask && !options.offline) {
       // A grey-zone candidate of the same operation and type the judge calls the same task joins it.
       const candidates = await this.store.read((state) =>
         this.rank(state, f.prompt, q, this.matchThreshold, 5).filter(
@@ -515,13 +542,13 @@ export class ImmuneSystem {
   }
 
   /** Risk of a prompt from the failures it resembles; guardrails; whether to proceed. */
-  async check(prompt: string, operation?: string): Promise<CheckResult> {
+  async check(prompt: string, operation?: string, options: MatchOptions = {}): Promise<CheckResult> {
     const injection = INJECTION.filter((re) => re.test(prompt)).map((re) => re.source);
     const now = this.clock.now();
-    const { q, report } = await this.queryVector(prompt);
+    const { q, report } = await this.queryVector(prompt, options.offline);
     let ranked = await this.store.read((state) => this.rank(state, prompt, q, this.matchThreshold, 5));
     if (this.semantic) this.backfill();
-    if (this.sameTask) {
+    if (this.sameTask && !options.offline) {
       const r = await this.judgeGreyZone(ranked, prompt);
       ranked = r.ranked;
       if (r.judged) report.judged = r.judged;
@@ -546,7 +573,15 @@ export class ImmuneSystem {
       }
     }
     if (injection.length > 0) risk = Math.max(risk, 0.6);
-    const rails = matches.map((m) => guardrailOf(m.p));
+    // A pattern whose text stays on the machine lends a prompt bound elsewhere only its type's text.
+    const rails = matches.map((m) =>
+      !options.offline && this.keepLocal(m.p)
+        ? guardrailOf({
+            failure_type: m.p.failure_type,
+            ...(m.p.guardrail ? { guardrail: m.p.guardrail } : {}),
+          })
+        : guardrailOf(m.p),
+    );
     const defaults = new Set(rails.flatMap((g) => (g.kind === 'default' ? [g.text] : [])));
     if (injection.length > 0) defaults.add(guardrailOf({ failure_type: 'unsafe_output' }).text);
     const guardrails = [

@@ -5,6 +5,7 @@
  * once (cached, also for the next server process); with embeddings down (500s) matching falls back
  * to TF-IDF and says so.
  */
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -157,5 +158,58 @@ describe('the semantic stage', { timeout: 60_000 }, () => {
     });
     const r = sc<Check>(await h.call('immune_check', { prompt: PARAPHRASE }));
     expect(r.match.fallback_reason).toMatch(/Provider "gemini" is not configured/);
+  });
+
+  it("never sends Claude Code's own failures to the embedding model or into an agent's prompt", async () => {
+    const project = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-semantic-local-')));
+    dirs.push(project);
+    const stateDir = path.join(project, '.task-orchestrator');
+    const secret = 'Summarise the incident report of the internal payroll outage';
+    const transcript_path = path.join(project, 'transcript.jsonl');
+    await fs.writeFile(
+      transcript_path,
+      JSON.stringify({ type: 'user', message: { role: 'user', content: secret } }) + '\n',
+    );
+    h = await startWithFakeProvider(
+      llm.fake.url,
+      { TASK_ORCHESTRATOR_TOOLS: 'immune', TASK_ORCHESTRATOR_EMBEDDING_MODEL: 'openai' },
+      { stateDir, cwd: project },
+    );
+    llm.fake.embedWith(vectors);
+    // Claude Code's answer refuses: its Stop hook remembers the failure (source claude_code).
+    const hook = spawnSync(
+      process.execPath,
+      [path.resolve(import.meta.dirname, '../../dist/cli.js'), 'hook', 'Stop'],
+      {
+        input: JSON.stringify({
+          hook_event_name: 'Stop',
+          cwd: project,
+          session_id: 'local-1',
+          transcript_path,
+          last_assistant_message: "I'm sorry, but I can't help with that.",
+        }),
+        cwd: project,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+      },
+    );
+    expect(hook.status).toBe(0);
+    llm.fake.script({ text: 'Here is the summary of the payroll outage report.' });
+    const spawned = sc<{ immune?: { matched_patterns: number } }>(
+      await h.call('spawn_agent', { prompt: `${secret} for the board` }),
+    );
+    expect(spawned.immune?.matched_patterns).toBe(1);
+    const check = sc<Check & { evidence: unknown[] }>(
+      await h.call('immune_check', { prompt: 'Summarise the incident report of the payroll outage' }),
+    );
+    expect(check.matches[0]).toMatchObject({ stage: 'tfidf' });
+    expect(check.evidence).toEqual([]);
+    // The agent's provider got the type's guardrail, not Claude Code's stored text.
+    const system = JSON.stringify(llm.fake.requests[0]!.body);
+    expect(system).toMatch(/A similar request was declined before/);
+    expect(system).not.toMatch(/can't help with that/);
+    // Only the agent's own prompts were embedded, never the remembered Claude Code request.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(llm.fake.embedRequests.flatMap((r) => r.texts)).not.toContain(secret);
   });
 });
