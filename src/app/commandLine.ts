@@ -103,6 +103,34 @@ export async function runCommandLine(): Promise<void> {
     .option('--source <source>', "only this source: claude_code (Claude Code's own work), spawn_agent, ...")
     .action(lazy(async () => (await import('./commands/export.js')).exportCommand));
 
+  const evals = program
+    .command('eval')
+    .description('evaluation suites: run a suite across models (exits 1 on a regression), compare runs');
+  evals
+    .command('run <suite>')
+    .description(
+      'run a suite file (YAML) and report; exit 1 on a regression or an early stop, 2 on a bad suite',
+    )
+    .option('--providers <list>', "comma list of provider/model (default: the suite's providers)")
+    .option('--concurrency <n>', 'calls at once (default 4)')
+    .option('--max-cost <usd>', 'stop before the call that could pass this spend')
+    .option('--fail-under <rate>', 'exit 1 when the pass rate (0-1) is below this')
+    .option('--baseline', "compare with the suite's pinned baseline; exit 1 on a significant regression")
+    .option('--pin', 'pin this run as the baseline when it passes')
+    .option('--resume <run>', 'continue a stopped or crashed run')
+    .option('--junit <file>', 'write JUnit XML (inside the project)')
+    .option('--json', 'print the result as JSON')
+    .action(lazy(async () => (await import('./commands/evalCommand.js')).evalRunCommand));
+  evals
+    .command('compare <before> <after>')
+    .description('what flipped between two runs; exit 1 on a significant regression')
+    .option('--json', 'print the diff as JSON')
+    .action(lazy(async () => (await import('./commands/evalCommand.js')).evalCompareCommand));
+  evals
+    .command('check <suite>')
+    .description('check a suite file against the format; exit 2 naming the line of each problem')
+    .action(lazy(async () => (await import('./commands/evalCommand.js')).evalCheckCommand));
+
   await program.parseAsync().catch((error: unknown) => {
     process.stderr.write(`task-orchestrator: ${describeError(error)}\n`);
     process.exit(1);

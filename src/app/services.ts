@@ -44,6 +44,8 @@ import { SemanticStage } from '../immune/semantic.js';
 import { spawnEmbedder } from '../runs/embeddings.js';
 import type { StoredVector } from '../immune/semantic.js';
 import { sameTaskJudge } from '../runs/sameTask.js';
+import { EMPTY_EVAL_RUNS, EvalRunner } from '../evaluation/suites/runner.js';
+import type { EvalCell, EvalRunDoc } from '../evaluation/suites/runner.js';
 import { AlertEngine, EMPTY_ALERTS } from '../immune/alerting/alerts.js';
 import type { AlertDoc } from '../immune/alerting/alerts.js';
 import { ConsoleNotifier, SlackNotifier, WebhookNotifier } from '../immune/alerting/notifiers.js';
@@ -237,6 +239,17 @@ export async function openServices(
     predictor,
     alerts,
   };
+  const evals = new EvalRunner({
+    spawn,
+    judge,
+    schemas: agentRun.schemas,
+    trials,
+    runs: storage.document<EvalRunDoc>('eval-runs', EMPTY_EVAL_RUNS),
+    cells: storage.log<EvalCell>('eval-cells'),
+    clock,
+    logger,
+    owner: processOwner(),
+  });
   const claims = new ClaimBook(storage.document<ClaimDoc>('claims', EMPTY_CLAIMS), clock, processOwner());
   claims.start();
   const runs = new Supervisor({
@@ -326,6 +339,7 @@ export async function openServices(
     agentRun,
     trials,
     cases,
+    evals,
     graded,
     tracer,
     immune,
@@ -357,6 +371,7 @@ export async function openServices(
       closing ??= (async () => {
         for (const t of timers.splice(0)) clearInterval(t);
         await runs.close();
+        await evals.close();
         claims.stop();
         await scheduler.stop();
         await predictor.close();

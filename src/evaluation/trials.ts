@@ -38,6 +38,10 @@ export interface Trial {
   /** This prompt on this model so far: runs in the window, pass rate, flaky (passes and fails alternately). */
   case?: { key: string; runs: number; pass_rate: number; flaky: boolean };
   error?: string;
+  /** An evaluation suite's assertions on this answer (source eval): type, verdict, reason. */
+  assertions?: Array<{ type: string; pass: boolean; score: number; reason: string; ungraded?: true }>;
+  /** The suite run and case it belongs to (source eval). */
+  eval?: { run_id: string; suite: string; case_id: string; repeat: number; arm?: string };
   task_id?: string;
   trace_id?: string;
   created_at: string;

@@ -23,6 +23,7 @@ import type { TrainingRow } from '../immune/prediction/dataset.js';
 import type { Tracer } from '../evaluation/tracing.js';
 import type { TrialStore } from '../evaluation/trials.js';
 import type { CaseBook } from '../evaluation/cases.js';
+import type { EvalRunner } from '../evaluation/suites/runner.js';
 import type { BreakerRegistry } from '../healing/breakers.js';
 import type { AppendLog } from '../storage/appendLog.js';
 import type { AuditLog } from '../safety/auditLog.js';
@@ -55,6 +56,8 @@ export interface Services {
   trials: TrialStore;
   /** Outcomes per prompt and model: which prompts are flaky. */
   cases: CaseBook;
+  /** Evaluation suites run across models (runs, cells, baselines). */
+  evals: EvalRunner;
   graded: GradedRunDeps;
   tracer: Tracer;
   immune: ImmuneSystem;
