@@ -54,6 +54,7 @@ export async function localHook(
   configEnv: Record<string, string | undefined>,
   projectDir: string,
   note: (message: string) => void,
+  readOnly = false,
 ): Promise<LocalHook> {
   const [{ loadConfig }, { createRedactor }, { systemClock }] = await Promise.all([
     import('../config/config.js'),
@@ -134,7 +135,7 @@ export async function localHook(
   return {
     stateDir: config.stateDir,
     enabled: config.hooks,
-    context: () => createHookContext({ config, hookGrade: config.hookGrade, clock, redact, open }),
+    context: () => createHookContext({ config, hookGrade: config.hookGrade, clock, redact, open, readOnly }),
     async close() {
       await services?.close().catch(() => undefined);
       if (storage) await (await storage).close().catch(() => undefined);

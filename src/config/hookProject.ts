@@ -11,6 +11,12 @@ export interface HookSettings {
   enabled: boolean;
   /** TASK_ORCHESTRATOR_HOOK_GRADE as given (the server checks it). */
   hookGrade: string | undefined;
+  /**
+   * Inside `claude plugin eval` (CLAUDE_CODE_EVAL_CONFINED=1) a case may point the hooks at a memory
+   * with EVAL_TASK_ORCHESTRATOR_HOME (only EVAL_* variables reach a confined run): they read it and
+   * record nothing, and never ask a running server.
+   */
+  readOnly: boolean;
   /** The project of an event: CLAUDE_PROJECT_DIR, else the event's cwd, else this process's. */
   projectDir(eventCwd: string | undefined): string;
   /** The state folder of a project (TASK_ORCHESTRATOR_HOME resolved against it). */
@@ -21,13 +27,21 @@ export interface HookSettings {
 
 /** Reads the hook's settings from the environment (default: this process's). */
 export function hookSettings(env: Record<string, string | undefined> = process.env): HookSettings {
-  const home = env.TASK_ORCHESTRATOR_HOME?.trim();
+  const evalHome =
+    env.CLAUDE_CODE_EVAL_CONFINED === '1' ? env.EVAL_TASK_ORCHESTRATOR_HOME?.trim() : undefined;
+  const readOnly = evalHome !== undefined && path.isAbsolute(evalHome);
+  const home = readOnly ? evalHome : env.TASK_ORCHESTRATOR_HOME?.trim();
   return {
     enabled: env.TASK_ORCHESTRATOR_HOOKS?.trim().toLowerCase() !== 'off',
     hookGrade: env.TASK_ORCHESTRATOR_HOOK_GRADE?.trim().toLowerCase(),
+    readOnly,
     projectDir: (eventCwd) => hookProjectDir(env, eventCwd),
     stateDir: (projectDir) => path.resolve(projectDir, home || '.task-orchestrator'),
-    configEnv: () => ({ ...env, TASK_ORCHESTRATOR_CLAUDE_CLI: 'off' }),
+    configEnv: () => ({
+      ...env,
+      TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
+      ...(readOnly ? { TASK_ORCHESTRATOR_HOME: home } : {}),
+    }),
   };
 }
 

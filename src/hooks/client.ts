@@ -158,7 +158,10 @@ export async function runHookProcess(options: HookProcessOptions): Promise<void>
     // The project is Claude Code's (CLAUDE_PROJECT_DIR), wherever its shell has moved since.
     const projectDir = settings.projectDir(typeof input.cwd === 'string' ? input.cwd : undefined);
     stateDir = settings.stateDir(projectDir);
-    const reply = await askServer(stateDir, writeRequest(event, text, settings.hookGrade), WARM_WAIT_MS);
+    // A read-only hook (inside `claude plugin eval`) never asks a server: the server would record.
+    const reply = settings.readOnly
+      ? undefined
+      : await askServer(stateDir, writeRequest(event, text, settings.hookGrade), WARM_WAIT_MS);
     const parsed = reply ? readReply(reply) : undefined;
     if (parsed && 'error' in parsed) {
       note(`server: ${parsed.error}`);

@@ -47,6 +47,8 @@ export interface HookContextOptions {
   clock: Clock;
   redact: Redactor;
   open: HookOpeners;
+  /** Answer, record nothing (see HookSettings.readOnly). */
+  readOnly?: boolean;
 }
 
 /** Caches an opener's result (each piece is opened once per context). */
@@ -60,6 +62,7 @@ export function createHookContext(options: HookContextOptions): HookContext {
   let schemas: SchemaCache | undefined;
   return {
     config: { ...config, hookGrade },
+    readOnly: options.readOnly ?? false,
     now: () => new Date(clock.now()).toISOString(),
     redact,
     immune: once(open.immune),

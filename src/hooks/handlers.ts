@@ -41,6 +41,8 @@ const COMMAND_SIMILARITY = 0.5;
 
 export interface HookContext {
   config: Config;
+  /** Read the memory, record nothing (a confined `claude plugin eval` run pointed at a memory). */
+  readOnly: boolean;
   now(): string;
   immune(): Promise<ImmuneSystem>;
   /** The secret redactor (applied before any text is cut, so a cut key is never stored). */
@@ -81,6 +83,8 @@ export async function handleHook(
   // not have is not Claude Code's, and nothing of it is stored or answered.
   if (input.tool_name !== undefined && !isToolName(input.tool_name)) return undefined;
   if (input.session_id !== undefined && !isSessionId(input.session_id)) delete input.session_id;
+  // A read-only hook answers (context, the guard) but learns nothing: eval runs leave the memory as it was.
+  if (ctx.readOnly && !['SessionStart', 'UserPromptSubmit', 'PreToolUse'].includes(event)) return undefined;
   switch (event) {
     case 'SessionStart':
       return sessionStart(ctx);
@@ -147,7 +151,7 @@ async function userPromptSubmit(input: HookInput, ctx: HookContext): Promise<Hoo
   const immune = await ctx.immune();
   const check = await immune.check(prompt, undefined, stays(ctx));
   if (check.matches.length === 0 && check.injection_markers.length === 0) return undefined;
-  await immune.recordCheck(check).catch(() => undefined);
+  if (!ctx.readOnly) await immune.recordCheck(check).catch(() => undefined);
   // Lessons of patterns with a specific guardrail travel in its evidence; the others' here.
   const withEvidence = new Set(check.evidence.map((e) => e.pattern_id));
   const lessons = check.matches.flatMap((m) =>

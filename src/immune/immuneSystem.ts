@@ -775,6 +775,21 @@ export class ImmuneSystem {
     });
   }
 
+  /** Patterns with the whole text they were learned from (for test cases), newest first. */
+  async withTexts(
+    filter: (p: FailurePattern) => boolean,
+    limit: number,
+  ): Promise<Array<{ pattern: FailurePattern; text: string }>> {
+    return this.store.read((state) =>
+      [...state.order]
+        .reverse()
+        .map((id) => state.patterns.get(id)!)
+        .filter(filter)
+        .slice(0, limit)
+        .map((p) => ({ pattern: structuredClone(p), text: state.texts.get(p.id) ?? p.prompt_summary })),
+    );
+  }
+
   async get(id: string): Promise<FailurePattern> {
     const p = await this.store.read((state) => state.patterns.get(id));
     if (!p)

@@ -42,6 +42,8 @@ export interface FailurePattern {
   saves: number;
   /** Matches reported as wrong (immune_feedback). */
   false_positives: number;
+  /** Times a person (or a caller) confirmed it is a real failure (immune_feedback, the desk). */
+  confirmations?: number;
   /** Failures that happened although the prompt carried this pattern's guardrails. */
   guarded_occurrences?: number;
   /**
@@ -497,7 +499,10 @@ export function applyImmuneEvent(state: ImmuneState, event: ImmuneEvent, seq: nu
       if (event.verdict === 'false_positive') {
         p.false_positives++;
         reinforce(p, event.at, -1);
-      } else reinforce(p, event.at, REINFORCE.confirmed);
+      } else {
+        p.confirmations = (p.confirmations ?? 0) + 1;
+        reinforce(p, event.at, REINFORCE.confirmed);
+      }
       touch(state, p, event.at);
       return;
     }

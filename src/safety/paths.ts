@@ -91,6 +91,39 @@ export async function resolveInside(
 }
 
 /**
+ * Makes the folder of `input` (a file path) inside one of `roots`: the deepest existing ancestor
+ * must resolve inside them (links followed), and only the missing parts below it are created, one
+ * at a time, so a link in the path can never make it create folders elsewhere.
+ * @throws AppError INVALID_INPUT for a path outside the roots (or inside an excluded folder).
+ */
+export async function ensureFolderInside(
+  roots: readonly string[],
+  input: string,
+  options: Omit<ResolveOptions, 'mustExist'> = {},
+): Promise<void> {
+  const base = roots[0];
+  if (base === undefined) throw new AppError('INTERNAL', 'No allowed roots');
+  const folder = path.dirname(path.resolve(base, input));
+  const missing: string[] = [];
+  let existing = folder;
+  while (!(await fs.lstat(existing).catch(() => undefined))) {
+    missing.unshift(path.basename(existing));
+    const up = path.dirname(existing);
+    if (up === existing) break;
+    existing = up;
+  }
+  let real = await resolveInside(roots, existing, { ...options, mustExist: true });
+  for (const part of missing) {
+    real = path.join(real, part);
+    await fs.mkdir(real).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    // Made meanwhile by someone else as a link: resolved again, and refused if it leaves the roots.
+    real = await resolveInside(roots, real, { ...options, mustExist: true });
+  }
+}
+
+/**
  * Writes `data` to a file that must resolve inside `roots`, at its resolved path, refusing to
  * follow a link there (O_NOFOLLOW).
  * @throws AppError as resolveInside; INVALID_INPUT when a link appeared at the path meanwhile.

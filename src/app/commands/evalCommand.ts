@@ -3,7 +3,6 @@
  * Exit codes: 0 passed; 1 a regression (below --fail-under, or significantly worse than the pinned
  * baseline with --baseline) or the run stopped early; 2 the suite or the options are wrong.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { systemClock } from '../../core/clock.js';
 import { describeError } from '../../core/errors.js';
@@ -16,7 +15,7 @@ import {
   reportOf,
 } from '../../evaluation/suites/report.js';
 import type { RunDiff, RunReport } from '../../evaluation/suites/report.js';
-import { isInside, writeFileInside } from '../../safety/paths.js';
+import { ensureFolderInside, writeFileInside } from '../../safety/paths.js';
 import { openServices } from '../services.js';
 import { cliLogger, configOrExit } from '../process.js';
 
@@ -114,8 +113,10 @@ export async function evalRunCommand(
     if (options.pin && run.status === 'done' && code === 0) await services.evals.pinBaseline(run.id);
     if (options.junit) {
       // Inside the project only (a CI artifact), never through a link; its folder is made if missing.
-      const target = path.resolve(options.junit);
-      if (isInside(config.projectDir, target)) await fs.mkdir(path.dirname(target), { recursive: true });
+      await ensureFolderInside([config.projectDir], options.junit, {
+        what: 'JUnit file',
+        exclude: [config.stateDir],
+      });
       await writeFileInside([config.projectDir], options.junit, junitXml(report), {
         what: 'JUnit file',
         exclude: [config.stateDir],

@@ -20,6 +20,6 @@ export async function hookCommand(event: string): Promise<void> {
     write: (text) => process.stdout.write(text),
     warn: (text) => process.stderr.write(text),
     local: async (projectDir, note) =>
-      (await import('../hookWiring.js')).localHook(settings.configEnv(), projectDir, note),
+      (await import('../hookWiring.js')).localHook(settings.configEnv(), projectDir, note, settings.readOnly),
   });
 }

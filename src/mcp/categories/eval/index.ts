@@ -9,6 +9,7 @@ import { judgeCalibrate } from './judgeCalibrate.js';
 import { evalRun } from './evalRun.js';
 import { evalStatus } from './evalStatus.js';
 import { evalCompare } from './evalCompare.js';
+import { evalCasesFromMemory } from './evalCasesFromMemory.js';
 
 export function evalCategory(services: Services): Category {
   return {
@@ -25,6 +26,7 @@ export function evalCategory(services: Services): Category {
       evalRun(services),
       evalStatus(services),
       evalCompare(services),
+      evalCasesFromMemory(services),
     ],
   };
 }
