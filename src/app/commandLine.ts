@@ -118,6 +118,10 @@ export async function runCommandLine(): Promise<void> {
     .option('--baseline', "compare with the suite's pinned baseline; exit 1 on a significant regression")
     .option('--pin', 'pin this run as the baseline when it passes')
     .option('--resume <run>', 'continue a stopped or crashed run')
+    .option(
+      '--memory <arm>',
+      "off, on (the failure memory's guardrails on every call) or both (each model in both arms)",
+    )
     .option('--junit <file>', 'write JUnit XML (inside the project)')
     .option('--json', 'print the result as JSON')
     .action(lazy(async () => (await import('./commands/evalCommand.js')).evalRunCommand));

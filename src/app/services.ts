@@ -23,7 +23,7 @@ import { EMPTY_CACHE, EMPTY_RUNS } from '../runs/runModel.js';
 import type { CacheDoc, RunDoc } from '../runs/runModel.js';
 import type { PlanningDeps } from '../runs/planning.js';
 import type { ScheduleDoc } from '../workflows/scheduler.js';
-import { gradedRun } from '../runs/gradedRun.js';
+import { gradedRun, memoryGuard } from '../runs/gradedRun.js';
 import { createProviders } from '../agents/providers/index.js';
 import type { ProviderName } from '../agents/providers/types.js';
 import { SpawnPipeline } from '../agents/spawn.js';
@@ -249,6 +249,7 @@ export async function openServices(
     clock,
     logger,
     owner: processOwner(),
+    ...(config.immune ? { memory: memoryGuard({ immune, predictor, cases }) } : {}),
   });
   const claims = new ClaimBook(storage.document<ClaimDoc>('claims', EMPTY_CLAIMS), clock, processOwner());
   claims.start();

@@ -113,6 +113,21 @@ function renderGuardrails(check: { guardrails: readonly string[]; evidence: read
   ].join('\n');
 }
 
+/**
+ * The memory's pre-spawn check as an evaluation arm needs it (read-only: nothing is recorded): the
+ * guardrail text for the system prompt, or why the memory would block the call.
+ */
+export function memoryGuard(
+  deps: Pick<GradedRunDeps, 'immune' | 'predictor' | 'cases'>,
+): (prompt: string, operation: string) => Promise<{ system?: string; blocked?: string }> {
+  return async (prompt, operation) => {
+    const check = await preSpawnCheck(deps, prompt, operation);
+    if (!check) return {};
+    if (!check.should_proceed) return { blocked: check.block_reason ?? 'it resembles past failures' };
+    return check.guardrails.length ? { system: renderGuardrails(check) } : {};
+  };
+}
+
 export interface GradedRunResult extends AgentRunResult {
   evaluation: Evaluation;
   trial_id: string;

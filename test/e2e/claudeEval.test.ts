@@ -87,19 +87,17 @@ beforeAll(async () => {
         // The session: the plugin's memory (its hook context) is what makes this model answer.
         text = mode === 'learns' && all.includes('task-orchestrator failure memory') ? ANSWER : REFUSAL;
       if (!j.stream) {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              id: 'msg_1',
-              type: 'message',
-              role: 'assistant',
-              model: j.model,
-              content: [{ type: 'text', text }],
-              stop_reason: 'end_turn',
-              usage: { input_tokens: 10, output_tokens: 1 },
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: j.model,
+            content: [{ type: 'text', text }],
+            stop_reason: 'end_turn',
+            usage: { input_tokens: 10, output_tokens: 1 },
+          }),
+        );
         return;
       }
       sse(res, j.model, text);

@@ -318,6 +318,33 @@ describe('evaluation suites', { timeout: 60_000 }, () => {
       await h.call('eval_run', { suite: 'evals/from-memory.yaml', targets: ['openai/gpt-4o-mini'] }),
     );
     expect(again.summary[0]).toMatchObject({ passed: 0, failed: 2 });
+    // The memory arm: the same model, once plain and once with the memory's guardrails in its
+    // system prompt (this fake answers properly only when it sees them).
+    llm.fake.respond((prompt, wire, _model) => {
+      const request = llm.fake.requests.at(-1)!;
+      const system = JSON.stringify((request.body as { messages?: unknown }).messages ?? '');
+      if (prompt.startsWith('You are a strict evaluator'))
+        return {
+          text: prompt.slice(prompt.indexOf('RESPONSE:')).includes('Lyon')
+            ? '{"score": 0.9, "reason": "about Lyon"}'
+            : '{"score": 0.1, "reason": "It talks about Paris, not Lyon."}',
+        };
+      const guarded = system.includes('Guardrails from past failures');
+      void wire;
+      if (prompt.includes('JSON')) return { text: guarded ? '{"city": "Lyon"}' : 'The city is Lyon.' };
+      return { text: guarded ? 'The traboules of Lyon are covered passages.' : 'Paris is lovely.' };
+    });
+    const arms = sc<Report>(
+      await h.call('eval_run', {
+        suite: 'evals/from-memory.yaml',
+        targets: ['openai/gpt-4o-mini'],
+        memory: 'both',
+      }),
+    );
+    expect(arms.summary).toEqual([
+      expect.objectContaining({ target: 'openai/gpt-4o-mini', passed: 0, failed: 2 }),
+      expect.objectContaining({ target: 'openai/gpt-4o-mini+memory', passed: 2, failed: 0 }),
+    ]);
     // A model that learned passes both.
     llm.fake.respond((prompt) => {
       if (prompt.startsWith('You are a strict evaluator'))

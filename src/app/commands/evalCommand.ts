@@ -42,6 +42,7 @@ export async function evalRunCommand(
     baseline?: boolean;
     pin?: boolean;
     resume?: string;
+    memory?: string;
     junit?: string;
     json?: boolean;
   },
@@ -50,6 +51,9 @@ export async function evalRunCommand(
   const failUnder = number(options.failUnder, '--fail-under', 0, 1);
   const concurrency = number(options.concurrency, '--concurrency', 1, 32);
   const maxCost = number(options.maxCost, '--max-cost', 0.000001, 100_000);
+  if (options.memory && !['off', 'on', 'both'].includes(options.memory))
+    usage(`--memory must be off, on or both (got ${options.memory})`);
+  const memory = options.memory as 'off' | 'on' | 'both' | undefined;
   const targets = options.providers
     ?.split(',')
     .map((t) => t.trim())
@@ -82,6 +86,7 @@ export async function evalRunCommand(
         : await services.evals.start(suite, {
             file: shown,
             targets,
+            memory,
             concurrency,
             maxCostUsd: maxCost,
             onProgress: progress,

@@ -60,6 +60,8 @@ export interface EvalCell {
   score: number;
   /** The call failed (provider unavailable) or a judge could not answer: counted apart from failures. */
   error?: string;
+  /** The memory arm: the failure memory blocked the call (no answer; the case does not pass). */
+  blocked?: string;
   ungraded?: true;
   output_preview: string;
   latency_ms: number;
@@ -97,13 +99,24 @@ export interface EvalRunnerDeps {
   logger: Logger;
   /** `host:pid:random` of this process (the lease holder). */
   owner: string;
+  /**
+   * The failure memory's pre-spawn check, for the `+memory` arm: the guardrail text to add to the
+   * system prompt, or why the memory would block the call. Absent: no memory arm.
+   */
+  memory?:
+    ((prompt: string, operation: string) => Promise<{ system?: string; blocked?: string }>) | undefined;
 }
+
+/** The arm a target column runs in: `provider/model` plain, `provider/model+memory` with the memory's guardrails. */
+export const MEMORY_ARM = '+memory';
 
 export interface StartOptions {
   /** provider/model targets; default the suite's providers, else every configured provider's default model. */
   targets?: readonly string[] | undefined;
   concurrency?: number | undefined;
   maxCostUsd?: number | undefined;
+  /** off: plain calls; on: every call with the memory's guardrails; both: each target in both arms. */
+  memory?: 'off' | 'on' | 'both' | undefined;
   /** The suite file as the user named it (relative to the project). */
   file: string;
   onProgress?: ((done: number, total: number, message: string) => void) | undefined;
@@ -132,7 +145,15 @@ export class EvalRunner {
   }
 
   /** The targets of a run, checked against the configured providers. */
-  targetsFor(suite: EvalSuite, asked: readonly string[] | undefined): string[] {
+  targetsFor(
+    suite: EvalSuite,
+    asked: readonly string[] | undefined,
+    memory: StartOptions['memory'] = 'off',
+  ): string[] {
+    if (memory !== 'off' && !this.deps.memory)
+      throw new AppError('INVALID_INPUT', 'The memory arm needs the failure memory, which is off here', {
+        hint: 'Unset TASK_ORCHESTRATOR_IMMUNE=off, or run with memory: "off"',
+      });
     const available = this.deps.spawn.targetsAvailable;
     const targets = asked?.length
       ? [...asked]
@@ -155,12 +176,17 @@ export class EvalRunner {
           hint: `Configured: ${[...configured].join(', ') || 'none'}`,
         });
     }
-    return [...new Set(targets)];
+    const unique = [...new Set(targets)];
+    return memory === 'on'
+      ? unique.map((t) => `${t}${MEMORY_ARM}`)
+      : memory === 'both'
+        ? unique.flatMap((t) => [t, `${t}${MEMORY_ARM}`])
+        : unique;
   }
 
   /** A new run of `suite`: recorded, then driven in the background. `done` resolves with its end state. */
   async start(suite: EvalSuite, options: StartOptions): Promise<{ run: EvalRun; done: Promise<EvalRun> }> {
-    const targets = this.targetsFor(suite, options.targets);
+    const targets = this.targetsFor(suite, options.targets, options.memory);
     const concurrency = Math.max(1, Math.min(32, Math.floor(options.concurrency ?? 4)));
     const id = newId('evr');
     const now = this.deps.clock.now();
@@ -352,7 +378,7 @@ export class EvalRunner {
     }, LEASE_MS / 3);
     lease.unref();
     const worstCase = (p: Pending): number => {
-      const [provider, ...rest] = p.target.split('/');
+      const [provider, ...rest] = p.target.replace(MEMORY_ARM, '').split('/');
       const model = rest.join('/');
       const input = Math.ceil(((p.c.system?.length ?? 0) + p.c.prompt.length) / 3) + 16;
       const maxTokens = suite.maxTokens ?? DEFAULT_MAX_TOKENS;
@@ -364,11 +390,45 @@ export class EvalRunner {
       return call + judge;
     };
     const one = async (p: Pending): Promise<void> => {
-      const [provider, ...rest] = p.target.split('/');
+      const withMemory = p.target.endsWith(MEMORY_ARM);
+      const [provider, ...rest] = (withMemory ? p.target.slice(0, -MEMORY_ARM.length) : p.target).split('/');
       const model = rest.join('/');
+      const guard =
+        withMemory && this.deps.memory ? await this.deps.memory(p.c.prompt, `eval:${suite.name}`) : undefined;
+      if (guard?.blocked) {
+        // The memory would not let this call reach the model: no answer, so the case does not pass.
+        const cell: EvalCell = {
+          run_id: run.id,
+          case_id: p.c.id,
+          target: p.target,
+          repeat: p.repeat,
+          pass: false,
+          score: 0,
+          blocked: guard.blocked.slice(0, 500),
+          output_preview: '',
+          latency_ms: 0,
+          cost_usd: 0,
+          judge_cost_usd: 0,
+          assertions: [
+            {
+              type: 'not-refusal',
+              pass: false,
+              score: 0,
+              reason: `blocked by the failure memory: ${guard.blocked.slice(0, 250)}`,
+            },
+          ],
+          at: isoTime(clock),
+        };
+        if (signal.aborted) return;
+        await this.deps.cells.append(cell);
+        done++;
+        options.onProgress?.(done, run.cells, `${p.c.id} on ${p.target}: blocked by the memory`);
+        return;
+      }
+      const system = [p.c.system, guard?.system].filter(Boolean).join('\n\n');
       const r = await spawn.run({
         prompt: p.c.prompt,
-        ...(p.c.system ? { system: p.c.system } : {}),
+        ...(system ? { system } : {}),
         provider: provider as ProviderName,
         model,
         fallback: false,

@@ -26,6 +26,12 @@ const input = z
       .max(1000)
       .optional()
       .describe('Stop before the call that could pass this spend (answers and judges)'),
+    memory: z
+      .enum(['off', 'on', 'both'])
+      .default('off')
+      .describe(
+        "on: every call gets the failure memory's guardrails (blocked calls fail); both: each model twice, plain and +memory, side by side",
+      ),
     resume: z
       .string()
       .max(80)
@@ -77,6 +83,7 @@ export function evalRun(services: Pick<Services, 'config' | 'evals' | 'agentRun'
         : await services.evals.start(suite, {
             file: shown,
             targets: args.targets,
+            memory: args.memory,
             concurrency: args.concurrency,
             maxCostUsd: args.max_cost_usd,
             onProgress: progress,
