@@ -8,6 +8,8 @@ import type { Supervisor } from '../runs/supervisor.js';
 import type { CommandRunner } from '../safety/commandRunner.js';
 import type { Inbox } from '../safety/inbox.js';
 import type { Redactor } from '../safety/redact.js';
+import type { EvalRunner } from '../evaluation/suites/runner.js';
+import type { TrialStore } from '../evaluation/trials.js';
 
 export interface DeskServices {
   immune: ImmuneSystem;
@@ -16,6 +18,8 @@ export interface DeskServices {
   inbox: Inbox;
   commands: CommandRunner;
   runs: Supervisor;
+  evals: EvalRunner;
+  trials: TrialStore;
 }
 
 /** Writes an HTML answer. */

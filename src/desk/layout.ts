@@ -6,6 +6,7 @@ const NAV: Array<[string, string]> = [
   ['/patterns', 'Patterns'],
   ['/inbox', 'Approval inbox'],
   ['/runs', 'Runs'],
+  ['/evals', 'Evaluations'],
 ];
 
 /**

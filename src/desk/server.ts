@@ -1,6 +1,6 @@
 /**
  * The desk's HTTP server (`task-orchestrator dashboard`): the dashboard page (`/`, `/data.json`),
- * the review desk's pages (`/patterns`, `/inbox`, `/runs`), live updates (`/events`) and its one
+ * the review desk's pages (`/patterns`, `/inbox`, `/runs`, `/evals`, `/trials/<id>`), live updates (`/events`) and its one
  * script (`/desk.js`). Who may read and act is decided in boundary.ts; routing only here.
  */
 import { readFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { DeskEvents } from './live.js';
 import { serveInbox } from './pages/inbox.js';
 import { listPage, servePattern } from './pages/patterns.js';
 import { serveRuns } from './pages/runs.js';
+import { serveEvals } from './pages/evals.js';
 
 export interface DeskServerOptions {
   services: DeskServices & DashboardSources;
@@ -54,6 +55,8 @@ export function createDeskServer(options: DeskServerOptions): Server {
       await serveRuns(services, html);
       return true;
     }
+    if ((url.pathname.startsWith('/evals') || url.pathname.startsWith('/trials/')) && req.method === 'GET')
+      return serveEvals(services, url, html);
     if (url.pathname === '/patterns' && req.method === 'GET') {
       html(200, await listPage(services, url));
       return true;
@@ -76,7 +79,9 @@ export function createDeskServer(options: DeskServerOptions): Server {
         .end(script);
       return;
     }
-    if (['/patterns', '/inbox', '/runs'].some((prefix) => url.pathname.startsWith(prefix))) {
+    if (
+      ['/patterns', '/inbox', '/runs', '/evals', '/trials/'].some((prefix) => url.pathname.startsWith(prefix))
+    ) {
       desk(req, res, url)
         .then((served) => {
           if (!served) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -108,7 +108,7 @@ export interface EvalRunnerDeps {
 }
 
 /** The arm a target column runs in: `provider/model` plain, `provider/model+memory` with the memory's guardrails. */
-export const MEMORY_ARM = '+memory';
+const MEMORY_ARM = '+memory';
 
 export interface StartOptions {
   /** provider/model targets; default the suite's providers, else every configured provider's default model. */
