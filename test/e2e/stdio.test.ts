@@ -109,7 +109,19 @@ describe('stdio server end to end', () => {
     expect(missing, 'every tool needs fixtures in test/e2e/toolFixtures.ts').toEqual([]);
 
     let trained = false;
+    let evalRunId: string | undefined;
     const helpers = {
+      async evalRun() {
+        if (evalRunId) return evalRunId;
+        const suite = await helpers.projectFile(
+          'fixture-run.yaml',
+          'name: fixture-run\nproviders: [openai/gpt-4o-mini]\ncases:\n  - id: a\n    prompt: First\n  - id: b\n    prompt: Second\n',
+        );
+        const r = (await client.callTool({ name: 'eval_run', arguments: { suite } })) as CallToolResult;
+        expect(r.isError, text(r)).toBeFalsy();
+        evalRunId = (r.structuredContent as { run: { id: string } }).run.id;
+        return evalRunId;
+      },
       async newTask(fields: Record<string, unknown> = {}) {
         const r = (await client.callTool({
           name: 'tasks_add',

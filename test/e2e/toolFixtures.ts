@@ -27,6 +27,8 @@ export interface FixtureHelpers {
   answerNext(...texts: string[]): void;
   /** Starts a caller-mode run over a root with one subtask; returns the run id. */
   callerRun(): Promise<string>;
+  /** Runs a two-case evaluation suite on the fake (once); returns the run id. */
+  evalRun(): Promise<string>;
 }
 
 export interface ToolFixture {
@@ -212,6 +214,35 @@ export const toolFixtures: Record<string, ToolFixture> = {
     valid: () => ({ provider: 'openai' }),
     invalid: { provider: 'mistral' },
     invalidMessage: /provider/,
+  },
+  eval_run: {
+    valid: async (h) => ({
+      suite: await h.projectFile(
+        'fixture-suite.yaml',
+        'name: fixture\nproviders: [openai/gpt-4o-mini]\ncases:\n  - id: hello\n    prompt: Say hello\n    assert: [{ type: length, min: 1 }]\n',
+      ),
+      targets: ['openai/gpt-4o-mini'],
+    }),
+    invalid: { suite: 'fixture-suite.yaml', concurrency: 0 },
+    invalidMessage: /concurrency/,
+  },
+  eval_status: {
+    valid: async (h) => ({ run_id: await h.evalRun() }),
+    invalid: { run_id: 'evr_nope' },
+    invalidMessage: /evr_nope/,
+  },
+  eval_compare: {
+    valid: async (h) => ({ after: await h.evalRun(), before: await h.evalRun() }),
+    invalid: { before: 'x' },
+    invalidMessage: /after/,
+  },
+  eval_cases_from_memory: {
+    valid: async (h) => {
+      await h.failurePattern();
+      return { suite_file: 'evals/fixture-memory.yaml' };
+    },
+    invalid: { suite_file: '../outside.yaml' },
+    invalidMessage: /outside|inside/,
   },
   worker_list: { valid: () => ({}), invalid: { all: true }, invalidMessage: /all/ },
   worker_profile: {

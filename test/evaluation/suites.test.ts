@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
@@ -103,8 +104,19 @@ describe('evaluation suites', { timeout: 60_000 }, () => {
       { cwd: project, stateDir: path.join(project, '.task-orchestrator') },
     );
     answer(new Set(['c3', 'c7', 'c11']));
-    const first = sc<Report>(await h.call('eval_run', { suite: file, concurrency: 4 }));
+    const progress: Array<{ progress: number; total?: number }> = [];
+    const first = sc<Report>(
+      (await h.client.callTool({ name: 'eval_run', arguments: { suite: file, concurrency: 4 } }, undefined, {
+        onprogress: (p) => progress.push({ progress: p.progress, total: p.total }),
+      })) as CallToolResult,
+    );
     expect(first).toMatchObject({ ended: true, done_cells: 40, run: { status: 'done', cells: 40 } });
+    // The client hears each finished cell: counts rise to 40 of 40.
+    expect(progress.length).toBeGreaterThanOrEqual(10);
+    expect(progress.at(-1)).toEqual({ progress: 40, total: 40 });
+    expect(progress.map((p) => p.progress)).toEqual(
+      [...progress.map((p) => p.progress)].sort((a, b) => a - b),
+    );
     expect(first.summary).toEqual([
       expect.objectContaining({ target: 'openai/fake-a', passed: 20, failed: 0, errors: 0, pass_rate: 1 }),
       expect.objectContaining({ target: 'openai/fake-b', passed: 17, failed: 3, errors: 0, pass_rate: 0.85 }),

@@ -30,7 +30,7 @@ const input = z
       .boolean()
       .default(false)
       .describe('Only failures a person confirmed (the desk, immune_feedback)'),
-    limit: z.number().int().min(1).max(500).default(50),
+    limit: z.number().int().min(1).max(500).default(50).describe('At most this many failures, newest first'),
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
