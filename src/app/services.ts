@@ -363,6 +363,7 @@ export async function openServices(
     applyRetention,
     startBackground() {
       scheduler.start();
+      if (config.runAutoResume) runs.startAutoResume();
       void applyRetention().catch((error: unknown) => logger.warn('retention failed', { error }));
       every(6 * 3600, 'retention', applyRetention);
       every(config.decayIntervalS, 'decay', () => immune.decay(true));

@@ -88,6 +88,8 @@ export interface Config {
   readonly secrets: readonly string[];
   /** Spawns use the failure memory (false: A/B measurements only). */
   readonly immune: boolean;
+  /** Servers take over unfinished supervisor runs nobody drives. */
+  readonly runAutoResume: boolean;
   /** Immune risk at or above which a spawn is blocked. */
   readonly immuneBlockRisk: number;
   /** A failure pattern blocks only after this many failures, or after failing despite its guardrails. */
@@ -310,6 +312,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     judgeModel: nonEmpty(e.TASK_ORCHESTRATOR_JUDGE_MODEL),
     secrets: Object.freeze(secrets),
     immune: e.TASK_ORCHESTRATOR_IMMUNE === 'on',
+    runAutoResume: e.TASK_ORCHESTRATOR_RUN_AUTO_RESUME === 'on',
     immuneBlockRisk: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK,
     immuneBlockAfter: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER,
     embeddingModel: e.TASK_ORCHESTRATOR_EMBEDDING_MODEL,

@@ -163,6 +163,10 @@ export const VARIABLES = {
   ANTHROPIC_MODEL: row(text(), 'Anthropic model used when a call names none.', {
     shown: DEFAULT_MODELS.anthropic,
   }),
+  TASK_ORCHESTRATOR_RUN_AUTO_RESUME: row(
+    oneOf(['on', 'off'], 'on'),
+    'A server takes over the unfinished supervisor runs (agents mode) of its state folder whose process ended or whose lease ran out, at start and every 10 s; `off`: only tasks_run {resume} does.',
+  ),
   TASK_ORCHESTRATOR_IMMUNE: row(
     oneOf(['on', 'off'], 'on'),
     '`off`: spawns skip the failure memory (no check, no guardrails, nothing learned); the immune tools still answer. For measuring what the memory does (A/B), not for everyday use.',

@@ -20,9 +20,14 @@ export const RUN_STATUSES = [
   'waiting_for_human',
   'budget_exhausted',
   'completed',
+  /** Ended with the root synthesised, but some nodes were skipped (a person rejected one, or it depended on one). */
+  'partly_done',
   'cancelled',
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Statuses after which a run never does anything again. */
+export const ENDED_RUN: ReadonlySet<RunStatus> = new Set(['completed', 'partly_done', 'cancelled']);
 
 export interface Review {
   by: string;

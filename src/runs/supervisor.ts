@@ -55,6 +55,7 @@ import type { GradedRunDeps } from './gradedRun.js';
 import {
   CLOSED_NODE,
   criticalPath,
+  ENDED_RUN,
   nodeCounts,
   readyNodes,
   RUN_DEFAULTS,
@@ -62,7 +63,7 @@ import {
   skipUnreachable,
   trimResult,
 } from './runModel.js';
-import type { Attempt, CacheDoc, Run, RunDoc, RunNode, RunOptions } from './runModel.js';
+import type { Attempt, CacheDoc, Run, RunDoc, RunNode, RunOptions, RunStatus } from './runModel.js';
 
 export interface SupervisorDeps {
   tasks: TaskService;
@@ -115,6 +116,14 @@ export interface CallerNode {
   attempt: number;
 }
 
+/** Why tasks_run stopped waiting: the run ended, needs a person, or the wait ran out. */
+export type WaitOutcome = 'ended' | 'needs_person' | 'wait_s';
+
+export interface RunStatusEvent {
+  run: string;
+  status: RunStatus;
+}
+
 export interface RunEvent {
   run: string;
   done: number;
@@ -127,6 +136,8 @@ const RESULT_CHARS = 20_000;
 /** Answers up to this long are stored as the task's result; longer ones as an artifact file. */
 const SHORT_RESULT = 1000;
 const RUN_HISTORY = 300;
+/** The tag a root gets when its run ended with some subtasks skipped. */
+const PARTLY_DONE_TAG = 'partly-done';
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -169,6 +180,7 @@ export class Supervisor {
   private readonly digests = new Map<string, Promise<boolean>>();
   private readonly budgetStop = new Set<string>();
   private leaseTimer: NodeJS.Timeout | undefined;
+  private adoptTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SupervisorDeps) {}
 
@@ -202,11 +214,39 @@ export class Supervisor {
     );
   }
 
-  /** Resolves when the local drive of a run ends, or after `ms`. */
-  async wait(id: string, ms: number): Promise<void> {
-    const a = this.active.get(id);
-    if (!a) return;
-    await Promise.race([a.ended, sleep(ms)]);
+  /**
+   * Waits until the run needs a person (a blocked node, its budget), ends, or `ms` pass, whichever
+   * comes first, and says which.
+   */
+  async wait(id: string, ms: number): Promise<WaitOutcome> {
+    const outcome = (status: RunStatus): WaitOutcome | undefined =>
+      ENDED_RUN.has(status)
+        ? 'ended'
+        : status === 'waiting_for_human' || status === 'budget_exhausted'
+          ? 'needs_person'
+          : undefined;
+    let stop: (value: WaitOutcome) => void = () => undefined;
+    const heard = new Promise<WaitOutcome>((resolve) => (stop = resolve));
+    const onStatus = (e: RunStatusEvent) => {
+      const o = e.run === id ? outcome(e.status) : undefined;
+      if (o) stop(o);
+    };
+    this.events.on('status', onStatus);
+    const timer = new AbortController();
+    try {
+      const now = outcome((await this.get(id)).status);
+      if (now) return now;
+      const a = this.active.get(id);
+      const ended = a?.ended.then(async () => outcome((await this.get(id)).status) ?? 'wait_s');
+      return await Promise.race([
+        heard,
+        ...(ended ? [ended] : []),
+        sleep(ms, timer.signal).then(() => 'wait_s' as const),
+      ]);
+    } finally {
+      timer.abort();
+      this.events.off('status', onStatus);
+    }
   }
 
   // ---------------------------------------------------------------- workers
@@ -382,10 +422,13 @@ export class Supervisor {
       );
     if (req.dry_run) return preview;
     await this.deps.runs.update((d) => {
+      // Leased from the first write, so no other process takes it over before this one drives it.
+      if (options.mode === 'agents')
+        run.lease = { owner: this.owner, expires_at: this.deps.clock.now() + LEASE_MS };
       d.runs[run.id] = run;
       // Keep the document bounded: the oldest finished runs go first.
       const finished = Object.values(d.runs)
-        .filter((r) => r.status === 'completed' || r.status === 'cancelled')
+        .filter((r) => ENDED_RUN.has(r.status))
         .sort((a, b) => a.created_at.localeCompare(b.created_at));
       while (Object.keys(d.runs).length > 200 && finished.length) delete d.runs[finished.shift()!.id];
     });
@@ -411,7 +454,7 @@ export class Supervisor {
    */
   async resume(id: string, actor: string): Promise<Run> {
     const run = await this.get(id);
-    if (run.status === 'completed' || run.status === 'cancelled')
+    if (ENDED_RUN.has(run.status))
       throw new AppError('CONFLICT', `Run ${id} is ${run.status}`, {
         hint: 'Start a new run with tasks_run {root}',
       });
@@ -459,6 +502,48 @@ export class Supervisor {
     });
     this.active.set(id, { controller, done, ended });
     this.startLeaseTimer();
+  }
+
+  /**
+   * Takes over the unfinished agents-mode runs of this state folder that nobody drives (their
+   * process ended or their lease ran out): finished nodes stay finished, recorded answers are not
+   * asked again. A run waiting for a person is driven too, so that the decision moves it on.
+   */
+  async adoptOrphans(): Promise<string[]> {
+    const now = this.deps.clock.now();
+    const orphans = await this.deps.runs.read((d) =>
+      Object.values(d.runs)
+        .filter(
+          (r) =>
+            r.options.mode === 'agents' &&
+            (r.status === 'running' || r.status === 'waiting_for_human') &&
+            !this.active.has(r.id) &&
+            !(r.lease && leaseLive(r.lease, now)),
+        )
+        .map((r) => r.id),
+    );
+    const taken: string[] = [];
+    for (const id of orphans) {
+      try {
+        await this.drive(id, 'auto-resume');
+        taken.push(id);
+      } catch (error) {
+        // Another process took it first.
+        if (!(error instanceof AppError && error.code === 'CONFLICT'))
+          this.deps.logger.warn('run: could not take over an unfinished run', { run: id, error });
+      }
+    }
+    if (taken.length) this.deps.logger.info('run: took over unfinished runs', { runs: taken });
+    return taken;
+  }
+
+  /** Adopts orphaned runs now and whenever a lease may have run out (every lease period). */
+  startAutoResume(): void {
+    if (this.adoptTimer) return;
+    const adopt = () => void this.adoptOrphans().catch(() => undefined);
+    adopt();
+    this.adoptTimer = setInterval(adopt, LEASE_MS);
+    this.adoptTimer.unref();
   }
 
   private startLeaseTimer(): void {
@@ -551,13 +636,19 @@ export class Supervisor {
     run.updated_at = this.now();
   }
 
-  private update<R>(id: string, fn: (run: Run) => R): Promise<R> {
-    return this.deps.runs.update((d) => {
+  private async update<R>(id: string, fn: (run: Run) => R): Promise<R> {
+    let changed: RunStatus | undefined;
+    const result = await this.deps.runs.update((d) => {
       const r = d.runs[id];
       if (!r) throw new AppError('NOT_FOUND', `No run "${id}"`);
       r.updated_at = this.now();
-      return fn(r);
+      const before = r.status;
+      const out = fn(r);
+      changed = r.status !== before ? r.status : undefined;
+      return out;
     });
+    if (changed) this.events.emit('status', { run: id, status: changed } satisfies RunStatusEvent);
+    return result;
   }
 
   private emit(run: Run, message: string): void {
@@ -1392,13 +1483,20 @@ export class Supervisor {
     const now = this.deps.clock.now();
     // Written only when a node becomes unreachable (a write on the way to the synthesis costs).
     const seen = await this.get(id);
+    let unreachable: RunNode[] = [];
     const run =
       skipUnreachable(structuredClone(seen)).length > 0
         ? await this.update(id, (r) => {
-            for (const n of skipUnreachable(r)) this.note(r, `${n.task} skipped: ${n.reason}`);
+            unreachable = skipUnreachable(r);
+            for (const n of unreachable) this.note(r, `${n.task} skipped: ${n.reason}`);
             return structuredClone(r);
           })
         : seen;
+    // Their tasks close too (with the reason), so the root's synthesis is not held by open subtasks.
+    for (const n of unreachable)
+      await this.deps.tasks
+        .transition(n.task, 'cancelled', `run ${id}: ${n.reason ?? 'skipped'}`, `run ${id}`)
+        .catch(() => undefined);
     const nodes = run.order.map((t) => run.nodes[t]!);
     if (nodes.some((n) => n.state === 'running' && n.claim && leaseLive(n.claim, now))) return 'wait';
     if (readyNodes(run).length > 0 || nodes.some((n) => n.state === 'running')) {
@@ -1478,13 +1576,23 @@ export class Supervisor {
         );
       await starting;
       const recorded = this.recorded(id, run.root, afterwards);
+      // Nodes a person rejected (and those that needed them): the root says it is partly done.
+      const missing = run.order.map((t) => run.nodes[t]!).filter((n) => n.state !== 'done');
+      const gap = missing.length
+        ? `Partly done: ${missing.length} of ${run.order.length} subtask(s) not done (${missing
+            .map((n) => `${n.task} ${n.state}${n.reason ? `: ${n.reason.slice(0, 120)}` : ''}`)
+            .join('; ')
+            .slice(0, 600)}).`
+        : '';
+      if (missing.length && !root.tags.includes(PARTLY_DONE_TAG))
+        await this.deps.tasks.update(root.id, { tags: [...root.tags, PARTLY_DONE_TAG] }, gap, actor);
       await this.deps.tasks.complete(
         root.id,
         {
-          summary: output.slice(0, 1000),
+          summary: (gap ? `${gap}\n\n${output}` : output).slice(0, 1000),
           detailed_work: output,
           artifact_name: 'synthesis.md',
-          note: `synthesised by run ${id}`,
+          note: `synthesised by run ${id}${gap ? ` (${gap.slice(0, 200)})` : ''}`,
         },
         actor,
         signal,
@@ -1498,12 +1606,17 @@ export class Supervisor {
           cost_usd: Number(cost.toFixed(6)),
         };
         r2.spent_usd = Number((r2.spent_usd + cost).toFixed(6));
-        r2.status = 'completed';
+        r2.status = missing.length ? 'partly_done' : 'completed';
         r2.finished_at = this.now();
-        this.note(r2, `completed: ${r2.root} synthesised`);
+        this.note(
+          r2,
+          missing.length
+            ? `partly done: ${r2.root} synthesised; ${gap}`
+            : `completed: ${r2.root} synthesised`,
+        );
         return structuredClone(r2);
       });
-      this.emit(after, 'completed');
+      this.emit(after, after.status === 'partly_done' ? 'partly done' : 'completed');
     } catch (error) {
       await Promise.all([starting, this.recorded(id, run.root, afterwards)]);
       if (signal.aborted) return;
@@ -1538,8 +1651,7 @@ export class Supervisor {
   /** Cancels a run: no node starts any more; calls in flight in this process are aborted. */
   async cancel(id: string, actor: string, reason: string): Promise<Run> {
     const run = await this.update(id, (r) => {
-      if (r.status === 'completed' || r.status === 'cancelled')
-        throw new AppError('CONFLICT', `Run ${id} is already ${r.status}`);
+      if (ENDED_RUN.has(r.status)) throw new AppError('CONFLICT', `Run ${id} is already ${r.status}`);
       r.status = 'cancelled';
       r.finished_at = this.now();
       for (const t of r.order) {
@@ -1572,7 +1684,7 @@ export class Supervisor {
       throw new AppError('INVALID_INPUT', `Run ${id} runs its own workers`, {
         hint: 'Watch it with tasks_run_status',
       });
-    if (run.status === 'completed' || run.status === 'cancelled') return undefined;
+    if (ENDED_RUN.has(run.status)) return undefined;
     await this.applyDecisions(id);
     const now = this.deps.clock.now();
     const fresh = await this.update(id, (r) => {
@@ -1764,7 +1876,9 @@ export class Supervisor {
   /** Stops local loops (their leases lapse; another process may resume). */
   async close(): Promise<void> {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.adoptTimer) clearInterval(this.adoptTimer);
     this.leaseTimer = undefined;
+    this.adoptTimer = undefined;
     const all = [...this.active.values()];
     for (const a of all) a.controller.abort();
     await Promise.allSettled(all.map((a) => a.done));

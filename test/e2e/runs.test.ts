@@ -35,7 +35,7 @@ afterAll(async () => {
 
 const folder = useWorkFolder<Running>('to-runs-');
 
-async function start(): Promise<Running> {
+async function start(env: Record<string, string> = {}): Promise<Running> {
   const child = track(
     spawn(process.execPath, [cli, 'serve'], {
       cwd: folder.dir,
@@ -47,6 +47,7 @@ async function start(): Promise<Running> {
         TASK_ORCHESTRATOR_TOOLS: 'task,run,agent',
         TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
         TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
+        ...env,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     }),
@@ -84,54 +85,94 @@ async function storedRun(id: string): Promise<StoredRun | undefined> {
   }
 }
 
+/**
+ * Starts a run of eight nodes (pairs with a data edge) at concurrency 2, kills its server with
+ * SIGKILL once three are done, and starts two more servers on the state folder. Returns what was
+ * recorded before the kill (never to be asked again).
+ */
+async function killMidRun(env: Record<string, string>) {
+  fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 300 }) }));
+  const a = await start(env);
+  data(await call(a, 'worker_interview', { provider: 'openai', model: 'gpt-4o-mini' }));
+  const titles = Array.from({ length: 8 }, (_, i) => `Part ${i + 1}`);
+  const added = data<{ added: Array<{ task: { id: string; title: string } }> }>(
+    await call(a, 'tasks_add', {
+      tasks: [
+        { ref: 'root', title: 'Eight parts' },
+        ...titles.map((title, i) => ({
+          ref: `p${i}`,
+          title,
+          parent: 'root',
+          ...(i % 2 === 1 ? { depends_on: [{ task: `p${i - 1}`, kind: 'data' }] } : {}),
+        })),
+      ],
+    }),
+  );
+  const root = added.added[0]!.task.id;
+  const nodes = added.added.slice(1).map((x) => x.task.id);
+  const runId = data<{ run: { run_id: string } }>(
+    await call(a, 'tasks_run', { root, dry_run: false, concurrency: 2, wait_s: 0 }),
+  ).run.run_id;
+  // Let a few nodes finish, then kill the server without warning.
+  for (let i = 0; i < 200; i++) {
+    const run = await storedRun(runId);
+    if (run && Object.values(run.nodes).filter((n) => n.state === 'done').length >= 3) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  a.child.kill('SIGKILL');
+  await a.exited;
+  const atKill = fake.requests.length;
+  const snapshot = (await storedRun(runId))!;
+  // Recorded before the kill: in the run (done, or an answer awaiting review and gates), or as
+  // the task's completion (the result is the task's; the run's own note of it may be missing).
+  // Read by a server that drives nothing, before the two that go on start.
+  const reader = await start({ ...env, TASK_ORCHESTRATOR_RUN_AUTO_RESUME: 'off' });
+  const completed = new Set<string>();
+  for (const id of nodes) {
+    const task = data<{ task: { status: string } }>(await call(reader, 'tasks_get', { task_id: id })).task;
+    if (task.status === 'completed') completed.add(id);
+  }
+  reader.child.kill('SIGTERM');
+  await reader.exited;
+  const recorded = Object.entries(snapshot.nodes)
+    .filter(([id, n]) => n.state === 'done' || n.pending !== undefined || completed.has(id))
+    .map(([id]) => id);
+  const [b, c] = await Promise.all([start(env), start(env)]);
+  expect(recorded.length).toBeGreaterThanOrEqual(3);
+  expect(recorded.length).toBeLessThan(8);
+
+  return { b, c, runId, root, nodes, recorded, atKill };
+}
+
+/** Every node done; a node recorded before the kill never asked again, the others exactly once. */
+async function expectFinishedOnce(
+  driver: Running,
+  run: Awaited<ReturnType<typeof killMidRun>>,
+): Promise<void> {
+  let status = '';
+  for (let i = 0; i < 400 && status !== 'completed'; i++) {
+    status = data<{ run: { status: string } }>(await call(driver, 'tasks_run_status', { run_id: run.runId }))
+      .run.status;
+    if (status !== 'completed') await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(status).toBe('completed');
+  const final = data<{ run: { nodes: Array<{ task: string; state: string }> } }>(
+    await call(driver, 'tasks_run_status', { run_id: run.runId }),
+  ).run;
+  expect(final.nodes.map((n) => n.state)).toEqual(Array(8).fill('done'));
+  for (const id of run.nodes) {
+    const after = fake.requests.slice(run.atKill).filter((r) => taskOf(r.prompt) === id);
+    expect(after.length, `${id} after the kill`).toBe(run.recorded.includes(id) ? 0 : 1);
+  }
+  expect(
+    data<{ task: { status: string } }>(await call(driver, 'tasks_get', { task_id: run.root })).task.status,
+  ).toBe('completed');
+}
+
 describe('supervisor runs across processes', { timeout: 90_000 }, () => {
   it('kill -9 mid-run, two servers resume: recorded nodes are not asked again, none is lost, none runs twice', async () => {
-    fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}`, delayMs: 300 }) }));
-    const a = await start();
-    data(await call(a, 'worker_interview', { provider: 'openai', model: 'gpt-4o-mini' }));
-    const titles = Array.from({ length: 8 }, (_, i) => `Part ${i + 1}`);
-    const added = data<{ added: Array<{ task: { id: string; title: string } }> }>(
-      await call(a, 'tasks_add', {
-        tasks: [
-          { ref: 'root', title: 'Eight parts' },
-          ...titles.map((title, i) => ({
-            ref: `p${i}`,
-            title,
-            parent: 'root',
-            ...(i % 2 === 1 ? { depends_on: [{ task: `p${i - 1}`, kind: 'data' }] } : {}),
-          })),
-        ],
-      }),
-    );
-    const root = added.added[0]!.task.id;
-    const nodes = added.added.slice(1).map((x) => x.task.id);
-    const runId = data<{ run: { run_id: string } }>(
-      await call(a, 'tasks_run', { root, dry_run: false, concurrency: 2, wait_s: 0 }),
-    ).run.run_id;
-    // Let a few nodes finish, then kill the server without warning.
-    for (let i = 0; i < 200; i++) {
-      const run = await storedRun(runId);
-      if (run && Object.values(run.nodes).filter((n) => n.state === 'done').length >= 3) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    a.child.kill('SIGKILL');
-    await a.exited;
-    const atKill = fake.requests.length;
-    const snapshot = (await storedRun(runId))!;
-    const [b, c] = await Promise.all([start(), start()]);
-    // Recorded before the kill: in the run (done, or an answer awaiting review and gates), or as
-    // the task's completion (the result is the task's; the run's own note of it may be missing).
-    const completed = new Set<string>();
-    for (const id of nodes) {
-      const task = data<{ task: { status: string } }>(await call(b, 'tasks_get', { task_id: id })).task;
-      if (task.status === 'completed') completed.add(id);
-    }
-    const recorded = Object.entries(snapshot.nodes)
-      .filter(([id, n]) => n.state === 'done' || n.pending !== undefined || completed.has(id))
-      .map(([id]) => id);
-    expect(recorded.length).toBeGreaterThanOrEqual(3);
-    expect(recorded.length).toBeLessThan(8);
-
+    const run = await killMidRun({ TASK_ORCHESTRATOR_RUN_AUTO_RESUME: 'off' });
+    const { b, c, runId } = run;
     // Two servers try to resume at once: exactly one drives the run.
     const tries = await Promise.all([
       call(b, 'tasks_run', { resume: runId, wait_s: 60 }),
@@ -139,25 +180,16 @@ describe('supervisor runs across processes', { timeout: 90_000 }, () => {
     ]);
     expect(tries.filter((t) => !t.isError)).toHaveLength(1);
     expect(text(tries.find((t) => t.isError)!)).toMatch(/another server process|is completed/);
-    const driver = tries[0].isError ? c : b;
-    let status = '';
-    for (let i = 0; i < 200 && status !== 'completed'; i++) {
-      status = data<{ run: { status: string } }>(await call(driver, 'tasks_run_status', { run_id: runId }))
-        .run.status;
-      if (status !== 'completed') await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(status).toBe('completed');
-    const final = data<{ run: { nodes: Array<{ task: string; state: string }> } }>(
-      await call(driver, 'tasks_run_status', { run_id: runId }),
-    ).run;
-    expect(final.nodes.map((n) => n.state)).toEqual(Array(8).fill('done'));
-    for (const id of nodes) {
-      const after = fake.requests.slice(atKill).filter((r) => taskOf(r.prompt) === id);
-      // Recorded before the kill: never asked again. Otherwise asked exactly once after it.
-      expect(after.length, `${id} after the kill`).toBe(recorded.includes(id) ? 0 : 1);
-    }
-    expect(
-      data<{ task: { status: string } }>(await call(driver, 'tasks_get', { task_id: root })).task.status,
-    ).toBe('completed');
+    await expectFinishedOnce(tries[0].isError ? c : b, run);
+  });
+
+  it('kill -9 mid-run: the servers started next finish it by themselves, each node once', async () => {
+    // Nobody calls tasks_run {resume}: one of the two new servers takes the run over at start.
+    const run = await killMidRun({});
+    await expectFinishedOnce(run.b, run);
+    const history = data<{ run: { history: Array<{ text: string }> } }>(
+      await call(run.c, 'tasks_run_status', { run_id: run.runId }),
+    ).run.history;
+    expect(history.some((e) => /driven by .* for auto-resume/.test(e.text))).toBe(true);
   });
 });

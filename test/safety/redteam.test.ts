@@ -553,7 +553,7 @@ async function agentDesk(use: (base: string) => Promise<CallToolResult>): Promis
   }
 }
 
-describe('red team (issue 13)', () => {
+describe('red team (issue 13)', { timeout: 90_000 }, () => {
   it('refuses every attack of the table and touches nothing outside the project', async () => {
     expect.hasAssertions();
     const table = rows();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PROVIDER_NAMES } from '../../../config/defaults.js';
 import { AppError } from '../../../core/errors.js';
 import { RUN_DEFAULTS } from '../../../runs/runModel.js';
-import type { RunEvent } from '../../../runs/supervisor.js';
+import type { RunEvent, WaitOutcome } from '../../../runs/supervisor.js';
 import type { Services } from '../../services.js';
 import { actorField, taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
@@ -83,7 +83,9 @@ const input = z
       .min(0)
       .max(600)
       .default(20)
-      .describe('Agents mode: return when the run ends or after this long (it goes on; tasks_run_status)'),
+      .describe(
+        'Agents mode: return when the run ends or needs a person, or after this long (it goes on; tasks_run_status)',
+      ),
     actor: actorField,
   })
   .strict();
@@ -98,6 +100,10 @@ const output = z.object({
     .describe('Dry run: the worker each node would get'),
   estimate_usd: z.number().optional(),
   next: callerNodeSchema.optional().describe('Caller mode: the node to do now (claimed for you)'),
+  returned: z
+    .enum(['ended', 'needs_person', 'wait_s'])
+    .optional()
+    .describe('Agents mode: why the call returned: the run ended, needs a person, or wait_s passed'),
 });
 
 export function tasksRun(services: Pick<Services, 'runs' | 'claims' | 'clock'>) {
@@ -173,15 +179,22 @@ export function tasksRun(services: Pick<Services, 'runs' | 'claims' | 'clock'>) 
         if (e.run === runId) void ctx.progress(e.done, e.total, e.message).catch(() => undefined);
       };
       services.runs.events.on('progress', onProgress);
+      let returned: WaitOutcome;
       try {
-        await services.runs.wait(runId, args.wait_s * 1000);
+        returned = await services.runs.wait(runId, args.wait_s * 1000);
       } finally {
         services.runs.events.off('progress', onProgress);
       }
       const view = viewRun(await services.runs.get(runId), services.clock.now());
-      const going =
-        view.status === 'running' ? '\nThe run goes on in the background: tasks_run_status shows it.' : '';
-      return ok({ dry_run: false, run: view }, `${runText(view)}${going}`);
+      const why =
+        returned === 'needs_person'
+          ? view.status === 'budget_exhausted'
+            ? '\nReturned: the run stopped on its budget; raise it and resume (tasks_run {resume}).'
+            : '\nReturned: the run needs a person. A decision in the inbox (inbox_status; the person approves with `task-orchestrator approve <id>` or on the desk) moves it on by itself.'
+          : returned === 'wait_s'
+            ? `\nReturned after wait_s (${args.wait_s} s): the run goes on in the background; tasks_run_status shows it.`
+            : '';
+      return ok({ dry_run: false, run: view, returned }, `${runText(view)}${why}`);
     },
   });
 }

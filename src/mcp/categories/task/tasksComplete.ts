@@ -1,3 +1,4 @@
+import { ENDED_RUN } from '../../../runs/runModel.js';
 import { z } from 'zod';
 import { AppError } from '../../../core/errors.js';
 import { callerNodeSchema, callerText } from '../../schemas/runs.js';
@@ -97,7 +98,7 @@ export function tasksComplete(services: Pick<Services, 'tasks' | 'claims' | 'run
         outcome
           ? outcome.next
             ? `\nRun ${outcome.run.id}: ${callerText(outcome.next)}`
-            : `Run ${outcome.run.id}: ${outcome.run.status}${outcome.run.status === 'completed' ? '' : '; no node is ready for you now (tasks_run_status)'}`
+            : `Run ${outcome.run.id}: ${outcome.run.status}${ENDED_RUN.has(outcome.run.status) ? '' : '; no node is ready for you now (tasks_run_status)'}`
           : '',
       ].filter(Boolean);
       return ok(
