@@ -57,7 +57,11 @@ export function searchTasks(
   return { ...page, items: page.items.map((h) => ({ ...summarizeTask(state, h.task), score: h.score })) };
 }
 
-/** The best task to start now: ready, unblocked; by priority, then due date, then how much waits on it. */
+/**
+ * The best task to start now: a ready leaf (a parent whose subtasks are open is their sum, not a
+ * piece of work), unblocked; by priority (a subtask counts with the most urgent open task it is
+ * part of), then due date, then how much waits on it. `parent` looks at every task below it.
+ */
 export function nextTasks(
   state: TaskState,
   filter: {
@@ -68,30 +72,75 @@ export function nextTasks(
 ): Array<{ task: TaskSummary; critical_path: number; reasons: string[] }> {
   const parent = filter.parent ? resolveId(state, filter.parent) : undefined;
   const memo = new Map<string, number>();
-  const candidates: Array<{ task: Task; critical: number }> = [];
-  for (const id of parent ? (state.children.get(parent) ?? []) : state.order) {
+  const isOpen = (id: string) => {
+    const t = state.tasks.get(id);
+    return t !== undefined && !CLOSED.has(t.status);
+  };
+  const candidates: Array<{ task: Task; critical: number; rank: number; under?: Task }> = [];
+  for (const id of parent ? below(state, parent) : state.order) {
     const t = state.tasks.get(id);
     if (!t || !isReadyToStart(state, t)) continue;
+    if ((state.children.get(t.id) ?? []).some(isOpen)) continue;
     if (filter.tag && !t.tags.includes(filter.tag)) continue;
     if (filter.specialist && t.specialist !== filter.specialist) continue;
-    candidates.push({ task: t, critical: criticalPathLength(state, t.id, memo) });
+    // The most urgent open task it is part of lends it its priority.
+    let rank = PRIORITY_RANK[t.priority];
+    let under: Task | undefined;
+    const seen = new Set<string>([t.id]);
+    for (let up = t.parent; up && !seen.has(up); up = state.tasks.get(up)?.parent) {
+      seen.add(up);
+      const a = state.tasks.get(up);
+      if (a && !CLOSED.has(a.status) && PRIORITY_RANK[a.priority] < rank) {
+        rank = PRIORITY_RANK[a.priority];
+        under = a;
+      }
+    }
+    candidates.push({
+      task: t,
+      critical: criticalPathLength(state, t.id, memo),
+      rank,
+      ...(under ? { under } : {}),
+    });
   }
   candidates.sort(
     (a, b) =>
-      PRIORITY_RANK[a.task.priority] - PRIORITY_RANK[b.task.priority] ||
+      a.rank - b.rank ||
       compareDue(a.task, b.task) ||
       b.critical - a.critical ||
       a.task.created_at.localeCompare(b.task.created_at),
   );
-  return candidates.slice(0, 4).map((c) => ({
-    task: summarizeTask(state, c.task),
-    critical_path: c.critical,
-    reasons: [
-      `priority ${c.task.priority}`,
-      c.task.due ? `due ${c.task.due}` : 'no due date',
-      c.critical > 0 ? `${c.critical} task(s) in the longest chain waiting on it` : 'nothing waits on it',
-    ],
-  }));
+  return candidates.slice(0, 4).map((c) => {
+    const within = c.task.parent ? state.tasks.get(c.task.parent) : undefined;
+    return {
+      task: summarizeTask(state, c.task),
+      critical_path: c.critical,
+      reasons: [
+        c.under
+          ? `priority ${c.under.priority} (part of ${c.under.id} "${c.under.title.slice(0, 80)}")`
+          : `priority ${c.task.priority}`,
+        c.task.due ? `due ${c.task.due}` : 'no due date',
+        c.critical > 0 ? `${c.critical} task(s) in the longest chain waiting on it` : 'nothing waits on it',
+        within
+          ? `a leaf of ${within.id} "${within.title.slice(0, 80)}": can be started and finished on its own`
+          : 'can be started and finished on its own',
+      ],
+    };
+  });
+}
+
+/** Every task below `root` (children, their children, ...), in order. */
+function below(state: TaskState, root: string): string[] {
+  const out: string[] = [];
+  const stack = [...(state.children.get(root) ?? [])];
+  const seen = new Set<string>();
+  while (stack.length) {
+    const id = stack.shift()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(id);
+    stack.push(...(state.children.get(id) ?? []));
+  }
+  return out;
 }
 
 /** A parent's results combined: every child with its status, summary, result and artifacts. */

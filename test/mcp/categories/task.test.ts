@@ -473,6 +473,35 @@ describe('finding work', () => {
     expect(next.next.reasons[0]).toBe('priority critical');
   });
 
+  it("tasks_next recommends a ready leaf, never a parent whose subtasks are open, with its parent's urgency", async () => {
+    await start();
+    const t = await add([
+      { ref: 'epic', title: 'Dark mode epic', priority: 'critical' },
+      { ref: 'tokens', title: 'Define colour tokens', parent: 'epic' },
+      { ref: 'css', title: 'Apply tokens', parent: 'epic', depends_on: [{ task: 'tokens' }] },
+      { ref: 'other', title: 'Unrelated high task', priority: 'high' },
+    ]);
+    type Next = { next: { task: Summary; reasons: string[] }; alternatives: Array<{ task: Summary }> };
+    let next = sc<Next>(await h!.call('tasks_next', {}));
+    // The epic is critical but is the sum of its subtasks: its startable leaf comes first, as critical.
+    expect(next.next.task.id).toBe(t.tokens!.id);
+    expect(next.next.reasons[0]).toBe(`priority critical (part of ${t.epic!.id} "Dark mode epic")`);
+    expect(next.next.reasons.at(-1)).toMatch(new RegExp(`a leaf of ${t.epic!.id}`));
+    const offered = [next.next, ...next.alternatives].map((c) => c.task.id);
+    expect(offered).not.toContain(t.epic!.id);
+    expect(offered).not.toContain(t.css!.id);
+    expect(offered).toContain(t.other!.id);
+    // Within a parent, at any depth.
+    next = sc<Next>(await h!.call('tasks_next', { parent: t.epic!.id }));
+    expect(next.next.task.id).toBe(t.tokens!.id);
+    expect(next.alternatives).toEqual([]);
+    // Once its subtasks are closed, the parent itself is the work left.
+    sc(await h!.call('tasks_complete', { task_id: t.tokens!.id, summary: 'tokens defined' }));
+    sc(await h!.call('tasks_complete', { task_id: t.css!.id, summary: 'applied' }));
+    next = sc<Next>(await h!.call('tasks_next', {}));
+    expect(next.next.task.id).toBe(t.epic!.id);
+  });
+
   it('tasks_query finds words across title, description and notes, title matches first', async () => {
     await start();
     const t = await add([

@@ -7,7 +7,7 @@ const input = z
   .object({
     tag: z.string().max(40).optional().describe('Only tasks with this tag'),
     specialist: z.string().max(60).optional().describe('Only tasks for this archetype/person'),
-    parent: taskRef.optional().describe('Only subtasks of this task'),
+    parent: taskRef.optional().describe('Only tasks below this one (at any depth)'),
   })
   .strict();
 
@@ -19,14 +19,14 @@ export function tasksNext(services: Pick<Services, 'tasks'>) {
     name: 'tasks_next',
     title: 'Best task to do next',
     description:
-      'The best task to start now among those whose dependencies are satisfied: by priority, then due date, then how long the chain of work waiting on it is. Returns the pick with reasons and up to 3 alternatives.',
+      'The best task to start now: a ready leaf (never a parent whose subtasks are open) whose dependencies are satisfied, by priority (a subtask counts with its most urgent open parent), then due date, then how long the chain of work waiting on it is. Returns the pick with reasons and up to 3 alternatives.',
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async handler(args) {
       const [first, ...rest] = await services.tasks.next(args);
       if (!first)
-        return ok({ alternatives: [] }, 'No task can start now (none ready with satisfied dependencies).');
+        return ok({ alternatives: [] }, 'No task can start now (no ready leaf with satisfied dependencies).');
       const text = [
         `Next: ${taskLine(first.task)}`,
         `Why: ${first.reasons.join('; ')}`,
