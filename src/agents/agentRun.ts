@@ -96,7 +96,11 @@ export async function runAgent(
   }
   let choice: ModelChoice | undefined;
   if (input.model === 'auto') {
-    const available = deps.spawn.targetsAvailable.filter((t) => !input.provider || t.name === input.provider);
+    const available = await Promise.all(
+      deps.spawn.targetsAvailable
+        .filter((t) => !input.provider || t.name === input.provider)
+        .map(async (t) => ({ ...t, served: await deps.spawn.servedModels(t.name, ctx.signal) })),
+    );
     const profiles = deps.workers ? await deps.workers.snapshot() : {};
     const kind = { archetype: role?.name, structuredOutput: schema !== undefined };
     choice = selectModel(available, deps.spawn.pricing.models(), deps.spawn.pricing, {

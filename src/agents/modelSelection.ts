@@ -6,6 +6,7 @@
 import { AppError } from '../core/errors.js';
 import type { Pricing } from '../cost/pricing.js';
 import type { ProviderName } from './providers/types.js';
+import type { ServedModels } from './spawn.js';
 
 export type Tier = 'fast' | 'balanced' | 'strong';
 
@@ -43,7 +44,7 @@ const RANK: Record<Tier, number> = { fast: 0, balanced: 1, strong: 2 };
 
 /** @throws AppError NO_PROVIDER / BUDGET_EXCEEDED when nothing configured fits. */
 export function selectModel(
-  configured: ReadonlyArray<{ name: ProviderName; defaultModel: string }>,
+  configured: ReadonlyArray<{ name: ProviderName; defaultModel: string; served?: ServedModels | undefined }>,
   pricedModels: readonly string[],
   pricing: Pricing,
   needs: SelectionNeeds,
@@ -57,10 +58,14 @@ export function selectModel(
   const outTokens = needs.maxTokens ?? 4096;
   const inTokens = Math.ceil(needs.promptChars / 3) + 16;
   const candidates = configured.flatMap((p) => {
-    const models = new Set([
-      p.defaultModel,
-      ...pricedModels.filter((m) => m.startsWith(`${p.name}/`)).map((m) => m.slice(p.name.length + 1)),
-    ]);
+    // An endpoint that lists its models offers exactly those; otherwise the vendor's price list.
+    const models =
+      p.served?.source === 'endpoint'
+        ? new Set(p.served.models)
+        : new Set([
+            p.defaultModel,
+            ...pricedModels.filter((m) => m.startsWith(`${p.name}/`)).map((m) => m.slice(p.name.length + 1)),
+          ]);
     return [...models].flatMap((model) => {
       const life =
         needs.now === undefined ? { status: 'active' } : pricing.lifecycle(p.name, model, needs.now);
@@ -110,8 +115,14 @@ export function selectModel(
   const best = [...affordable].sort(
     (a, b) => Number(a.retiring) - Number(b.retiring) || score(a) - score(b) || a.worst - b.worst,
   )[0]!;
+  const served = configured.find((p) => p.name === best.provider)?.served;
   const reasons = [
-    `${wanted} tier wanted${needs.archetype ? ` for ${needs.archetype}` : ''}; ${best.provider}/${best.model} is ${best.tier}`,
+    `${wanted} tier wanted${needs.archetype ? ` for ${needs.archetype}` : ''}; ${best.provider}/${best.model} is ${best.tier}${best.listed ? '' : ' (no list price: assumed balanced)'}`,
+    served?.source === 'endpoint'
+      ? `served by its endpoint (${served.models.length} model(s) listed there)`
+      : served?.source === 'unlisted'
+        ? `${served.reason}: chose from the vendor's price list`
+        : '',
     needs.structuredOutput
       ? NATIVE_SCHEMA.has(best.provider)
         ? 'enforces the JSON schema natively'

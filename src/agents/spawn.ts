@@ -37,6 +37,10 @@ export interface ConfiguredProvider {
   catalogue?: boolean;
 }
 
+/** Where the models a provider may be asked for come from (see SpawnPipeline.servedModels). */
+export type ServedModels =
+  { source: 'catalogue' } | { source: 'endpoint'; models: string[] } | { source: 'unlisted'; reason: string };
+
 export interface SpawnRequest {
   prompt: string;
   provider?: ProviderName;
@@ -151,6 +155,34 @@ export class SpawnPipeline {
       catalogue: p.catalogue ?? false,
     }));
   }
+
+  /**
+   * What a provider's endpoint serves, for choosing among its models: the vendor's own endpoint
+   * has the vendor's priced models (`catalogue`); another (OPENAI_BASE_URL at Ollama, vLLM, a
+   * proxy) is asked for its list, kept 10 minutes (a failure 1 minute).
+   */
+  async servedModels(name: ProviderName, signal?: AbortSignal): Promise<ServedModels> {
+    const p = this.deps.providers.get(name);
+    if (!p || p.catalogue || !p.provider.listModels) return { source: 'catalogue' };
+    const now = this.deps.clock.now();
+    const cached = this.served.get(name);
+    if (cached && cached.until > now) return cached.value;
+    const r = await p.provider.listModels({ timeoutMs: 5_000, ...(signal ? { signal } : {}) });
+    const value: ServedModels =
+      r.ok && r.models.length > 0
+        ? { source: 'endpoint', models: r.models }
+        : {
+            source: 'unlisted',
+            reason: r.ok
+              ? 'its endpoint lists no model'
+              : `its endpoint did not list its models (${describe(r.error)})`,
+          };
+    if (!(signal?.aborted ?? false))
+      this.served.set(name, { value, until: now + (value.source === 'endpoint' ? 600_000 : 60_000) });
+    return value;
+  }
+
+  private readonly served = new Map<ProviderName, { value: ServedModels; until: number }>();
 
   /** Now, by the pipeline's clock. */
   now(): number {

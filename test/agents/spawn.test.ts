@@ -296,4 +296,31 @@ describe('model: "auto"', () => {
     const impossible = await h.call('spawn_agent', { prompt: 'x', model: 'auto', max_cost_usd: 0.0000001 });
     expect(textOf(impossible)).toMatch(/BUDGET_EXCEEDED.*No configured model fits max_cost_usd/);
   });
+
+  it('chooses only models an OpenAI-compatible endpoint serves, asks for its list once, and says so', async () => {
+    // A local server (Ollama-like) that serves one model, not the vendor's catalogue.
+    fake.serveModels(['llama3.2:3b']);
+    const h = await start({ OPENAI_MODEL: 'gpt-4o-mini' });
+    const first = sc<Chosen>(await h.call('spawn_agent', { prompt: 'Rename a variable.', model: 'auto' }));
+    expect(first.model_choice).toMatchObject({ provider: 'openai', model: 'llama3.2:3b' });
+    expect(first.model).toBe('llama3.2:3b');
+    expect(first.model_choice.reason).toMatch(/served by its endpoint \(1 model\(s\) listed there\)/);
+    expect(fake.requests.at(-1)!.body.model).toBe('llama3.2:3b');
+    // Even a role that wants a strong model gets what is there.
+    await h.call('request_tool', { category: 'agent' });
+    const architect = sc<Chosen>(
+      await h.call('spawn_archetype_agent', { archetype: 'architect', prompt: 'Design it.', model: 'auto' }),
+    );
+    expect(architect.model_choice.model).toBe('llama3.2:3b');
+    // Cached: the list was asked for once.
+    expect(fake.modelListRequests).toBe(1);
+  });
+
+  it('without a model list at the endpoint, chooses from the price list and says why', async () => {
+    const h = await start();
+    const chosen = sc<Chosen>(await h.call('spawn_agent', { prompt: 'Rename a variable.', model: 'auto' }));
+    expect(chosen.model_choice.reason).toMatch(
+      /its endpoint did not list its models \(not_found 404.*\): chose from the vendor's price list/,
+    );
+  });
 });

@@ -57,6 +57,10 @@ export interface FakeLlmServer {
   script(...steps: Step[]): void;
   /** Answers calls the queue does not cover, by their prompt (instead of the default echo). */
   respond(answer: (prompt: string, wire: Wire, model: string) => Step): void;
+  /** What GET /v1/models lists (an OpenAI-compatible server's models); undefined: 404, as before. */
+  serveModels(ids: string[] | undefined): void;
+  /** How many times GET /v1/models was asked. */
+  readonly modelListRequests: number;
   /** Forgets queued answers and recorded requests. */
   reset(): void;
   close(): Promise<void>;
@@ -184,6 +188,8 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
   let responder: ((prompt: string, wire: Wire, model: string) => Step) | undefined;
   const requests: RecordedRequest[] = [];
   const open = new Set<ServerResponse>();
+  let served: string[] | undefined;
+  let modelListRequests = 0;
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -196,6 +202,21 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
       } catch {
         // recorded as empty
+      }
+      if (req.method === 'GET' && path === '/v1/models') {
+        modelListRequests++;
+        if (served)
+          res.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              object: 'list',
+              data: served.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
+            }),
+          );
+        else
+          res
+            .writeHead(404, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: { message: `no route ${path}` } }));
+        return;
       }
       const embedWire = embedWireOf(path);
       if (embedWire) {
@@ -310,7 +331,13 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
     scriptEmbeddings: (...steps) => void embedQueue.push(...steps),
     script: (...steps) => void queue.push(...steps),
     respond: (answer) => void (responder = answer),
+    serveModels: (ids) => void (served = ids),
+    get modelListRequests() {
+      return modelListRequests;
+    },
     reset: () => {
+      served = undefined;
+      modelListRequests = 0;
       queue.length = 0;
       embedQueue.length = 0;
       responder = undefined;

@@ -1,7 +1,7 @@
 /** OpenAI chat completions and embeddings, and any OpenAI-compatible server (Ollama, vLLM, LM Studio, LiteLLM) via baseUrl. */
 import type OpenAI from 'openai';
 import { required, runCall, runTimed, vectorsOf } from './call.js';
-import type { EmbedRequest, EmbedResult, LlmProvider, LlmRequest, LlmResult } from './types.js';
+import type { EmbedRequest, EmbedResult, LlmProvider, LlmRequest, LlmResult, ModelList } from './types.js';
 
 export interface OpenAiProviderOptions {
   apiKey: string;
@@ -49,6 +49,20 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): LlmProvide
           ...(choice.finish_reason ? { finish_reason: choice.finish_reason } : {}),
         };
       });
+    },
+    async listModels(request: { timeoutMs: number; signal?: AbortSignal }): Promise<ModelList> {
+      const openai = await getClient();
+      const r = await runTimed(request, async (signal) => {
+        const models: string[] = [];
+        // One page is what a local server (Ollama, vLLM, LM Studio) has; a proxy's list is capped.
+        const page = await openai.models.list({ signal, timeout: request.timeoutMs, maxRetries: 0 });
+        for (const m of page.data ?? []) {
+          if (typeof m.id === 'string' && m.id.length <= 200) models.push(m.id);
+          if (models.length >= 500) break;
+        }
+        return models;
+      });
+      return r.ok ? { ok: true, models: r.value, latency_ms: r.latency_ms } : r;
     },
     async embed(request: EmbedRequest): Promise<EmbedResult> {
       const openai = await getClient();

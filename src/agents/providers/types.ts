@@ -74,7 +74,13 @@ export interface LlmProvider {
   generate(request: LlmRequest): Promise<LlmResult>;
   /** Embeddings, where the provider has them (OpenAI and compatible servers, Gemini). */
   embed?(request: EmbedRequest): Promise<EmbedResult>;
+  /** The models its endpoint serves (an OpenAI-compatible server's GET /v1/models). */
+  listModels?(request: { timeoutMs: number; signal?: AbortSignal }): Promise<ModelList>;
 }
+
+export type ModelList =
+  | { ok: true; models: string[]; latency_ms: number }
+  | { ok: false; error: ProviderError; latency_ms: number };
 
 /** Whether a failure is worth retrying (the healing layer's retry policy builds on this). */
 export function isTransient(error: ProviderError): boolean {
