@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { DocumentStore } from '../storage/documentStore.js';
+import type { Pricing } from '../cost/pricing.js';
 import { validateCode } from '../code/codeValidation.js';
 import type { ProviderName } from './providers/types.js';
 import type { SpawnPipeline } from './spawn.js';
@@ -41,6 +42,18 @@ export interface WorkerProfile {
   runs_since_interview: number;
   failures_since_interview: number;
   demoted_at?: string;
+  /** What the interview's calls cost. */
+  interview_cost_usd?: number;
+}
+
+/** Calls an interview makes (calibration asks twice), each answered in at most 800 tokens. */
+const INTERVIEW_CALLS = SKILLS.length + 1;
+/** The longest interview prompt is under 2,000 characters. */
+const INTERVIEW_PROMPT_CHARS = 2000;
+
+/** What interviewing a model may cost at most (list prices; an unknown model at the fallback price). */
+export function interviewWorstCost(pricing: Pricing, provider: string, model: string): number {
+  return INTERVIEW_CALLS * pricing.cost(provider, model, Math.ceil(INTERVIEW_PROMPT_CHARS / 3) + 16, 800);
 }
 
 export interface WorkerDoc {
@@ -180,6 +193,7 @@ export class WorkerRegistry {
    * @throws AppError from the provider when it cannot be reached at all.
    */
   async interview(spawn: SpawnPipeline, provider: ProviderName, model: string): Promise<WorkerProfile> {
+    let cost = 0;
     const ask: Ask = async (prompt) => {
       const r = await spawn.run({
         prompt,
@@ -191,6 +205,7 @@ export class WorkerRegistry {
         operation: 'worker_interview',
       });
       if (!r.ok) throw r.error;
+      cost += r.cost_usd;
       return r.output;
     };
     const skills = {} as Record<Skill, SkillResult>;
@@ -222,6 +237,7 @@ export class WorkerRegistry {
       trust: 1,
       runs_since_interview: 0,
       failures_since_interview: 0,
+      interview_cost_usd: Number(cost.toFixed(6)),
     };
     await this.doc.update((d) => {
       d.profiles[`${provider}/${model}`] = profile;

@@ -266,6 +266,7 @@ export async function openServices(
     logger,
     runs: storage.document<RunDoc>('runs', EMPTY_RUNS),
     cache: storage.document<CacheDoc>('run-cache', EMPTY_CACHE),
+    interviewFirst: config.runInterview,
   });
   const planning: PlanningDeps = {
     graded,

@@ -90,6 +90,8 @@ export interface Config {
   readonly immune: boolean;
   /** Servers take over unfinished supervisor runs nobody drives. */
   readonly runAutoResume: boolean;
+  /** A run with no onboarded worker interviews the configured models first. */
+  readonly runInterview: boolean;
   /** Immune risk at or above which a spawn is blocked. */
   readonly immuneBlockRisk: number;
   /** A failure pattern blocks only after this many failures, or after failing despite its guardrails. */
@@ -313,6 +315,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     secrets: Object.freeze(secrets),
     immune: e.TASK_ORCHESTRATOR_IMMUNE === 'on',
     runAutoResume: e.TASK_ORCHESTRATOR_RUN_AUTO_RESUME === 'on',
+    runInterview: e.TASK_ORCHESTRATOR_RUN_INTERVIEW === 'on',
     immuneBlockRisk: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_RISK,
     immuneBlockAfter: e.TASK_ORCHESTRATOR_IMMUNE_BLOCK_AFTER,
     embeddingModel: e.TASK_ORCHESTRATOR_EMBEDDING_MODEL,

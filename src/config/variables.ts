@@ -167,6 +167,10 @@ export const VARIABLES = {
     oneOf(['on', 'off'], 'on'),
     'A server takes over the unfinished supervisor runs (agents mode) of its state folder whose process ended or whose lease ran out, at start and every 10 s; `off`: only tasks_run {resume} does.',
   ),
+  TASK_ORCHESTRATOR_RUN_INTERVIEW: row(
+    oneOf(['on', 'off'], 'off'),
+    '`on`: a supervisor run that finds no onboarded worker interviews the configured models first (within its budget), as tasks_run {interview: true} does.',
+  ),
   TASK_ORCHESTRATOR_IMMUNE: row(
     oneOf(['on', 'off'], 'on'),
     '`off`: spawns skip the failure memory (no check, no guardrails, nothing learned); the immune tools still answer. For measuring what the memory does (A/B), not for everyday use.',

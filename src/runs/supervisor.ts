@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import type { Archetype } from '../agents/archetypes.js';
 import type { ProviderName } from '../agents/providers/types.js';
 import type { SpawnPipeline } from '../agents/spawn.js';
-import { eligible } from '../agents/workers.js';
+import { eligible, interviewWorstCost } from '../agents/workers.js';
 import type { WorkerProfile, WorkerRegistry } from '../agents/workers.js';
 import type { Clock } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
@@ -80,11 +80,21 @@ export interface SupervisorDeps {
   cache: DocumentStore<CacheDoc>;
   /** How often the loop looks at a run waiting for a human or another process (ms). Default 500. */
   pollMs?: number;
+  /** A run with no onboarded worker interviews the configured models first unless told not to. */
+  interviewFirst?: boolean;
 }
 
 export interface StartRequest extends Partial<RunOptions> {
   root: string;
   dry_run: boolean;
+  /** With no onboarded worker: interview the configured models first, within the run's budget. */
+  interview?: boolean | undefined;
+}
+
+/** A model a run would interview before it starts (no onboarded worker yet). */
+export interface PlannedInterview {
+  worker: string;
+  worst_usd: number;
 }
 
 export interface Worker {
@@ -103,6 +113,8 @@ export interface RunPreview {
   reviewed: string[];
   estimate_usd: number;
   leader?: string | undefined;
+  /** Interviews the run needs first (no onboarded worker yet); their cost is in estimate_usd. */
+  interviews: PlannedInterview[];
 }
 
 export interface CallerNode {
@@ -367,18 +379,34 @@ export class Supervisor {
     const reviewed: string[] = [];
     let estimate = 0;
     const leader = this.leaderOf(run);
+    let interviews: PlannedInterview[] = [];
     if (options.mode === 'agents') {
       const all = await this.deps.workers.list();
-      if (!all.some((p) => p.status !== 'blocked'))
-        throw new AppError('INVALID_INPUT', 'No worker has passed onboarding', {
-          hint: 'Interview models first (worker_interview {provider, model}); runs use interviewed, unblocked workers only. Or run in caller mode: tasks_run {mode: "caller"}',
-        });
+      if (!all.some((p) => p.status !== 'blocked')) {
+        interviews = this.plannedInterviews(options, new Set(all.map((p) => `${p.provider}/${p.model}`)));
+        const cost = interviews.reduce((sum, i) => sum + i.worst_usd, 0);
+        const listed = interviews.map((i) => i.worker).join(', ');
+        if (interviews.length === 0)
+          throw new AppError('INVALID_INPUT', 'No worker has passed onboarding', {
+            hint: all.length
+              ? `Every interviewed model is blocked (worker_list says why): re-interview one after fixing it, configure another, or run in caller mode: tasks_run {mode: "caller"}`
+              : 'Configure a provider (doctor), or run in caller mode: tasks_run {mode: "caller"}',
+          });
+        if (!req.dry_run && !(req.interview ?? this.deps.interviewFirst ?? false))
+          throw new AppError('INVALID_INPUT', 'No worker has passed onboarding', {
+            hint: `tasks_run {interview: true} interviews ${listed} first (at most $${cost.toFixed(4)}, counted in the run's budget); or worker_interview {provider, model} by hand, or caller mode: tasks_run {mode: "caller"}`,
+          });
+        if (!req.dry_run) return this.interviewThenStart(req, actor, interviews);
+        estimate += cost;
+      }
+      // Before its interviews (a dry run), a node is priced as if the first model to interview passed.
+      const assumed = interviews[0] && this.asWorker(interviews[0].worker);
       for (const id of run.order) {
         const node = run.nodes[id]!;
         if (CLOSED_NODE.has(node.state)) continue;
         const t = leaves.find((x) => x.id === id)!;
-        const best = (await this.candidates(run, node, t.output_schema !== undefined))[0];
-        workers[id] = best?.id ?? null;
+        const best = (await this.candidates(run, node, t.output_schema !== undefined))[0] ?? assumed;
+        workers[id] = best ? `${best.id}${best === assumed ? ' (after its interview)' : ''}` : null;
         if (best) {
           estimate += this.worstCost(
             best.provider,
@@ -410,6 +438,7 @@ export class Supervisor {
       reviewed,
       estimate_usd: estimate,
       ...(leader?.provider ? { leader: `${leader.provider}/${leader.model ?? ''}` } : {}),
+      interviews,
     };
     if (options.max_cost_usd !== undefined && estimate > options.max_cost_usd)
       throw new AppError(
@@ -434,6 +463,72 @@ export class Supervisor {
     });
     if (options.mode === 'agents') await this.drive(run.id, actor);
     return { ...preview, run: await this.get(run.id) };
+  }
+
+  /** The configured models (or the run's `workers`) not interviewed yet, with what each interview may cost. */
+  private plannedInterviews(options: RunOptions, interviewed: ReadonlySet<string>): PlannedInterview[] {
+    const configured = new Set(this.deps.spawn.targetsAvailable.map((t) => t.name as string));
+    const wanted =
+      options.workers ?? this.deps.spawn.targetsAvailable.map((t) => `${t.name}/${t.defaultModel}`);
+    return [...new Set(wanted)]
+      .filter((w) => !interviewed.has(w) && configured.has(w.split('/')[0]!))
+      .map((worker) => {
+        const { provider, model } = this.asWorker(worker);
+        return {
+          worker,
+          worst_usd: Number(interviewWorstCost(this.deps.pricing, provider, model).toFixed(6)),
+        };
+      });
+  }
+
+  private asWorker(id: string): Worker {
+    const [provider, ...model] = id.split('/');
+    return { id, provider: provider as ProviderName, model: model.join('/'), status: 'active', trust: 1 };
+  }
+
+  /**
+   * First use: interviews the planned models (refused before any call when interviews and the
+   * run's estimate could pass max_cost_usd together), then starts the run with what they cost
+   * already spent.
+   */
+  private async interviewThenStart(
+    req: StartRequest,
+    actor: string,
+    interviews: PlannedInterview[],
+  ): Promise<RunPreview> {
+    const worst = interviews.reduce((sum, i) => sum + i.worst_usd, 0);
+    if (req.max_cost_usd !== undefined && worst > req.max_cost_usd)
+      throw new AppError(
+        'BUDGET_EXCEEDED',
+        `Interviewing ${interviews.map((i) => i.worker).join(', ')} could cost up to $${worst.toFixed(4)}, over max_cost_usd $${req.max_cost_usd}`,
+        { hint: 'Nothing was called. Raise max_cost_usd, or interview one model by hand (worker_interview)' },
+      );
+    let spent = 0;
+    const notes: string[] = [];
+    for (const i of interviews) {
+      const { provider, model } = this.asWorker(i.worker);
+      const profile = await this.deps.workers.interview(this.deps.spawn, provider, model);
+      spent += profile.interview_cost_usd ?? 0;
+      notes.push(
+        `interviewed ${i.worker} before the run: ${profile.status} ($${(profile.interview_cost_usd ?? 0).toFixed(4)})`,
+      );
+    }
+    const preview = await this.start(
+      {
+        ...req,
+        interview: false,
+        ...(req.max_cost_usd !== undefined ? { max_cost_usd: Math.max(0, req.max_cost_usd - spent) } : {}),
+      },
+      actor,
+    );
+    // The run's own budget is the one asked for, with the interviews already spent from it.
+    const run = await this.update(preview.run.id, (r) => {
+      r.options.max_cost_usd = req.max_cost_usd;
+      r.spent_usd = Number((r.spent_usd + spent).toFixed(6));
+      for (const n of notes) this.note(r, n);
+      return structuredClone(r);
+    });
+    return { ...preview, run, estimate_usd: Number((preview.estimate_usd + spent).toFixed(6)) };
   }
 
   private worstCost(provider: string, model: string, promptChars: number, maxTokens: number): number {

@@ -294,6 +294,58 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     expect(llm.fake.requests.length).toBe(before);
   });
 
+  it('first use: the dry run names the models it would interview and the cost; interview: true interviews them within the budget and runs', async () => {
+    const h = await server();
+    llm.fake.respond(team({ worker: (prompt) => ({ text: `Done: ${titleOf(prompt)}` }) }));
+    const ids = await tree(h);
+    const root = ids['Release notes for 2.0']!;
+    const dry = sc<{
+      interviews: Array<{ worker: string; worst_usd: number }>;
+      workers: Record<string, string>;
+      estimate_usd: number;
+    }>(await h.call('tasks_run', { root }));
+    expect(dry.interviews.map((i) => i.worker)).toEqual(['openai/gpt-4o-mini']);
+    expect(dry.interviews[0]!.worst_usd).toBeGreaterThan(0);
+    expect(dry.estimate_usd).toBeGreaterThan(dry.interviews[0]!.worst_usd);
+    expect(Object.values(dry.workers)).toEqual(Array(3).fill('openai/gpt-4o-mini (after its interview)'));
+    expect(textOf(await h.call('tasks_run', { root }))).toMatch(
+      /tasks_run \{interview: true\} interviews openai\/gpt-4o-mini \(at most \$0\.\d+\) first/,
+    );
+    // A real run without it says how to go on.
+    const refused = await h.call('tasks_run', { root, dry_run: false });
+    expect(textOf(refused)).toMatch(/tasks_run \{interview: true\} interviews openai\/gpt-4o-mini first/);
+    // Interviews that could pass the budget: refused before any call.
+    const tight = await h.call('tasks_run', {
+      root,
+      dry_run: false,
+      interview: true,
+      max_cost_usd: dry.interviews[0]!.worst_usd / 2,
+    });
+    expect(textOf(tight)).toMatch(/BUDGET_EXCEEDED.*Interviewing openai\/gpt-4o-mini could cost/s);
+    expect(llm.fake.requests).toHaveLength(0);
+    // interview: true: interviewed first, then the run goes on with the interview counted as spent.
+    const started = sc<{ run: RunView & { history: Array<{ text: string }> }; returned: string }>(
+      await h.call('tasks_run', { root, dry_run: false, interview: true, wait_s: 30, max_cost_usd: 1 }),
+    );
+    const run = await finished(h, started.run.run_id);
+    const history = sc<{ run: { history: Array<{ text: string }> } }>(
+      await h.call('tasks_run_status', { run_id: run.run_id }),
+    ).run.history;
+    expect(history.some((e) => /interviewed openai\/gpt-4o-mini before the run: active/.test(e.text))).toBe(
+      true,
+    );
+    const profile = sc<{ workers: Array<{ model: string; status: string }> }>(
+      await h.call('worker_list', {}),
+    );
+    expect(profile.workers).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', status: 'active' })]);
+    const workerCalls = llm.fake.requests.filter((r) => isWorkerCall(r.prompt)).length;
+    expect(workerCalls).toBe(3);
+    // The interview's calls are part of what the run spent.
+    const interviewCalls = llm.fake.requests.length - workerCalls - 1; /* the synthesis */
+    expect(interviewCalls).toBe(7);
+    expect(run.spent_usd).toBeGreaterThan(0);
+  });
+
   it('retries with the reasons, replaces a worker that always fails, passes data on, and synthesises the root', async () => {
     const h = await server();
     llm.fake.respond(

@@ -166,11 +166,16 @@ export function previewText(p: RunPreview): string {
         `Step ${i + 1}: ${wave.map((id) => `${id} "${p.run.nodes[id]!.title.slice(0, 60)}"${p.workers[id] !== undefined ? ` → ${p.workers[id] ?? 'NO ELIGIBLE WORKER'}` : ''}${p.reviewed.includes(id) ? ' (reviewed)' : ''}`).join('; ')}`,
     ),
     `Critical path: ${p.critical_path.join(' → ') || 'none'}`,
+    p.interviews.length
+      ? `No worker has passed onboarding: tasks_run {interview: true} interviews ${p.interviews.map((i) => `${i.worker} (at most $${i.worst_usd.toFixed(4)})`).join(', ')} first; the estimate includes them.`
+      : '',
     p.run.options.mode === 'agents'
       ? `Worst case of one attempt per node, reviews and synthesis: $${p.estimate_usd.toFixed(4)}${p.leader ? `; leader ${p.leader}` : ''}.`
       : 'Caller mode: you do each node (tasks_run hands them out) and report with tasks_complete.',
     'Call again with dry_run: false to run it.',
-  ].join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 export function callerText(n: CallerNode): string {

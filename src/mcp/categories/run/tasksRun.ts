@@ -78,6 +78,12 @@ const input = z
       .describe('Per worker call'),
     leader: workerId.optional().describe('Reviews and synthesises; default the first configured provider'),
     workers: z.array(workerId).min(1).max(20).optional().describe('Only these interviewed workers'),
+    interview: z
+      .boolean()
+      .optional()
+      .describe(
+        'With no onboarded worker: interview the configured models first, counted in the budget (the dry run lists them and the cost)',
+      ),
     wait_s: z
       .number()
       .min(0)
@@ -99,6 +105,10 @@ const output = z.object({
     .optional()
     .describe('Dry run: the worker each node would get'),
   estimate_usd: z.number().optional(),
+  interviews: z
+    .array(z.object({ worker: z.string(), worst_usd: z.number() }))
+    .optional()
+    .describe('Dry run with no onboarded worker: the models interview: true would interview first'),
   next: callerNodeSchema.optional().describe('Caller mode: the node to do now (claimed for you)'),
   returned: z
     .enum(['ended', 'needs_person', 'wait_s'])
@@ -150,6 +160,7 @@ export function tasksRun(services: Pick<Services, 'runs' | 'claims' | 'clock'>) 
             max_tokens: args.max_tokens,
             leader: args.leader,
             workers: args.workers,
+            interview: args.interview,
           },
           actor,
         );
@@ -161,6 +172,7 @@ export function tasksRun(services: Pick<Services, 'runs' | 'claims' | 'clock'>) 
               waves: preview.waves,
               workers: preview.workers,
               estimate_usd: preview.estimate_usd,
+              ...(preview.interviews.length ? { interviews: preview.interviews } : {}),
             },
             previewText(preview),
           );
