@@ -10,7 +10,7 @@ import { describeRun, runAgent } from '../agents/agentRun.js';
 import { AppError } from '../core/errors.js';
 import type { BreakerRegistry } from '../healing/breakers.js';
 import type { Judge } from '../evaluation/graders/judge.js';
-import { checkSpec, gradeAsync } from '../evaluation/graders/pipeline.js';
+import { checkSpec, grade, gradeAsync, isJudge } from '../evaluation/graders/pipeline.js';
 import type { Evaluation, GraderSpec } from '../evaluation/graders/pipeline.js';
 import type { CheckResult, ImmuneSystem } from '../immune/immuneSystem.js';
 import { evidenceLines } from '../immune/guardrails.js';
@@ -132,6 +132,12 @@ export interface GradedRunResult extends AgentRunResult {
   evaluation: Evaluation;
   trial_id: string;
   immune?: { risk: number; guardrails: string[]; matched_patterns: number };
+  /**
+   * With `judgeLater`, when the code graders passed and judges are still out: `evaluation` holds
+   * the code graders only, and this settles with the full evaluation once the judges voted (the
+   * outcome is recorded as usual).
+   */
+  verdict?: Promise<Evaluation>;
 }
 
 function providerWasCalled(error: AppError): boolean {
@@ -194,6 +200,12 @@ export async function gradedRun(
      * rather than awaited; the caller awaits them (and reports their failure) before it reports.
      */
     afterwards?: Array<Promise<void>>;
+    /**
+     * Answer once the code graders passed, with the judges' verdict as a promise (a caller that
+     * can start work that depends on the answer meanwhile, and drop it if the verdict fails). Never
+     * when a safety judge is among the graders: its verdict comes before anything uses the answer.
+     */
+    judgeLater?: boolean;
   },
 ): Promise<GradedRunResult> {
   // The schema a task carries is only known inside runAgent; graders that need one are checked
@@ -285,17 +297,43 @@ export async function gradedRun(
   const specs = (
     input.graders ?? defaultGraders(schema !== undefined, deps.judge ? deps.judgeGraders : 'off', r.output)
   ).filter((s) => s.name !== 'json_schema' || schema !== undefined);
-  const evaluation = await gradeAsync(r.output, specs, schema, deps.agents.schemas, {
-    judge: deps.judge,
-    prompt: input.prompt,
-    signal: ctx.signal,
-    repeats: input.judgeRepeats,
-    judged: { provider: r.provider, model: r.model },
-  });
+  const judging = () =>
+    gradeAsync(r.output, specs, schema, deps.agents.schemas, {
+      judge: deps.judge,
+      prompt: input.prompt,
+      signal: ctx.signal,
+      repeats: input.judgeRepeats,
+      judged: { provider: r.provider, model: r.model },
+    });
   // What is recorded about the outcome: the flaky-case note, the trace, the trial with the
   // model's trust, what the failure memory learns, the alerts.
   const trialId = newId('tri');
-  const recordOutcome = async (): Promise<void> => {
+  const immune =
+    check && check.matches.length > 0
+      ? { immune: { risk: check.risk, guardrails: check.guardrails, matched_patterns: check.matches.length } }
+      : {};
+  // A caller that goes on at once with a passing answer (a supervisor run) has the records written
+  // meanwhile and awaits them itself; a failure is recorded first (its retry is checked against it).
+  const settle = async (evaluation: Evaluation): Promise<void> => {
+    if (ctx.afterwards && evaluation.pass) ctx.afterwards.push(recordOutcome(evaluation));
+    else await recordOutcome(evaluation);
+  };
+  const codeOnly = specs.filter((s) => !isJudge(s.name));
+  if (ctx.judgeLater && codeOnly.length < specs.length && !specs.some((s) => s.name === 'safety')) {
+    const code = grade(r.output, codeOnly, schema, deps.agents.schemas);
+    if (code.pass) {
+      const verdict = judging().then(async (evaluation) => {
+        await settle(evaluation);
+        return evaluation;
+      });
+      return { ...r, evaluation: code, trial_id: trialId, ...immune, verdict };
+    }
+  }
+  const evaluation = await judging();
+  await settle(evaluation);
+  return { ...r, evaluation, trial_id: trialId, ...immune };
+
+  async function recordOutcome(evaluation: Evaluation): Promise<void> {
     // Outcomes of this prompt on this model: a flaky one is marked and teaches nothing yet.
     const standing = await deps.cases
       ?.note(input.prompt, `${r.provider}/${r.model}`, evaluation.pass)
@@ -399,16 +437,7 @@ export async function gradedRun(
             : {}),
         }),
       );
-  };
-  // A caller that goes on at once with a passing answer (a supervisor run) has the records written
-  // meanwhile and awaits them itself; a failure is recorded first (its retry is checked against it).
-  if (ctx.afterwards && evaluation.pass) ctx.afterwards.push(recordOutcome());
-  else await recordOutcome();
-  const immune =
-    check && check.matches.length > 0
-      ? { immune: { risk: check.risk, guardrails: check.guardrails, matched_patterns: check.matches.length } }
-      : {};
-  return { ...r, evaluation, trial_id: trialId, ...immune };
+  }
 }
 
 /** The run's text with its evaluation line. */

@@ -172,6 +172,11 @@ interface Slots {
   give(k: number): void;
   /** Starts a node in a taken slot. */
   launch(task: string): void;
+  /**
+   * A node whose answer waits only for its judges makes no worker call: its slot is free for
+   * another node meanwhile (`on`), and taken again when the verdict is in (`off`).
+   */
+  judging(task: string, on: boolean): void;
 }
 
 export class Supervisor {
@@ -191,6 +196,13 @@ export class Supervisor {
   /** Summaries being written, by run/task: dependents starting together share one leader call. */
   private readonly digests = new Map<string, Promise<boolean>>();
   private readonly budgetStop = new Set<string>();
+  /**
+   * Answers whose code graders passed while their judges are out (run/task): their dependents may
+   * start on them meanwhile; `done` settles true once the node is done, false if it is not.
+   */
+  private readonly provisional = new Map<string, { output: string; done: Promise<boolean> }>();
+  /** Dependents started on provisional answers (run/task): aborted and put back if one fails. */
+  private readonly speculative = new Map<string, { controller: AbortController; parents: string[] }>();
   private leaseTimer: NodeJS.Timeout | undefined;
   private adoptTimer: NodeJS.Timeout | undefined;
 
@@ -675,9 +687,11 @@ export class Supervisor {
         });
       inflight.set(task, p);
     };
+    const judging = new Set<string>();
     const slots: Slots = {
       take: (n, own = false) => {
-        const k = Math.max(0, Math.min(n, concurrency - inflight.size - reserved + (own ? 1 : 0)));
+        const busy = inflight.size - judging.size;
+        const k = Math.max(0, Math.min(n, concurrency - busy - reserved + (own ? 1 : 0)));
         reserved += k;
         return k;
       },
@@ -685,6 +699,13 @@ export class Supervisor {
         reserved -= k;
       },
       launch,
+      judging: (task, on) => {
+        if (!on) judging.delete(task);
+        else if (inflight.has(task)) {
+          judging.add(task);
+          wake();
+        }
+      },
     };
     this.launchers.set(id, slots);
     const pollMs = this.deps.pollMs ?? 500;
@@ -802,10 +823,100 @@ export class Supervisor {
   /** Runs one node; the records of its graded call are written meanwhile and awaited at its end. */
   private async execNode(id: string, taskId: string, signal: AbortSignal): Promise<void> {
     const afterwards: Array<Promise<void>> = [];
+    const key = `${id}/${taskId}`;
+    const speculation = this.speculative.get(key);
+    let settle: (done: boolean) => void = () => undefined;
+    const done = new Promise<boolean>((resolve) => (settle = resolve));
     try {
-      await this.runNode(id, taskId, signal, afterwards);
+      await this.runNode(
+        id,
+        taskId,
+        speculation ? AbortSignal.any([signal, speculation.controller.signal]) : signal,
+        afterwards,
+        done,
+      );
     } finally {
       await this.recorded(id, taskId, afterwards);
+      this.speculative.delete(key);
+      if (this.provisional.has(key)) {
+        this.provisional.delete(key);
+        const state = await this.get(id).then(
+          (r) => r.nodes[taskId]?.state,
+          () => undefined,
+        );
+        settle(state === 'done');
+        // Its answer failed after all: what started on it is stopped and waits again.
+        if (state !== 'done')
+          for (const [k, s] of this.speculative)
+            if (k.startsWith(`${id}/`) && s.parents.includes(taskId)) s.controller.abort();
+      }
+      if (speculation?.controller.signal.aborted && !signal.aborted) await this.putBack(id, taskId);
+    }
+  }
+
+  /** A dependent started on an answer that then failed: back to waiting, its claim let go. */
+  private async putBack(id: string, taskId: string): Promise<void> {
+    await this.update(id, (r) => {
+      const n = r.nodes[taskId];
+      if (!n || n.state !== 'running') return;
+      n.state = 'waiting';
+      n.claim = undefined;
+      this.note(r, `${taskId}: stopped, an answer it built on failed its judges; it waits again`);
+    }).catch(() => undefined);
+    await this.deps.claims.release(taskId, this.runHolder(id)).catch(() => undefined);
+  }
+
+  /**
+   * Starts the dependents of `taskId`, whose answer passed its code graders and waits for its
+   * judges, that need nothing else: they work on the answer meanwhile and record nothing before
+   * it is done (execNode stops them and puts them back if it fails).
+   */
+  private async speculate(id: string, taskId: string): Promise<void> {
+    const launcher = this.launchers.get(id);
+    if (!launcher || this.budgetStop.has(id)) return;
+    // A long answer reaches its dependents as the leader's summary, made once it is done.
+    if ((this.provisional.get(`${id}/${taskId}`)?.output.length ?? Infinity) > DEPENDENCY_CHARS) return;
+    const provisionalHere = (t: string) => this.provisional.has(`${id}/${t}`);
+    const wanted = await this.deps.runs.read((d) => {
+      const r = d.runs[id]!;
+      return r.order.filter((t) => {
+        const n = r.nodes[t]!;
+        if (n.state !== 'waiting' && n.state !== 'ready') return false;
+        if (!n.depends_on.some((dep) => dep.task === taskId)) return false;
+        return n.depends_on.every((dep) => {
+          const s = r.nodes[dep.task]?.state;
+          return s === 'done' || (s === 'running' && provisionalHere(dep.task));
+        });
+      });
+    });
+    if (wanted.length === 0) return;
+    const room = launcher.take(wanted.length);
+    const next = wanted.slice(0, room);
+    const now = this.deps.clock.now();
+    const holder = this.runHolder(id);
+    let started: string[] = [];
+    const outcomes = await Promise.all(next.map((task) => this.deps.claims.claim(task, holder, `run ${id}`)));
+    const claimed = next.filter((_, i) => outcomes[i]!.ok);
+    await this.update(id, (r) => {
+      started = claimed.filter((t) => r.nodes[t]!.state === 'waiting' || r.nodes[t]!.state === 'ready');
+      this.markClaimed(r, started, true, now);
+      if (started.length)
+        this.note(r, `${started.join(', ')} started on ${taskId}'s answer while its judges vote`);
+    }).catch((error: unknown) => {
+      launcher.give(room);
+      throw error;
+    });
+    for (const task of claimed)
+      if (!started.includes(task)) void this.deps.claims.release(task, holder).catch(() => undefined);
+    launcher.give(room - started.length);
+    for (const task of started) {
+      const parents = (await this.get(id)).nodes[task]!.depends_on.map((d) => d.task).filter(provisionalHere);
+      this.speculative.set(`${id}/${task}`, { controller: new AbortController(), parents });
+      if (this.launchers.get(id) === launcher) launcher.launch(task);
+      else {
+        this.speculative.delete(`${id}/${task}`);
+        await this.putBack(id, task);
+      }
     }
   }
 
@@ -825,10 +936,22 @@ export class Supervisor {
     taskId: string,
     signal: AbortSignal,
     afterwards: Array<Promise<void>>,
+    done: Promise<boolean>,
   ): Promise<void> {
-    const run = await this.get(id);
+    const stored = await this.get(id);
+    // Started on answers still waiting for their judges: they count as its inputs here.
+    const onAnswers = stored.nodes[taskId]!.depends_on.map((d) => d.task).filter(
+      (t) => stored.nodes[t]?.state !== 'done' && this.provisional.has(`${id}/${t}`),
+    );
+    const parents = onAnswers.map((t) => this.provisional.get(`${id}/${t}`)!);
+    const run = onAnswers.length ? structuredClone(stored) : stored;
+    for (const t of onAnswers) {
+      run.nodes[t]!.output = trimResult(this.provisional.get(`${id}/${t}`)!.output, RESULT_CHARS);
+      run.nodes[t]!.state = 'done';
+    }
     const node = run.nodes[taskId]!;
-    const { task, blockers } = await this.deps.tasks.get(taskId);
+    const { task, blockers: taskBlockers } = await this.deps.tasks.get(taskId);
+    const blockers = taskBlockers.filter((b) => !onAnswers.includes(b.task));
     const actor = `run ${id}`;
     let starting: Promise<void> | undefined;
     let recording: Promise<void> | undefined;
@@ -868,15 +991,17 @@ export class Supervisor {
         return;
       }
       // Marked active while the worker runs (the blockers were checked just now).
-      starting = ['ready', 'blocked', 'draft'].includes(task.status)
-        ? (async () => {
-            if (task.status === 'draft')
-              await this.deps.tasks.transition(taskId, 'ready', `run ${id}`, actor);
-            await this.deps.tasks.transition(taskId, 'active', `run ${id}`, actor);
-          })().catch((error: unknown) =>
-            this.deps.logger.warn('run could not mark a task active', { run: id, task: taskId, error }),
-          )
-        : undefined;
+      // Not while an answer it builds on is still being judged (its task is not completed yet).
+      starting =
+        ['ready', 'blocked', 'draft'].includes(task.status) && onAnswers.length === 0
+          ? (async () => {
+              if (task.status === 'draft')
+                await this.deps.tasks.transition(taskId, 'ready', `run ${id}`, actor);
+              await this.deps.tasks.transition(taskId, 'active', `run ${id}`, actor);
+            })().catch((error: unknown) =>
+              this.deps.logger.warn('run could not mark a task active', { run: id, task: taskId, error }),
+            )
+          : undefined;
       // A retry goes to the worker that failed, with the reasons; then the next best takes over.
       const options = await this.candidates(run, node, task.output_schema !== undefined);
       const last = node.attempts.slice(node.since ?? 0).at(-1);
@@ -958,19 +1083,47 @@ export class Supervisor {
               fallback: false,
               operation: 'tasks_run',
             },
-            { actor, signal, afterwards },
+            {
+              actor,
+              signal,
+              afterwards,
+              // Its dependents may start on the answer while its judges vote (not when the leader
+              // reviews it, or the cache keys on its inputs).
+              judgeLater: !this.needsReview(run, node, worker) && !run.options.cache,
+            },
           );
           output = r.output;
           value = r.json?.value;
-          const failing = r.evaluation.graders.filter((g) => !g.pass).map((g) => `${g.grader}: ${g.reason}`);
+          let evaluation = r.evaluation;
+          if (r.verdict) {
+            let known: (done: boolean) => void = () => undefined;
+            const settled = new Promise<boolean>((resolve) => (known = resolve));
+            void done.then(known);
+            this.provisional.set(`${id}/${taskId}`, { output, done: settled });
+            const launcher = this.launchers.get(id);
+            launcher?.judging(taskId, true);
+            try {
+              await this.speculate(id, taskId).catch((error: unknown) =>
+                this.deps.logger.warn('run: could not start dependents early', {
+                  run: id,
+                  task: taskId,
+                  error,
+                }),
+              );
+              evaluation = await r.verdict;
+            } finally {
+              launcher?.judging(taskId, false);
+            }
+          }
+          const failing = evaluation.graders.filter((g) => !g.pass).map((g) => `${g.grader}: ${g.reason}`);
           attempt = {
             n,
             worker: worker.id,
             at: this.now(),
-            pass: r.evaluation.pass,
+            pass: evaluation.pass,
             reasons: failing,
             trial_id: r.trial_id,
-            cost_usd: Number((r.cost_usd + (r.evaluation.judge_cost_usd ?? 0)).toFixed(6)),
+            cost_usd: Number((r.cost_usd + (evaluation.judge_cost_usd ?? 0)).toFixed(6)),
             latency_ms: r.latency_ms,
           };
         } catch (error) {
@@ -994,6 +1147,9 @@ export class Supervisor {
         } finally {
           this.reserved.set(id, Math.max(0, (this.reserved.get(id) ?? worst) - worst));
         }
+        // Built on answers whose judges were voting: nothing is recorded before they are done.
+        for (const parent of parents) if (!(await parent.done)) return;
+        if (signal.aborted) return;
         // An answer the leader reviews is recorded at once (a resumed run continues from it). One
         // that goes straight to the gates is recorded with the node's completion: until the task
         // completes (durably, with the answer as its result) a restart asks again.

@@ -134,7 +134,7 @@ export function checkSpec(spec: GraderSpec, schema: Record<string, unknown> | un
   }
 }
 
-function isJudge(name: GraderName): name is JudgeCriterion {
+export function isJudge(name: GraderName): name is JudgeCriterion {
   return (JUDGE_CRITERIA as readonly string[]).includes(name);
 }
 
