@@ -20,4 +20,5 @@ export const workerProfileSchema = z.object({
   runs_since_interview: z.number(),
   failures_since_interview: z.number(),
   demoted_at: z.string().optional(),
+  interview_cost_usd: z.number().optional().describe("What the interview's calls cost"),
 });
