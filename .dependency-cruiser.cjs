@@ -1,9 +1,9 @@
 /**
  * The layer check: imports flow one way,
- *   cli -> app -> {mcp -> desk, hooks} -> runs -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
+ *   cli -> app -> {mcp -> desk, hooks} -> runs -> spawning -> {immune, evaluation} -> agents -> safety -> {tasks, cost, healing} -> storage -> core
  * (safety imports only core and storage: what it guards is handed to it by the composition root;
- * the failure memory in immune/ imports only core and storage; runs/ is the graded run that
- * joins agents, grading and the memory).
+ * the failure memory in immune/ imports only core and storage; spawning/ is the graded run that
+ * joins agents, grading and the memory around every call; runs/ is plans and supervisor runs).
  * app/ is the composition root (services, one file per CLI command): the only layer that
  * knows every subsystem. cli.ts is commander alone; it loads app/commands lazily. desk/ is the web
  * UI (the dashboard page and the review desk); the MCP server offers its dashboard page too.
@@ -24,12 +24,13 @@ const mayImport = {
   agents: ['core', 'storage', 'tasks', 'cost', 'healing', 'safety', 'code'],
   immune: ['core', 'storage'],
   evaluation: below,
-  runs: [...below, 'immune', 'evaluation'],
-  hooks: [...below, 'immune', 'evaluation', 'runs'],
-  desk: [...below, 'immune', 'evaluation', 'runs'],
+  spawning: [...below, 'immune', 'evaluation'],
+  runs: [...below, 'immune', 'evaluation', 'spawning'],
+  hooks: [...below, 'immune', 'evaluation', 'spawning', 'runs'],
+  desk: [...below, 'immune', 'evaluation', 'spawning', 'runs'],
   // The MCP server offers the desk's dashboard page (a resource, immune_dashboard's html).
-  mcp: [...below, 'immune', 'evaluation', 'runs', 'desk'],
-  app: [...below, 'immune', 'evaluation', 'runs', 'hooks', 'desk', 'mcp'],
+  mcp: [...below, 'immune', 'evaluation', 'spawning', 'runs', 'desk'],
+  app: [...below, 'immune', 'evaluation', 'spawning', 'runs', 'hooks', 'desk', 'mcp'],
 };
 const layers = Object.keys(mayImport);
 const above = Object.fromEntries(

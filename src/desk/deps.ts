@@ -4,7 +4,7 @@
  */
 import type { AuditLog } from '../safety/auditLog.js';
 import type { ImmuneSystem } from '../immune/immuneSystem.js';
-import type { Supervisor } from '../runs/supervisor.js';
+import type { Supervisor } from '../runs/supervisor/supervisor.js';
 import type { CommandRunner } from '../safety/commandRunner.js';
 import type { Inbox } from '../safety/inbox.js';
 import type { Redactor } from '../safety/redact.js';

@@ -79,7 +79,7 @@ export function createHookContext(options: HookContextOptions): HookContext {
       // Imported here: most hook events never grade, and these modules cost a cold hook time.
       const [{ gradeAsync }, { defaultGraders }, { SchemaCache }, { selectJudge }] = await Promise.all([
         import('../evaluation/graders/pipeline.js'),
-        import('../runs/gradedRun.js'),
+        import('../spawning/gradedRun.js'),
         import('../core/jsonSchema.js'),
         import('../agents/modelSelection.js'),
       ]);

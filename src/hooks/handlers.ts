@@ -15,7 +15,7 @@ import { gradedFields } from '../evaluation/trials.js';
 import type { TrialStore } from '../evaluation/trials.js';
 import type { ImmuneSystem } from '../immune/immuneSystem.js';
 import { evidenceLines } from '../immune/guardrails.js';
-import { lessonFromGraders } from '../runs/lessons.js';
+import { lessonFromGraders } from '../spawning/lessons.js';
 import type { Classification, OperationClassifier } from '../safety/classifier.js';
 import { quoteUntrusted } from '../safety/quote.js';
 import type { DocumentStore } from '../storage/documentStore.js';

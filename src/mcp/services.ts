@@ -14,7 +14,7 @@ import type { SpawnPipeline } from '../agents/spawn.js';
 import type { BudgetGuard } from '../cost/budget.js';
 import type { Pricing } from '../cost/pricing.js';
 import type { UsageRecord } from '../cost/usage.js';
-import type { GradedRunDeps } from '../runs/gradedRun.js';
+import type { GradedRunDeps } from '../spawning/gradedRun.js';
 import type { Federation } from '../immune/federation/federation.js';
 import type { ImmuneSystem } from '../immune/immuneSystem.js';
 import type { AlertEngine } from '../immune/alerting/alerts.js';
@@ -34,7 +34,7 @@ import type { TaskService } from '../tasks/taskService.js';
 import type { TemplateCatalog } from '../tasks/templates.js';
 import type { Storage } from '../storage/storage.js';
 import type { ClaimBook } from '../tasks/claims.js';
-import type { Supervisor } from '../runs/supervisor.js';
+import type { Supervisor } from '../runs/supervisor/supervisor.js';
 import type { PlanningDeps } from '../runs/planning.js';
 
 /** Long-lived, process-wide dependencies the tools use. Built once by the composition root. */

@@ -10,8 +10,8 @@ import { AppError } from '../core/errors.js';
 import { quoteUntrusted } from '../safety/quote.js';
 import type { NewTask } from '../tasks/batch.js';
 import type { SchemaCache } from '../core/jsonSchema.js';
-import { defaultGraders, gradedRun } from './gradedRun.js';
-import type { GradedRunDeps } from './gradedRun.js';
+import { defaultGraders, gradedRun } from '../spawning/gradedRun.js';
+import type { GradedRunDeps } from '../spawning/gradedRun.js';
 
 export interface PlannedStep {
   ref: string;

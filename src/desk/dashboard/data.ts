@@ -9,7 +9,7 @@ import type { UsageRecord } from '../../cost/usage.js';
 import { nodeLevels } from '../../runs/runModel.js';
 import type { AlertCounts, Dashboard, RunGraph } from './render.js';
 import type { Run } from '../../runs/runModel.js';
-import type { Supervisor } from '../../runs/supervisor.js';
+import type { Supervisor } from '../../runs/supervisor/supervisor.js';
 import type { Clock } from '../../core/clock.js';
 import type { CaseBook } from '../../evaluation/cases.js';
 import type { AlertEngine } from '../../immune/alerting/alerts.js';

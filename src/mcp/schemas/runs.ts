@@ -8,7 +8,7 @@ export const providerField = z
   .describe('The leader: which provider plans; default the first configured');
 import { criticalPath, nodeCounts, NODE_STATES, RUN_STATUSES } from '../../runs/runModel.js';
 import type { Run } from '../../runs/runModel.js';
-import type { CallerNode, RunPreview } from '../../runs/supervisor.js';
+import type { CallerNode, RunPreview } from '../../runs/supervisor/types.js';
 
 const runNodeSchema = z.object({
   task: z.string(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { quoteAuditEntries } from '../../../safety/auditLog.js';
-import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
+import { describeGraded, gradedRun } from '../../../spawning/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, providerField, judgeRepeatsField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { gradedRun } from '../../../runs/gradedRun.js';
-import type { GradedRunResult } from '../../../runs/gradedRun.js';
+import { gradedRun } from '../../../spawning/gradedRun.js';
+import type { GradedRunResult } from '../../../spawning/gradedRun.js';
 import { AppError, describeError } from '../../../core/errors.js';
 import type { Services } from '../../services.js';
 import { providerField, judgeRepeatsField } from '../../schemas/agents.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
+import { describeGraded, gradedRun } from '../../../spawning/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, gradersField, providerField, judgeRepeatsField } from '../../schemas/agents.js';
 import { taskRef } from '../../schemas/tasks.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../../services.js';
-import { preSpawnCheck } from '../../../runs/gradedRun.js';
+import { preSpawnCheck } from '../../../spawning/gradedRun.js';
 import { quoteUntrusted } from '../../../safety/quote.js';
 import { evidenceLines } from '../../../immune/guardrails.js';
 import { defineTool, ok } from '../../tool.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PROVIDER_NAMES } from '../../../config/defaults.js';
 import { AppError } from '../../../core/errors.js';
 import { RUN_DEFAULTS } from '../../../runs/runModel.js';
-import type { RunEvent, WaitOutcome } from '../../../runs/supervisor.js';
+import type { RunEvent, WaitOutcome } from '../../../runs/supervisor/types.js';
 import type { Services } from '../../services.js';
 import { actorField, taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';

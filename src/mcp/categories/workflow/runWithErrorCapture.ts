@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { captureErrors } from '../../../code/errorCapture.js';
 import { quoteUntrusted } from '../../../safety/quote.js';
-import { gradedRun } from '../../../runs/gradedRun.js';
+import { gradedRun } from '../../../spawning/gradedRun.js';
 import type { Services } from '../../services.js';
 import { classificationSchema } from '../../schemas/operations.js';
 import { defineTool, ok } from '../../tool.js';

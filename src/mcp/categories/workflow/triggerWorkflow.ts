@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { buildWorkflowPrompt, findWorkflow, loadWorkflows } from '../../../workflows/workflows.js';
-import { describeGraded, gradedRun } from '../../../runs/gradedRun.js';
+import { describeGraded, gradedRun } from '../../../spawning/gradedRun.js';
 import type { Services } from '../../services.js';
 import { providerField } from '../../schemas/agents.js';
 import { defineTool, ok } from '../../tool.js';
