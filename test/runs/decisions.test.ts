@@ -1,9 +1,10 @@
 /**
- * A human decision always moves a supervisor run on, through MCP on the scripted team: a node
- * rejected in the inbox (by a session, on the desk) skips its dependents with the reason, the rest
- * finishes, the synthesis names the gap and the root ends partly done; an approval given in the
- * client's form (elicitation) runs the node again. tasks_run returns as soon as the run needs a
- * person, and says so.
+ * A human decision always moves a supervisor run on, through MCP on the scripted team, from each
+ * channel a person has: a node rejected (by approve_action, on the desk, in the client's form)
+ * skips its dependents with the reason, the rest finishes, the synthesis names the gap and the
+ * root ends partly done; approved (on the desk, in the client's form; the terminal is tested in
+ * runs.test.ts) it runs again and the run completes. tasks_run returns as soon as the run needs
+ * a person, and says so.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -194,6 +195,52 @@ describe('human decisions move a run on', { timeout: 90_000 }, () => {
       await stopDesk(desk);
     }
     await expectPartlyDone(h, waiting.run_id, ids);
+  });
+
+  it("a rejection in the client's form does the same", async () => {
+    const h = await server({
+      elicit: () => ({
+        action: 'accept',
+        content: { decision: 'reject', reason: 'no changes this release' },
+      }),
+    });
+    const ids = await failingTree(h, () => false);
+    const waiting = await startAndWaitForPerson(h, ids);
+    const decided = await h.call('approve_action', {
+      action_id: node(waiting, 'Collect the changes').inbox_id,
+      approve: true,
+    });
+    expect(decided.isError).toBeFalsy();
+    await expectPartlyDone(h, waiting.run_id, ids);
+  });
+
+  it('an approval on the desk runs the node again and the run completes', async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-decide-desk-'));
+    folders.push(stateDir);
+    let fixed = false;
+    const h = await server({ stateDir });
+    const ids = await failingTree(h, () => fixed);
+    const waiting = await startAndWaitForPerson(h, ids);
+    const inboxId = node(waiting, 'Collect the changes').inbox_id!;
+    fixed = true;
+    const desk = await startDesk(stateDir, true);
+    try {
+      const traded = await fetch(desk.link!, { redirect: 'manual' });
+      const cookie = traded.headers.get('set-cookie')!.split(';')[0]!;
+      const page = await (await fetch(`${desk.base}/inbox`, { headers: { cookie } })).text();
+      const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(page)![1]!;
+      const decided = await fetch(`${desk.base}/inbox/${inboxId}`, {
+        method: 'POST',
+        headers: { cookie, origin: desk.base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ action: 'approve', csrf }).toString(),
+      });
+      expect(decided.status).toBe(200);
+    } finally {
+      await stopDesk(desk);
+    }
+    const done = await until(h, waiting.run_id, 'completed');
+    expect(done.nodes.every((n) => n.state === 'done')).toBe(true);
+    expect((await taskOfId(h, ids['Release notes for 2.0']!)).tags).not.toContain('partly-done');
   });
 
   it("an approval in the client's form runs the node again and the run completes", async () => {
