@@ -3,8 +3,10 @@
  * against a bare SDK echo server measured in the same run.
  */
 import { execFileSync } from 'node:child_process';
+import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import {
   cliPath,
+  connectStdio,
   median,
   percentile,
   startEcho,
@@ -12,6 +14,35 @@ import {
   tempDir,
   timeInterleaved,
 } from '../lib.mjs';
+
+/** What a client hands the model of a tool list (name, description, input schema), in cl100k tokens. */
+function modelFacingTokens(tools) {
+  return encode(
+    JSON.stringify(
+      tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema })),
+    ),
+  ).length;
+}
+
+/**
+ * The 7 core tools of task-master-ai (the tool most Claude Code users compare us with), listed by
+ * its own MCP server over stdio, when TASKMASTER_MCP names its dist/mcp-server.js (it is not a
+ * dependency: `npm install task-master-ai@0.43.1` elsewhere).
+ */
+async function taskMasterCore(serverJs) {
+  const home = tempDir('to-bench-taskmaster-');
+  const s = await connectStdio({
+    args: [serverJs],
+    cwd: home.dir,
+    env: { HOME: home.dir, TASK_MASTER_TOOLS: 'core' },
+  });
+  try {
+    return (await s.client.listTools()).tools;
+  } finally {
+    await s.close();
+    home.remove();
+  }
+}
 
 async function startupMs(start) {
   const s = await start();
@@ -62,6 +93,35 @@ export default {
       value: `${(allTools.reduce((s, t) => s + t.listTokens, 0) / allTools.length).toFixed(0)} / ${(allTools.reduce((s, t) => s + t.tokens, 0) / allTools.length).toFixed(0)}`,
       unit: 'tokens',
     });
+    // Our core as a client lists it over stdio, beside task-master's core, by the same count.
+    const oursCore = await startOrchestrator();
+    const coreTools = (await oursCore.client.listTools()).tools;
+    await oursCore.close();
+    const ourCore = modelFacingTokens(coreTools);
+    rows.push({
+      metric: `model-facing tokens of our core (${coreTools.length} tools, over stdio)`,
+      value: ourCore,
+      unit: 'tokens',
+    });
+    if (process.env.TASKMASTER_MCP) {
+      const theirs = await taskMasterCore(process.env.TASKMASTER_MCP);
+      const theirCore = modelFacingTokens(theirs);
+      rows.push({
+        metric: `model-facing tokens of task-master-ai 0.43.1's core (${theirs.length} tools: ${theirs.map((t) => t.name).join(', ')})`,
+        value: theirCore,
+        unit: 'tokens',
+      });
+      rows.push({
+        metric: 'our core / task-master core',
+        value: ourCore / theirCore,
+        unit: 'x',
+        target: '<= 1',
+        pass: ourCore <= theirCore,
+      });
+    } else
+      notes.push(
+        'task-master rows: set TASKMASTER_MCP to its dist/mcp-server.js to measure them in the same run.',
+      );
     tables.push({
       title: `Tokens per tool (${catalog.tokenizer})`,
       columns: ['category', 'tool', 'tools/list entry', 'model-facing'],

@@ -59,7 +59,10 @@ export default {
     const failing = await startOrchestrator({ ...env, TASK_ORCHESTRATOR_RETRY_MAX: '0' });
     fake.script({ status: 500 }, { status: 500 }, { status: 500 });
     for (let i = 0; i < 3; i++)
-      await failing.client.callTool({ name: 'spawn_agent', arguments: { prompt: 'x', fallback: false } });
+      await failing.client.callTool({
+        name: 'spawn_agent',
+        arguments: { prompt: 'x', options: { fallback: false } },
+      });
     const before = fake.requests.length;
     const echo = await startEcho();
     const fast = [];
@@ -69,7 +72,7 @@ export default {
         const t = performance.now();
         const r = await failing.client.callTool({
           name: 'spawn_agent',
-          arguments: { prompt: 'x', fallback: false },
+          arguments: { prompt: 'x', options: { fallback: false } },
         });
         if (block > 0 || i >= 20) fast.push(performance.now() - t);
         if (!r.isError || !/breaker_open/.test(r.content[0].text))

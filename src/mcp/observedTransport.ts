@@ -2,7 +2,8 @@
  * A transport wrapper that lets the router see the conversation without touching SDK internals:
  * - it notices when a `tools/list` response has gone out (request_tool waits for that re-fetch,
  *   because Claude Code only shows new tools in the model's next request after it re-fetched);
- * - it measures each tools/list response for the context tracker;
+ * - it measures each tools/list response for the context tracker, after leaving out of its input
+ *   schemas what the model does not need (leanSchema.ts);
  * - when the SDK refuses a call to a tool that is not loaded (it only says "disabled" or "not
  *   found"), the answer is replaced by one naming the category to load. The router notes each
  *   call's arrival, so it knows (from its own state, not the SDK's wording) whether the tool was
@@ -10,6 +11,7 @@
  */
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { leanTools } from './leanSchema.js';
 
 export interface TransportObserver {
   /** Called after a tools/list response was handed to the transport, with its tools. */
@@ -86,6 +88,12 @@ export class ObservedTransport implements Transport {
         const refused = 'error' in message || (message.result as { isError?: boolean }).isError === true;
         const better = this.observer.gateCall(message.id, name, refused);
         if (better) message = { jsonrpc: '2.0', id: message.id, result: better };
+      }
+      // The model reads input schemas: the bounds the server enforces anyway are left out.
+      if (message.id !== undefined && this.listRequests.has(message.id) && 'result' in message) {
+        const tools = (message.result as { tools?: unknown }).tools;
+        if (Array.isArray(tools))
+          message = { ...message, result: { ...message.result, tools: leanTools(tools) } };
       }
     }
     await this.inner.send(message, options);

@@ -229,7 +229,7 @@ export async function gradedRun(
         'IMMUNE_BLOCKED',
         `Blocked before spawning: risk ${check.risk}; ${check.block_reason ?? 'it resembles past failures'} (${check.warnings.join('; ')})`,
         {
-          hint: `To go on: rephrase the request; or, if the match is wrong, immune_feedback {"pattern_id": "${check.matches[0]?.pattern_id ?? ''}", "verdict": "false_positive"}; or run it anyway with immune_override: "<why>" (recorded)`,
+          hint: `To go on: rephrase the request; or, if the match is wrong, immune_feedback {"pattern_id": "${check.matches[0]?.pattern_id ?? ''}", "verdict": "false_positive"}; or run it anyway: spawn_agent options {"immune_override": "<why>"} (recorded)`,
           details: { ...check },
         },
       );

@@ -144,7 +144,11 @@ describe('spawn_agent', () => {
     // TASK_ORCHESTRATOR_BREAKER_RESET_MS is honoured (the default would be 30 s).
     expect(breaker.next_half_open_at).toBe(new Date(at + 7_000).toISOString());
     expect(breaker.last_error).toMatch(/server_error/);
-    const only = await h.call('spawn_agent', { prompt: 'x', provider: 'openai', fallback: false });
+    const only = await h.call('spawn_agent', {
+      prompt: 'x',
+      provider: 'openai',
+      options: { fallback: false },
+    });
     expect(textOf(only)).toMatch(/openai\/gpt-4o-mini: breaker_open/);
   });
 });
@@ -280,7 +284,7 @@ describe('model: "auto"', () => {
         prompt: 'Summarise.',
         model: 'auto',
         max_tokens: 500,
-        max_cost_usd: 0.001,
+        options: { max_cost_usd: 0.001 },
       }),
     );
     expect(cheap.model_choice.worst_case_usd).toBeLessThanOrEqual(0.001);
@@ -293,7 +297,17 @@ describe('model: "auto"', () => {
     expect(['openai', 'gemini']).toContain(schema.model_choice.provider);
     expect(schema.model_choice.reason).toMatch(/enforces the JSON schema natively/);
 
-    const impossible = await h.call('spawn_agent', { prompt: 'x', model: 'auto', max_cost_usd: 0.0000001 });
+    // Options are checked like any input: a bad or unknown one is refused, naming it.
+    const hot = await h.call('spawn_agent', { prompt: 'x', options: { temperature: 5 } });
+    expect(hot.isError).toBe(true);
+    expect(textOf(hot)).toMatch(/options\.temperature: .*2/);
+    const unknown = await h.call('spawn_agent', { prompt: 'x', options: { temprature: 1 } });
+    expect(textOf(unknown)).toMatch(/options: unknown option\(s\) temprature/);
+    const impossible = await h.call('spawn_agent', {
+      prompt: 'x',
+      model: 'auto',
+      options: { max_cost_usd: 0.0000001 },
+    });
     expect(textOf(impossible)).toMatch(/BUDGET_EXCEEDED.*No configured model fits max_cost_usd/);
   });
 

@@ -233,7 +233,10 @@ describe('self-consistency', () => {
     await start();
     fake.script({ text: 'Lyon.' }, verdict(0.2), verdict(0.9), verdict(0.1));
     const unsure = sc<Spawned>(
-      await h!.call('spawn_agent', { prompt: 'Which city is the capital of France?', judge_repeats: 3 }),
+      await h!.call('spawn_agent', {
+        prompt: 'Which city is the capital of France?',
+        options: { judge_repeats: 3 },
+      }),
     );
     expect(unsure.evaluation.pass).toBe(false);
     expect(unsure.evaluation.failure_type).toBeUndefined();
@@ -244,7 +247,7 @@ describe('self-consistency', () => {
     const sure = sc<Spawned>(
       await h!.call('spawn_agent', {
         prompt: 'Which city is the capital of France, really?',
-        judge_repeats: 3,
+        options: { judge_repeats: 3 },
       }),
     );
     expect(sure.evaluation.failure_type).toBe('low_quality');
@@ -259,7 +262,7 @@ describe('flaky prompts', () => {
     const graders = [{ name: 'contains', values: ['yes'] }];
     const run = async (answer: string) => {
       fake.script({ text: answer });
-      return sc<Spawned>(await h!.call('spawn_agent', { prompt, graders }));
+      return sc<Spawned>(await h!.call('spawn_agent', { prompt, options: { graders } }));
     };
     const occurrences = async () =>
       sc<{ patterns: Array<{ occurrences: number }> }>(await h!.call('immune_failures', {})).patterns[0]

@@ -79,7 +79,7 @@ describe('graded spawns', () => {
     const r = sc<Graded>(
       await h!.call('spawn_agent', {
         prompt: 'Pick a DB.',
-        graders: [{ name: 'contains', values: ['postgres', 'sqlite'], mode: 'any' }],
+        options: { graders: [{ name: 'contains', values: ['postgres', 'sqlite'], mode: 'any' }] },
       }),
     );
     expect(r.evaluation.graders).toEqual([expect.objectContaining({ grader: 'contains', pass: true })]);

@@ -131,7 +131,7 @@ describe('immune system', () => {
       await h!.call('spawn_agent', {
         prompt: FAILED,
         output_schema: schema,
-        immune_override: 'the schema was fixed upstream; retrying once',
+        options: { immune_override: 'the schema was fixed upstream; retrying once' },
       }),
     );
     expect(overridden.evaluation.pass).toBe(true);

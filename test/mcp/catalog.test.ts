@@ -1,4 +1,5 @@
 /** Core tools cost little context: their tools/list entries stay within 10% of every category's. */
+import { encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCatalog } from '../../src/mcp/catalog.js';
 import { startHarness } from '../helpers/harness.js';
@@ -27,5 +28,21 @@ describe('context cost of the core category', () => {
     for (const t of listed.tools)
       for (const [field, schema] of Object.entries(t.inputSchema.properties ?? {}))
         expect((schema as { description?: string }).description, `${t.name}.${field}`).toBeTruthy();
+  });
+
+  it('costs the model no more than the core of task-master-ai, with every bound still enforced', async () => {
+    h = await startHarness();
+    const { tools } = await h.client.listTools();
+    const facing = JSON.stringify(
+      tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema })),
+    );
+    // task-master-ai 0.43.1's 7 core tools (TASK_MASTER_TOOLS=core), listed by its own server and
+    // counted the same way in `npm run bench -- foundation` (TASKMASTER_MCP): 1408 tokens.
+    expect(encode(facing).length).toBeLessThanOrEqual(1408);
+    // The model is not shown the bounds, but they hold.
+    expect(facing).not.toMatch(/maxLength|\$schema/);
+    const long = await h.call('tasks_add', { tasks: [{ title: 'x'.repeat(201) }] });
+    expect(long.isError).toBe(true);
+    expect(long.content.map((c) => (c.type === 'text' ? c.text : '')).join('')).toMatch(/title/);
   });
 });

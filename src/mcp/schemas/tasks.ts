@@ -10,9 +10,7 @@ export const actorField = z
   .min(1)
   .max(100)
   .optional()
-  .describe(
-    "Who acts (recorded in history); default: the MCP client. In HTTP mode it only labels the token's subject",
-  );
+  .describe("Who acts, for the history (default: the client; over HTTP a label beside the token's subject)");
 
 export const dueField = z
   .string()

@@ -76,7 +76,7 @@ export function healingStatus(
     name: 'healing_status',
     title: 'Server health',
     description:
-      'Health of this task-orchestrator server: the context budget this session has used (tool definitions and results, in tokens) with categories worth unloading, which categories are loaded, which LLM providers are configured, and any storage recoveries since start.',
+      'Server health: context tokens this session used (and categories worth unloading), loaded categories, configured providers, storage recoveries.',
     inputSchema: input,
     outputSchema: output,
     advertisedOutputSchema: advertised,

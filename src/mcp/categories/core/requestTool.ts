@@ -26,7 +26,7 @@ export function requestTool(services: Pick<Services, 'config' | 'logger'>) {
     name: 'request_tool',
     title: 'Load a tool category',
     description:
-      'Load (or unload) a category of task-orchestrator tools on demand. Returns the tools it added with one-line summaries; they are callable right after this returns. Categories are listed in the server instructions; an unknown name returns the valid ones.',
+      'Load (or unload) a category of tools, listed in the server instructions; its tools are callable when this returns. An unknown name lists the valid ones.',
     inputSchema: input,
     outputSchema: output,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

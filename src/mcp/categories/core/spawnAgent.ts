@@ -2,61 +2,44 @@ import { z } from 'zod';
 import { describeGraded, gradedRun } from '../../../spawning/gradedRun.js';
 import type { Services } from '../../services.js';
 import { agentRunSchema, gradersField, providerField, judgeRepeatsField } from '../../schemas/agents.js';
+import { parseOptions } from '../../schemas/options.js';
 import { taskRef } from '../../schemas/tasks.js';
 import { defineTool, ok } from '../../tool.js';
+
+/** The knobs few calls need: validated here, advertised as one short `options` description. */
+const optionsSchema = z
+  .object({
+    temperature: z.number().min(0).max(2).optional(),
+    timeout_s: z.number().int().min(1).max(600).optional(),
+    fallback: z.boolean().optional(),
+    max_cost_usd: z.number().positive().max(1000).optional(),
+    graders: gradersField.optional(),
+    immune_override: z.string().trim().min(5).max(500).optional(),
+    judge_repeats: judgeRepeatsField,
+  })
+  .strict();
 
 const input = z
   .object({
     prompt: z.string().trim().min(1).max(200_000).describe('What the agent should do'),
-    provider: providerField.optional().describe('Default: the first configured; others serve as fallback'),
+    provider: providerField.optional().describe('Default: the first configured; others are fallbacks'),
     model: z
       .string()
       .trim()
       .min(1)
       .max(100)
       .optional()
-      .describe(
-        'Default: the provider\'s configured model; "auto" picks by role, output size, schema and max_cost_usd',
-      ),
-    max_cost_usd: z
-      .number()
-      .positive()
-      .max(1000)
-      .optional()
-      .describe('With model "auto": the most the call may cost (worst case)'),
-    system_prompt: z.string().max(50_000).optional().describe('Role and rules for the agent'),
-    max_tokens: z
-      .number()
-      .int()
-      .min(1)
-      .max(200_000)
-      .optional()
-      .describe('Output limit; also bounds the budget reservation (default 4096 reserved)'),
-    temperature: z.number().min(0).max(2).optional().describe('Sampling temperature'),
-    output_schema: z
+      .describe('Default: the provider\'s model; "auto" picks one for the work'),
+    system_prompt: z.string().max(50_000).optional().describe('Role and rules'),
+    max_tokens: z.number().int().min(1).max(200_000).optional().describe('Output limit'),
+    output_schema: z.record(z.string(), z.unknown()).optional().describe('JSON Schema the answer must match'),
+    task_id: taskRef.optional().describe('A passing answer completes this task through its gates'),
+    options: z
       .record(z.string(), z.unknown())
       .optional()
-      .describe('JSON Schema the answer must match (answer checked, not trusted)'),
-    task_id: taskRef
-      .optional()
       .describe(
-        "Work on this task: its schema applies and a passing answer completes it through the task's gates",
+        'Rarely needed: temperature, timeout_s (default 60), fallback (false: this provider only), max_cost_usd (cap for model "auto"), graders (replace the defaults; as evaluate_output\'s), immune_override ("why", to run despite IMMUNE_BLOCKED), judge_repeats',
       ),
-    timeout_s: z.number().int().min(1).max(600).optional().describe('Per attempt; default 60'),
-    fallback: z.boolean().optional().describe('false: only the requested provider; default true'),
-    graders: gradersField
-      .optional()
-      .describe(
-        'Checks for the answer, replacing the default (non_empty, length, refusal, JSON with a schema)',
-      ),
-    immune_override: z
-      .string()
-      .trim()
-      .min(5)
-      .max(500)
-      .optional()
-      .describe('Run despite an IMMUNE_BLOCKED verdict; say why (recorded)'),
-    judge_repeats: judgeRepeatsField,
   })
   .strict();
 
@@ -77,12 +60,13 @@ export function spawnAgent(services: Pick<Services, 'graded'>) {
     name: 'spawn_agent',
     title: 'Run an LLM agent',
     description:
-      'Send a prompt to an LLM agent (Gemini, OpenAI or OpenAI-compatible, Anthropic) through budget guards, circuit breakers, retries and provider fallback. Returns the answer with provider, model, token usage, cost and latency. With output_schema the answer is checked against it; with task_id a passing answer completes the task through its gates.',
+      'Ask an LLM agent (Gemini, OpenAI or compatible, Anthropic) behind budgets, breakers, retries and fallback; the answer is graded and returned with model, usage and cost.',
     inputSchema: input,
     outputSchema: output,
     advertisedOutputSchema: advertised,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     async handler(args, ctx) {
+      const options = parseOptions(optionsSchema, args.options);
       const run = await gradedRun(
         services.graded,
         {
@@ -91,15 +75,15 @@ export function spawnAgent(services: Pick<Services, 'graded'>) {
           model: args.model,
           system: args.system_prompt,
           maxTokens: args.max_tokens,
-          temperature: args.temperature,
+          temperature: options.temperature,
           outputSchema: args.output_schema,
           taskId: args.task_id,
-          timeoutMs: args.timeout_s ? args.timeout_s * 1000 : undefined,
-          fallback: args.fallback,
-          maxCostUsd: args.max_cost_usd,
-          graders: args.graders,
-          immuneOverride: args.immune_override,
-          judgeRepeats: args.judge_repeats,
+          timeoutMs: options.timeout_s ? options.timeout_s * 1000 : undefined,
+          fallback: options.fallback,
+          maxCostUsd: options.max_cost_usd,
+          graders: options.graders,
+          immuneOverride: options.immune_override,
+          judgeRepeats: options.judge_repeats,
           operation: 'spawn_agent',
         },
         ctx,

@@ -33,7 +33,7 @@ export function tasksAdd(services: Pick<Services, 'tasks'>) {
     name: 'tasks_add',
     title: 'Add tasks',
     description:
-      'Create persistent work orders: one task or an atomic batch (all or none) where items link parents and dependencies by ref. Dependencies (completion|data|approval) are enforced; cycles are refused. output_schema and command_gates are quality gates checked by tasks_complete.',
+      'Create work orders: one, or an all-or-none batch whose items link parents and dependencies by ref (cycles refused). Dependencies, output_schema and command_gates are enforced at tasks_complete.',
     inputSchema: input,
     outputSchema: output,
     advertisedOutputSchema: advertised,
