@@ -138,8 +138,16 @@ export class ToolRouter implements TransportObserver, SessionControl {
     return category;
   }
 
+  private readonly summaries = new Map<string, LoadResult['tools']>();
+
+  /** Its tools with one-line summaries (made once per category). */
   private summary(category: Category): LoadResult['tools'] {
-    return category.tools.map((t) => ({ name: t.name, summary: firstSentence(t.description) }));
+    let tools = this.summaries.get(category.name);
+    if (!tools) {
+      tools = category.tools.map((t) => ({ name: t.name, summary: firstSentence(t.description) }));
+      this.summaries.set(category.name, tools);
+    }
+    return tools.map((t) => ({ ...t }));
   }
 
   load(name: string): LoadResult {

@@ -164,6 +164,11 @@ describe('request_tool', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     expect((again.structuredContent as { action: string }).action).toBe('already_loaded');
     expect(countListChanged(h.sent)).toBe(before);
+    // The client lists those tools already: names only, their summaries are not sent again.
+    const tools = (again.structuredContent as { tools: Array<{ name: string; summary?: string }> }).tools;
+    expect(tools.length).toBeGreaterThan(0);
+    expect(tools.every((t) => t.summary === undefined)).toBe(true);
+    expect(textOf(again)).toMatch(/^Category "agent" already loaded\. Its tools: \w+/);
   });
 
   it('unloads with one notification and refuses to unload core', async () => {

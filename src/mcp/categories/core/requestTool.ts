@@ -16,7 +16,9 @@ const input = z
 const output = z.object({
   category: z.string(),
   action: z.enum(['loaded', 'unloaded', 'already_loaded', 'already_unloaded']),
-  tools: z.array(z.object({ name: z.string(), summary: z.string() })),
+  tools: z
+    .array(z.object({ name: z.string(), summary: z.string().optional() }))
+    .describe('Its tools; with one-line summaries when this call changed what is loaded'),
   client_refreshed: z.boolean().describe('Whether the client re-fetched tools/list before this result'),
   loaded_categories: z.array(z.string()),
 });
@@ -51,19 +53,26 @@ export function requestTool(services: Pick<Services, 'config' | 'logger'>) {
         : result.changed
           ? 'loaded'
           : 'already_loaded';
+      // Nothing changed: the client lists these tools already, so their summaries are not sent again.
+      const tools = result.changed ? result.tools : result.tools.map((t) => ({ name: t.name }));
       const value = {
         category: result.category,
         action,
-        tools: result.tools,
+        tools,
         client_refreshed: refreshed,
         loaded_categories: session
           .categories()
           .filter((c) => c.loaded)
           .map((c) => c.name),
       } as const;
-      const lines = result.tools.map((t) => `- ${t.name}: ${t.summary}`).join('\n');
       const verb = action.replace('_', ' ');
-      return ok(value, `Category "${result.category}" ${verb}.${args.unload ? '' : `\n${lines}`}`);
+      const listed = result.changed
+        ? `\n${result.tools.map((t) => `- ${t.name}: ${t.summary}`).join('\n')}`
+        : ` Its tools: ${result.tools.map((t) => t.name).join(', ')}.`;
+      return ok(
+        value,
+        `Category "${result.category}" ${verb}.${args.unload && result.changed ? '' : listed}`,
+      );
     },
   });
 }
