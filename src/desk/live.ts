@@ -1,13 +1,13 @@
 /**
  * Live updates of the review desk without reloading: `/events` is a server-sent event stream that
- * says `change` when the failure memory, the approval inbox or the supervisor runs changed (any
- * process on this state folder); static/desk.js (served as `/desk.js`) fetches the page again and
- * swaps in its live regions.
+ * says `change` when the failure memory, the approval inbox, the supervisor runs or the evaluation
+ * runs changed (any process on this state folder); static/desk.js (served as `/desk.js`) fetches
+ * the page again and swaps in its live regions (an evaluation's matrix fills in as cells finish).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeskServices } from './deps.js';
 
-type LiveServices = Pick<DeskServices, 'immune' | 'inbox' | 'runs'>;
+type LiveServices = Pick<DeskServices, 'immune' | 'inbox' | 'runs' | 'evals'>;
 
 /** Open event streams at most (one poll of the stores a second serves them all). */
 const MAX_STREAMS = 16;
@@ -18,13 +18,15 @@ const READY = ': ready\n\n';
 
 /** What changes when anything a desk page shows changes. */
 async function fingerprint(services: LiveServices): Promise<string> {
-  const [immune, inbox, runs] = await Promise.all([
+  const [immune, inbox, runs, evals] = await Promise.all([
     services.immune.version(),
     services.inbox.list({ limit: 100 }),
     services.runs.list(),
+    services.evals.version(),
   ]);
   return [
     immune,
+    evals,
     inbox.items.map((i) => `${i.id}:${i.status}`).join(','),
     runs
       .slice(0, 20)

@@ -109,3 +109,35 @@ describe('evaluation runs on the desk in Chromium', { timeout: 90_000 }, () => {
     },
   );
 });
+
+describe('evaluation runs on the desk, live', { timeout: 60_000 }, () => {
+  it('tells an open page when an evaluation run moves on, from another process', async () => {
+    const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-desk-evals-live-')));
+    const stateDir = path.join(dir, '.task-orchestrator');
+    await fs.mkdir(path.join(dir, 'evals'));
+    await fs.writeFile(
+      path.join(dir, 'evals', 'live.yaml'),
+      stringify({ name: 'live', providers: ['openai/m'], cases: [{ id: 'one', prompt: 'Say one.' }] }),
+    );
+    const h = await startWithFakeProvider(
+      llm.fake.url,
+      { TASK_ORCHESTRATOR_TOOLS: 'eval' },
+      { cwd: dir, stateDir },
+    );
+    const desk = await startDesk(stateDir, false);
+    try {
+      const events = await fetch(`${desk.base}/events`);
+      const reader = events.body!.getReader();
+      let seen = '';
+      while (!seen.includes(': ready')) seen += new TextDecoder().decode((await reader.read()).value);
+      sc(await h.call('eval_run', { suite: 'evals/live.yaml' }));
+      seen = '';
+      while (!seen.includes('event: change')) seen += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+    } finally {
+      await stopDesk(desk);
+      await h.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

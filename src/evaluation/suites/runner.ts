@@ -290,6 +290,15 @@ export class EvalRunner {
     );
   }
 
+  /** Changes whenever a run starts or ends or a cell finishes (the desk's live pages follow it). */
+  async version(): Promise<string> {
+    const [runs, cells] = await Promise.all([this.list(), this.deps.cells.stats()]);
+    return `${runs
+      .slice(0, 20)
+      .map((r) => `${r.id}:${r.status}`)
+      .join(',')}#${cells.records}`;
+  }
+
   /** Pins a run as its suite's baseline. */
   async pinBaseline(runId: string): Promise<EvalRun> {
     return this.deps.runs.update((d) => {
