@@ -89,6 +89,7 @@ beforeAll(async () => {
   await fs.writeFile(path.join(project, 'Makefile'), 'test:\n\t@echo ok\n');
   await fs.writeFile(path.join(project, 'a.txt'), 'a\n');
   await fs.symlink(path.join(outside, 'secret.txt'), path.join(project, 'link-out'));
+  await fs.symlink(outside, path.join(project, 'folder-out'));
   await fs.symlink(path.join(outside, 'new.ics'), path.join(project, 'dangling.ics'));
   await fs.mkdir(path.join(project, 'mail'));
   await fs.symlink(path.join(outside, 'msg.eml'), path.join(project, 'mail', 'evil.eml'));
@@ -385,6 +386,39 @@ const rows = (): Row[] => [
     attack: 'tasks_plan from a link inside the project that points outside',
     try: () => h.call('tasks_plan', { file: 'link-out' }),
     refused: (r) => isError(r) && !textOf(r).includes('CANARY'),
+  },
+  {
+    attack: 'eval_run a suite file outside the project',
+    try: () => h.call('eval_run', { suite: path.join(outside, 'secret.txt') }),
+    refused: (r) => isError(r) && /outside the project/.test(textOf(r)) && !textOf(r).includes('CANARY'),
+  },
+  {
+    attack: 'eval_run a suite through a link inside the project that points outside',
+    try: () => h.call('eval_run', { suite: 'link-out' }),
+    refused: (r) => isError(r) && !textOf(r).includes('CANARY'),
+  },
+  {
+    attack: 'eval_cases_from_memory writes its suite outside the project (../ and through a linked folder)',
+    try: async () => {
+      // Something remembered, so that the tool gets as far as writing.
+      await h.services.immune.recordFailure({
+        operation: 'spawn_agent',
+        failure_type: 'empty',
+        prompt: 'Write the red team report',
+        output: '',
+        grader_scores: { non_empty: 0 },
+      });
+      const results = [
+        await h.call('eval_cases_from_memory', { suite_file: '../outside/evil.yaml' }),
+        await h.call('eval_cases_from_memory', { suite_file: 'folder-out/evil.yaml' }),
+        await h.call('eval_cases_from_memory', { suite_file: 'folder-out/deeper/evil.yaml' }),
+      ];
+      return {
+        isError: results.every((r) => r.isError === true && /outside the project/.test(textOf(r))),
+        content: [{ type: 'text', text: results.map(textOf).join(' | ') }],
+      };
+    },
+    refused: isError,
   },
   {
     attack: 'approve its own blocked supervisor-run node (caller mode) over MCP',
