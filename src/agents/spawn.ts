@@ -140,6 +140,16 @@ function describe(e: ProviderError): string {
   return `${e.code}${e.status ? ` ${e.status}` : ''}: ${e.message}`.slice(0, 300);
 }
 
+/** Retry a transient provider failure (honouring Retry-After); never an open breaker (undefined). */
+function retryTransient(r: LlmResult | EmbedResult | undefined): { retry: boolean; retryAfterMs?: number } {
+  return r && !r.ok && isTransient(r.error)
+    ? {
+        retry: true,
+        ...(r.error.retry_after_ms !== undefined ? { retryAfterMs: r.error.retry_after_ms } : {}),
+      }
+    : { retry: false };
+}
+
 export class SpawnPipeline {
   constructor(private readonly deps: SpawnDeps) {}
 
@@ -288,13 +298,7 @@ export class SpawnPipeline {
           return guarded.value;
         },
         // Never retry an open breaker; retry transient provider failures only.
-        (r) =>
-          r && !r.ok && isTransient(r.error)
-            ? {
-                retry: true,
-                ...(r.error.retry_after_ms !== undefined ? { retryAfterMs: r.error.retry_after_ms } : {}),
-              }
-            : { retry: false },
+        retryTransient,
         {
           policy: this.deps.retry ?? DEFAULT_RETRY_POLICY,
           deadline,
@@ -445,13 +449,7 @@ export class SpawnPipeline {
         last = guarded.value;
         return guarded.value;
       },
-      (r) =>
-        r && !r.ok && isTransient(r.error)
-          ? {
-              retry: true,
-              ...(r.error.retry_after_ms !== undefined ? { retryAfterMs: r.error.retry_after_ms } : {}),
-            }
-          : { retry: false },
+      retryTransient,
       {
         policy: {
           ...(this.deps.retry ?? DEFAULT_RETRY_POLICY),

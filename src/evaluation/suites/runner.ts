@@ -404,67 +404,55 @@ export class EvalRunner {
       const model = rest.join('/');
       const guard =
         withMemory && this.deps.memory ? await this.deps.memory(p.c.prompt, `eval:${suite.name}`) : undefined;
-      if (guard?.blocked) {
-        // The memory would not let this call reach the model: no answer, so the case does not pass.
-        const cell: EvalCell = {
-          run_id: run.id,
-          case_id: p.c.id,
-          target: p.target,
-          repeat: p.repeat,
-          pass: false,
-          score: 0,
-          blocked: guard.blocked.slice(0, 500),
-          output_preview: '',
-          latency_ms: 0,
-          cost_usd: 0,
-          judge_cost_usd: 0,
+      // A cell without an answer: the memory blocked the call, or the provider failed.
+      const unanswered = (extra: Partial<EvalCell>): EvalCell => ({
+        run_id: run.id,
+        case_id: p.c.id,
+        target: p.target,
+        repeat: p.repeat,
+        pass: false,
+        score: 0,
+        output_preview: '',
+        latency_ms: 0,
+        cost_usd: 0,
+        judge_cost_usd: 0,
+        assertions: [],
+        at: isoTime(clock),
+        ...extra,
+      });
+      const system = [p.c.system, guard?.system].filter(Boolean).join('\n\n');
+      // The memory would not let a blocked call reach the model: no answer, so the case does not pass.
+      const r = guard?.blocked
+        ? undefined
+        : await spawn.run({
+            prompt: p.c.prompt,
+            ...(system ? { system } : {}),
+            provider: provider as ProviderName,
+            model,
+            fallback: false,
+            maxTokens: suite.maxTokens ?? DEFAULT_MAX_TOKENS,
+            ...(suite.temperature !== undefined ? { temperature: suite.temperature } : {}),
+            ...(p.c.schema ? { jsonSchema: p.c.schema } : {}),
+            operation: `eval:${suite.name}`,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+      const at = isoTime(clock);
+      let cell: EvalCell;
+      if (!r) {
+        const blocked = guard?.blocked ?? '';
+        cell = unanswered({
+          blocked: blocked.slice(0, 500),
           assertions: [
             {
               type: 'not-refusal',
               pass: false,
               score: 0,
-              reason: `blocked by the failure memory: ${guard.blocked.slice(0, 250)}`,
+              reason: `blocked by the failure memory: ${blocked.slice(0, 250)}`,
             },
           ],
-          at: isoTime(clock),
-        };
-        if (signal.aborted) return;
-        await this.deps.cells.append(cell);
-        done++;
-        options.onProgress?.(done, run.cells, `${p.c.id} on ${p.target}: blocked by the memory`);
-        return;
-      }
-      const system = [p.c.system, guard?.system].filter(Boolean).join('\n\n');
-      const r = await spawn.run({
-        prompt: p.c.prompt,
-        ...(system ? { system } : {}),
-        provider: provider as ProviderName,
-        model,
-        fallback: false,
-        maxTokens: suite.maxTokens ?? DEFAULT_MAX_TOKENS,
-        ...(suite.temperature !== undefined ? { temperature: suite.temperature } : {}),
-        ...(p.c.schema ? { jsonSchema: p.c.schema } : {}),
-        operation: `eval:${suite.name}`,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const at = isoTime(clock);
-      let cell: EvalCell;
-      if (!r.ok) {
-        cell = {
-          run_id: run.id,
-          case_id: p.c.id,
-          target: p.target,
-          repeat: p.repeat,
-          pass: false,
-          score: 0,
-          error: r.error.message.slice(0, 500),
-          output_preview: '',
-          latency_ms: 0,
-          cost_usd: 0,
-          judge_cost_usd: 0,
-          assertions: [],
-          at,
-        };
+        });
+      } else if (!r.ok) {
+        cell = unanswered({ error: r.error.message.slice(0, 500) });
       } else {
         const assertions = p.c.assert.length
           ? await assertAll(
@@ -554,7 +542,7 @@ export class EvalRunner {
       options.onProgress?.(
         done,
         run.cells,
-        `${p.c.id} on ${p.target}: ${cell.error ? 'error' : cell.pass ? 'pass' : 'fail'}`,
+        `${p.c.id} on ${p.target}: ${cell.blocked ? 'blocked by the memory' : cell.error ? 'error' : cell.pass ? 'pass' : 'fail'}`,
       );
     };
     try {

@@ -120,10 +120,9 @@ export class NodeRunner {
     for (const task of claimed)
       if (!started.includes(task)) void this.deps.claims.release(task, holder).catch(() => undefined);
     launcher.give(room - started.length);
+    const stored = started.length ? await this.store.get(id) : undefined;
     for (const task of started) {
-      const parents = (await this.store.get(id)).nodes[task]!.depends_on.map((d) => d.task).filter(
-        provisionalHere,
-      );
+      const parents = stored!.nodes[task]!.depends_on.map((d) => d.task).filter(provisionalHere);
       active.speculative.set(task, { controller: new AbortController(), parents });
       if (active.slots === launcher) launcher.launch(task);
       else {
