@@ -96,7 +96,9 @@ export async function seedPatterns(stateDir, n, fields) {
   const { openStorage } = await import(dist('storage', 'storage.js'));
   const { createLogger } = await import(dist('core', 'logger.js'));
   const storage = await openStorage({ stateDir, logger: createLogger({ level: 'error', write: () => {} }) });
-  const immune = new ImmuneSystem(storage, { now: () => Date.now() });
+  // Written as another process would leave it: the log only, no match index (a reader's first
+  // look replays it and writes one; the hooks suite measures that apart).
+  const immune = new ImmuneSystem(storage, { now: () => Date.now() }, { matchIndex: false });
   const at = new Date().toISOString();
   for (let i = 0; i < n; i += 500) {
     const batch = [];

@@ -5,6 +5,7 @@
  * prompt that matches remembered failures.
  */
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { cliPath, percentile, seedPatterns, startOrchestrator, tempDir } from '../lib.mjs';
 
@@ -94,11 +95,45 @@ export default {
             metric: `${n.toLocaleString('en')} patterns, ${mode}: hook ${k} p50 / node p50`,
             value: p50 / base,
             unit: 'x',
-            ...(mode === 'warm' ? { target: '<= 2', pass: p50 / base <= 2 } : {}),
+            // Warm: the server answers. Cold at 10,000 patterns: the match index (issue 30).
+            ...(mode === 'warm' || n > 0 ? { target: '<= 2', pass: p50 / base <= 2 } : {}),
           });
         }
       };
+      if (n) {
+        // The first event after another process changed the memory (here: the seeding) replays
+        // the log and leaves a match index behind; every later one reads the index.
+        const first = time([cliPath, 'hook', 'UserPromptSubmit'], cases.UserPromptSubmit, project.dir).ms;
+        rows.push({
+          metric: `${n.toLocaleString('en')} patterns, cold: first hook after another process changed the memory (replays, writes the index)`,
+          value: first,
+          unit: 'ms',
+        });
+        const file = path.join(project.dir, '.task-orchestrator', 'events', 'immune', 'match-index.bin');
+        rows.push({
+          metric: `${n.toLocaleString('en')} patterns: match index size`,
+          value: (statSync(file).size / 1024 / 1024).toFixed(1),
+          unit: 'MB',
+        });
+      }
       await measure('cold');
+      if (n) {
+        // A prompt that matches: answered from the index, its check appended from the index's position.
+        const times = [];
+        for (let i = 0; i < 12; i++)
+          times.push(
+            time(
+              [cliPath, 'hook', 'UserPromptSubmit'],
+              event('UserPromptSubmit', { prompt: `${text(40 + i)} again` }),
+              project.dir,
+            ).ms,
+          );
+        rows.push({
+          metric: `${n.toLocaleString('en')} patterns, cold: hook UserPromptSubmit on a matching prompt p50 (context added, check recorded)`,
+          value: percentile(times, 50),
+          unit: 'ms',
+        });
+      }
       const server = await startOrchestrator({
         TASK_ORCHESTRATOR_HOME: path.join(project.dir, '.task-orchestrator'),
       });
@@ -131,8 +166,9 @@ export default {
     return {
       rows,
       notes: [
-        'Each event starts a new node process, as Claude Code runs a command hook. Warm: the MCP server Claude Code started for the session answers on <state>/hooks.sock with the memory already loaded, so the hook process only starts node, connects and waits (the target applies here). Cold: no server runs (or it was killed); the hook process loads what the event needs itself (no commander, no zod) and replays the memory.',
-        "PreToolUse classifies the command, then matches it against Claude Code's earlier failing commands; UserPromptSubmit matches the prompt against the whole memory (TF-IDF), so its cost grows with the replay of the event log at 10,000 patterns.",
+        'Each event starts a new node process, as Claude Code runs a command hook. Warm: the MCP server Claude Code started for the session answers on <state>/hooks.sock with the memory already loaded, so the hook process only starts node, connects and waits. Cold: no server runs (or it was killed); the hook process does the work itself.',
+        "Cold, the memory is read through its match index (events/immune/match-index.bin: TF-IDF postings, norms and patterns, written by whoever holds the whole memory, exact or refused): only the query terms' postings and the matched patterns are read, never the event log. Events that end in nothing to add (a prompt matching nothing, a command the guard lets through that resembles no earlier failure, a command with no failure waiting in its session) are told from files alone, without loading the configuration, the storage layer or the handlers; plain commands are read without the shell grammar. The target (<= 2x node) applies cold at 10,000 patterns and warm.",
+        'The first cold event after another process changed the memory without rewriting the index replays the log (and writes the index); a server rewrites it a second after its own changes, so with a server running this case does not arise.',
       ],
     };
   },

@@ -13,12 +13,16 @@ import type { HookGrade } from '../hooks/wire.js';
 import type { Services } from '../mcp/services.js';
 import type { Redactor } from '../safety/redact.js';
 import type { Storage } from '../storage/storage.js';
+import type { ImmuneSystem } from '../immune/immuneSystem.js';
+import type { IndexedMemory } from '../immune/indexedMemory.js';
+import path from 'node:path';
 
 /** The context of one event answered by the running server. */
 export function serverHookContext(services: Services, hookGrade: HookGrade): HookContext {
   const open: HookOpeners = {
     storage: () => Promise.resolve(services.storage),
     immune: () => Promise.resolve(services.immune),
+    matcher: () => Promise.resolve(services.immune),
     classifier: () => Promise.resolve(services.classifier),
     trials: () => Promise.resolve(services.trials),
     cases: () => Promise.resolve(services.cases),
@@ -65,6 +69,11 @@ export async function localHook(
   const redact: Redactor = createRedactor({ secrets: config.secrets, patterns: config.redactPatterns });
   const clock: Clock = systemClock;
   let services: { close(): Promise<void> } | undefined;
+  const thresholds = { blockThreshold: config.immuneBlockRisk, blockAfter: config.immuneBlockAfter };
+  /** The memory replayed from the log, the match index, and the storage appending from it. */
+  let replayed: ImmuneSystem | undefined;
+  let indexed: IndexedMemory | undefined;
+  let appendStorage: Storage | undefined;
   let storage: Promise<Storage> | undefined;
   const openStorage = () =>
     (storage ??= (async () => {
@@ -79,17 +88,47 @@ export async function localHook(
     storage: openStorage,
     immune: once(async () => {
       const { ImmuneSystem } = await import('../immune/immuneSystem.js');
-      return new ImmuneSystem(await openStorage(), clock, {
-        blockThreshold: config.immuneBlockRisk,
-        blockAfter: config.immuneBlockAfter,
+      replayed = new ImmuneSystem(await openStorage(), clock, {
+        ...thresholds,
         shareByDefault: config.federationShare,
+        matchIndex: false,
       });
+      return replayed;
     }),
+    // The match index answers without replaying the log; without one that matches the log, the
+    // memory itself (which then writes a fresh index when the hook is done).
+    matcher: async () => {
+      const { IndexedMemory } = await import('../immune/indexedMemory.js');
+      const memory = IndexedMemory.open(
+        path.join(config.stateDir, 'events', 'immune'),
+        thresholds,
+        () => clock.now(),
+        async (start) => {
+          const [{ ImmuneSystem }, { openStorage: openOwn }, { createLogger }] = await Promise.all([
+            import('../immune/immuneSystem.js'),
+            import('../storage/storage.js'),
+            import('../core/logger.js'),
+          ]);
+          // Its own storage: this store starts at the index, not at the beginning of the log.
+          appendStorage = await openOwn({
+            stateDir: config.stateDir,
+            logger: createLogger({ level: 'warn', redact, write: (line) => note(line.trim()) }),
+            redact,
+          });
+          return new ImmuneSystem(appendStorage, clock, { ...thresholds, start, matchIndex: false });
+        },
+      );
+      if (!memory) return open.immune();
+      indexed = memory;
+      return memory;
+    },
     classifier: once(async () => {
       const { OperationClassifier } = await import('../safety/classifier.js');
+      // The grammar loads only for a command that is not plain (most are).
       return OperationClassifier.load(config.dataDir, config.stateDir, {
         projectDir: config.projectDir,
         cliPath: config.cliPath,
+        grammar: 'when-needed',
       });
     }),
     trials: once(async () => {
@@ -137,6 +176,12 @@ export async function localHook(
     enabled: config.hooks,
     context: () => createHookContext({ config, hookGrade: config.hookGrade, clock, redact, open, readOnly }),
     async close() {
+      indexed?.close();
+      await appendStorage?.close().catch(() => undefined);
+      // This process replayed the log: the next one maps the index instead (a read-only hook
+      // leaves the memory's folder as it found it).
+      if (replayed && !readOnly)
+        await replayed.writeMatchIndex().catch((e: unknown) => note(`match index: ${String(e)}`));
       await services?.close().catch(() => undefined);
       if (storage) await (await storage).close().catch(() => undefined);
     },

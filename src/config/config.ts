@@ -6,7 +6,6 @@
  */
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AppError } from '../core/errors.js';
 import type { LogLevel } from '../core/logger.js';
 import { CHILD_ENV_NAMES, DEFAULT_MODELS } from './defaults.js';
@@ -14,6 +13,7 @@ import type { ProviderName } from './defaults.js';
 import type { JudgeCriterionName } from './defaults.js';
 import { list, nonEmpty } from './parsers.js';
 import { parseEnv } from './variables.js';
+import { PACKAGE_PATHS } from './packagePaths.js';
 
 export type ProviderConfig = ApiProviderConfig | ClaudeCliConfig;
 
@@ -172,8 +172,6 @@ const SECRET_NAME = /(_KEY|_SECRET|TOKEN)$/i;
 /** Variables Claude Code sets for the programs it runs (its Bash tool's shell among them). */
 const CLAUDE_MARKER = /^(CLAUDECODE|CLAUDE_CODE_SESSION_ID|CLAUDE_CODE_ENTRYPOINT|CLAUDE_PID)$/;
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
 /** The first executable `name` on PATH, or undefined. */
 function findOnPath(name: string, pathVar: string | undefined): string | undefined {
   for (const dir of (pathVar ?? '').split(path.delimiter)) {
@@ -282,9 +280,9 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     projectDir: path.resolve(cwd),
     gateCommands: Object.freeze([...e.TASK_ORCHESTRATOR_GATE_COMMANDS]),
     stateDir: path.resolve(cwd, home ?? '.task-orchestrator'),
-    dataDir: path.join(packageRoot, 'data'),
-    modelsDir: path.join(packageRoot, 'models'),
-    cliPath: path.join(packageRoot, 'dist', 'cli.js'),
+    dataDir: PACKAGE_PATHS.dataDir,
+    modelsDir: PACKAGE_PATHS.modelsDir,
+    cliPath: PACKAGE_PATHS.cliPath,
     insideClaudeCode: Object.entries(env).some(
       ([name, value]) => CLAUDE_MARKER.test(name) && nonEmpty(value) !== undefined,
     ),

@@ -8,11 +8,10 @@
  * message telling the person the guard is down. The other events fail open.
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { HookSettings } from '../config/hookProject.js';
 import { HOOK_EVENTS, parseHookInput } from './events.js';
-import type { HookEventName, HookOutput } from './events.js';
+import type { HookEventName, HookInput, HookOutput } from './events.js';
 import type { HookContext } from './handlers.js';
 import { HOOK_SOCKET, readReply, writeRequest } from './wire.js';
 
@@ -41,6 +40,11 @@ export interface HookProcessOptions {
   warn(text: string): void;
   /** Loads the configuration of a project and opens what the handlers need there. */
   local(projectDir: string, note: (message: string) => void): Promise<LocalHook>;
+  /**
+   * Whether the event's full handling would add and record nothing, told from files alone
+   * (hooks/quiet.ts): then the configuration and the handlers are not loaded at all.
+   */
+  quiet?(event: string, input: HookInput, projectDir: string, stateDir: string): Promise<boolean>;
 }
 
 /** The guard's answer when it cannot decide: the person decides (silence would let it run). */
@@ -95,9 +99,11 @@ function noteTo(stateDir: string | undefined, event: string, message: string): v
  * Asks the running server of this state folder. Resolves undefined when there is none to ask (no
  * socket, refused: this process does the work), '' when it took the event but did not answer.
  */
-function askServer(stateDir: string, request: string, waitMs: number): Promise<string | undefined> {
+async function askServer(stateDir: string, request: string, waitMs: number): Promise<string | undefined> {
   const file = path.join(stateDir, HOOK_SOCKET);
-  if (!existsSync(file)) return Promise.resolve(undefined);
+  if (!existsSync(file)) return undefined;
+  // Loaded only when there is a socket to ask: a process with no server to ask saves its cost.
+  const { default: net } = await import('node:net');
   return new Promise((resolve) => {
     let reply = '';
     let connected = false;
@@ -175,6 +181,7 @@ export async function runHookProcess(options: HookProcessOptions): Promise<void>
       note(`the server did not answer within ${WARM_WAIT_MS} ms${guarding ? '; answering here' : ''}`);
       if (!guarding) return;
     }
+    if (reply === undefined && (await options.quiet?.(event, input, projectDir, stateDir))) return;
     local = await options.local(projectDir, note);
     stateDir = local.stateDir;
     if (!local.enabled) return;

@@ -18,7 +18,7 @@ import type { Storage } from '../storage/storage.js';
 import type { TaskService } from '../tasks/taskService.js';
 import type { SchemaCache } from '../core/jsonSchema.js';
 import { EMPTY_HOOK_SESSIONS } from './sessions.js';
-import type { HookContext } from './handlers.js';
+import type { HookContext, HookMatcher } from './handlers.js';
 
 /** What judges need, when a hook may use them (the environment's API providers). */
 export interface HookJudging {
@@ -32,6 +32,8 @@ export interface HookJudging {
 export interface HookOpeners {
   storage: () => Promise<Storage>;
   immune: () => Promise<ImmuneSystem>;
+  /** Checks and records checks (the memory, or its match index in a hook process). */
+  matcher: () => Promise<HookMatcher>;
   classifier: () => Promise<OperationClassifier>;
   trials: () => Promise<TrialStore>;
   cases: () => Promise<CaseBook>;
@@ -66,6 +68,7 @@ export function createHookContext(options: HookContextOptions): HookContext {
     now: () => new Date(clock.now()).toISOString(),
     redact,
     immune: once(open.immune),
+    matcher: once(open.matcher),
     classifier: once(open.classifier),
     trials: once(open.trials),
     cases: once(open.cases),

@@ -113,6 +113,16 @@ export function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
 }
 
+/** A command must resemble an earlier failing one this closely for a warning. */
+const COMMAND_SIMILARITY = 0.5;
+
+/** A match that is an earlier failing command of Claude Code's Bash tool, close enough to warn of. */
+export function earlierCommand(m: { source?: string; operation: string; similarity: number }): boolean {
+  return (
+    m.source === 'claude_code' && m.operation === 'claude_code:Bash' && m.similarity >= COMMAND_SIMILARITY
+  );
+}
+
 /** Tools whose input names a file they write. */
 export const WRITE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
 

@@ -21,6 +21,7 @@ import { quoteUntrusted } from '../safety/quote.js';
 import type { DocumentStore } from '../storage/documentStore.js';
 import {
   commandKind,
+  earlierCommand,
   errorText,
   isSessionId,
   isToolName,
@@ -36,8 +37,9 @@ const MAX_PENDING = 20;
 const MAX_SESSIONS = 200;
 /** The most the hooks add to one prompt's context, in characters (~500 tokens). */
 const MAX_CONTEXT_CHARS = 2000;
-/** A command must resemble an earlier failing one this closely for a warning. */
-const COMMAND_SIMILARITY = 0.5;
+
+/** What checking a prompt needs of the memory. */
+export type HookMatcher = Pick<ImmuneSystem, 'check' | 'recordCheck'>;
 
 export interface HookContext {
   config: Config;
@@ -45,6 +47,11 @@ export interface HookContext {
   readOnly: boolean;
   now(): string;
   immune(): Promise<ImmuneSystem>;
+  /**
+   * Checks a prompt against the memory and records the check: the memory itself, or (in a hook
+   * process with no server) its match index, which answers alike without replaying the log.
+   */
+  matcher(): Promise<HookMatcher>;
   /** The secret redactor (applied before any text is cut, so a cut key is never stored). */
   redact(text: string): string;
   /** The command classifier (with the shell parser loaded). */
@@ -148,10 +155,10 @@ function stays(ctx: HookContext): { offline: boolean } {
 async function userPromptSubmit(input: HookInput, ctx: HookContext): Promise<HookOutput> {
   const prompt = (input.prompt ?? '').slice(0, 20_000);
   if (!prompt.trim()) return undefined;
-  const immune = await ctx.immune();
-  const check = await immune.check(prompt, undefined, stays(ctx));
+  const memory = await ctx.matcher();
+  const check = await memory.check(prompt, undefined, stays(ctx));
   if (check.matches.length === 0 && check.injection_markers.length === 0) return undefined;
-  if (!ctx.readOnly) await immune.recordCheck(check).catch(() => undefined);
+  if (!ctx.readOnly) await memory.recordCheck(check).catch(() => undefined);
   // Lessons of patterns with a specific guardrail travel in its evidence; the others' here.
   const withEvidence = new Set(check.evidence.map((e) => e.pattern_id));
   const lessons = check.matches.flatMap((m) =>
@@ -239,15 +246,11 @@ async function preToolUse(input: HookInput, ctx: HookContext): Promise<HookOutpu
   }
   const command = input.tool_input?.command;
   if (tool !== 'Bash' || typeof command !== 'string' || !command.trim()) return undefined;
-  const verdict = decision((await ctx.classifier()).classifyShell(command, { cwd }), 'command');
+  const verdict = decision(await (await ctx.classifier()).classifyShellLoaded(command, { cwd }), 'command');
   if (verdict) return verdict;
   // A command that failed before here, in a similar context: say so (to the user; it still runs).
-  const immune = await ctx.immune();
-  const check = await immune.check(command, 'claude_code:Bash', stays(ctx));
-  const earlier = check.matches.find(
-    (m) =>
-      m.source === 'claude_code' && m.operation === 'claude_code:Bash' && m.similarity >= COMMAND_SIMILARITY,
-  );
+  const check = await (await ctx.matcher()).check(command, 'claude_code:Bash', stays(ctx));
+  const earlier = check.matches.find(earlierCommand);
   if (!earlier) return undefined;
   return {
     systemMessage: bound(

@@ -19,8 +19,8 @@ import type { Decision, EventStore } from '../storage/eventStore.js';
 import type { Storage } from '../storage/storage.js';
 import { dashboardOf } from './dashboardData.js';
 import type { DashboardData } from './dashboardData.js';
-import { guardrailOf, INJECTION } from './guardrails.js';
-import type { Evidence } from './guardrails.js';
+import { assess, escalated, IMMUNE_DEFAULTS, topPatterns } from './assessment.js';
+import type { AssessParams, CheckResult, MatchOptions, MatchReport, Ranked } from './assessment.js';
 import {
   applyImmuneEvent,
   emptyImmuneState,
@@ -33,15 +33,15 @@ import {
   STALE_MS,
   strengthAt,
 } from './patterns.js';
-import type {
-  FailurePattern,
-  ImmuneEvent,
-  ImmuneState,
-  MatchStage,
-  PatternDay,
-  PortablePattern,
-} from './patterns.js';
+import type { FailurePattern, ImmuneEvent, ImmuneState, PatternDay, PortablePattern } from './patterns.js';
 import type { SemanticStage } from './semantic.js';
+import { buildMatchIndex, matchIndexPosition, writeMatchIndex } from './matchIndex.js';
+import type { LogPosition } from './matchIndex.js';
+
+const samePosition = (a: LogPosition, b: LogPosition): boolean =>
+  a.seq === b.seq &&
+  Object.keys(a.offsets).length === Object.keys(b.offsets).length &&
+  Object.entries(a.offsets).every(([name, offset]) => b.offsets[name] === offset);
 
 /** Longest guardrail text a person may give a pattern (it is added to every matching prompt). */
 export const MAX_GUARDRAIL = 400;
@@ -78,68 +78,21 @@ export interface ImmuneOptions {
   sameTask?: ((remembered: string, prompt: string) => Promise<boolean | undefined>) | undefined;
   /** Patterns whose text stays on the machine: never embedded (matched by TF-IDF only). */
   keepLocal?: ((p: FailurePattern) => boolean) | undefined;
+  /**
+   * Keep the match index beside the log (matchIndex.ts) current: rewritten a moment after this
+   * process changes the memory. Default true; a process that lives for one call writes it itself
+   * (writeMatchIndex).
+   */
+  matchIndex?: boolean;
+  /** Start from a match index's position and the patterns changed since (only for appending). */
+  start?: { seq: number; offsets: Record<string, number>; state: ImmuneState };
 }
 
-/** Which stages matched a prompt, and why the semantic one did not when it is configured. */
-export interface MatchReport {
-  /** The stage that decided: `semantic` when embeddings were compared, else `tfidf`. */
-  stage: 'tfidf' | 'semantic';
-  /** The embedding model, when one is configured. */
-  embedding_model?: string;
-  /** Why matching fell back to TF-IDF (embeddings unavailable). */
-  fallback_reason?: string;
-  /** The prompt's embedding came from the cache (no call). */
-  cached?: boolean;
-  /** Grey-zone matches the judge decided. */
-  judged?: number;
-}
-
-export interface CheckMatch {
-  pattern_id: string;
-  similarity: number;
-  /** The stage that measured it (`judge`: the judge said it is the same task). */
-  stage: MatchStage;
-  /** TF-IDF cosine of the closest wording, and the rescaled embedding similarity when measured. */
-  tfidf: number;
-  semantic?: number;
-  /** Close enough to be the problem this pattern remembers (it would join it, and may block). */
-  same_problem: boolean;
-  failure_type: string;
-  operation: string;
-  occurrences: number;
-  /** Wordings the pattern holds (its own and the variants that joined it). */
-  wordings: number;
-  /** Failed despite its guardrail, or repeated, since it was last relaxed: it may block. */
-  escalated: boolean;
-  /** Decayed strength now (1 = a fresh failure). */
-  strength: number;
-  prompt_summary: string;
-  /** What fixed it last time, when known. */
-  lesson?: string;
-  /** Whose work failed (claude_code, spawn_agent, ...). */
-  source?: string;
-  /** Lineage of a pattern imported from another project. */
-  origin?: { project: string; pattern_id: string };
-  /** A person's guardrail text for this pattern (in place of the generated one). */
-  guardrail?: string;
-}
-
-export interface CheckResult {
-  risk: number;
-  should_proceed: boolean;
-  matches: CheckMatch[];
-  warnings: string[];
-  /** Instructions added to the prompt: a person's text, a specific one, or a type's default. */
-  guardrails: string[];
-  /** What went wrong before, per matched pattern: stored text, quoted wherever it is shown. */
-  evidence: Evidence[];
-  injection_markers: string[];
-  match: MatchReport;
-  /** Why it is blocked (which pattern, with what evidence). */
-  block_reason?: string;
-  /** The pattern that blocked it. */
-  blocked_by?: string;
-}
+/**
+ * How long after a change the match index is rewritten (changes in between share one write): a
+ * second, or ten times the last rewrite, so a large memory spends at most a tenth of its time on it.
+ */
+const INDEX_DELAY_MS = 1_000;
 
 export interface DecayReport {
   at: string;
@@ -153,23 +106,6 @@ export interface DecayReport {
   stale: number;
   pruned: Array<{ id: string; strength: number; last_activity: string; failure_type: string }>;
   applied: boolean;
-}
-
-interface Ranked {
-  p: FailurePattern;
-  doc: string;
-  similarity: number;
-  tfidf: number;
-  semantic?: number;
-  stage: MatchStage;
-}
-
-export interface MatchOptions {
-  /**
-   * The text must not leave the machine (Claude Code's own prompts and answers, unless the user
-   * allowed judges on them): no embedding call and no judge; TF-IDF alone, and the report says so.
-   */
-  offline?: boolean;
 }
 
 /** What a failure to remember carries. */
@@ -208,6 +144,9 @@ export class ImmuneSystem {
   /** Documents without a cached vector yet: embedded in the background. */
   private readonly unembedded = new Set<string>();
   private backfilling: Promise<void> | undefined;
+  private readonly keepIndex: boolean;
+  private indexTimer: NodeJS.Timeout | undefined;
+  private indexWriteMs = 0;
 
   constructor(
     storage: Storage,
@@ -217,12 +156,14 @@ export class ImmuneSystem {
     this.store = storage.events<ImmuneState, ImmuneEvent>('immune', {
       initial: emptyImmuneState,
       apply: applyImmuneEvent,
+      ...(options.start ? { start: options.start } : {}),
     });
-    this.matchThreshold = options.matchThreshold ?? 0.35;
-    this.blockThreshold = options.blockThreshold ?? 0.9;
-    this.mergeThreshold = options.mergeThreshold ?? 0.6;
+    this.keepIndex = options.matchIndex ?? true;
+    this.matchThreshold = options.matchThreshold ?? IMMUNE_DEFAULTS.matchThreshold;
+    this.blockThreshold = options.blockThreshold ?? IMMUNE_DEFAULTS.blockThreshold;
+    this.mergeThreshold = options.mergeThreshold ?? IMMUNE_DEFAULTS.mergeThreshold;
     this.shareByDefault = options.shareByDefault ?? true;
-    this.blockAfter = options.blockAfter ?? 3;
+    this.blockAfter = options.blockAfter ?? IMMUNE_DEFAULTS.blockAfter;
     this.semantic = options.semantic;
     this.sameTask = options.sameTask;
     this.keepLocal = options.keepLocal ?? (() => false);
@@ -230,14 +171,59 @@ export class ImmuneSystem {
 
   /** Whether a pattern may block: since it was last relaxed it failed despite its guardrail, or often. */
   private escalated(p: FailurePattern): boolean {
-    const s = p.streak ?? { failures: p.occurrences, guarded: p.guarded_occurrences ?? 0 };
-    return s.guarded >= 1 || s.failures >= this.blockAfter;
+    return escalated(this.blockAfter, p);
+  }
+
+  /** Appends through the log, and has the match index rewritten soon after. */
+  private transact<R>(decide: (state: Readonly<ImmuneState>) => Decision<ImmuneEvent, R>): Promise<R> {
+    const done = this.store.transact(decide);
+    if (this.keepIndex && !this.indexTimer)
+      void done.then(
+        () => {
+          this.indexTimer ??= setTimeout(
+            () => {
+              this.indexTimer = undefined;
+              this.writeMatchIndex().catch(() => undefined);
+            },
+            Math.max(INDEX_DELAY_MS, 10 * this.indexWriteMs),
+          ).unref();
+        },
+        () => undefined,
+      );
+    return done;
+  }
+
+  /**
+   * Writes the match index of the memory as this process has it caught up, unless the one on
+   * disk already stands there. Answers whether it wrote.
+   */
+  async writeMatchIndex(): Promise<boolean> {
+    return this.store.read((state) => {
+      const at = this.store.position();
+      if (!at) return false;
+      const current = matchIndexPosition(this.store.dir);
+      if (current && samePosition(current, at)) return false;
+      const started = performance.now();
+      writeMatchIndex(this.store.dir, buildMatchIndex(state, at));
+      this.indexWriteMs = performance.now() - started;
+      return true;
+    });
+  }
+
+  /** What decides a check beyond its matches (assessment.ts). */
+  private get assessing(): AssessParams {
+    return {
+      blockThreshold: this.blockThreshold,
+      mergeThreshold: this.mergeThreshold,
+      blockAfter: this.blockAfter,
+      keepLocal: this.keepLocal,
+    };
   }
 
   /** Records that a caller ran a blocked prompt anyway, and why (it relaxes those patterns). */
   async recordOverride(patternIds: readonly string[], reason: string, by: string): Promise<void> {
     if (patternIds.length === 0) return;
-    await this.store.transact(() => ({
+    await this.transact(() => ({
       event: { type: 'overridden', ids: [...patternIds], reason, by, at: isoTime(this.clock) },
       result: undefined,
     }));
@@ -375,7 +361,7 @@ export class ImmuneSystem {
       tfidf.set(m.id, m.similarity);
     const docs = new Set(tfidf.keys());
     if (semantic) for (const h of semantic.search(q!, 20, COSINE_FLOOR)) docs.add(h.doc);
-    const best = new Map<string, Ranked>();
+    const candidates: Ranked[] = [];
     for (const doc of docs) {
       const d = state.docs.get(doc);
       const p = d ? state.patterns.get(d.pattern) : undefined;
@@ -396,13 +382,9 @@ export class ImmuneSystem {
                 stage: 'semantic' as const,
               };
             })();
-      const prev = best.get(p.id);
-      if (!prev || r.similarity > prev.similarity) best.set(p.id, r);
+      candidates.push(r);
     }
-    return [...best.values()]
-      .filter((r) => r.similarity >= floor)
-      .sort((a, b) => b.similarity - a.similarity)
-      .slice(0, k);
+    return topPatterns(candidates, floor, k);
   }
 
   /** Asks the judge about grey-zone matches: the same task counts as the same problem, another is dropped. */
@@ -454,7 +436,7 @@ export class ImmuneSystem {
       }
     }
     const text = f.prompt.slice(0, 4000);
-    const result = await this.store.transact(
+    const result = await this.transact(
       (state): Decision<ImmuneEvent, { pattern_id: string; merged: boolean; variant?: boolean }> => {
         const at = isoTime(this.clock);
         const flags = {
@@ -543,8 +525,6 @@ export class ImmuneSystem {
 
   /** Risk of a prompt from the failures it resembles; guardrails; whether to proceed. */
   async check(prompt: string, operation?: string, options: MatchOptions = {}): Promise<CheckResult> {
-    const injection = INJECTION.filter((re) => re.test(prompt)).map((re) => re.source);
-    const now = this.clock.now();
     const { q, report } = await this.queryVector(prompt, options.offline);
     let ranked = await this.store.read((state) => this.rank(state, prompt, q, this.matchThreshold, 5));
     if (this.semantic) this.backfill();
@@ -553,86 +533,7 @@ export class ImmuneSystem {
       ranked = r.ranked;
       if (r.judged) report.judged = r.judged;
     }
-    const matches = ranked.map((r) => ({ ...r, strength: strengthAt(r.p, now) }));
-    let risk = 0;
-    // Only escalated patterns may block; the others guard.
-    let blockRisk = 0;
-    let blocker: (typeof matches)[number] | undefined;
-    for (const m of matches) {
-      // Similarity decides; a fading pattern counts less (an escalated one failed at least twice,
-      // so it keeps strength >= 1 for 72 h after its last failure); a pattern that only guards stays
-      // under the block threshold; another operation counts a little less.
-      const vigour = 0.5 + 0.5 * Math.min(1, m.strength);
-      const evidence = this.escalated(m.p) ? 1 : 0.85;
-      const sameOperation = !operation || m.p.operation === operation ? 1 : 0.95;
-      const r = Math.min(1, m.similarity * vigour * evidence * sameOperation);
-      risk = Math.max(risk, r);
-      if (this.escalated(m.p) && r > blockRisk) {
-        blockRisk = r;
-        blocker = m;
-      }
-    }
-    if (injection.length > 0) risk = Math.max(risk, 0.6);
-    // A pattern whose text stays on the machine lends a prompt bound elsewhere only its type's text.
-    const rails = matches.map((m) =>
-      !options.offline && this.keepLocal(m.p)
-        ? guardrailOf({
-            failure_type: m.p.failure_type,
-            ...(m.p.guardrail ? { guardrail: m.p.guardrail } : {}),
-          })
-        : guardrailOf(m.p),
-    );
-    const defaults = new Set(rails.flatMap((g) => (g.kind === 'default' ? [g.text] : [])));
-    if (injection.length > 0) defaults.add(guardrailOf({ failure_type: 'unsafe_output' }).text);
-    const guardrails = [
-      ...new Set([...rails.flatMap((g) => (g.kind !== 'default' ? [g.text] : [])), ...defaults]),
-    ];
-    const evidence = rails.flatMap((g) => (g.evidence ? [g.evidence] : []));
-    const warnings = [
-      ...matches.map(
-        (m) =>
-          `resembles a ${m.p.failure_type} failure of ${m.p.operation}${m.p.origin ? ` in project ${m.p.origin.project}` : ''} seen ${m.p.occurrences}x (similarity ${m.similarity.toFixed(2)}, ${m.stage})`,
-      ),
-      ...(injection.length ? ['the prompt contains prompt-injection markers'] : []),
-    ];
-    const blocked = blocker !== undefined && blockRisk >= this.blockThreshold;
-    return {
-      risk: Number(risk.toFixed(4)),
-      should_proceed: !blocked,
-      ...(blocked && blocker
-        ? {
-            block_reason:
-              (blocker.p.streak?.guarded ?? blocker.p.guarded_occurrences ?? 0) >= 1
-                ? `pattern ${blocker.p.id} (${blocker.p.failure_type}) failed again although its guardrails were applied`
-                : `pattern ${blocker.p.id} (${blocker.p.failure_type}) failed ${blocker.p.streak?.failures ?? blocker.p.occurrences} times`,
-            blocked_by: blocker.p.id,
-          }
-        : {}),
-      matches: matches.map((m) => ({
-        pattern_id: m.p.id,
-        similarity: Number(m.similarity.toFixed(4)),
-        stage: m.stage,
-        tfidf: Number(m.tfidf.toFixed(4)),
-        ...(m.semantic !== undefined ? { semantic: Number(m.semantic.toFixed(4)) } : {}),
-        same_problem: m.similarity >= this.mergeThreshold,
-        failure_type: m.p.failure_type,
-        operation: m.p.operation,
-        occurrences: m.p.occurrences,
-        wordings: 1 + (m.p.variants?.length ?? 0),
-        escalated: this.escalated(m.p),
-        strength: Number(m.strength.toFixed(4)),
-        prompt_summary: m.p.prompt_summary.slice(0, 160),
-        ...(m.p.lesson ? { lesson: m.p.lesson } : {}),
-        ...(m.p.source ? { source: m.p.source } : {}),
-        ...(m.p.origin ? { origin: { project: m.p.origin.project, pattern_id: m.p.origin.pattern_id } } : {}),
-        ...(m.p.guardrail ? { guardrail: m.p.guardrail } : {}),
-      })),
-      warnings,
-      guardrails,
-      evidence,
-      injection_markers: injection,
-      match: report,
-    };
+    return assess(ranked, prompt, operation, options, this.assessing, report, this.clock.now());
   }
 
   /**
@@ -642,7 +543,7 @@ export class ImmuneSystem {
    */
   async split(id: string, doc: string, by: string): Promise<FailurePattern> {
     const newIdValue = newId('pat');
-    await this.store.transact((state) => {
+    await this.transact((state) => {
       const p = state.patterns.get(id);
       if (!p)
         throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
@@ -662,7 +563,7 @@ export class ImmuneSystem {
 
   /** Records what fixed a pattern's failure (a later attempt that worked); shown with its matches. */
   async recordLesson(id: string, lesson: string): Promise<void> {
-    await this.store.transact((state) => {
+    await this.transact((state) => {
       if (!state.patterns.has(id)) return { result: undefined };
       return {
         event: { type: 'lesson', id, at: isoTime(this.clock), lesson: lesson.slice(0, 600) },
@@ -673,7 +574,7 @@ export class ImmuneSystem {
 
   /** A spawn's pre-check: counts it, and reinforces the patterns it matched (hits). */
   async recordCheck(check: CheckResult): Promise<void> {
-    await this.store.transact(() => ({
+    await this.transact(() => ({
       event: {
         type: 'checked',
         at: isoTime(this.clock),
@@ -697,7 +598,7 @@ export class ImmuneSystem {
         'INVALID_INPUT',
         `A guardrail is at most ${MAX_GUARDRAIL} characters (got ${clean.length})`,
       );
-    await this.store.transact((state) => {
+    await this.transact((state) => {
       if (!state.patterns.has(id))
         throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
           hint: 'immune_failures lists the pattern ids',
@@ -730,7 +631,7 @@ export class ImmuneSystem {
    */
   async recordSave(patternIds: readonly string[], relaxed: readonly string[] = []): Promise<void> {
     if (patternIds.length === 0) return;
-    await this.store.transact(() => ({
+    await this.transact(() => ({
       event: {
         type: 'saved',
         ids: [...patternIds],
@@ -763,7 +664,7 @@ export class ImmuneSystem {
    * @throws AppError NOT_FOUND
    */
   async retire(id: string, reason: string, by: string): Promise<void> {
-    await this.store.transact((state) => {
+    await this.transact((state) => {
       if (!state.patterns.has(id))
         throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
           hint: 'immune_failures lists the pattern ids',
@@ -804,7 +705,7 @@ export class ImmuneSystem {
    * @throws AppError NOT_FOUND naming unknown ids.
    */
   async share(ids: readonly string[], shared: boolean): Promise<{ changed: number }> {
-    return this.store.transact((state) => {
+    return this.transact((state) => {
       const unknown = ids.filter((id) => !state.patterns.has(id));
       if (unknown.length)
         throw new AppError('NOT_FOUND', `No failure pattern ${unknown.map((u) => `"${u}"`).join(', ')}`, {
@@ -858,7 +759,7 @@ export class ImmuneSystem {
       };
     };
     if (!apply) return this.store.read(evaluate);
-    return this.store.transact((state) => {
+    return this.transact((state) => {
       const report = evaluate(state);
       if (report.pruned.length === 0) return { result: { ...report, applied: true } };
       return {
@@ -871,7 +772,7 @@ export class ImmuneSystem {
   /** Imports patterns from other projects (upserted by their lineage). */
   async importPatterns(patterns: PortablePattern[]): Promise<{ imported: number; updated: number }> {
     if (patterns.length === 0) return { imported: 0, updated: 0 };
-    return this.store.transact((state) => {
+    return this.transact((state) => {
       let updated = 0;
       for (const q of patterns) if (state.byOrigin.has(`${q.project}/${q.pattern_id}`)) updated++;
       return {
@@ -883,7 +784,7 @@ export class ImmuneSystem {
 
   /** Removes imported patterns whose source withdrew them. */
   async withdrawImported(origins: Array<{ project: string; pattern_id: string }>): Promise<number> {
-    return this.store.transact((state) => {
+    return this.transact((state) => {
       const ids = origins.flatMap((o) => {
         const id = state.byOrigin.get(`${o.project}/${o.pattern_id}`);
         return id ? [id] : [];

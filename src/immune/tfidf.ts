@@ -24,7 +24,8 @@ export function terms(text: string): string[] {
   return out;
 }
 
-function counts(list: readonly string[]): Map<string, number> {
+/** Term counts of a list of terms, in order of first appearance. */
+export function counts(list: readonly string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const t of list) m.set(t, (m.get(t) ?? 0) + 1);
   return m;
@@ -53,6 +54,11 @@ export class TopK<T extends { score: number }> {
     this.items.splice(i, 0, item);
     if (this.items.length > this.k) this.items.pop();
   }
+}
+
+/** Inverse document frequency of a term found in `df` of `live` groups (smoothed; never 0). */
+export function idfOf(live: number, df: number): number {
+  return Math.log((live + 1) / (df + 1)) + 1;
 }
 
 export class TfIdfIndex {
@@ -136,7 +142,7 @@ export class TfIdfIndex {
   }
 
   private idf(term: string): number {
-    return Math.log((this.live + 1) / ((this.df.get(term) ?? 0) + 1)) + 1;
+    return idfOf(this.live, this.df.get(term) ?? 0);
   }
 
   /** Recomputes every document's norm with current IDFs: O(total terms), done each +10% of documents. */
@@ -153,6 +159,24 @@ export class TfIdfIndex {
     }
     this.norms = norms;
     this.normsAt = Math.max(1, this.live);
+  }
+
+  /**
+   * The live documents in index order, with their groups and term counts, and the document
+   * frequencies: what a fresh index of the same documents holds (for the match index file,
+   * matchIndex.ts, which computes IDF and norms from them exactly as `query` does after a refresh).
+   */
+  exportLive(): {
+    live: number;
+    docs: Array<{ id: string; group: string; tf: ReadonlyMap<string, number> }>;
+    df: ReadonlyMap<string, number>;
+  } {
+    const docs: Array<{ id: string; group: string; tf: ReadonlyMap<string, number> }> = [];
+    for (let n = 0; n < this.ids.length; n++) {
+      const tf = this.tfs[n];
+      if (tf) docs.push({ id: this.ids[n]!, group: this.groupOf[n]!, tf });
+    }
+    return { live: this.live, docs, df: this.df };
   }
 
   /** The `k` documents most similar to `text` (cosine of TF-IDF vectors), best first. */

@@ -17,7 +17,6 @@
  * MAX_SHELL_CHARS is not read at all: it needs approval.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AppError } from '../core/errors.js';
@@ -46,7 +45,7 @@ import {
   WRITERS,
 } from './shell/programs.js';
 import type { InterpreterSpec, WrapperSpec } from './shell/programs.js';
-import { readShell, splitTopLevel } from './shell/shellReading.js';
+import { readPlainShell, readShell, splitTopLevel } from './shell/shellReading.js';
 import type { ShellArg, ShellCommand, ShellReading, StdinSource } from './shell/shellReading.js';
 import { scanSql, SQL_KINDS } from './sqlScan.js';
 import type { SqlKind } from './sqlScan.js';
@@ -57,6 +56,8 @@ const RANK: Record<Verdict, number> = { SAFE: 0, REQUIRES_APPROVAL: 1, BLOCKED: 
 
 /** The longest command text that is read; anything longer needs approval unread. */
 export const MAX_SHELL_CHARS = 64 * 1024;
+/** What a classifier loaded with `grammar: 'when-needed'` lacks until classifyShellLoaded loads it. */
+const GRAMMAR = 'shell-grammar';
 /** Shell texts inside shell texts (sh -c, eval, scripts) read at most this deep... */
 const MAX_NESTING = 6;
 /** ...and at most this much text in all per classification (scripts read from files count). */
@@ -347,13 +348,38 @@ class Check {
       return;
     }
     if (depth === 0) this.seenTexts.push(text.slice(0, 300));
+    // A plain command (words Bash takes as written) is read without the grammar.
+    const reading =
+      readPlainShell(text, { cwd, home: this.c.home }) ?? this.readWithGrammar(text, cwd, depth, what);
+    if (!reading) return;
+    try {
+      this.judge(reading, depth);
+    } catch (error) {
+      // Whatever this text does to the reader, it is not let through unread.
+      if (error instanceof AppError) throw error;
+      this.add(
+        'unreadable',
+        'REQUIRES_APPROVAL',
+        `the ${what} could not be read (${error instanceof Error ? error.message.slice(0, 120) : 'error'})`,
+      );
+    }
+  }
+
+  /** Reads shell text with the grammar; undefined when it cannot be read (a person is asked). */
+  private readWithGrammar(
+    text: string,
+    cwd: string | undefined,
+    depth: number,
+    what: string,
+  ): ShellReading | undefined {
     const parser = loadedBashParser();
     if (!parser)
       throw new AppError('INTERNAL', 'The shell parser is not loaded', {
-        hint: 'Create the classifier with OperationClassifier.load',
+        hint: 'Create the classifier with OperationClassifier.load, or use classifyShellLoaded',
+        details: { needs: GRAMMAR },
       });
     const tree = parser.parse(text);
-    let reading;
+    let reading: ShellReading;
     try {
       reading = readShell(tree.rootNode, { cwd, home: this.c.home });
     } catch (error) {
@@ -367,7 +393,7 @@ class Check {
           'REQUIRES_APPROVAL',
           `the ${what} could not be read (${String(error).slice(0, 120)})`,
         );
-      return;
+      return undefined;
     } finally {
       tree.delete();
     }
@@ -379,17 +405,7 @@ class Check {
       if (pieces.length > 1)
         for (const piece of pieces.slice(0, 200)) this.shellText(piece, cwd, depth + 1, what);
     }
-    try {
-      this.judge(reading, depth);
-    } catch (error) {
-      // Whatever this text does to the reader, it is not let through unread.
-      if (error instanceof AppError) throw error;
-      this.add(
-        'unreadable',
-        'REQUIRES_APPROVAL',
-        `the ${what} could not be read (${error instanceof Error ? error.message.slice(0, 120) : 'error'})`,
-      );
-    }
+    return reading;
   }
 
   private judge(reading: ShellReading, depth: number): void {
@@ -1654,13 +1670,11 @@ export class OperationClassifier {
   static async load(
     dataDir: string,
     stateDir: string,
-    options: ClassifierOptions = {},
+    options: ClassifierOptions & { grammar?: 'now' | 'when-needed' } = {},
   ): Promise<OperationClassifier> {
-    const [shipped, project] = await Promise.all([
-      readRules(path.join(dataDir, 'operations.json'), true),
-      readRules(path.join(stateDir, 'operations.json'), false),
-      loadBashParser(),
-    ]);
+    const shipped = readRules(path.join(dataDir, 'operations.json'), true);
+    const project = readRules(path.join(stateDir, 'operations.json'), false);
+    if (options.grammar !== 'when-needed') await loadBashParser();
     return new OperationClassifier([...shipped.rules, ...project.rules], {
       stateDir,
       ...options,
@@ -1684,6 +1698,20 @@ export class OperationClassifier {
     const check = new Check(this);
     check.shellText(text, context.cwd ?? this.projectDir, 0, 'command');
     return check.result();
+  }
+
+  /**
+   * classifyShell for a classifier loaded with `grammar: 'when-needed'`: the shell grammar is
+   * loaded (once) only when some text to read is not a plain command.
+   */
+  async classifyShellLoaded(text: string, context: ClassifyContext = {}): Promise<Classification> {
+    try {
+      return this.classifyShell(text, context);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.details?.needs !== GRAMMAR) throw error;
+      await loadBashParser();
+      return this.classifyShell(text, context);
+    }
   }
 
   /** A file a file tool (Write, Edit) would write. */
@@ -1754,10 +1782,11 @@ export class OperationClassifier {
   }
 }
 
-async function readRules(file: string, required: boolean): Promise<RulesFile> {
+function readRules(file: string, required: boolean): RulesFile {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Small files, read once per process: synchronously (no thread-pool round trip per file).
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT')
       return { rules: [], generatedFolders: [] };

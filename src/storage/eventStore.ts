@@ -49,6 +49,18 @@ export interface EventStoreOptions<S, E> {
   maxSegmentBytes?: number;
   lockStaleMs?: number;
   lockWaitMs?: number;
+  /**
+   * Start from a known point instead of the empty state: the state after event `seq`, with each
+   * segment read up to its offset (a match index's position, immune/matchIndex.ts). Only what
+   * follows is read.
+   */
+  start?: { seq: number; offsets: Readonly<Record<string, number>>; state: S };
+}
+
+/** Where a store has read to: the last applied event and, per segment, the bytes consumed. */
+export interface StorePosition {
+  seq: number;
+  offsets: Record<string, number>;
 }
 
 export interface Decision<E, R> {
@@ -67,6 +79,13 @@ export interface EventStore<S, E> {
   transact<R>(decide: (state: Readonly<S>) => Decision<E, R>): Promise<R>;
   /** The sequence number of the last applied event (0 when empty). */
   readonly version: number;
+  /** The folder of its segments. */
+  readonly dir: string;
+  /**
+   * Where the state read last stands (call it inside `read`'s select to get the state's own):
+   * undefined while events wait ahead of a gap, when the offsets would claim more than was applied.
+   */
+  position(): StorePosition | undefined;
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -100,12 +119,27 @@ class JsonlEventStore<S, E> implements EventStore<S, E> {
   private readonly reported = new Set<string>();
 
   constructor(private readonly options: EventStoreOptions<S, E>) {
-    this.state = options.initial();
+    this.state = options.start?.state ?? options.initial();
+    if (options.start) {
+      this.applied = options.start.seq;
+      for (const [name, offset] of Object.entries(options.start.offsets)) this.segments.set(name, { offset });
+    }
     this.lockFile = path.join(options.dir, 'events');
   }
 
   get version(): number {
     return this.applied;
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  position(): StorePosition | undefined {
+    if (this.ahead.size > 0) return undefined;
+    const offsets: Record<string, number> = {};
+    for (const [name, cursor] of this.segments) offsets[name] = cursor.offset;
+    return { seq: this.applied, offsets };
   }
 
   private catching: Promise<void> = Promise.resolve();

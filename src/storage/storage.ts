@@ -44,8 +44,14 @@ export interface Storage {
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
   /** An append-only log under `<stateDir>/logs/<name>/`; the same name returns the same log. */
   log<T>(name: string): AppendLog<T>;
-  /** An event-sourced store under `<stateDir>/events/<name>/`; the same name returns the same store. */
-  events<S, E>(name: string, options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E>;
+  /**
+   * An event-sourced store under `<stateDir>/events/<name>/`; the same name returns the same store
+   * (`start` counts only when it is first opened).
+   */
+  events<S, E>(
+    name: string,
+    options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'start'>,
+  ): EventStore<S, E>;
   /** Recoveries performed since start (also logged). */
   readonly recoveries: readonly RecoveryEvent[];
   /** Flushes everything; further writes are refused. */
@@ -115,7 +121,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     },
     events<S, E>(
       name: string,
-      options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>,
+      options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'start'>,
     ): EventStore<S, E> {
       checkName('event store', name);
       let store = eventStores.get(name) as EventStore<S, E> | undefined;

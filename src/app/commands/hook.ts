@@ -19,6 +19,8 @@ export async function hookCommand(event: string): Promise<void> {
     stdin: process.stdin,
     write: (text) => process.stdout.write(text),
     warn: (text) => process.stderr.write(text),
+    quiet: async (name, input, projectDir, stateDir) =>
+      (await import('../../hooks/quiet.js')).quietWithoutServer(name, input, projectDir, stateDir),
     local: async (projectDir, note) =>
       (await import('../hookWiring.js')).localHook(settings.configEnv(), projectDir, note, settings.readOnly),
   });

@@ -1033,3 +1033,89 @@ export function splitTopLevel(text: string): string[] {
   pieces.push(text.slice(start));
   return pieces.map((p) => p.trim()).filter(Boolean);
 }
+
+/** Words that mean something to Bash in a command's first place (or declare variables). */
+const NOT_PLAIN_FIRST = new Set([
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'case',
+  'esac',
+  'for',
+  'select',
+  'while',
+  'until',
+  'do',
+  'done',
+  'function',
+  'time',
+  'coproc',
+  'in',
+  '{',
+  '}',
+  '!',
+  '[[',
+  ']]',
+  'export',
+  'declare',
+  'typeset',
+  'local',
+  'readonly',
+  'unset',
+  'eval',
+  'exec',
+  'source',
+  '.',
+  'cd',
+  'pushd',
+  'popd',
+  'alias',
+  'set',
+  'shopt',
+  'trap',
+  'let',
+  'builtin',
+  'command',
+]);
+
+/**
+ * One word of a plain command: unquoted characters that Bash takes as they are, single-quoted
+ * text, and double-quoted text with nothing Bash expands inside. Alternatives start with different
+ * characters, so matching is linear.
+ */
+const PLAIN_WORD = String.raw`(?:[A-Za-z0-9_\-./:@%+,=]|'[^']*'|"[^"$\x60\\!]*")+`;
+const PLAIN_LINE = new RegExp(`^${PLAIN_WORD}(?: +${PLAIN_WORD})*$`);
+const PLAIN_WORDS = new RegExp(PLAIN_WORD, 'g');
+
+/**
+ * The reading of a command line that is one plain command (words Bash takes literally: no
+ * expansion, quoting beyond plain quotes, redirection, separator or keyword), made without the
+ * grammar; undefined for anything else, which the grammar reads (readShell). Both read such a line
+ * alike (a test compares them over every command of the guard's tables).
+ */
+export function readPlainShell(text: string, options: ReadOptions): ShellReading | undefined {
+  const line = text.trim();
+  if (!line || line.length > SOURCE_CHARS || /[^ -~]/.test(line) || !PLAIN_LINE.test(line)) return undefined;
+  const words = line.match(PLAIN_WORDS) ?? [];
+  const first = words[0]!;
+  if (first.includes('=') || NOT_PLAIN_FIRST.has(first.replace(/['"]/g, ''))) return undefined;
+  const unquote = (w: string) => w.replace(/'([^']*)'|"([^"]*)"/g, (_, a: string, b: string) => a ?? b);
+  return {
+    commands: [
+      {
+        argv: words.map((w) => ({ text: unquote(w), literal: true })),
+        assignments: [],
+        redirects: [],
+        stdin: { kind: 'inherited' },
+        cwd: options.cwd,
+        source: line,
+        detached: false,
+      },
+    ],
+    problems: [],
+    functions: [],
+    assigned: [],
+  };
+}
