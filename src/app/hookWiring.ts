@@ -82,7 +82,12 @@ export async function localHook(
         import('../core/logger.js'),
       ]);
       const logger = createLogger({ level: 'warn', redact, write: (line) => note(line.trim()) });
-      return open({ stateDir: config.stateDir, logger, redact });
+      return open({
+        stateDir: config.stateDir,
+        logger,
+        redact,
+        ...(config.databaseUrl ? { database: { url: config.databaseUrl, project: config.projectName } } : {}),
+      });
     })());
   const open: HookOpeners = {
     storage: openStorage,
@@ -98,6 +103,8 @@ export async function localHook(
     // The match index answers without replaying the log; without one that matches the log, the
     // memory itself (which then writes a fresh index when the hook is done).
     matcher: async () => {
+      // The match index is the state folder's; a database's memory is asked directly.
+      if (config.databaseUrl) return open.immune();
       const { IndexedMemory } = await import('../immune/indexedMemory.js');
       const memory = IndexedMemory.open(
         path.join(config.stateDir, 'events', 'immune'),

@@ -81,7 +81,12 @@ export async function openServices(
   overrides: ServiceOverrides = {},
 ): Promise<Services> {
   const redact = createRedactor({ secrets: config.secrets, patterns: config.redactPatterns });
-  const storage = await openStorage({ stateDir: config.stateDir, logger, redact });
+  const storage = await openStorage({
+    stateDir: config.stateDir,
+    logger,
+    redact,
+    ...(config.databaseUrl ? { database: { url: config.databaseUrl, project: config.projectName } } : {}),
+  });
   const classifier = await OperationClassifier.load(config.dataDir, config.stateDir, {
     projectDir: config.projectDir,
     cliPath: config.cliPath,

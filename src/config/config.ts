@@ -102,6 +102,8 @@ export interface Config {
   readonly immuneSameTaskJudge: boolean;
   /** This project's name in the federation hub. */
   readonly projectName: string;
+  /** PostgreSQL connection URL: the stores live there, under `projectName` (undefined: the state folder). */
+  readonly databaseUrl: string | undefined;
   /** The federation hub folder; undefined = no federation. */
   readonly federationDir: string | undefined;
   /** New failure patterns are shared with the hub. */
@@ -319,6 +321,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     embeddingModel: e.TASK_ORCHESTRATOR_EMBEDDING_MODEL,
     immuneSameTaskJudge: e.TASK_ORCHESTRATOR_IMMUNE_SAME_TASK_JUDGE === 'on',
     projectName: nonEmpty(e.TASK_ORCHESTRATOR_PROJECT) ?? projectSlug(path.resolve(cwd)),
+    databaseUrl: e.TASK_ORCHESTRATOR_DATABASE_URL,
     federationDir: nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)
       ? path.resolve(cwd, nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)!)
       : undefined,

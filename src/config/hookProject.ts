@@ -17,6 +17,11 @@ export interface HookSettings {
    * record nothing, and never ask a running server.
    */
   readOnly: boolean;
+  /**
+   * The stores are in a database (TASK_ORCHESTRATOR_DATABASE_URL): files in the state folder (the
+   * match index) do not speak for them.
+   */
+  inDatabase: boolean;
   /** The project of an event: CLAUDE_PROJECT_DIR, else the event's cwd, else this process's. */
   projectDir(eventCwd: string | undefined): string;
   /** The state folder of a project (TASK_ORCHESTRATOR_HOME resolved against it). */
@@ -35,6 +40,7 @@ export function hookSettings(env: Record<string, string | undefined> = process.e
     enabled: env.TASK_ORCHESTRATOR_HOOKS?.trim().toLowerCase() !== 'off',
     hookGrade: env.TASK_ORCHESTRATOR_HOOK_GRADE?.trim().toLowerCase(),
     readOnly,
+    inDatabase: Boolean(env.TASK_ORCHESTRATOR_DATABASE_URL?.trim()),
     projectDir: (eventCwd) => hookProjectDir(env, eventCwd),
     stateDir: (projectDir) => path.resolve(projectDir, home || '.task-orchestrator'),
     configEnv: () => ({

@@ -96,6 +96,20 @@ export const url = (): Parser<string | undefined> => (name) => (v) => {
   return v.replace(/\/+$/, '');
 };
 
+/** A postgres:// or postgresql:// connection URL; undefined when unset. The value is never echoed (it may hold a password). */
+export const databaseUrl = (): Parser<string | undefined> => (name) => (v) => {
+  if (blank(v)) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:'))
+    return refuse(`${name} must be a postgres:// connection URL (e.g. postgres://user@127.0.0.1:5432/team)`);
+  return v.trim();
+};
+
 /** A comma list whose entries all match `re`; `def` when unset (an empty list is refused when `nonEmptyList`). */
 export function names<D extends readonly string[] | undefined>(
   re: RegExp,

@@ -16,6 +16,7 @@ import type { JudgeCriterionName } from './defaults.js';
 import type { LogLevel } from '../core/logger.js';
 import {
   custom,
+  databaseUrl,
   fraction,
   int,
   list,
@@ -211,6 +212,11 @@ export const VARIABLES = {
     matching(/^[a-z0-9][a-z0-9_-]{0,47}$/, 'lower-case letters, digits, - and _ (at most 48), e.g. my-app'),
     "This project's name in the hub (lower-case letters, digits, - and _).",
     { shown: 'project folder name' },
+  ),
+  TASK_ORCHESTRATOR_DATABASE_URL: row(
+    databaseUrl(),
+    "Keep the memory, work orders, runs, inbox, trials and budgets in this PostgreSQL database (postgres://user@host:5432/db) instead of the state folder, under this project's name (TASK_ORCHESTRATOR_PROJECT): a team's servers share them. Unset: the state folder.",
+    { secret: true },
   ),
   TASK_ORCHESTRATOR_FEDERATION_SHARE: row(
     oneOf(['all', 'none'], 'all'),

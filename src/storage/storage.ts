@@ -23,6 +23,11 @@ export interface StorageOptions {
    * Default: none.
    */
   redact?: (text: string) => string;
+  /**
+   * Keep documents, logs and event stores in PostgreSQL instead of files, under this project
+   * (postgres/pgStorage.ts); the state folder still holds what is local to the machine.
+   */
+  database?: { url: string; project: string };
 }
 
 /** Serialises a record for a state file: JSON, every string passed through the redactor. */
@@ -56,6 +61,15 @@ export interface Storage {
   readonly recoveries: readonly RecoveryEvent[];
   /** Flushes everything; further writes are refused. */
   close(): Promise<void>;
+  /** Where the stores live: `files` (the state folder) or `postgres`. */
+  readonly backend: 'files' | 'postgres';
+  /**
+   * Hears changes other processes commit (the database announces them); undefined for files,
+   * whose readers look at the files.
+   */
+  onChange?: (
+    listener: (change: { kind: 'events' | 'document' | 'log'; name: string }) => void,
+  ) => () => void;
 }
 
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -90,8 +104,38 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const eventStores = new Map<string, EventStore<unknown, unknown>>();
   const recoveries: RecoveryEvent[] = [];
   const serialize = serializerFor(options.redact);
+  if (options.database) {
+    const { openPgBackend } = await import('./postgres/pgStorage.js');
+    const db = await openPgBackend({
+      url: options.database.url,
+      project: options.database.project,
+      stateDir,
+      logger,
+      serialize,
+    });
+    return {
+      stateDir,
+      backend: 'postgres',
+      recoveries: db.recoveries,
+      document(name, defaults, parse) {
+        checkName('document', name);
+        return db.document(name, defaults, parse);
+      },
+      log(name) {
+        checkName('log', name);
+        return db.log(name);
+      },
+      events(name, o) {
+        checkName('event store', name);
+        return db.events(name, o);
+      },
+      onChange: (listener) => db.onChange(listener),
+      close: () => db.close(),
+    };
+  }
 
   return {
+    backend: 'files',
     stateDir,
     recoveries,
     document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T> {

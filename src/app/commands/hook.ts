@@ -6,6 +6,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { hookSettings } from '../../config/hookProject.js';
 import { runHookProcess } from '../../hooks/client.js';
+import type { HookInput } from '../../hooks/events.js';
 
 export async function hookCommand(event: string): Promise<void> {
   // This process lives for one event: the shell grammar's WebAssembly is run by V8's baseline
@@ -19,8 +20,13 @@ export async function hookCommand(event: string): Promise<void> {
     stdin: process.stdin,
     write: (text) => process.stdout.write(text),
     warn: (text) => process.stderr.write(text),
-    quiet: async (name, input, projectDir, stateDir) =>
-      (await import('../../hooks/quiet.js')).quietWithoutServer(name, input, projectDir, stateDir),
+    // The shortest way reads files of the state folder: not when the stores are in a database.
+    ...(settings.inDatabase
+      ? {}
+      : {
+          quiet: async (name: string, input: HookInput, projectDir: string, stateDir: string) =>
+            (await import('../../hooks/quiet.js')).quietWithoutServer(name, input, projectDir, stateDir),
+        }),
     local: async (projectDir, note) =>
       (await import('../hookWiring.js')).localHook(settings.configEnv(), projectDir, note, settings.readOnly),
   });

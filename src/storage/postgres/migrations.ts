@@ -44,6 +44,3 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-/** The level this code expects (doctor compares the database's with it). */
-export const SCHEMA_LEVEL = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,593 @@
+/**
+ * The storage of storage.ts on PostgreSQL: the same documents, append-only logs and event stores,
+ * each row under its project, so a team's servers on several machines share one memory, one task
+ * graph and one inbox. Where the file backend takes a file lock, a transaction takes an advisory
+ * lock on the store (an event store's appends stay one gap-free sequence; a document's updates
+ * are serialised by `SELECT ... FOR UPDATE`). Every committed change is announced with NOTIFY, so
+ * other servers hear of it at once (`onChange`). Migrations (migrations.ts) are applied on open,
+ * once, under an advisory lock.
+ *
+ * A lost connection (the database restarted, a backend terminated) fails the call in hand with a
+ * clear error and rolls back what it did; the pool opens a new connection for the next call.
+ */
+import pg from 'pg';
+import { AppError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { AppendLog, AppendLogStats } from '../appendLog.js';
+import type { RecoveryEvent } from '../atomicFile.js';
+import { Batcher } from '../batcher.js';
+import type { DocumentStore } from '../documentStore.js';
+import type { Decision, EventStore, EventStoreOptions, StorePosition } from '../eventStore.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** The channel every change is announced on: `<project>\t<kind>\t<name>`. */
+const CHANNEL = 'task_orchestrator_changes';
+/** Advisory lock key of migrations (any fixed number; the stores use hashtext of their names). */
+const MIGRATION_LOCK = 74_211_031;
+
+export interface PgStorageOptions {
+  /** postgres://user@host:port/database */
+  url: string;
+  /** The project whose rows this storage reads and writes. */
+  project: string;
+  /** The local state folder (hook socket, logs, artifacts stay files). */
+  stateDir: string;
+  logger: Logger;
+  serialize: (value: unknown, indent?: number) => string;
+  /** Connections in the pool. Default 4. */
+  poolSize?: number;
+}
+
+export interface PgChange {
+  project: string;
+  kind: 'events' | 'document' | 'log';
+  name: string;
+}
+
+/** A database error as a storage error that says what to do. */
+function unavailable(error: unknown, what: string): AppError {
+  if (error instanceof AppError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new AppError('PROVIDER_UNAVAILABLE', `The database did not complete ${what}: ${message}`, {
+    hint: 'Check that PostgreSQL is running and TASK_ORCHESTRATOR_DATABASE_URL points at it (task-orchestrator doctor); nothing of this call was kept',
+    cause: error,
+  });
+}
+
+/** Runs `work` in a transaction on one connection; rolls back on any error. */
+async function inTransaction<R>(
+  pool: pg.Pool,
+  what: string,
+  work: (c: pg.PoolClient) => Promise<R>,
+): Promise<R> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw unavailable(error, what);
+  }
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {
+      broken = true;
+    });
+    throw unavailable(error, what);
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Applies the migrations this database lacks, once however many servers start together. */
+async function migrate(pool: pg.Pool, logger: Logger): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS to_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      const done = new Set(
+        (await client.query<{ version: number }>('SELECT version FROM to_migrations')).rows.map(
+          (r) => r.version,
+        ),
+      );
+      let applied = 0;
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO to_migrations (version, name) VALUES ($1, $2)', [
+            m.version,
+            m.name,
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        logger.info('database: applied migration', { version: m.version, name: m.name });
+        applied++;
+      }
+      return applied;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+interface Pending<S, E> {
+  decide: (state: Readonly<S>) => Decision<E, unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+class PgEventStore<S, E> implements EventStore<S, E> {
+  private state: S;
+  private applied = 0;
+  private closed = false;
+  private readonly batcher = new Batcher<Pending<S, E>>((batch) => this.runBatch(batch));
+  private catching: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly project: string,
+    private readonly name: string,
+    private readonly options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'maxEventBytes'> & {
+      serialize: (value: unknown) => string;
+    },
+  ) {
+    this.state = options.initial();
+  }
+
+  get version(): number {
+    return this.applied;
+  }
+
+  get dir(): string {
+    return `postgres:${this.project}/events/${this.name}`;
+  }
+
+  /** No match index in the database: its readers ask it directly. */
+  position(): StorePosition | undefined {
+    return undefined;
+  }
+
+  private async readNew(db: pg.Pool | pg.PoolClient): Promise<void> {
+    const r = await db.query<{ seq: string; event: E }>(
+      'SELECT seq, event FROM to_events WHERE project = $1 AND store = $2 AND seq > $3 ORDER BY seq',
+      [this.project, this.name, this.applied],
+    );
+    for (const row of r.rows) {
+      const seq = Number(row.seq);
+      if (seq !== this.applied + 1) break; // committed in order under the store's lock: no gaps
+      this.options.apply(this.state, row.event, seq);
+      this.applied = seq;
+    }
+  }
+
+  async read<R>(select: (state: Readonly<S>, version: number) => R): Promise<R> {
+    const run = this.catching.then(() => this.readNew(this.pool));
+    this.catching = run.catch(() => undefined);
+    try {
+      await run;
+    } catch (error) {
+      throw unavailable(error, `reading ${this.name}`);
+    }
+    return select(this.state, this.applied);
+  }
+
+  transact<R>(decide: (state: Readonly<S>) => Decision<E, R>): Promise<R> {
+    if (this.closed)
+      return Promise.reject(
+        new AppError('STORAGE_CLOSED', `Store ${this.name} is closed`, {
+          hint: 'The server is shutting down; retry against a running server',
+        }),
+      );
+    return new Promise<R>((resolve, reject) => {
+      this.batcher.add({ decide, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private async runBatch(batch: Pending<S, E>[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const maxBytes = this.options.maxEventBytes ?? 4 * 1024 * 1024;
+    try {
+      await inTransaction(this.pool, `a change to ${this.name}`, async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.project}\t${this.name}`]);
+        // Reads wait: the state is caught up and changed under the lock.
+        const caught = this.catching.then(() => this.readNew(client));
+        this.catching = caught.catch(() => undefined);
+        await caught;
+        const rows: Array<[number, string]> = [];
+        for (const item of batch) {
+          try {
+            const decision = item.decide(this.state);
+            if (decision.event !== undefined) {
+              const text = this.options.serialize(decision.event);
+              if (Buffer.byteLength(text) > maxBytes)
+                throw new AppError(
+                  'INVALID_INPUT',
+                  `The change is ${Buffer.byteLength(text)} bytes; the limit is ${maxBytes}`,
+                  {
+                    hint: 'Split it into smaller changes or move large content into an artifact',
+                  },
+                );
+              const seq = this.applied + 1;
+              this.options.apply(this.state, decision.event, seq);
+              this.applied = seq;
+              rows.push([seq, text]);
+            }
+            outcomes.push({ ok: true, value: decision.result });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        if (rows.length) {
+          await client.query(
+            'INSERT INTO to_events (project, store, seq, event) SELECT $1, $2, s, e::jsonb FROM unnest($3::bigint[], $4::text[]) AS t(s, e)',
+            [this.project, this.name, rows.map((r) => r[0]), rows.map((r) => r[1])],
+          );
+          await client.query('SELECT pg_notify($1, $2)', [CHANNEL, `${this.project}\tevents\t${this.name}`]);
+        }
+      });
+    } catch (error) {
+      // Nothing of the batch was kept: forget it in memory too (the next read replays).
+      this.state = this.options.initial();
+      this.applied = 0;
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+}
+
+interface DocPending<T> {
+  mutate: (doc: T) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+class PgDocumentStore<T> implements DocumentStore<T> {
+  private doc: T | undefined;
+  private version = -1;
+  private writes = 0;
+  private closed = false;
+  private readonly batcher = new Batcher<DocPending<T>>((batch) => this.runBatch(batch));
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly project: string,
+    private readonly name: string,
+    private readonly defaults: T,
+    private readonly parse: (raw: unknown) => T,
+    private readonly serialize: (value: unknown) => string,
+  ) {}
+
+  get file(): string {
+    return `postgres:${this.project}/documents/${this.name}`;
+  }
+
+  get writeCount(): number {
+    return this.writes;
+  }
+
+  /** The stored document (or the defaults) as of `row`. */
+  private take(row: { value: unknown; version: string } | undefined): T {
+    const version = row ? Number(row.version) : 0;
+    if (this.doc === undefined || version !== this.version) {
+      this.doc = row ? this.parse(row.value) : structuredClone(this.defaults);
+      this.version = version;
+    }
+    return this.doc;
+  }
+
+  async read<R>(select: (doc: Readonly<T>) => R): Promise<R> {
+    let r: pg.QueryResult<{ value: unknown; version: string }>;
+    try {
+      r = await this.pool.query('SELECT value, version FROM to_documents WHERE project = $1 AND name = $2', [
+        this.project,
+        this.name,
+      ]);
+    } catch (error) {
+      throw unavailable(error, `reading ${this.name}`);
+    }
+    return select(this.take(r.rows[0]));
+  }
+
+  update<R>(mutate: (doc: T) => R): Promise<R> {
+    if (this.closed)
+      return Promise.reject(
+        new AppError('STORAGE_CLOSED', `Document ${this.name} is closed`, {
+          hint: 'The server is shutting down; retry against a running server',
+        }),
+      );
+    return new Promise<R>((resolve, reject) => {
+      this.batcher.add({ mutate, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  private async runBatch(batch: DocPending<T>[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      await inTransaction(this.pool, `a change to ${this.name}`, async (client) => {
+        await client.query(
+          "INSERT INTO to_documents (project, name, value, version) VALUES ($1, $2, 'null'::jsonb, 0) ON CONFLICT DO NOTHING",
+          [this.project, this.name],
+        );
+        const r = await client.query<{ value: unknown; version: string }>(
+          'SELECT value, version FROM to_documents WHERE project = $1 AND name = $2 FOR UPDATE',
+          [this.project, this.name],
+        );
+        const row = r.rows[0]!;
+        const version = Number(row.version);
+        let doc = structuredClone(version === 0 ? this.defaults : this.parse(row.value));
+        for (const item of batch) {
+          // Each mutation on its own copy: one that throws leaves the document as it was.
+          const draft = structuredClone(doc);
+          try {
+            const result = item.mutate(draft);
+            doc = draft;
+            outcomes.push({ ok: true, value: structuredClone(result) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        await client.query(
+          'UPDATE to_documents SET value = $3::jsonb, version = version + 1, updated_at = now() WHERE project = $1 AND name = $2',
+          [this.project, this.name, this.serialize(doc)],
+        );
+        await client.query('SELECT pg_notify($1, $2)', [CHANNEL, `${this.project}\tdocument\t${this.name}`]);
+        this.doc = doc;
+        this.version = version + 1;
+        this.writes++;
+      });
+    } catch (error) {
+      this.doc = undefined;
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.value);
+      else item.reject(o.error);
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+}
+
+class PgAppendLog<T> implements AppendLog<T> {
+  private closed = false;
+  private pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly project: string,
+    private readonly name: string,
+    private readonly serialize: (value: unknown) => string,
+    private readonly maxRecordBytes = 1024 * 1024,
+  ) {}
+
+  get dir(): string {
+    return `postgres:${this.project}/logs/${this.name}`;
+  }
+
+  async append(record: T): Promise<void> {
+    if (this.closed)
+      throw new AppError('STORAGE_CLOSED', `Log ${this.name} is closed`, {
+        hint: 'The server is shutting down; retry against a running server',
+      });
+    const text = this.serialize(record);
+    if (Buffer.byteLength(text) > this.maxRecordBytes)
+      throw new AppError(
+        'INVALID_INPUT',
+        `The record is ${Buffer.byteLength(text)} bytes; the limit is ${this.maxRecordBytes}`,
+        {
+          hint: 'Store large content as an artifact and log a reference to it',
+        },
+      );
+    const write = this.pool.query('INSERT INTO to_logs (project, name, record) VALUES ($1, $2, $3::jsonb)', [
+      this.project,
+      this.name,
+      text,
+    ]);
+    this.pending.add(write);
+    try {
+      await write;
+      await this.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, `${this.project}\tlog\t${this.name}`]);
+    } catch (error) {
+      throw unavailable(error, `an append to ${this.name}`);
+    } finally {
+      this.pending.delete(write);
+    }
+  }
+
+  async readAll(): Promise<T[]> {
+    try {
+      const r = await this.pool.query<{ record: T }>(
+        'SELECT record FROM to_logs WHERE project = $1 AND name = $2 ORDER BY id',
+        [this.project, this.name],
+      );
+      return r.rows.map((row) => row.record);
+    } catch (error) {
+      throw unavailable(error, `reading ${this.name}`);
+    }
+  }
+
+  async stats(): Promise<AppendLogStats> {
+    const r = await this.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM to_logs WHERE project = $1 AND name = $2',
+      [this.project, this.name],
+    );
+    return { segments: 1, records: Number(r.rows[0]?.n ?? 0), skippedLines: 0 };
+  }
+
+  async prune(before: number): Promise<number> {
+    const r = await this.pool.query(
+      'DELETE FROM to_logs WHERE project = $1 AND name = $2 AND at < to_timestamp($3::double precision / 1000)',
+      [this.project, this.name, before],
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+}
+
+/** What storage.ts hands out, on the database. */
+export interface PgBackend {
+  events<S, E>(name: string, options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E>;
+  document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
+  log<T>(name: string): AppendLog<T>;
+  /** Hears every change committed to this project by any server (LISTEN/NOTIFY). */
+  onChange(listener: (change: PgChange) => void): () => void;
+  readonly recoveries: readonly RecoveryEvent[];
+  close(): Promise<void>;
+}
+
+/**
+ * Connects, applies missing migrations and listens for changes.
+ * @throws AppError CONFIG_INVALID when the database cannot be reached or migrated.
+ */
+export async function openPgBackend(options: PgStorageOptions): Promise<PgBackend> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 4,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // A connection that dies while idle (the database restarted) must not crash the process.
+  pool.on('error', (error) =>
+    options.logger.warn('database: an idle connection failed', { error: error.message }),
+  );
+  try {
+    await migrate(pool, options.logger);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new AppError(
+      'CONFIG_INVALID',
+      `Cannot use the database: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: 'Check TASK_ORCHESTRATOR_DATABASE_URL, that PostgreSQL runs, and that this user may create tables (task-orchestrator doctor)',
+        cause: error,
+      },
+    );
+  }
+  const listeners = new Set<(change: PgChange) => void>();
+  let listener: pg.Client | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  let backoff = 250;
+  const listen = async () => {
+    if (closed) return;
+    const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5_000 });
+    client.on('error', () => undefined);
+    client.on('notification', (n) => {
+      const [project, kind, name] = (n.payload ?? '').split('\t');
+      if (project !== options.project || !name) return;
+      for (const l of listeners) l({ project, kind: kind as PgChange['kind'], name });
+    });
+    client.on('end', () => {
+      if (closed) return;
+      listener = undefined;
+      // Reconnect with backoff (the database restarted, or this connection was terminated).
+      retry = setTimeout(() => void listen(), backoff);
+      retry.unref();
+      backoff = Math.min(backoff * 2, 10_000);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      listener = client;
+      backoff = 250;
+    } catch {
+      await client.end().catch(() => undefined);
+    }
+  };
+  await listen();
+  const events = new Map<string, EventStore<unknown, unknown>>();
+  const documents = new Map<string, DocumentStore<unknown>>();
+  const logs = new Map<string, AppendLog<unknown>>();
+  const serialize = (v: unknown) => options.serialize(v);
+  return {
+    recoveries: [],
+    events<S, E>(name: string, o: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E> {
+      let store = events.get(name) as EventStore<S, E> | undefined;
+      if (!store) {
+        store = new PgEventStore<S, E>(pool, options.project, name, { ...o, serialize });
+        events.set(name, store);
+      }
+      return store;
+    },
+    document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T> {
+      let store = documents.get(name) as DocumentStore<T> | undefined;
+      if (!store) {
+        store = new PgDocumentStore<T>(
+          pool,
+          options.project,
+          name,
+          defaults,
+          parse ?? ((raw) => raw as T),
+          serialize,
+        );
+        documents.set(name, store);
+      }
+      return store;
+    },
+    log<T>(name: string): AppendLog<T> {
+      let log = logs.get(name) as AppendLog<T> | undefined;
+      if (!log) {
+        log = new PgAppendLog<T>(pool, options.project, name, serialize);
+        logs.set(name, log);
+      }
+      return log;
+    },
+    onChange(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await Promise.all([...events.values()].map((e) => e.close()));
+      await Promise.all([...documents.values()].map((d) => d.close()));
+      await Promise.all([...logs.values()].map((l) => l.close()));
+      await listener?.end().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
