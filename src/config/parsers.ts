@@ -82,30 +82,27 @@ export const oneOf =
       : refuse(`${name} must be ${values.slice(0, -1).join(', ')} or ${values.at(-1)}, got "${v}"`);
   };
 
+/** `v` as a URL when it parses and its protocol is one of `protocols`. */
+function urlOf(v: string, protocols: readonly string[]): URL | undefined {
+  try {
+    const u = new URL(v);
+    return protocols.includes(u.protocol) ? u : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** An http(s) URL without trailing slashes; undefined when unset. */
 export const url = (): Parser<string | undefined> => (name) => (v) => {
   if (blank(v)) return undefined;
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
-    return refuse(`${name} must be an http(s) URL, got "${v}"`);
+  if (!urlOf(v, ['http:', 'https:'])) return refuse(`${name} must be an http(s) URL, got "${v}"`);
   return v.replace(/\/+$/, '');
 };
 
 /** A postgres:// or postgresql:// connection URL; undefined when unset. The value is never echoed (it may hold a password). */
 export const databaseUrl = (): Parser<string | undefined> => (name) => (v) => {
   if (blank(v)) return undefined;
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:'))
+  if (!urlOf(v, ['postgres:', 'postgresql:']))
     return refuse(`${name} must be a postgres:// connection URL (e.g. postgres://user@127.0.0.1:5432/team)`);
   return v.trim();
 };

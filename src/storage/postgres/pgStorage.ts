@@ -54,6 +54,20 @@ function unavailable(error: unknown, what: string): AppError {
   });
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Resolves each queued call of a committed batch with its own outcome. */
+function settle(
+  batch: ReadonlyArray<{ resolve: (v: unknown) => void; reject: (e: unknown) => void }>,
+  outcomes: readonly Outcome[],
+): void {
+  batch.forEach((item, i) => {
+    const o = outcomes[i]!;
+    if (o.ok) item.resolve(o.value);
+    else item.reject(o.error);
+  });
+}
+
 /** Runs `work` in a transaction on one connection; rolls back on any error. */
 async function inTransaction<R>(
   pool: pg.Pool,
@@ -197,7 +211,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
   }
 
   private async runBatch(batch: Pending<S, E>[]): Promise<void> {
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const outcomes: Outcome[] = [];
     const maxBytes = this.options.maxEventBytes ?? 4 * 1024 * 1024;
     try {
       await inTransaction(this.pool, `a change to ${this.name}`, async (client) => {
@@ -245,11 +259,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
       for (const item of batch) item.reject(error);
       return;
     }
-    batch.forEach((item, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.error);
-    });
+    settle(batch, outcomes);
   }
 
   flush(): Promise<void> {
@@ -328,7 +338,7 @@ class PgDocumentStore<T> implements DocumentStore<T> {
   }
 
   private async runBatch(batch: DocPending<T>[]): Promise<void> {
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const outcomes: Outcome[] = [];
     try {
       await inTransaction(this.pool, `a change to ${this.name}`, async (client) => {
         await client.query(
@@ -367,11 +377,7 @@ class PgDocumentStore<T> implements DocumentStore<T> {
       for (const item of batch) item.reject(error);
       return;
     }
-    batch.forEach((item, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) item.resolve(o.value);
-      else item.reject(o.error);
-    });
+    settle(batch, outcomes);
   }
 
   flush(): Promise<void> {
