@@ -103,6 +103,15 @@ export async function runCommandLine(): Promise<void> {
     .option('--source <source>', "only this source: claude_code (Claude Code's own work), spawn_agent, ...")
     .action(lazy(async () => (await import('./commands/export.js')).exportCommand));
 
+  program
+    .command('migrate')
+    .description(
+      "copy this project's stores between its state folder and the team database (TASK_ORCHESTRATOR_DATABASE_URL), checked record by record; never overwrites",
+    )
+    .option('--to-database', 'from the state folder into the database (under TASK_ORCHESTRATOR_PROJECT)')
+    .option('--to-folder <dir>', 'from the database into a folder that holds no stores yet')
+    .action(lazy(async () => (await import('./commands/migrate.js')).migrateCommand));
+
   const evals = program
     .command('eval')
     .description('evaluation suites: run a suite across models (exits 1 on a regression), compare runs');

@@ -332,11 +332,13 @@ export async function openServices(
       logger.info('retention: removed old log segments', { removed, days: config.retentionDays });
     return removed;
   };
+  const onChange = storage.onChange;
   return {
     config,
     logger,
     clock,
     storage,
+    changes: onChange ? (listener) => onChange(() => listener()) : undefined,
     audit: createAuditLog(storage, clock),
     tasks,
     claims,

@@ -20,6 +20,11 @@ export interface DeskServices {
   runs: Supervisor;
   evals: EvalRunner;
   trials: TrialStore;
+  /**
+   * Hears changes committed by any server (a database announces them); absent on files, where the
+   * stream polls the stores once a second.
+   */
+  changes?: ((listener: () => void) => () => void) | undefined;
 }
 
 /** Writes an HTML answer. */

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeskServices } from './deps.js';
 
-type LiveServices = Pick<DeskServices, 'immune' | 'inbox' | 'runs' | 'evals'>;
+type LiveServices = Pick<DeskServices, 'immune' | 'inbox' | 'runs' | 'evals' | 'changes'>;
 
 /** Open event streams at most (one poll of the stores a second serves them all). */
 const MAX_STREAMS = 16;
@@ -46,6 +46,9 @@ export class DeskEvents {
   private last: string | undefined;
   private quietSince = Date.now();
   private polling = false;
+  /** A change was heard while a poll ran: look again when it ends. */
+  private again = false;
+  private unhear: (() => void) | undefined;
 
   constructor(private readonly services: LiveServices) {}
 
@@ -68,19 +71,27 @@ export class DeskEvents {
       this.last = undefined;
       void this.poll();
       this.timer = setInterval(() => void this.poll(), POLL_MS);
+      // With a database, another server's change is told at once, not at the next poll.
+      this.unhear = this.services.changes?.(() => void this.poll());
     } else if (this.last !== undefined) res.write(READY);
     req.once('close', () => {
       this.streams.delete(res);
       if (this.streams.size === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = undefined;
+        this.unhear?.();
+        this.unhear = undefined;
       }
     });
   }
 
   private async poll(): Promise<void> {
-    if (this.polling) return;
+    if (this.polling) {
+      this.again = true;
+      return;
+    }
     this.polling = true;
+    this.again = false;
     try {
       const now = await fingerprint(this.services);
       let message: string | undefined;
@@ -99,6 +110,7 @@ export class DeskEvents {
       // A store being rewritten by another process: the next poll reads it.
     } finally {
       this.polling = false;
+      if (this.again && this.timer) void this.poll();
     }
   }
 }

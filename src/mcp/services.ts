@@ -43,6 +43,8 @@ export interface Services {
   logger: Logger;
   clock: Clock;
   storage: Storage;
+  /** Changes any server committed, when the stores announce them (a database); else undefined. */
+  changes: ((listener: () => void) => () => void) | undefined;
   audit: AuditLog;
   tasks: TaskService;
   /** Who is working on which task, across sessions and processes (leases). */
