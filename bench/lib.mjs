@@ -90,12 +90,16 @@ export const fmt = (x, digits = 2) =>
  * Fills a state folder's failure memory with n patterns (imported in batches through the same
  * event store a server writes), each from `fields(i)`: {text, operation, failure_type}.
  */
-export async function seedPatterns(stateDir, n, fields) {
+export async function seedPatterns(stateDir, n, fields, database) {
   const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
   const { ImmuneSystem } = await import(dist('immune', 'immuneSystem.js'));
   const { openStorage } = await import(dist('storage', 'storage.js'));
   const { createLogger } = await import(dist('core', 'logger.js'));
-  const storage = await openStorage({ stateDir, logger: createLogger({ level: 'error', write: () => {} }) });
+  const storage = await openStorage({
+    stateDir,
+    logger: createLogger({ level: 'error', write: () => {} }),
+    ...(database ? { database } : {}),
+  });
   // Written as another process would leave it: the log only, no match index (a reader's first
   // look replays it and writes one; the hooks suite measures that apart).
   const immune = new ImmuneSystem(storage, { now: () => Date.now() }, { matchIndex: false });

@@ -265,7 +265,7 @@ describe('stdio server end to end', () => {
     expect(stderr()).not.toContain(SECRET);
     for (const line of stderr().split('\n').filter(Boolean))
       expect(() => JSON.parse(line) as unknown, line).not.toThrow();
-  });
+  }, 60_000);
 
   it('flushes acknowledged writes and exits 0 on SIGTERM; the next process sees them', async () => {
     const first = await start({ TASK_ORCHESTRATOR_TOOLS: 'agent' });

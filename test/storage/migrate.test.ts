@@ -115,4 +115,26 @@ describe.skipIf(!HAVE_DATABASE)('migrate', () => {
     expect(over.status).not.toBe(0);
     expect(over.stderr).toMatch(/already holds stores/);
   }, 300_000);
+
+  it('doctor checks the connection, the migration level and the privileges', () => {
+    const doctor = (url: string) =>
+      spawnSync(process.execPath, [cli, 'doctor', '--json'], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          TASK_ORCHESTRATOR_DATABASE_URL: url,
+          TASK_ORCHESTRATOR_HOME: os.tmpdir() + '/to-doctor-db',
+        },
+        encoding: 'utf8',
+      });
+    const check = (stdout: string) =>
+      (
+        JSON.parse(stdout) as { checks: Array<{ check: string; status: string; detail: string }> }
+      ).checks.find((c) => c.check === 'database');
+    const good = check(doctor(TEST_DATABASE_URL).stdout);
+    expect(good?.status).toBe('ok');
+    expect(good?.detail).toMatch(/schema at migration \d+ of \d+/);
+    const down = check(doctor('postgres://postgres@127.0.0.1:1/none').stdout);
+    expect(down).toMatchObject({ status: 'fail' });
+    expect(down?.detail).toMatch(/cannot connect/);
+  });
 });

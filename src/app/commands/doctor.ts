@@ -76,6 +76,11 @@ export async function doctor(options: { json?: boolean }): Promise<void> {
   } catch (error) {
     checks.push({ check: 'config', status: 'fail', detail: describeError(error) });
   }
+  if (config?.databaseUrl) {
+    const { inspectDatabase } = await import('../../storage/postgres/pgStorage.js');
+    const report = await inspectDatabase(config.databaseUrl, config.projectName);
+    checks.push({ check: 'database', status: report.ok ? 'ok' : 'fail', detail: report.findings.join('; ') });
+  }
   if (config) {
     const logger = cliLogger(config, 'error');
     try {

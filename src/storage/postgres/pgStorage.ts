@@ -137,6 +137,80 @@ async function migrate(pool: pg.Pool, logger: Logger): Promise<number> {
   }
 }
 
+/** What `doctor` reports of a database: reachable, migrated, allowed, and what this project holds. */
+export interface DatabaseReport {
+  ok: boolean;
+  /** One line per finding, for people. */
+  findings: string[];
+}
+
+/** Connects once and looks: server, migration level against this code's, privileges, this project's rows. */
+export async function inspectDatabase(url: string, project: string): Promise<DatabaseReport> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  const findings: string[] = [];
+  let ok = true;
+  try {
+    await client.connect();
+  } catch (error) {
+    return {
+      ok: false,
+      findings: [`cannot connect: ${error instanceof Error ? error.message : String(error)}`],
+    };
+  }
+  try {
+    const v = await client.query<{ v: string; db: string; who: string }>(
+      "SELECT current_setting('server_version') AS v, current_database() AS db, current_user AS who",
+    );
+    findings.push(`PostgreSQL ${v.rows[0]!.v}, database ${v.rows[0]!.db} as ${v.rows[0]!.who}`);
+    const expected = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    const level = await client.query<{ level: number }>(
+      "SELECT CASE WHEN to_regclass('to_migrations') IS NULL THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM to_migrations) END AS level",
+    );
+    const at = Number(level.rows[0]?.level ?? 0);
+    if (at > expected) {
+      ok = false;
+      findings.push(
+        `schema at migration ${at}, newer than this version knows (${expected}): upgrade task-orchestrator`,
+      );
+    } else
+      findings.push(
+        `schema at migration ${at} of ${expected}${at < expected ? ' (the next server start applies the rest)' : ''}`,
+      );
+    const create = await client.query<{ ok: boolean }>(
+      "SELECT has_database_privilege(current_user, current_database(), 'CREATE') AS ok",
+    );
+    if (at < expected && !create.rows[0]!.ok) {
+      ok = false;
+      findings.push(
+        'this user may not create tables: a database owner must start a server once (or grant CREATE)',
+      );
+    }
+    if (at >= 1) {
+      const rights = await client.query<{ t: string; ok: boolean }>(
+        "SELECT t, has_table_privilege(current_user, t, 'SELECT,INSERT,UPDATE,DELETE') AS ok FROM unnest(ARRAY['to_events','to_documents','to_logs']) AS t",
+      );
+      const missing = rights.rows.filter((r) => !r.ok).map((r) => r.t);
+      if (missing.length) {
+        ok = false;
+        findings.push(`this user may not read and write ${missing.join(', ')}`);
+      } else {
+        const held = await client.query<{ n: string }>(
+          'SELECT (SELECT count(*) FROM to_events WHERE project = $1) + (SELECT count(*) FROM to_documents WHERE project = $1) + (SELECT count(*) FROM to_logs WHERE project = $1) AS n',
+          [project],
+        );
+        findings.push(`project "${project}": ${held.rows[0]!.n} row(s)`);
+      }
+    }
+  } catch (error) {
+    ok = false;
+    findings.push(`check failed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return { ok, findings };
+}
+
 interface Pending<S, E> {
   decide: (state: Readonly<S>) => Decision<E, unknown>;
   resolve: (value: unknown) => void;
