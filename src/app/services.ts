@@ -219,9 +219,12 @@ export async function openServices(
     retrainEvery: config.retrainEvery,
     trialRows,
   });
-  const hub: FederationHub | undefined = config.federationDir
-    ? await FolderHub.open(config.federationDir, logger)
-    : undefined;
+  const hub: FederationHub | undefined =
+    config.federationInDatabase && config.databaseUrl
+      ? await FolderHub.onDatabase(config.databaseUrl, config.stateDir, logger)
+      : config.federationDir
+        ? await FolderHub.open(config.federationDir, logger)
+        : undefined;
   const federation = new Federation({
     immune,
     hub,

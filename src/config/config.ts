@@ -104,8 +104,10 @@ export interface Config {
   readonly projectName: string;
   /** PostgreSQL connection URL: the stores live there, under `projectName` (undefined: the state folder). */
   readonly databaseUrl: string | undefined;
-  /** The federation hub folder; undefined = no federation. */
+  /** The federation hub folder; undefined = no federation (see federationInDatabase). */
   readonly federationDir: string | undefined;
+  /** The hub is the team database (TASK_ORCHESTRATOR_FEDERATION_DIR=database). */
+  readonly federationInDatabase: boolean;
   /** New failure patterns are shared with the hub. */
   readonly federationShare: boolean;
   /** Scheduled sync with the hub, seconds (0 = off). */
@@ -216,6 +218,15 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       hint: 'Fix the variable(s) named above, or unset them to use the defaults',
     });
   const e = parsed.value;
+  const hubInDatabase = nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR) === 'database';
+  if (hubInDatabase && !e.TASK_ORCHESTRATOR_DATABASE_URL)
+    throw new AppError(
+      'CONFIG_INVALID',
+      'TASK_ORCHESTRATOR_FEDERATION_DIR=database needs TASK_ORCHESTRATOR_DATABASE_URL',
+      {
+        hint: 'Set TASK_ORCHESTRATOR_DATABASE_URL to the team database, or point TASK_ORCHESTRATOR_FEDERATION_DIR at a hub folder',
+      },
+    );
   const cwd = options.cwd ?? process.cwd();
   const home = nonEmpty(e.TASK_ORCHESTRATOR_HOME);
 
@@ -322,9 +333,11 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     immuneSameTaskJudge: e.TASK_ORCHESTRATOR_IMMUNE_SAME_TASK_JUDGE === 'on',
     projectName: nonEmpty(e.TASK_ORCHESTRATOR_PROJECT) ?? projectSlug(path.resolve(cwd)),
     databaseUrl: e.TASK_ORCHESTRATOR_DATABASE_URL,
-    federationDir: nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)
-      ? path.resolve(cwd, nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)!)
-      : undefined,
+    federationDir:
+      nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR) && !hubInDatabase
+        ? path.resolve(cwd, nonEmpty(e.TASK_ORCHESTRATOR_FEDERATION_DIR)!)
+        : undefined,
+    federationInDatabase: hubInDatabase,
     federationShare: e.TASK_ORCHESTRATOR_FEDERATION_SHARE === 'all',
     syncIntervalS: e.TASK_ORCHESTRATOR_SYNC_INTERVAL_S,
     decayIntervalS: e.TASK_ORCHESTRATOR_DECAY_INTERVAL_S,

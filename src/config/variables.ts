@@ -205,7 +205,7 @@ export const VARIABLES = {
   ),
   TASK_ORCHESTRATOR_FEDERATION_DIR: row(
     text(),
-    'Federation hub folder shared by projects; turns on federation and sync tools.',
+    'Federation hub folder shared by projects, or `database` for the team database (TASK_ORCHESTRATOR_DATABASE_URL): the projects there share patterns by the same rules; turns on federation and sync tools.',
     { shown: '(off)' },
   ),
   TASK_ORCHESTRATOR_PROJECT: row(

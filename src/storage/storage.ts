@@ -45,6 +45,8 @@ function serializerFor(redact: ((text: string) => string) | undefined): Serializ
 
 export interface Storage {
   readonly stateDir: string;
+  /** Names of the documents there are (whether opened by this process or not). */
+  documentNames(): Promise<string[]>;
   /** A JSON document `<stateDir>/<name>.json`; the same name returns the same store. */
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
   /** An append-only log under `<stateDir>/logs/<name>/`; the same name returns the same log. */
@@ -117,6 +119,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       stateDir,
       backend: 'postgres',
       recoveries: db.recoveries,
+      documentNames: () => db.documentNames(),
       document(name, defaults, parse) {
         checkName('document', name);
         return db.document(name, defaults, parse);
@@ -136,6 +139,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
 
   return {
     backend: 'files',
+    async documentNames() {
+      const files = await fs.readdir(stateDir).catch(() => [] as string[]);
+      return files.flatMap((f) => {
+        const m = /^([a-z0-9][a-z0-9_-]*)\.json$/.exec(f);
+        return m ? [m[1]!] : [];
+      });
+    },
     stateDir,
     recoveries,
     document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T> {

@@ -13,7 +13,7 @@ import { ImmuneSystem } from '../../src/immune/immuneSystem.js';
 import { openStorage } from '../../src/storage/storage.js';
 import { sc, startHarness } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
-import { freshProject, HAVE_DATABASE, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { freshProject, HAVE_DATABASE, sql, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
 const started: Harness[] = [];
 afterEach(async () => {
@@ -104,5 +104,52 @@ describe.skipIf(!HAVE_DATABASE)('a team on one database', () => {
     await elsewhere.close();
     const check = sc<{ matches: Array<{ failure_type: string }> }>(await b.call('immune_check', { prompt }));
     expect(check.matches[0]?.failure_type).toBe('low_quality');
+  });
+});
+
+describe.skipIf(!HAVE_DATABASE)('projects sharing one database hub', () => {
+  it('a failure one project learned and shared guards the other after it subscribes, by the hub rules', async () => {
+    // A database of its own: the hub's rows are shared by every project on a database.
+    const name = `to_fed_${freshProject().replace('-', '_')}`;
+    await sql(`CREATE DATABASE ${name}`);
+    const url = TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${name}`);
+    try {
+      const start = async (project: string) => {
+        const h = await startHarness({
+          stateDir: await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-')),
+          env: {
+            TASK_ORCHESTRATOR_DATABASE_URL: url,
+            TASK_ORCHESTRATOR_PROJECT: project,
+            TASK_ORCHESTRATOR_FEDERATION_DIR: 'database',
+            TASK_ORCHESTRATOR_TOOLS: 'all',
+          },
+        });
+        started.push(h);
+        return h;
+      };
+      const alpha = await start('alpha');
+      const beta = await start('beta');
+      const prompt = 'Write the migration that renames the invoices table and backfills the totals';
+      await alpha.services.immune.recordFailure(
+        { operation: 'spawn_agent', failure_type: 'low_quality', prompt, output: 'No.', grader_scores: {} },
+        { offline: true },
+      );
+      expect(sc<{ pushed: number }>(await alpha.call('sync_trigger', { direction: 'push' })).pushed).toBe(1);
+      expect(sc<{ matches: unknown[] }>(await beta.call('immune_check', { prompt })).matches).toHaveLength(0);
+      const status = sc<{ hub: string; projects: Array<{ project: string; patterns: number }> }>(
+        await beta.call('federation_status', {}),
+      );
+      expect(status.hub).toBe('postgres:_hub');
+      expect(status.projects).toEqual([expect.objectContaining({ project: 'alpha', patterns: 1 })]);
+      sc(await beta.call('federation_subscribe', { project: 'alpha' }));
+      expect(sc<{ pulled: number }>(await beta.call('immune_sync', { direction: 'pull' })).pulled).toBe(1);
+      const check = sc<{ matches: Array<{ origin?: { project: string } }> }>(
+        await beta.call('immune_check', { prompt }),
+      );
+      expect(check.matches[0]?.origin?.project).toBe('alpha');
+    } finally {
+      for (const h of started.splice(0)) await h.close();
+      await sql(`DROP DATABASE ${name} WITH (FORCE)`);
+    }
   });
 });

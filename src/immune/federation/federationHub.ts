@@ -10,7 +10,6 @@
  * reaches the same answer, and the loser is reported as a conflict.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { AppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { openStorage } from '../../storage/storage.js';
@@ -90,6 +89,8 @@ interface ProjectDoc {
 }
 
 export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,47}$/;
+/** The hub's own rows in a team database (PROJECT_NAME never matches it). */
+const HUB_PROJECT = '_hub';
 
 function contentHash(p: PortablePattern): string {
   const { updated_at: _u, ...rest } = p;
@@ -113,6 +114,15 @@ export class FolderHub implements FederationHub {
     return new FolderHub(dir, await openStorage({ stateDir: dir, logger }), logger);
   }
 
+  /**
+   * The same hub in the team database: its documents under a project no real project can be named
+   * (`_hub`), so every project on that database shares patterns by the same rules.
+   */
+  static async onDatabase(url: string, stateDir: string, logger: Logger): Promise<FolderHub> {
+    const storage = await openStorage({ stateDir, logger, database: { url, project: HUB_PROJECT } });
+    return new FolderHub(`postgres:${HUB_PROJECT}`, storage, logger);
+  }
+
   private doc(project: string) {
     if (!PROJECT_NAME.test(project))
       throw new AppError('INVALID_INPUT', `Invalid project name "${project}"`, {
@@ -128,22 +138,16 @@ export class FolderHub implements FederationHub {
     });
   }
 
-  private names(): string[] {
-    let files: string[];
-    try {
-      files = readdirSync(this.location);
-    } catch {
-      return [];
-    }
-    return files.flatMap((f) => {
-      const m = /^p-([a-z0-9][a-z0-9_-]*)\.json$/.exec(f);
+  private async names(): Promise<string[]> {
+    return (await this.storage.documentNames()).flatMap((n) => {
+      const m = /^p-([a-z0-9][a-z0-9_-]*)$/.exec(n);
       return m ? [m[1]!] : [];
     });
   }
 
   async projects(): Promise<HubProject[]> {
     const out: HubProject[] = [];
-    for (const name of this.names()) {
+    for (const name of await this.names()) {
       // One unreadable project document must not hide the others.
       const info = await this.doc(name)
         .read((d) => ({
@@ -243,7 +247,7 @@ export class FolderHub implements FederationHub {
     query: string,
     options: { projects?: string[]; exclude?: string; limit: number },
   ): Promise<HubMatch[]> {
-    const names = this.names().filter(
+    const names = (await this.names()).filter(
       (n) => n !== options.exclude && (!options.projects || options.projects.includes(n)),
     );
     const revs = await Promise.all(names.map((n) => this.doc(n).read((d) => d.rev)));

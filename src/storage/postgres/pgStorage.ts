@@ -552,6 +552,7 @@ class PgAppendLog<T> implements AppendLog<T> {
 export interface PgBackend {
   events<S, E>(name: string, options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E>;
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
+  documentNames(): Promise<string[]>;
   log<T>(name: string): AppendLog<T>;
   /** Hears every change committed to this project by any server (LISTEN/NOTIFY). */
   onChange(listener: (change: PgChange) => void): () => void;
@@ -647,6 +648,16 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
         documents.set(name, store);
       }
       return store;
+    },
+    async documentNames() {
+      const r = await pool
+        .query<{ name: string }>('SELECT name FROM to_documents WHERE project = $1 ORDER BY name', [
+          options.project,
+        ])
+        .catch((error: unknown) => {
+          throw unavailable(error, 'listing documents');
+        });
+      return r.rows.map((row) => row.name);
     },
     log<T>(name: string): AppendLog<T> {
       let log = logs.get(name) as AppendLog<T> | undefined;
