@@ -32,6 +32,10 @@ export async function runCommandLine(): Promise<void> {
     .description('mint a bearer token for HTTP mode (HS256 with JWT_SECRET_KEY)')
     .requiredOption('--sub <name>', 'the subject: who acts with this token')
     .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h, 7d', '1h')
+    .option(
+      '--approver',
+      "this subject may approve inbox items in HTTP mode (a person's token; never an agent's)",
+    )
     .action(lazy(async () => (await import('./commands/token.js')).tokenCommand));
 
   program

@@ -39,6 +39,8 @@ export interface RouterOptions {
   clientName: () => string;
   /** The verified actor of this session (HTTP mode's token subject), if any. */
   verifiedActor?: string | undefined;
+  /** The verified subject's roles (HTTP mode). */
+  verifiedRoles?: readonly string[];
   /** This connection's id. */
   sessionId: string;
   /** Asks the human through the client (elicitation), when the client supports it. */
@@ -319,6 +321,7 @@ export class ToolRouter implements TransportObserver, SessionControl {
         const ctx: ToolContext = {
           actor,
           actorVerified: verified !== undefined,
+          roles: this.options.verifiedRoles ?? [],
           sessionId: this.options.sessionId,
           actorFor: (label) =>
             label === undefined || label.trim() === ''

@@ -24,6 +24,8 @@ export interface ServerOptions {
   initial?: 'core' | 'all' | readonly string[];
   /** Who acts in this session (HTTP mode: the token's subject). Default: the client's name/version. */
   actor?: string;
+  /** HTTP mode: the roles of the token's subject (APPROVER_ROLE lets it approve). */
+  roles?: readonly string[];
 }
 
 export interface OrchestratorServer {
@@ -79,6 +81,7 @@ export function createServer(services: Services, options: ServerOptions = {}): O
       return client ? `${client.name}/${client.version}` : 'unknown-client';
     },
     verifiedActor: options.actor,
+    verifiedRoles: options.roles ?? [],
     redact: services.redact,
     sessionId: randomUUID(),
     askHuman: () =>

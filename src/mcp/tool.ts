@@ -24,6 +24,8 @@ export interface ToolContext {
   actor: string;
   /** True when `actor` was verified (HTTP mode's token subject), not declared by the client. */
   actorVerified: boolean;
+  /** The verified subject's roles (HTTP mode: its token's `roles` claim); empty otherwise. */
+  roles: readonly string[];
   /** This connection's id (each MCP session has its own). */
   sessionId: string;
   /**

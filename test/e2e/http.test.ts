@@ -62,12 +62,12 @@ async function start(env: Record<string, string> = {}, args: string[] = []): Pro
 }
 
 function token(
-  claims: { sub?: string; iss?: string; aud?: string; exp?: number; nbf?: number } = {},
+  claims: { sub?: string; iss?: string; aud?: string; exp?: number; nbf?: number; roles?: string[] } = {},
   alg = 'HS256',
   key: Uint8Array = enc,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({})
+  const jwt = new SignJWT(claims.roles ? { roles: claims.roles } : {})
     .setProtectedHeader({ alg })
     .setIssuer(claims.iss ?? 'task-orchestrator')
     .setAudience(claims.aud ?? 'task-orchestrator')
@@ -323,10 +323,12 @@ describe('HTTP mode', () => {
     // Idle sessions end on the services' clock: test/mcp/httpSessions.test.ts (no waiting for real time).
   });
 
-  it('keeps the token subject as the actor (an actor argument only labels it) and lets only another subject approve', async () => {
+  it('keeps the token subject as the actor (an actor argument only labels it) and lets only another subject with the approver role approve', async () => {
     const s = await start({ TASK_ORCHESTRATOR_TOOLS: 'all' });
-    const alice = await client(s.url, await token({ sub: 'alice' }));
-    const bob = await client(s.url, await token({ sub: 'bob' }));
+    // Alice and Bob are people (their tokens carry the approver role); the agent's token does not.
+    const alice = await client(s.url, await token({ sub: 'alice', roles: ['approver'] }));
+    const bob = await client(s.url, await token({ sub: 'bob', roles: ['approver'] }));
+    const agent = await client(s.url, await token({ sub: 'ci-agent', roles: ['admin'] }));
     const added = (await alice.callTool({
       name: 'tasks_add',
       arguments: { tasks: [{ title: 'Labelled' }], actor: 'bob' },
@@ -352,6 +354,15 @@ describe('HTTP mode', () => {
     expect(JSON.stringify(own.content)).toMatch(
       /FORBIDDEN.*cannot be approved by the session or actor that requested it/,
     );
+    const byAgent = (await agent.callTool({
+      name: 'approve_action',
+      arguments: { action_id: action, approve: true },
+    })) as CallToolResult;
+    expect(byAgent.isError).toBe(true);
+    expect(JSON.stringify(byAgent.content)).toMatch(/FORBIDDEN.*ci-agent may not approve .*no approver role/);
+    // Anyone may reject; the agent's attempt left it pending for a person.
+    const still = (await agent.callTool({ name: 'inbox_status', arguments: {} })) as CallToolResult;
+    expect(JSON.stringify(still.structuredContent)).toMatch(/"status":"pending"/);
     const other = (await bob.callTool({
       name: 'approve_action',
       arguments: { action_id: action, approve: true },
@@ -360,6 +371,7 @@ describe('HTTP mode', () => {
     expect(other.structuredContent).toMatchObject({ item: { decided_by: 'bob', decided_via: 'mcp' } });
     await alice.close();
     await bob.close();
+    await agent.close();
   });
 
   it('accepts tokens signed by a JWKS key and refuses the HS256 secret then', async () => {

@@ -1,8 +1,8 @@
 /** `token`: mints a bearer token for HTTP mode. */
-import { mintToken, parseTtl } from '../../mcp/http/auth.js';
+import { APPROVER_ROLE, mintToken, parseTtl } from '../../mcp/http/auth.js';
 import { configOrExit, fatal } from '../process.js';
 
-export async function tokenCommand(options: { sub: string; ttl: string }): Promise<void> {
+export async function tokenCommand(options: { sub: string; ttl: string; approver?: boolean }): Promise<void> {
   const config = configOrExit();
   const ttl = parseTtl(options.ttl);
   if (ttl === undefined) fatal(new Error('--ttl must be a duration like 90s, 15m, 1h or 7d (at most 366d)'));
@@ -18,9 +18,12 @@ export async function tokenCommand(options: { sub: string; ttl: string }): Promi
       },
       options.sub,
       ttl,
+      options.approver ? [APPROVER_ROLE] : [],
     );
     process.stdout.write(`${token}\n`);
-    process.stderr.write(`token for "${options.sub}", expires ${expires_at}\n`);
+    process.stderr.write(
+      `token for "${options.sub}"${options.approver ? ' (may approve: give it to a person, never to an agent)' : ''}, expires ${expires_at}\n`,
+    );
   } catch (error) {
     fatal(error);
   }

@@ -15,7 +15,17 @@ export interface AuthConfig {
   audience: string;
 }
 
-export type AuthOutcome = { ok: true; subject: string } | { ok: false; reason: string };
+/** The role a token's subject needs to approve inbox items in HTTP mode (agents' tokens never carry it). */
+export const APPROVER_ROLE = 'approver';
+
+export type AuthOutcome =
+  | {
+      ok: true;
+      subject: string;
+      /** The token's `roles` claim (only known roles are kept). */
+      roles: string[];
+    }
+  | { ok: false; reason: string };
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -53,7 +63,10 @@ export class Authenticator {
       });
       if (typeof payload.sub !== 'string' || !payload.sub.trim())
         return { ok: false, reason: 'token has no subject' };
-      return { ok: true, subject: payload.sub };
+      const roles = Array.isArray(payload.roles)
+        ? payload.roles.filter((r): r is string => r === APPROVER_ROLE)
+        : [];
+      return { ok: true, subject: payload.sub, roles };
     } catch (error) {
       return { ok: false, reason: reasonOf(error) };
     }
@@ -80,13 +93,14 @@ export async function mintToken(
   config: AuthConfig,
   subject: string,
   ttlSeconds: number,
+  roles: readonly string[] = [],
 ): Promise<{ token: string; expires_at: string }> {
   if (!config.secret)
     throw new AppError('CONFIG_INVALID', 'Minting a token needs JWT_SECRET_KEY', {
       hint: 'Set JWT_SECRET_KEY (the same value the HTTP server uses)',
     });
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({})
+  const token = await new SignJWT(roles.length ? { roles: [...roles] } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(subject)
     .setIssuer(config.issuer)

@@ -51,6 +51,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: OrchestratorServer;
   subject: string;
+  /** The roles of the token that opened it (a request with a token of other roles is refused). */
+  roles: string;
   lastUsed: number;
 }
 
@@ -255,6 +257,13 @@ export async function startHttpServer(
         if (!session || !sessions.has(sessionId)) return jsonRpcError(res, 404, -32001, 'Session not found');
         if (session.subject !== subject)
           return jsonRpcError(res, 403, -32000, 'This session belongs to another subject');
+        if (session.roles !== who.roles.join(','))
+          return jsonRpcError(
+            res,
+            403,
+            -32000,
+            'This session was opened with a token of other roles; open a new one',
+          );
         session.lastUsed = clock.now();
         await session.transport.handleRequest(req, res, body);
         return;
@@ -270,11 +279,11 @@ export async function startHttpServer(
           `${subject} has ${open} open sessions; the limit is ${sessionsPerSubject} (TASK_ORCHESTRATOR_HTTP_SESSIONS_PER_SUBJECT). End one with DELETE, or wait for idle ones to expire`,
           { 'retry-after': '60' },
         );
-      const server = createServer(services, { actor: subject });
+      const server = createServer(services, { actor: subject, roles: who.roles });
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, subject, lastUsed: clock.now() });
+          sessions.set(id, { transport, server, subject, roles: who.roles.join(','), lastUsed: clock.now() });
         },
         onsessionclosed: (id) => {
           sessions.delete(id);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../../core/errors.js';
 import { approveAndRun } from '../../../safety/inbox.js';
+import { APPROVER_ROLE } from '../../http/auth.js';
 import type { Services } from '../../services.js';
 import { inboxItemSchema } from '../../schemas/operations.js';
 import { defineTool, ok } from '../../tool.js';
@@ -46,6 +47,16 @@ export function approveAction(services: Pick<Services, 'inbox' | 'commands'>) {
         return ok({ item, ran: false }, `Rejected ${item.id}: ${args.reason}`);
       }
       const pending = await services.inbox.get(args.action_id);
+      // HTTP mode: only a subject whose token carries the approver role approves, by form or not
+      // (a form reaches whoever runs the client, which may be an agent); agents' tokens never have it.
+      if (ctx.actorVerified && !ctx.roles.includes(APPROVER_ROLE))
+        throw new AppError(
+          'FORBIDDEN',
+          `${ctx.actor} may not approve ${pending.id}: its token has no approver role`,
+          {
+            hint: `A person approves with a token minted by \`task-orchestrator token --sub NAME --approver\`, or runs \`task-orchestrator approve ${pending.id}\` in a terminal; agents' tokens never carry the role`,
+          },
+        );
       let decider: { by: string; via: 'elicitation' | 'mcp'; session?: string };
       if (ctx.askHuman) {
         const answer = await ctx.askHuman(
@@ -91,6 +102,7 @@ export function approveAction(services: Pick<Services, 'inbox' | 'commands'>) {
         }
         decider = { by: `user of ${ctx.actor}`, via: 'elicitation' };
       } else if (ctx.actorVerified) {
+        // HTTP mode: a person's token (minted with --approver): checked above.
         decider = { by: ctx.actor, via: 'mcp', session: ctx.sessionId };
       } else {
         throw new AppError(
