@@ -1,7 +1,9 @@
 /**
  * A supervisor run across server processes: kill -9 the server in the middle of a run, start two
  * more on the same state folder and resume. Counted at the fake LLM: no node whose result was
- * recorded is asked again, no node is lost, and the two new servers never run the same node.
+ * recorded is asked again, no node is lost, and the two new servers never run the same node. The
+ * same on a team database (each server with its own folder, as on separate machines), where the
+ * servers' database connections are also cut (pg_terminate_backend) while the run goes on.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -9,13 +11,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeLlmServer } from '../fakes/fakeLlmServer.js';
 import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { taskOf, team, titleOf } from '../fakes/team.js';
 import { useWorkFolder } from './children.js';
 import { LineTransport } from './lineTransport.js';
 import { track } from '../helpers/processes.js';
+import { freshProject, HAVE_DATABASE, sql, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
@@ -35,6 +38,10 @@ afterAll(async () => {
 
 const folder = useWorkFolder<Running>('to-runs-');
 
+/** Where the servers keep their stores: undefined for the shared state folder, else a database project. */
+let project: string | undefined;
+let serverCount = 0;
+
 async function start(env: Record<string, string> = {}): Promise<Running> {
   const child = track(
     spawn(process.execPath, [cli, 'serve'], {
@@ -43,7 +50,11 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
         PATH: process.env.PATH ?? '',
         OPENAI_API_KEY: 'sk-fake-runs',
         OPENAI_BASE_URL: `${fake.url}/v1`,
-        TASK_ORCHESTRATOR_HOME: path.join(folder.dir, 'state'),
+        // On a database each server has a folder of its own (its machine); the stores are shared.
+        TASK_ORCHESTRATOR_HOME: path.join(folder.dir, project ? `state-${serverCount++}` : 'state'),
+        ...(project
+          ? { TASK_ORCHESTRATOR_DATABASE_URL: TEST_DATABASE_URL, TASK_ORCHESTRATOR_PROJECT: project }
+          : {}),
         TASK_ORCHESTRATOR_TOOLS: 'task,run,agent',
         TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
         TASK_ORCHESTRATOR_RETRY_BASE_MS: '5',
@@ -75,6 +86,13 @@ interface StoredRun {
 }
 
 async function storedRun(id: string): Promise<StoredRun | undefined> {
+  if (project) {
+    const [row] = await sql<{ value: { runs: Record<string, StoredRun> } }>(
+      "SELECT value FROM to_documents WHERE project = $1 AND name = 'runs'",
+      [project],
+    );
+    return row?.value.runs[id];
+  }
   try {
     const doc = JSON.parse(await fs.readFile(path.join(folder.dir, 'state', 'runs.json'), 'utf8')) as {
       runs: Record<string, StoredRun>;
@@ -169,7 +187,13 @@ async function expectFinishedOnce(
   ).toBe('completed');
 }
 
-describe('supervisor runs across processes', { timeout: 90_000 }, () => {
+const backends = ['files', ...(HAVE_DATABASE ? ['postgres'] : [])] as const;
+
+describe.each(backends)('supervisor runs across processes on %s', { timeout: 90_000 }, (backend) => {
+  beforeEach(() => {
+    project = backend === 'postgres' ? freshProject() : undefined;
+  });
+
   it('kill -9 mid-run, two servers resume: recorded nodes are not asked again, none is lost, none runs twice', async () => {
     const run = await killMidRun({ TASK_ORCHESTRATOR_RUN_AUTO_RESUME: 'off' });
     const { b, c, runId } = run;
@@ -186,6 +210,14 @@ describe('supervisor runs across processes', { timeout: 90_000 }, () => {
   it('kill -9 mid-run: the servers started next finish it by themselves, each node once', async () => {
     // Nobody calls tasks_run {resume}: one of the two new servers takes the run over at start.
     const run = await killMidRun({});
+    if (project) {
+      // And the database connections of every server are cut while they go on.
+      const cut = await sql<{ n: string }>(
+        'SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1',
+        [`task-orchestrator ${project}`],
+      );
+      expect(Number(cut[0]?.n)).toBeGreaterThan(0);
+    }
     await expectFinishedOnce(run.b, run);
     const history = data<{ run: { history: Array<{ text: string }> } }>(
       await call(run.c, 'tasks_run_status', { run_id: run.runId }),

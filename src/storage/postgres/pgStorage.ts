@@ -567,6 +567,8 @@ export interface PgBackend {
 export async function openPgBackend(options: PgStorageOptions): Promise<PgBackend> {
   const pool = new pg.Pool({
     connectionString: options.url,
+    // Who holds a connection, as pg_stat_activity shows it to a database administrator.
+    application_name: `task-orchestrator ${options.project}`.slice(0, 63),
     max: options.poolSize ?? 4,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
@@ -595,7 +597,11 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
   let backoff = 250;
   const listen = async () => {
     if (closed) return;
-    const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5_000 });
+    const client = new pg.Client({
+      connectionString: options.url,
+      connectionTimeoutMillis: 5_000,
+      application_name: `task-orchestrator ${options.project}`.slice(0, 63),
+    });
     client.on('error', () => undefined);
     client.on('notification', (n) => {
       const [project, kind, name] = (n.payload ?? '').split('\t');
