@@ -2,6 +2,7 @@
  * Shared benchmark helpers. Measure ratios within one run: these machines are noisy, so absolute
  * times move between runs while ratios to a baseline measured alongside stay meaningful.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,28 @@ export function startOrchestrator(env = {}) {
     env: { TASK_ORCHESTRATOR_HOME: state.dir, TASK_ORCHESTRATOR_LOG_LEVEL: 'warn', ...env },
     cwd: state.dir,
   }).then((c) => ({ ...c, stateDir: state.dir, close: async () => (await c.close(), state.remove()) }));
+}
+
+/** `task-orchestrator dashboard` as its own process, with `env` added to a bare environment. */
+export async function startDesk(env) {
+  const child = spawn(process.execPath, [cliPath, 'dashboard', '--port', '0'], {
+    env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_CLAUDE_CLI: 'off', ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => (out += d));
+  for (let i = 0; i < 400 && !/review desk/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0];
+  if (!base) throw new Error(`dashboard did not start: ${out}`);
+  return {
+    base,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 export function startEcho() {

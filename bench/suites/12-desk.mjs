@@ -6,40 +6,14 @@
  * by another process takes to reach an open page's event stream (`event: change`, polled once a
  * second), p50 of 8.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cliPath, median, percentile, root, seedPatterns, tempDir } from '../lib.mjs';
+import { median, percentile, root, seedPatterns, startDesk, tempDir } from '../lib.mjs';
 
 const SIZES = [1000, 10_000];
 const REQUESTS = 20;
 const LIVE_ROUNDS = 8;
 const TOPICS = ['billing report', 'login page', 'search index', 'release notes', 'csv import'];
-
-async function startDesk(stateDir) {
-  const child = spawn(process.execPath, [cliPath, 'dashboard', '--port', '0'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      TASK_ORCHESTRATOR_HOME: stateDir,
-      TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
-    },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d) => (out += d));
-  for (let i = 0; i < 400 && !/review desk/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0];
-  if (!base) throw new Error(`dashboard did not start: ${out}`);
-  return {
-    base,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 async function timeGets(url, n) {
   const times = [];
@@ -72,7 +46,7 @@ export default {
         failure_type: ['empty_response', 'json_invalid', 'hallucination'][i % 3],
         text: `Write the ${TOPICS[i % TOPICS.length]} number ${i} for team ${i % 97}`,
       }));
-      const desk = await startDesk(state.dir);
+      const desk = await startDesk({ TASK_ORCHESTRATOR_HOME: state.dir });
       try {
         const list = await timeGets(`${desk.base}/patterns`, REQUESTS);
         const search = await timeGets(

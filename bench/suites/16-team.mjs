@@ -6,12 +6,11 @@
  * made by another process takes to reach an open desk page; immune_check at 100,000 patterns on
  * the database. Skipped with a note when no PostgreSQL answers (TEST_DATABASE_URL).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { cliPath, percentile, root, seedPatterns, startOrchestrator, tempDir } from '../lib.mjs';
+import { percentile, root, seedPatterns, startDesk, startOrchestrator, tempDir } from '../lib.mjs';
 
 const URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
@@ -72,20 +71,6 @@ async function throughput(list, perServer, make) {
     }),
   );
   return (list.length * perServer) / ((performance.now() - t) / 1000);
-}
-
-async function startDesk(env) {
-  const child = spawn(process.execPath, [cliPath, 'dashboard', '--port', '0'], {
-    env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_CLAUDE_CLI: 'off', ...env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d) => (out += d));
-  for (let i = 0; i < 400 && !/review desk/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  const base = /http:\/\/127\.0\.0\.1:\d+/.exec(out)?.[0];
-  if (!base) throw new Error(`dashboard did not start: ${out}`);
-  return { base, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
 }
 
 /** From a failure recorded by another process to `event: change` on an open desk page, p50. */

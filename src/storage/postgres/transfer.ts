@@ -101,6 +101,15 @@ function verify(a: Contents, b: Contents): void {
   }
 }
 
+/** The project's stores on the database (opening it applies missing migrations). */
+const onDatabase = (o: {
+  stateDir: string;
+  url: string;
+  project: string;
+  logger: Logger;
+}): Promise<Storage> =>
+  openStorage({ stateDir: o.stateDir, logger: o.logger, database: { url: o.url, project: o.project } });
+
 const countsOf = (c: Contents): TransferCounts => ({
   events: Object.fromEntries([...c.events].map(([n, e]) => [n, e.length])),
   documents: [...c.documents.keys()],
@@ -123,12 +132,7 @@ export async function folderToDatabase(options: {
     await source.close();
   }
   // The schema first (opening the database migrates it), then one transaction for the copy.
-  const target = await openStorage({
-    stateDir: options.stateDir,
-    logger: options.logger,
-    database: { url: options.url, project: options.project },
-  });
-  await target.close();
+  await (await onDatabase(options)).close();
   const pool = new pg.Pool({ connectionString: options.url, max: 1 });
   try {
     const client = await pool.connect();
@@ -172,11 +176,7 @@ export async function folderToDatabase(options: {
   } finally {
     await pool.end();
   }
-  const check = await openStorage({
-    stateDir: options.stateDir,
-    logger: options.logger,
-    database: { url: options.url, project: options.project },
-  });
+  const check = await onDatabase(options);
   try {
     verify(contents, await contentsOf(check, stores));
   } finally {
@@ -219,11 +219,7 @@ export async function databaseToFolder(options: {
     throw new AppError('NOT_FOUND', `The database holds nothing of project "${options.project}"`, {
       hint: 'Check TASK_ORCHESTRATOR_PROJECT (the project name the team uses)',
     });
-  const source = await openStorage({
-    stateDir: options.stateDir,
-    logger: options.logger,
-    database: { url: options.url, project: options.project },
-  });
+  const source = await onDatabase(options);
   let contents: Contents;
   try {
     contents = await contentsOf(source, stores);
