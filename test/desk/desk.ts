@@ -1,4 +1,5 @@
 /** Starts `task-orchestrator dashboard` for the review-desk tests: as a person would (in a pseudo terminal, script -q), or as an agent would (no terminal). */
+import { storageEnv } from '../helpers/storageEnv.js';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -19,6 +20,7 @@ export async function startDesk(stateDir: string, tty: boolean): Promise<Desk> {
   const env = {
     PATH: process.env.PATH ?? '',
     TASK_ORCHESTRATOR_HOME: stateDir,
+    ...storageEnv(stateDir),
     TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
   };
   // In a group of its own and tracked: stopped with the test file even if the test fails first.

@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { storageEnv } from './storageEnv.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -54,6 +55,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       // Judges are on by default for users; suites that script or count provider calls turn them
       // off unless they test judges (test/evaluation/judges.test.ts tests the default itself).
       TASK_ORCHESTRATOR_JUDGE_GRADERS: 'off',
+      ...storageEnv(stateDir),
       ...options.env,
     },
     options.cwd ? { cwd: options.cwd } : {},
