@@ -288,6 +288,12 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
   // Webhook URLs carry their credentials in the path (Slack's always do): never log them.
   for (const url of [e.TASK_ORCHESTRATOR_ALERT_SLACK_URL, e.TASK_ORCHESTRATOR_ALERT_WEBHOOK_URL])
     if (url) secrets.push(url);
+  // The database URL may carry a password: the URL and the password are redacted wherever they appear.
+  if (e.TASK_ORCHESTRATOR_DATABASE_URL) {
+    secrets.push(e.TASK_ORCHESTRATOR_DATABASE_URL);
+    const password = decodeURIComponent(new URL(e.TASK_ORCHESTRATOR_DATABASE_URL).password);
+    if (password.length >= 4) secrets.push(password);
+  }
 
   return Object.freeze({
     projectDir: path.resolve(cwd),

@@ -46,6 +46,24 @@ describe('loadConfig', () => {
     expect(c.secrets).toEqual(expect.arrayContaining(['g-key-1234', 'sk-abcdef']));
   });
 
+  it('takes a team database URL, keeps it and its password secret, and refuses other URLs or a hub without it', () => {
+    const url = 'postgres://team:s3cr%40t-pw@db.internal:5432/orchestrator';
+    const c = loadConfig({
+      TASK_ORCHESTRATOR_DATABASE_URL: url,
+      TASK_ORCHESTRATOR_FEDERATION_DIR: 'database',
+    });
+    expect(c.databaseUrl).toBe(url);
+    expect(c.federationInDatabase).toBe(true);
+    expect(c.federationDir).toBeUndefined();
+    expect(c.secrets).toEqual(expect.arrayContaining([url, 's3cr@t-pw']));
+    const refused = configError({ TASK_ORCHESTRATOR_DATABASE_URL: 'mysql://team@db/x' });
+    expect(refused).toMatch(/TASK_ORCHESTRATOR_DATABASE_URL must be a postgres:\/\/ connection URL/);
+    expect(refused).not.toContain('mysql://team@db/x');
+    expect(configError({ TASK_ORCHESTRATOR_FEDERATION_DIR: 'database' })).toMatch(
+      /FEDERATION_DIR=database needs TASK_ORCHESTRATOR_DATABASE_URL/,
+    );
+  });
+
   it('names the variable and the expected form for every bad value', () => {
     expect(configError({ TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'lots' })).toMatch(
       /TASK_ORCHESTRATOR_CONTEXT_BUDGET must be an integer/,
