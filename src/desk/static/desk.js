@@ -63,5 +63,9 @@
       }
     }
   }
-  new EventSource('/events').addEventListener('change', () => void refresh());
+  const events = new EventSource('/events');
+  events.addEventListener('change', () => void refresh());
+  // Whenever the stream (re)opens, look once: a change made after this page was rendered and before
+  // the stream began watching (or while it was down) is not announced by it.
+  events.addEventListener('open', () => void refresh());
 })();
