@@ -68,6 +68,12 @@ function settle(
   });
 }
 
+/** A call on a store after the server closed it. */
+const closedError = (kind: string, name: string): AppError =>
+  new AppError('STORAGE_CLOSED', `${kind} ${name} is closed`, {
+    hint: 'The server is shutting down; retry against a running server',
+  });
+
 /** Runs `work` in a transaction on one connection; rolls back on any error. */
 async function inTransaction<R>(
   pool: pg.Pool,
@@ -273,12 +279,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
   }
 
   transact<R>(decide: (state: Readonly<S>) => Decision<E, R>): Promise<R> {
-    if (this.closed)
-      return Promise.reject(
-        new AppError('STORAGE_CLOSED', `Store ${this.name} is closed`, {
-          hint: 'The server is shutting down; retry against a running server',
-        }),
-      );
+    if (this.closed) return Promise.reject(closedError('Store', this.name));
     return new Promise<R>((resolve, reject) => {
       this.batcher.add({ decide, resolve: resolve as (v: unknown) => void, reject });
     });
@@ -400,12 +401,7 @@ class PgDocumentStore<T> implements DocumentStore<T> {
   }
 
   update<R>(mutate: (doc: T) => R): Promise<R> {
-    if (this.closed)
-      return Promise.reject(
-        new AppError('STORAGE_CLOSED', `Document ${this.name} is closed`, {
-          hint: 'The server is shutting down; retry against a running server',
-        }),
-      );
+    if (this.closed) return Promise.reject(closedError('Document', this.name));
     return new Promise<R>((resolve, reject) => {
       this.batcher.add({ mutate, resolve: resolve as (v: unknown) => void, reject });
     });
@@ -481,10 +477,7 @@ class PgAppendLog<T> implements AppendLog<T> {
   }
 
   async append(record: T): Promise<void> {
-    if (this.closed)
-      throw new AppError('STORAGE_CLOSED', `Log ${this.name} is closed`, {
-        hint: 'The server is shutting down; retry against a running server',
-      });
+    if (this.closed) throw closedError('Log', this.name);
     const text = this.serialize(record);
     if (Buffer.byteLength(text) > this.maxRecordBytes)
       throw new AppError(
