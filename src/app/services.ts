@@ -16,8 +16,7 @@ import { OperationClassifier } from '../safety/classifier.js';
 import { EMPTY_WORKERS, WorkerRegistry } from '../agents/workers.js';
 import type { WorkerDoc } from '../agents/workers.js';
 import { EMPTY_SCHEDULE, Scheduler } from '../workflows/scheduler.js';
-import { ClaimBook, EMPTY_CLAIMS, processOwner } from '../tasks/claims.js';
-import type { ClaimDoc } from '../tasks/claims.js';
+import { ClaimBook, processOwner } from '../tasks/claims.js';
 import { Supervisor } from '../runs/supervisor/supervisor.js';
 import { EMPTY_CACHE, EMPTY_RUNS } from '../runs/runModel.js';
 import type { CacheDoc, RunDoc } from '../runs/runModel.js';
@@ -259,7 +258,7 @@ export async function openServices(
     owner: processOwner(),
     ...(config.immune ? { memory: memoryGuard({ immune, predictor, cases }) } : {}),
   });
-  const claims = new ClaimBook(storage.document<ClaimDoc>('claims', EMPTY_CLAIMS), clock, processOwner());
+  const claims = new ClaimBook(storage.leases('claims'), clock, processOwner());
   claims.start();
   const runs = new Supervisor({
     tasks,

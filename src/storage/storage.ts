@@ -13,6 +13,9 @@ import { createDocumentStore } from './documentStore.js';
 import type { DocumentStore } from './documentStore.js';
 import { createEventStore } from './eventStore.js';
 import type { EventStore, EventStoreOptions } from './eventStore.js';
+import { documentLeaseTable, parseLeaseDoc } from './leaseTable.js';
+import type { LeaseDoc, LeaseTable } from './leaseTable.js';
+import type { GateStatus } from './postgres/gate.js';
 
 export interface StorageOptions {
   stateDir: string;
@@ -59,10 +62,17 @@ export interface Storage {
     name: string,
     options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'start'>,
   ): EventStore<S, E>;
+  /**
+   * Leases (claims): a document `<stateDir>/<name>.json` in the state folder, rows taken with
+   * `FOR UPDATE SKIP LOCKED` on the database; the same name returns the same table.
+   */
+  leases(name: string): LeaseTable;
   /** Recoveries performed since start (also logged). */
   readonly recoveries: readonly RecoveryEvent[];
   /** Flushes everything; further writes are refused. */
   close(): Promise<void>;
+  /** The database's breaker (postgres only): closed, or open since when and until when. */
+  health?: () => GateStatus;
   /** Where the stores live: `files` (the state folder) or `postgres`. */
   readonly backend: 'files' | 'postgres';
   /**
@@ -104,6 +114,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const documents = new Map<string, DocumentStore<unknown>>();
   const logs = new Map<string, AppendLog<unknown>>();
   const eventStores = new Map<string, EventStore<unknown, unknown>>();
+  const leaseTables = new Map<string, LeaseTable>();
   const recoveries: RecoveryEvent[] = [];
   const serialize = serializerFor(options.redact);
   if (options.database) {
@@ -132,12 +143,17 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         checkName('event store', name);
         return db.events(name, o);
       },
+      leases(name) {
+        checkName('lease table', name);
+        return db.leases(name);
+      },
       onChange: (listener) => db.onChange(listener),
+      health: () => db.health(),
       close: () => db.close(),
     };
   }
 
-  return {
+  const files: Storage = {
     backend: 'files',
     async documentNames() {
       const files = await fs.readdir(stateDir).catch(() => [] as string[]);
@@ -191,10 +207,20 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       }
       return store;
     },
+    leases(name: string): LeaseTable {
+      checkName('lease table', name);
+      let table = leaseTables.get(name);
+      if (!table) {
+        table = documentLeaseTable(files.document<LeaseDoc>(name, { leases: {} }, parseLeaseDoc));
+        leaseTables.set(name, table);
+      }
+      return table;
+    },
     async close() {
       await Promise.all([...eventStores.values()].map((e) => e.close()));
       await Promise.all([...documents.values()].map((d) => d.close()));
       await Promise.all([...logs.values()].map((l) => l.close()));
     },
   };
+  return files;
 }

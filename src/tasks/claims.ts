@@ -1,13 +1,13 @@
 /**
- * Claims: who is working on a task right now, across sessions and server processes on one state
- * folder. A claim is taken in one locked write (so exactly one holder gets it) with a lease the
- * holding process renews while it lives; a claim whose lease lapsed, or whose process on this
- * machine is gone (kill -9), is free again.
+ * Claims: who is working on a task right now, across sessions and server processes (on one state
+ * folder, or one database). A claim is a lease (storage/leaseTable.ts) taken in one locked write
+ * (so exactly one holder gets it) that the holding process renews while it lives; a claim whose
+ * lease lapsed, or whose process on this machine is gone (kill -9), is free again.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Clock } from '../core/clock.js';
-import type { DocumentStore } from '../storage/documentStore.js';
+import type { Lease, LeaseOutcome, LeaseTable } from '../storage/leaseTable.js';
 
 export interface Claim {
   task: string;
@@ -18,12 +18,6 @@ export interface Claim {
   claimed_at: string;
   expires_at: number;
 }
-
-export interface ClaimDoc {
-  claims: Record<string, Claim>;
-}
-
-export const EMPTY_CLAIMS: ClaimDoc = { claims: {} };
 
 /** How long a claim lives without renewal. */
 const CLAIM_TTL_MS = 30_000;
@@ -55,13 +49,23 @@ export function leaseLive(
   return lease.expires_at > now && !ownerIsDead(owner);
 }
 
-export type ClaimOutcome = { ok: true; claim: Claim; renewed: boolean } | { ok: false; claim: Claim };
+/** `busy`: another process was taking the task at that very moment (left to it, not waited for). */
+export type ClaimOutcome =
+  { ok: true; claim: Claim; renewed: boolean } | { ok: false; claim: Claim; busy?: boolean };
+
+const toClaim = (l: Lease): Claim => ({
+  task: l.key,
+  holder: l.holder,
+  label: l.label,
+  claimed_at: l.claimed_at,
+  expires_at: l.expires_at,
+});
 
 export class ClaimBook {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly doc: DocumentStore<ClaimDoc>,
+    private readonly table: LeaseTable,
     private readonly clock: Clock,
     /** This process (every holder of this process starts with it). */
     readonly owner: string,
@@ -73,57 +77,57 @@ export class ClaimBook {
     return `${this.owner}#${name}`;
   }
 
-  /** Claims `task` for `holder` unless another live holder has it. */
+  private rules() {
+    return { now: this.clock.now(), ttlMs: this.ttlMs, live: leaseLive };
+  }
+
+  private outcome(o: LeaseOutcome, task: string, now: number): ClaimOutcome {
+    if (o.ok) return { ok: true, claim: toClaim(o.lease), renewed: o.renewed };
+    if (o.lease) return { ok: false, claim: toClaim(o.lease) };
+    const at = new Date(now).toISOString();
+    const claim = {
+      task,
+      holder: '',
+      label: 'another process (claiming it now)',
+      claimed_at: at,
+      expires_at: now,
+    };
+    return { ok: false, claim, busy: true };
+  }
+
+  /** Claims `task` for `holder` unless another live holder has it (waits for one claiming it now). */
   async claim(task: string, holder: string, label: string): Promise<ClaimOutcome> {
-    return this.doc.update((d): ClaimOutcome => {
-      const now = this.clock.now();
-      const current = d.claims[task];
-      if (current && current.holder !== holder && leaseLive(current, now))
-        return { ok: false, claim: current };
-      const claim: Claim = {
-        task,
-        holder,
-        label,
-        claimed_at: current?.holder === holder ? current.claimed_at : new Date(now).toISOString(),
-        expires_at: now + this.ttlMs,
-      };
-      d.claims[task] = claim;
-      return { ok: true, claim, renewed: current?.holder === holder };
-    });
+    const rules = this.rules();
+    const [o] = await this.table.take([task], holder, label, rules);
+    return this.outcome(o!, task, rules.now);
+  }
+
+  /**
+   * Claims whichever of `tasks` are free, in one transaction; a task another process is claiming
+   * at this moment is left to it (`busy`) rather than waited for (SKIP LOCKED on the database).
+   */
+  async claimAll(tasks: readonly string[], holder: string, label: string): Promise<ClaimOutcome[]> {
+    if (tasks.length === 0) return [];
+    const rules = this.rules();
+    const out = await this.table.take(tasks, holder, label, { ...rules, skipBusy: true });
+    return out.map((o, i) => this.outcome(o, tasks[i]!, rules.now));
   }
 
   /** The live claim on `task`, if any. */
   async holderOf(task: string): Promise<Claim | undefined> {
     const now = this.clock.now();
-    return this.doc.read((d) => {
-      const c = d.claims[task];
-      return c && leaseLive(c, now) ? structuredClone(c) : undefined;
-    });
+    const l = await this.table.get(task);
+    return l && leaseLive(l, now) ? toClaim(l) : undefined;
   }
 
   /** Releases `task` if `holder` has it (anyone may release a lapsed claim). */
   async release(task: string, holder?: string): Promise<void> {
-    const held = await this.doc.read((d) => d.claims[task]?.holder);
-    if (held === undefined || (holder !== undefined && held !== holder)) return;
-    await this.doc.update((d) => {
-      if (holder === undefined || d.claims[task]?.holder === holder) delete d.claims[task];
-    });
+    await this.table.release(task, holder);
   }
 
   /** Renews every claim of this process and drops lapsed ones. */
   async renew(): Promise<void> {
-    const mine = await this.doc.read((d) =>
-      Object.values(d.claims).some((c) => c.holder.startsWith(`${this.owner}#`)),
-    );
-    const now = this.clock.now();
-    const stale = await this.doc.read((d) => Object.values(d.claims).some((c) => !leaseLive(c, now)));
-    if (!mine && !stale) return;
-    await this.doc.update((d) => {
-      for (const [task, c] of Object.entries(d.claims)) {
-        if (c.holder.startsWith(`${this.owner}#`)) c.expires_at = now + this.ttlMs;
-        else if (!leaseLive(c, now)) delete d.claims[task];
-      }
-    });
+    await this.table.renew(`${this.owner}#`, this.rules());
   }
 
   /** Renews this process's claims every third of their lifetime (never keeps the process alive). */

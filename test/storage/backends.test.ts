@@ -11,6 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { openStorage } from '../../src/storage/storage.js';
 import type { Storage } from '../../src/storage/storage.js';
+import type { Lease, LeaseRules } from '../../src/storage/leaseTable.js';
+import { MIGRATIONS } from '../../src/storage/postgres/migrations.js';
+import pg from 'pg';
 import { freshProject, HAVE_DATABASE, sql, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
 const opened: Storage[] = [];
@@ -51,6 +54,16 @@ const counterStore = (s: Storage) =>
       state.seen.push(e.add);
     },
   });
+
+/** The project a database storage writes under (its documents' names say it). */
+const projectOf = (s: Storage): string =>
+  /^postgres:([^/]+)\//.exec(s.leases('claims') && s.document('x', {}).file)![1]!;
+
+async function tmp(): Promise<string> {
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'to-backend-'));
+  dirs.push(d);
+  return d;
+}
 
 const backends = (['files', 'postgres'] as const).filter((b) => b === 'files' || HAVE_DATABASE);
 
@@ -98,6 +111,61 @@ describe.each(backends)('storage on %s', (backend) => {
     expect(all.map((r) => r.i).sort((x, y) => x - y)).toEqual([...Array(10).keys()]);
     expect(JSON.stringify(all)).not.toContain('sk-secret-123456');
     expect((await a!.stats()).records).toBe(10);
+  });
+
+  it('leases: one holder per key among openers taking the same keys at once; lapsed, released and renewed leases', async () => {
+    const tables = (await openMany(backend, 4)).map((s) => s.leases('claims'));
+    let now = 1_000_000;
+    const rules = (): LeaseRules => ({ now, ttlMs: 30_000, live: (l: Lease, t: number) => l.expires_at > t });
+    const keys = Array.from({ length: 30 }, (_, i) => `t${i}`);
+    // Four openers, each taking all 30 keys in shuffled batches, some skipping busy keys.
+    const outcomes = await Promise.all(
+      tables.map((t, w) =>
+        t.take(
+          [...keys].sort(() => Math.random() - 0.5),
+          `w${w}#run`,
+          `worker ${w}`,
+          { ...rules(), skipBusy: w % 2 === 0 },
+        ),
+      ),
+    );
+    const winners = new Map<string, string>();
+    for (const o of outcomes.flat())
+      if (o.ok) {
+        expect(winners.has(o.lease.key)).toBe(false);
+        winners.set(o.lease.key, o.lease.holder);
+      }
+    // Every key has exactly one holder, and every opener agrees on it.
+    expect(winners.size).toBe(30);
+    for (const t of tables) for (const k of keys) expect((await t.get(k))?.holder).toBe(winners.get(k));
+    const [a, b] = tables;
+    const held = winners.get('t0')!;
+    const other = held === 'w0#run' ? 'w1#run' : 'w0#run';
+    // A live lease refuses another holder and names who has it; its own holder renews it.
+    const refused = await b!.take(['t0'], other, 'other', rules());
+    expect(refused[0]).toEqual({ ok: false, lease: expect.objectContaining({ holder: held }) as unknown });
+    const again = await a!.take(['t0'], held, 'same', rules());
+    expect(again[0]).toEqual(expect.objectContaining({ ok: true, renewed: true }));
+    // Release by the wrong holder does nothing; by the right one frees it.
+    await a!.release('t0', other);
+    expect((await b!.get('t0'))?.holder).toBe(held);
+    await a!.release('t0', held);
+    expect(await b!.get('t0')).toBeUndefined();
+    // Renewal extends the prefix's leases and drops lapsed ones of others.
+    for (const k of keys) await a!.release(k);
+    const mine = keys.slice(1, 11);
+    const theirs = keys.slice(11, 21);
+    await a!.take(mine, 'p1:1:a#run', 'mine', rules());
+    await b!.take(theirs, 'p2:2:b#run', 'theirs', rules());
+    now += 20_000;
+    await a!.renew('p1:1:a#', rules());
+    now += 20_000; // 40 s after the takes: only the renewed leases still bind
+    for (const k of mine) expect((await b!.get(k))?.expires_at).toBe(now - 20_000 + 30_000);
+    expect((await b!.take([theirs[0]!], 'late#x', 'late', rules()))[0]!.ok).toBe(true);
+    expect((await b!.take([mine[0]!], 'late#x', 'late', rules()))[0]!.ok).toBe(false);
+    await a!.renew('p1:1:a#', rules());
+    for (const k of theirs.slice(1)) expect(await b!.get(k)).toBeUndefined();
+    expect((await b!.get(theirs[0]!))?.holder).toBe('late#x');
   });
 });
 
@@ -149,5 +217,95 @@ describe.skipIf(!HAVE_DATABASE)('storage on postgres only', () => {
     // Either the cut write committed whole or not at all: never half.
     expect([11, 111]).toContain(state.n);
     expect(state.seen).toHaveLength(state.n === 111 ? 3 : 2);
+  });
+
+  it('a claim another server is taking at this moment is skipped (SKIP LOCKED), not waited for; a plain take waits', async () => {
+    const [s] = await openMany('postgres', 1);
+    const table = s!.leases('claims');
+    const now = Date.now();
+    const rules: LeaseRules = { now, ttlMs: 30_000, live: (l, t) => l.expires_at > t };
+    // Another server is in the middle of taking 'busy': its transaction holds the row's lock.
+    const other = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await other.connect();
+    try {
+      const project = projectOf(s!);
+      await other.query(
+        "INSERT INTO to_leases (project, name, key, holder, label, claimed_at, expires_at) VALUES ($1, 'claims', 'busy', '', '', '', 0)",
+        [project],
+      );
+      await other.query('BEGIN');
+      await other.query(
+        "SELECT 1 FROM to_leases WHERE project = $1 AND name = 'claims' AND key = 'busy' FOR UPDATE",
+        [project],
+      );
+      await other.query(
+        "UPDATE to_leases SET holder = 'other#run', label = 'other', expires_at = $2 WHERE project = $1 AND name = 'claims' AND key = 'busy'",
+        [project, now + 30_000],
+      );
+      const t = Date.now();
+      const skipped = await table.take(['busy', 'free'], 'me#run', 'me', { ...rules, skipBusy: true });
+      expect(Date.now() - t).toBeLessThan(2_000);
+      expect(skipped[0]).toEqual({ ok: false });
+      expect(skipped[1]).toEqual(expect.objectContaining({ ok: true }));
+      // Without skipping, the take waits for the other transaction, then sees its holder.
+      let settled = false;
+      const waiting = table.take(['busy'], 'me#run', 'me', rules).then((o) => {
+        settled = true;
+        return o;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      await other.query('COMMIT');
+      expect((await waiting)[0]).toEqual({
+        ok: false,
+        lease: expect.objectContaining({ holder: 'other#run' }) as unknown,
+      });
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('migration 2 moves the claims of the claims document into rows (a live claim keeps binding)', async () => {
+    const name = `to_mig_${Math.random().toString(36).slice(2, 10)}`;
+    await sql(`CREATE DATABASE ${name}`);
+    const url = TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${name}`);
+    try {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(
+        'CREATE TABLE to_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      );
+      await c.query(MIGRATIONS[0]!.sql);
+      await c.query("INSERT INTO to_migrations (version, name) VALUES (1, 'stores')");
+      const held = {
+        task: 'T1',
+        holder: 'h:1:x#run:r',
+        label: 'run r',
+        claimed_at: 'now',
+        expires_at: Date.now() + 30_000,
+      };
+      await c.query(
+        "INSERT INTO to_documents (project, name, value, version) VALUES ('p', 'claims', $1::jsonb, 1)",
+        [JSON.stringify({ claims: { T1: held } })],
+      );
+      await c.end();
+      const s = await openStorage({
+        stateDir: await tmp(),
+        logger: silentLogger,
+        database: { url, project: 'p' },
+      });
+      opened.push(s);
+      expect(await s.leases('claims').get('T1')).toEqual({
+        key: 'T1',
+        holder: held.holder,
+        label: 'run r',
+        claimed_at: 'now',
+        expires_at: held.expires_at,
+      });
+      expect(await s.documentNames()).not.toContain('claims');
+    } finally {
+      for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+      await sql(`DROP DATABASE ${name} WITH (FORCE)`);
+    }
   });
 });

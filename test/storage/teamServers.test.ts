@@ -4,6 +4,7 @@
  * prompt on another at once. Skipped (and said so) without a database, required with CI=true.
  */
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { ImmuneSystem } from '../../src/immune/immuneSystem.js';
 import { openStorage } from '../../src/storage/storage.js';
-import { sc, startHarness } from '../helpers/harness.js';
+import { sc, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 import { freshProject, HAVE_DATABASE, sql, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
@@ -150,6 +151,128 @@ describe.skipIf(!HAVE_DATABASE)('projects sharing one database hub', () => {
     } finally {
       for (const h of started.splice(0)) await h.close();
       await sql(`DROP DATABASE ${name} WITH (FORCE)`);
+    }
+  });
+});
+
+/**
+ * A TCP relay in front of the test database that can be switched between passing connections on
+ * and refusing them (accepts, then closes at once), as a database restarting or a network cut does.
+ */
+async function relay(): Promise<{
+  url: string;
+  mode: (m: 'pass' | 'refuse') => void;
+  attempts: () => number;
+  close: () => Promise<void>;
+}> {
+  const target = new URL(TEST_DATABASE_URL);
+  let mode: 'pass' | 'refuse' = 'pass';
+  let attempts = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    attempts++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    if (mode === 'refuse') {
+      socket.destroy();
+      return;
+    }
+    const up = net.connect(Number(target.port || 5432), target.hostname);
+    sockets.add(up);
+    up.on('close', () => sockets.delete(up));
+    up.on('error', () => socket.destroy());
+    socket.on('close', () => up.destroy());
+    up.on('close', () => socket.destroy());
+    socket.pipe(up).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const url = new URL(TEST_DATABASE_URL);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    mode(m) {
+      mode = m;
+      // Cutting over: every open connection goes (the database went away).
+      if (m === 'refuse') for (const s of sockets) s.destroy();
+    },
+    attempts: () => attempts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.skipIf(!HAVE_DATABASE)('the database going away and coming back', () => {
+  it('calls fail with a clear error, then at once behind the breaker; health says so; once back, calls work and nothing half-written remains', async () => {
+    const r = await relay();
+    try {
+      const h = await startHarness({
+        stateDir: await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-')),
+        env: {
+          TASK_ORCHESTRATOR_DATABASE_URL: r.url,
+          TASK_ORCHESTRATOR_PROJECT: freshProject(),
+          TASK_ORCHESTRATOR_TOOLS: 'all',
+        },
+      });
+      started.push(h);
+      sc(await h.call('tasks_add', { tasks: [{ title: 'before the cut' }] }));
+      r.mode('refuse');
+      // Calls fail with a message that says what to check, until the breaker opens.
+      const messages: string[] = [];
+      let fast = -1;
+      for (let i = 0; i < 8 && fast < 0; i++) {
+        const t = performance.now();
+        const res = await h.call('tasks_add', { tasks: [{ title: `during the cut ${i}` }] });
+        expect(res.isError).toBe(true);
+        const text = textOf(res);
+        messages.push(text);
+        if (/unreachable since .* next try at/.test(text)) fast = performance.now() - t;
+      }
+      expect(messages[0]).toMatch(/database did not complete/i);
+      expect(messages[0]).toMatch(/TASK_ORCHESTRATOR_DATABASE_URL|doctor/);
+      expect(fast).toBeGreaterThanOrEqual(0);
+      // Open after 3 calls in a row that could not connect (a call before them may have met its
+      // pooled connection cut: that one is not about reaching the database, and is not counted).
+      expect(messages.length).toBeLessThanOrEqual(5);
+      // While open, a call makes no connection attempt at all.
+      const before = r.attempts();
+      const open = await h.call('tasks_list', {});
+      expect(open.isError).toBe(true);
+      expect(textOf(open)).toMatch(/unreachable since/);
+      // Health still answers, and says the database is unreachable.
+      const health = sc<{ storage: { backend: string; database?: { state: string; next_try_at?: string } } }>(
+        await h.call('healing_status', {}),
+      );
+      expect(health.storage.backend).toBe('postgres');
+      expect(health.storage.database?.state).toBe('open');
+      expect(r.attempts() - before).toBeLessThanOrEqual(1); // the LISTEN connection's own retry, at most
+      // The database comes back: the next try after the pause closes the breaker.
+      r.mode('pass');
+      const deadline = Date.now() + 15_000;
+      let back = false;
+      while (!back && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 250));
+        back = !(await h.call('tasks_add', { tasks: [{ title: 'after the cut' }] })).isError;
+      }
+      expect(back).toBe(true);
+      const titles = sc<{ tasks: Array<{ title: string }> }>(
+        await h.call('tasks_list', { limit: 100 }),
+      ).tasks.map((t) => t.title);
+      expect(titles).toEqual(expect.arrayContaining(['before the cut', 'after the cut']));
+      expect(titles.filter((t) => t.startsWith('during the cut'))).toEqual([]);
+      expect(titles.filter((t) => t === 'after the cut')).toHaveLength(1);
+      expect(
+        sc<{ storage: { database?: { state: string } } }>(await h.call('healing_status', {})).storage.database
+          ?.state,
+      ).toBe('closed');
+    } finally {
+      for (const h of started.splice(0)) await h.close();
+      await r.close();
     }
   });
 });

@@ -262,15 +262,14 @@ export class Driver {
       });
       return [...stale, ...readyNodes(r).map((n) => n.task)].slice(0, capacity);
     });
-    // Claimed in the claims document (one write for all) while the run records them as running;
-    // a node someone else holds (a session's tasks_start) goes back to waiting.
+    // Claimed in one write for all (a node another server is claiming at this moment is skipped)
+    // while the run records them as running; a node someone else holds (a session's tasks_start)
+    // goes back to waiting.
     const mark = (r: Run, tasks: readonly string[], running: boolean) =>
       this.store.markClaimed(r, tasks, running, now);
     if (candidates.length === 0) return [];
     const [outcomes] = await Promise.all([
-      Promise.all(
-        candidates.map((task) => this.deps.claims.claim(task, this.store.runHolder(id), `run ${id}`)),
-      ),
+      this.deps.claims.claimAll(candidates, this.store.runHolder(id), `run ${id}`),
       this.store.update(id, (r) => mark(r, candidates, true)),
     ]);
     const refused = candidates.filter((_, i) => !outcomes[i]!.ok);

@@ -104,7 +104,7 @@ export class NodeRunner {
     const now = this.deps.clock.now();
     const holder = this.store.runHolder(id);
     let started: string[] = [];
-    const outcomes = await Promise.all(next.map((task) => this.deps.claims.claim(task, holder, `run ${id}`)));
+    const outcomes = await this.deps.claims.claimAll(next, holder, `run ${id}`);
     const claimed = next.filter((_, i) => outcomes[i]!.ok);
     await this.store
       .update(id, (r) => {
@@ -551,7 +551,7 @@ export class NodeRunner {
     const holder = this.store.runHolder(id);
     let started: string[] = [];
     const [outcomes, run] = await Promise.all([
-      Promise.all(next.map((task) => this.deps.claims.claim(task, holder, `run ${id}`))),
+      this.deps.claims.claimAll(next, holder, `run ${id}`),
       this.store.update(id, (r) => {
         if (attempt) this.applyAttempt(r, taskId, attempt);
         const n = r.nodes[taskId]!;

@@ -43,4 +43,30 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'leases',
+    // Claims as rows (one per key), so servers taking different tasks lock different rows and a
+    // key another server is taking is skipped (FOR UPDATE SKIP LOCKED), not waited for. The
+    // claims that were in the claims document move over (a live one keeps binding).
+    sql: `
+      CREATE TABLE to_leases (
+        project text NOT NULL,
+        name text NOT NULL,
+        key text NOT NULL,
+        holder text NOT NULL,
+        label text NOT NULL,
+        claimed_at text NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (project, name, key)
+      );
+      INSERT INTO to_leases (project, name, key, holder, label, claimed_at, expires_at)
+      SELECT d.project, 'claims', c.key, c.value->>'holder', coalesce(c.value->>'label', ''),
+             coalesce(c.value->>'claimed_at', ''), (c.value->>'expires_at')::bigint
+      FROM to_documents d,
+           jsonb_each(CASE WHEN jsonb_typeof(d.value->'claims') = 'object' THEN d.value->'claims' END) c
+      WHERE d.name = 'claims' AND c.value->>'holder' IS NOT NULL AND c.value->>'expires_at' IS NOT NULL;
+      DELETE FROM to_documents WHERE name = 'claims';
+    `,
+  },
 ];

@@ -8,7 +8,9 @@
  * once, under an advisory lock.
  *
  * A lost connection (the database restarted, a backend terminated) fails the call in hand with a
- * clear error and rolls back what it did; the pool opens a new connection for the next call.
+ * clear error and rolls back what it did; the pool opens a new connection for the next call. When
+ * the database cannot be reached at all, a breaker (gate.ts) makes calls fail at once and tries
+ * again after a pause that doubles while it stays down.
  */
 import pg from 'pg';
 import { AppError } from '../../core/errors.js';
@@ -17,7 +19,11 @@ import type { AppendLog, AppendLogStats } from '../appendLog.js';
 import type { RecoveryEvent } from '../atomicFile.js';
 import { Batcher } from '../batcher.js';
 import type { DocumentStore } from '../documentStore.js';
+import { decideLease } from '../leaseTable.js';
+import type { Lease, LeaseOutcome, LeaseRules, LeaseTable } from '../leaseTable.js';
 import type { Decision, EventStore, EventStoreOptions, StorePosition } from '../eventStore.js';
+import { ConnectFailed, DatabaseGate } from './gate.js';
+import type { GateStatus } from './gate.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** The channel every change is announced on: `<project>\t<kind>\t<name>`. */
@@ -74,12 +80,36 @@ const closedError = (kind: string, name: string): AppError =>
     hint: 'The server is shutting down; retry against a running server',
   });
 
+/** The pool's calls the stores make, each behind the database's breaker (gate.ts). */
+type Db = Pick<pg.Pool, 'query' | 'connect'>;
+
+function gated(pool: pg.Pool, gate: DatabaseGate): Db {
+  const connect = () =>
+    gate.run(() =>
+      pool.connect().catch((error: unknown) => {
+        throw new ConnectFailed(error);
+      }),
+    );
+  // As pool.query does it (a connection that failed a query is not reused), but connecting first.
+  const query = async (...args: unknown[]) => {
+    const client = await connect();
+    try {
+      const result: unknown = await (client.query as (...a: unknown[]) => Promise<unknown>).apply(
+        client,
+        args,
+      );
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+  };
+  return { query: query as unknown as pg.Pool['query'], connect: connect as pg.Pool['connect'] };
+}
+
 /** Runs `work` in a transaction on one connection; rolls back on any error. */
-async function inTransaction<R>(
-  pool: pg.Pool,
-  what: string,
-  work: (c: pg.PoolClient) => Promise<R>,
-): Promise<R> {
+async function inTransaction<R>(pool: Db, what: string, work: (c: pg.PoolClient) => Promise<R>): Promise<R> {
   let client: pg.PoolClient;
   try {
     client = await pool.connect();
@@ -231,7 +261,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
   private catching: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Db,
     private readonly project: string,
     private readonly name: string,
     private readonly options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'maxEventBytes'> & {
@@ -254,7 +284,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
     return undefined;
   }
 
-  private async readNew(db: pg.Pool | pg.PoolClient): Promise<void> {
+  private async readNew(db: Db | pg.PoolClient): Promise<void> {
     const r = await db.query<{ seq: string; event: E }>(
       'SELECT seq, event FROM to_events WHERE project = $1 AND store = $2 AND seq > $3 ORDER BY seq',
       [this.project, this.name, this.applied],
@@ -361,7 +391,7 @@ class PgDocumentStore<T> implements DocumentStore<T> {
   private readonly batcher = new Batcher<DocPending<T>>((batch) => this.runBatch(batch));
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Db,
     private readonly project: string,
     private readonly name: string,
     private readonly defaults: T,
@@ -465,7 +495,7 @@ class PgAppendLog<T> implements AppendLog<T> {
   private pending = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Db,
     private readonly project: string,
     private readonly name: string,
     private readonly serialize: (value: unknown) => string,
@@ -541,12 +571,174 @@ class PgAppendLog<T> implements AppendLog<T> {
   }
 }
 
+interface LeaseRow {
+  key: string;
+  holder: string;
+  label: string;
+  claimed_at: string;
+  expires_at: string;
+}
+
+const toLease = (r: LeaseRow): Lease => ({
+  key: r.key,
+  holder: r.holder,
+  label: r.label,
+  claimed_at: r.claimed_at,
+  expires_at: Number(r.expires_at),
+});
+
+/**
+ * Leases as rows of to_leases. A take locks the rows of its keys (`FOR UPDATE`, with `SKIP LOCKED`
+ * when asked), decides each with the same rule as the state folder (`decideLease`), and writes the
+ * taken ones, in one transaction: two servers never both hold a key, and servers taking different
+ * keys never wait on each other. A released lease is deleted, so the table holds what is held.
+ */
+class PgLeaseTable implements LeaseTable {
+  constructor(
+    private readonly pool: Db,
+    private readonly project: string,
+    private readonly name: string,
+  ) {}
+
+  async take(
+    keys: readonly string[],
+    holder: string,
+    label: string,
+    rules: LeaseRules & { skipBusy?: boolean },
+  ): Promise<LeaseOutcome[]> {
+    if (keys.length === 0) return [];
+    // One order for every server's inserts and locks: two takes of overlapping keys never deadlock.
+    const unique = [...new Set(keys)].sort();
+    // A key nobody holds has no row: make one to lock, committed on its own first, so the
+    // transaction below only ever meets row locks (an insert would wait for a concurrent insert of
+    // the same key). A row already there is left as it is, however busy: no insert, no wait.
+    try {
+      await this.pool.query(
+        `INSERT INTO to_leases (project, name, key, holder, label, claimed_at, expires_at)
+         SELECT $1, $2, k, '', '', '', 0 FROM unnest($3::text[]) AS k
+         WHERE NOT EXISTS (SELECT 1 FROM to_leases WHERE project = $1 AND name = $2 AND key = k)
+         ORDER BY k ON CONFLICT DO NOTHING`,
+        [this.project, this.name, unique],
+      );
+    } catch (error) {
+      throw unavailable(error, `taking ${this.name}`);
+    }
+    const columns = 'key, holder, label, claimed_at, expires_at';
+    const decided = await inTransaction(this.pool, `taking ${this.name}`, async (client) => {
+      const locked = await client.query<LeaseRow>(
+        `SELECT ${columns} FROM to_leases WHERE project = $1 AND name = $2 AND key = ANY($3::text[]) ORDER BY key FOR UPDATE${rules.skipBusy ? ' SKIP LOCKED' : ''}`,
+        [this.project, this.name, unique],
+      );
+      const missing = unique.filter((k) => !locked.rows.some((r) => r.key === k));
+      if (missing.length) {
+        // Skipped (another server holds the row's lock), or freed and deleted since the insert
+        // above: the second kind is made again here and taken (its lock is ours).
+        const there = await client.query<{ key: string }>(
+          'SELECT key FROM to_leases WHERE project = $1 AND name = $2 AND key = ANY($3::text[])',
+          [this.project, this.name, missing],
+        );
+        const gone = missing.filter((k) => !there.rows.some((r) => r.key === k));
+        if (gone.length) {
+          const made = await client.query<LeaseRow>(
+            `INSERT INTO to_leases (project, name, key, holder, label, claimed_at, expires_at)
+             SELECT $1, $2, k, '', '', '', 0 FROM unnest($3::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING ${columns}`,
+            [this.project, this.name, gone],
+          );
+          locked.rows.push(...made.rows);
+        }
+      }
+      const rows = new Map(locked.rows.map((r) => [r.key, r]));
+      const out = new Map<string, LeaseOutcome>();
+      const taken: Lease[] = [];
+      for (const key of unique) {
+        const row = rows.get(key);
+        if (!row) {
+          out.set(key, { ok: false }); // another server is taking it at this moment
+          continue;
+        }
+        const current = row.holder === '' ? undefined : toLease(row);
+        const outcome = decideLease(key, current, holder, label, rules);
+        out.set(key, outcome);
+        if (outcome.ok) taken.push(outcome.lease);
+      }
+      if (taken.length)
+        await client.query(
+          `UPDATE to_leases t SET holder = u.holder, label = u.label, claimed_at = u.claimed_at, expires_at = u.expires_at
+           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS u(key, holder, label, claimed_at, expires_at)
+           WHERE t.project = $1 AND t.name = $2 AND t.key = u.key`,
+          [
+            this.project,
+            this.name,
+            taken.map((l) => l.key),
+            taken.map((l) => l.holder),
+            taken.map((l) => l.label),
+            taken.map((l) => l.claimed_at),
+            taken.map((l) => l.expires_at),
+          ],
+        );
+      return out;
+    });
+    return keys.map((k) => decided.get(k)!);
+  }
+
+  async get(key: string): Promise<Lease | undefined> {
+    try {
+      const r = await this.pool.query<LeaseRow>(
+        "SELECT key, holder, label, claimed_at, expires_at FROM to_leases WHERE project = $1 AND name = $2 AND key = $3 AND holder <> ''",
+        [this.project, this.name, key],
+      );
+      return r.rows[0] ? toLease(r.rows[0]) : undefined;
+    } catch (error) {
+      throw unavailable(error, `reading ${this.name}`);
+    }
+  }
+
+  async release(key: string, holder?: string): Promise<void> {
+    try {
+      await this.pool.query(
+        'DELETE FROM to_leases WHERE project = $1 AND name = $2 AND key = $3 AND ($4::text IS NULL OR holder = $4)',
+        [this.project, this.name, key, holder ?? null],
+      );
+    } catch (error) {
+      throw unavailable(error, `releasing ${this.name}`);
+    }
+  }
+
+  async renew(prefix: string, rules: LeaseRules): Promise<void> {
+    await inTransaction(this.pool, `renewing ${this.name}`, async (client) => {
+      // Rows another server is taking right now are left alone (SKIP LOCKED): renewal never waits.
+      await client.query(
+        `UPDATE to_leases SET expires_at = $4 WHERE (project, name, key) IN (
+           SELECT project, name, key FROM to_leases
+           WHERE project = $1 AND name = $2 AND left(holder, length($3)) = $3 AND holder <> ''
+           FOR UPDATE SKIP LOCKED)`,
+        [this.project, this.name, prefix, rules.now + rules.ttlMs],
+      );
+      const others = await client.query<LeaseRow>(
+        `SELECT key, holder, label, claimed_at, expires_at FROM to_leases
+         WHERE project = $1 AND name = $2 AND (holder = '' OR left(holder, length($3)) <> $3)
+         FOR UPDATE SKIP LOCKED`,
+        [this.project, this.name, prefix],
+      );
+      const lapsed = others.rows.filter((r) => r.holder === '' || !rules.live(toLease(r), rules.now));
+      if (lapsed.length)
+        await client.query(
+          'DELETE FROM to_leases WHERE project = $1 AND name = $2 AND key = ANY($3::text[])',
+          [this.project, this.name, lapsed.map((r) => r.key)],
+        );
+    });
+  }
+}
+
 /** What storage.ts hands out, on the database. */
 export interface PgBackend {
   events<S, E>(name: string, options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E>;
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
   documentNames(): Promise<string[]>;
   log<T>(name: string): AppendLog<T>;
+  leases(name: string): LeaseTable;
+  /** The breaker in front of the database: closed, or open since when and until when. */
+  health(): GateStatus;
   /** Hears every change committed to this project by any server (LISTEN/NOTIFY). */
   onChange(listener: (change: PgChange) => void): () => void;
   readonly recoveries: readonly RecoveryEvent[];
@@ -570,6 +762,9 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
   pool.on('error', (error) =>
     options.logger.warn('database: an idle connection failed', { error: error.message }),
   );
+  // Nor one that dies while a call holds it: pg emits 'error' on the client (the call in hand also
+  // fails with the error), and an 'error' event nobody listens to ends the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await migrate(pool, options.logger);
   } catch (error) {
@@ -583,6 +778,8 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
       },
     );
   }
+  const gate = new DatabaseGate({ logger: options.logger });
+  const db = gated(pool, gate);
   const listeners = new Set<(change: PgChange) => void>();
   let listener: pg.Client | undefined;
   let closed = false;
@@ -622,13 +819,14 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
   const events = new Map<string, EventStore<unknown, unknown>>();
   const documents = new Map<string, DocumentStore<unknown>>();
   const logs = new Map<string, AppendLog<unknown>>();
+  const leaseTables = new Map<string, LeaseTable>();
   const serialize = (v: unknown) => options.serialize(v);
   return {
     recoveries: [],
     events<S, E>(name: string, o: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E> {
       let store = events.get(name) as EventStore<S, E> | undefined;
       if (!store) {
-        store = new PgEventStore<S, E>(pool, options.project, name, { ...o, serialize });
+        store = new PgEventStore<S, E>(db, options.project, name, { ...o, serialize });
         events.set(name, store);
       }
       return store;
@@ -637,7 +835,7 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
       let store = documents.get(name) as DocumentStore<T> | undefined;
       if (!store) {
         store = new PgDocumentStore<T>(
-          pool,
+          db,
           options.project,
           name,
           defaults,
@@ -649,7 +847,7 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
       return store;
     },
     async documentNames() {
-      const r = await pool
+      const r = await db
         .query<{ name: string }>('SELECT name FROM to_documents WHERE project = $1 ORDER BY name', [
           options.project,
         ])
@@ -661,11 +859,20 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
     log<T>(name: string): AppendLog<T> {
       let log = logs.get(name) as AppendLog<T> | undefined;
       if (!log) {
-        log = new PgAppendLog<T>(pool, options.project, name, serialize);
+        log = new PgAppendLog<T>(db, options.project, name, serialize);
         logs.set(name, log);
       }
       return log;
     },
+    leases(name: string): LeaseTable {
+      let table = leaseTables.get(name);
+      if (!table) {
+        table = new PgLeaseTable(db, options.project, name);
+        leaseTables.set(name, table);
+      }
+      return table;
+    },
+    health: () => gate.status(),
     onChange(l) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -678,6 +885,7 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
       await Promise.all([...logs.values()].map((l) => l.close()));
       await listener?.end().catch(() => undefined);
       await pool.end().catch(() => undefined);
+      gate.shutdown();
     },
   };
 }

@@ -26,8 +26,11 @@ interface Contents {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
-/** JSON files of a state folder that are not stores (the project's own rules). */
-const NOT_DOCUMENTS = new Set(['operations']);
+/**
+ * JSON files of a state folder that are not moved: the project's own rules (not a store), and the
+ * claims (leases of running processes, which lapse within 30 s; the database keeps them as rows).
+ */
+const NOT_DOCUMENTS = new Set(['operations', 'claims']);
 
 /** JSON with object keys sorted: equal contents compare equal whatever order a store kept keys in. */
 function canonical(value: unknown): string {
@@ -134,6 +137,8 @@ export async function folderToDatabase(options: {
   // The schema first (opening the database migrates it), then one transaction for the copy.
   await (await onDatabase(options)).close();
   const pool = new pg.Pool({ connectionString: options.url, max: 1 });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const client = await pool.connect();
     try {
@@ -198,6 +203,8 @@ export async function databaseToFolder(options: {
       hint: 'migrate never overwrites: give an empty folder (or one that does not exist yet)',
     });
   const pool = new pg.Pool({ connectionString: options.url, max: 1 });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   let stores: { events: string[]; documents: string[]; logs: string[] };
   try {
     const names = async (table: string, column: string) =>

@@ -56,6 +56,18 @@ const output = z.object({
     .describe('Provider calls of the last 24 hours: agents and LLM judges side by side'),
   storage: z.object({
     state_dir: z.string(),
+    backend: z.enum(['files', 'postgres']),
+    database: z
+      .object({
+        state: z.enum(['closed', 'open', 'half_open']),
+        failures: z.number(),
+        last_error: z.string().optional(),
+        opened_at: z.string().optional(),
+        next_try_at: z.string().optional(),
+      })
+      .optional()
+      .describe("The database's breaker (team storage): open while it cannot be reached"),
+    unreadable: z.string().optional().describe('Why budgets and spend could not be read just now'),
     recoveries: z.array(
       z.object({ file: z.string(), problem: z.string(), action: z.string(), at: z.string() }),
     ),
@@ -89,6 +101,16 @@ export function healingStatus(
         ? categories.filter((c) => c.loaded && c.name !== 'core').map((c) => c.name)
         : [];
       const configured = new Set<string>(services.config.providers.map((p) => p.name));
+      // Read first: with the database unreachable, health still answers (and says so).
+      let unreadable: string | undefined;
+      const [standings, usage] = await Promise.all([
+        services.budget.standings(services.spawn.configured),
+        services.usage.readAll(),
+      ]).catch((error: unknown) => {
+        unreadable = error instanceof Error ? error.message : String(error);
+        return [[], []] as const;
+      });
+      const database = services.storage.health?.();
       const value = {
         context: { ...snapshot, unload_suggestions: unload },
         categories: categories.map((c) => ({ name: c.name, loaded: c.loaded, tools: c.tools.length })),
@@ -98,7 +120,7 @@ export function healingStatus(
           env,
         })),
         breakers: services.breakers.snapshot(),
-        budgets: (await services.budget.standings(services.spawn.configured)).map(
+        budgets: standings.map(
           ({ provider, today_usd, month_usd, remaining_today_usd, remaining_month_usd }) => ({
             provider,
             today_usd,
@@ -107,9 +129,12 @@ export function healingStatus(
             ...(remaining_month_usd !== undefined ? { remaining_month_usd } : {}),
           }),
         ),
-        spend_24h: spendSplit(await services.usage.readAll(), services.clock.now() - 86_400_000),
+        spend_24h: spendSplit(usage, services.clock.now() - 86_400_000),
         storage: {
           state_dir: services.storage.stateDir,
+          backend: services.storage.backend,
+          ...(database ? { database } : {}),
+          ...(unreadable ? { unreadable } : {}),
           recoveries: services.storage.recoveries.map(({ file, problem, action, at }) => ({
             file,
             problem,
@@ -147,6 +172,14 @@ function summarize(v: z.output<typeof output>): string {
     `Last 24 h: agents ${spendLine(v.spend_24h.agents)}; judges ${spendLine(v.spend_24h.judges)}.`,
     `State folder: ${v.storage.state_dir}; ${v.storage.recoveries.length === 0 ? 'no storage recoveries' : `${v.storage.recoveries.length} file(s) recovered since start, see storage.recoveries`}.`,
   ];
+  const d = v.storage.database;
+  if (d)
+    lines.push(
+      d.state === 'closed'
+        ? 'Database: reachable.'
+        : `Database: ${d.state === 'open' ? 'unreachable' : 'being tried again'} since ${d.opened_at}${d.next_try_at ? `; next try ${d.next_try_at}` : ''}${d.last_error ? `; last error: ${d.last_error.slice(0, 120)}` : ''}.`,
+    );
+  if (v.storage.unreadable) lines.push(`Budgets and spend could not be read: ${v.storage.unreadable}`);
   if (c.unload_suggestions.length > 0)
     lines.push(`To free context, unload: ${c.unload_suggestions.join(', ')}.`);
   return lines.join('\n');
