@@ -13,6 +13,7 @@ import type { FakeLlmServer } from '../fakes/fakeLlmServer.js';
 import { findChromium, skipBrowserTests } from '../helpers/browser.js';
 import { sc, startWithFakeProvider, textOf } from '../helpers/harness.js';
 import { track } from '../helpers/processes.js';
+import { storageEnv } from '../helpers/storageEnv.js';
 
 const run = promisify(execFile);
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -109,6 +110,7 @@ describe('immune dashboard', () => {
           env: {
             PATH: process.env.PATH ?? '',
             TASK_ORCHESTRATOR_HOME: stateDir,
+            ...storageEnv(stateDir),
             TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
           },
           stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 /** Starts `task-orchestrator dashboard` for the review-desk tests: as a person would (in a pseudo terminal, script -q), or as an agent would (no terminal). */
-import { storageEnv } from '../helpers/storageEnv.js';
+import { prepareStorage, storageEnv } from '../helpers/storageEnv.js';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -17,6 +17,7 @@ export interface Desk {
 }
 
 export async function startDesk(stateDir: string, tty: boolean): Promise<Desk> {
+  await prepareStorage(stateDir);
   const env = {
     PATH: process.env.PATH ?? '',
     TASK_ORCHESTRATOR_HOME: stateDir,

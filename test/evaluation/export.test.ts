@@ -6,12 +6,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { exportRecords } from '../../src/evaluation/export.js';
 import { TrialStore } from '../../src/evaluation/trials.js';
 import type { Trial } from '../../src/evaluation/trials.js';
-import { openStorage } from '../../src/storage/storage.js';
 import { sc, startHarness } from '../helpers/harness.js';
+import { openTestStorage, storageEnv } from '../helpers/storageEnv.js';
 
 const SECRET = 'sk-live-0123456789abcdefghij';
 
@@ -64,7 +63,7 @@ afterEach(async () => {
 });
 
 async function seed(stateDir: string): Promise<Trial[]> {
-  const storage = await openStorage({ stateDir, logger: silentLogger });
+  const storage = await openTestStorage(stateDir);
   const trials = new TrialStore(storage.log<Trial>('trials'), systemClock);
   const base = { operation: 'spawn_agent', provider: 'openai', model: 'gpt-4o-mini', graders: [] };
   await trials.record({ ...base, prompt: 'Capital of France?', output: 'Paris.', pass: true, score: 1 });
@@ -161,6 +160,7 @@ describe('export through MCP and the CLI', () => {
           env: {
             PATH: process.env.PATH ?? '',
             TASK_ORCHESTRATOR_HOME: dir,
+            ...storageEnv(dir),
             TASK_ORCHESTRATOR_CLAUDE_CLI: 'off',
           },
           stdio: 'ignore',

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { storageEnv } from './storageEnv.js';
+import { prepareStorage, storageEnv } from './storageEnv.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ClientOptions } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -48,6 +48,7 @@ export interface HarnessOptions extends ServerOptions {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stateDir = options.stateDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'to-mcp-')));
+  await prepareStorage(stateDir);
   const config = loadConfig(
     {
       TASK_ORCHESTRATOR_HOME: stateDir,

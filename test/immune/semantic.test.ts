@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useFakeLlm } from '../helpers/fakeLlm.js';
+import { storageEnv } from '../helpers/storageEnv.js';
 import { sc, startWithFakeProvider } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 
@@ -189,7 +190,7 @@ describe('the semantic stage', { timeout: 60_000 }, () => {
           last_assistant_message: "I'm sorry, but I can't help with that.",
         }),
         cwd: project,
-        env: { PATH: process.env.PATH ?? '' },
+        env: { PATH: process.env.PATH ?? '', ...storageEnv(stateDir) },
         encoding: 'utf8',
       },
     );

@@ -786,9 +786,13 @@ describe('tasks_run', { timeout: 60_000 }, () => {
         const title = titleOf(prompt);
         if (title === 'Collect the changes')
           return { text: ++collects === 1 ? 'CHANGES: lorem ipsum (off topic)' : 'CHANGES: faster sync' };
-        // The notes take longer than the judge: still in flight when the verdict comes.
+        // The notes take far longer than the judge: still in flight when the verdict comes, even
+        // on a loaded machine with the run's writes going to a database (TEST_STORAGE=postgres).
         if (title === 'Write the notes')
-          return { text: `Notes built on ${/CHANGES: [^\n]*/.exec(prompt)?.[0] ?? 'nothing'}`, delayMs: 400 };
+          return {
+            text: `Notes built on ${/CHANGES: [^\n]*/.exec(prompt)?.[0] ?? 'nothing'}`,
+            delayMs: 1500,
+          };
         return { text: `Done: ${title}` };
       },
     });

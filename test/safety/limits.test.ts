@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
+import { storageEnv } from '../helpers/storageEnv.js';
 import type { Harness } from '../helpers/harness.js';
 
 const run = promisify(execFile);
@@ -44,7 +45,8 @@ async function inTerminal(
   const [program, ...before] = [...wrapper, 'script'];
   const child = execFile(program, [...before, '-qec', command, '/dev/null'], {
     cwd,
-    env: { ...own, ...env },
+    // On the database (TEST_STORAGE=postgres) the person's CLI reads the same schema as the server.
+    env: { ...own, ...(env.TASK_ORCHESTRATOR_HOME ? storageEnv(env.TASK_ORCHESTRATOR_HOME) : {}), ...env },
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -100,50 +102,79 @@ describe('limits', () => {
 });
 
 describe('retention', () => {
-  it('deletes trial segments older than TASK_ORCHESTRATOR_RETENTION_DAYS whose writer is gone, and keeps the rest', async () => {
+  // Segments and their writers are the state folder's; the database deletes rows by age (below).
+  it.skipIf(process.env.TEST_STORAGE === 'postgres')(
+    'deletes trial segments older than TASK_ORCHESTRATOR_RETENTION_DAYS whose writer is gone, and keeps the rest',
+    async () => {
+      const state = await tempFolder();
+      const first = await startHarness({ stateDir: state, env: { TASK_ORCHESTRATOR_TOOLS: 'eval' } });
+      await first.services.trials.record({
+        operation: 'x',
+        prompt: 'old',
+        output: 'o',
+        pass: true,
+        score: 1,
+        graders: [],
+      });
+      await first.close();
+      // A segment of a writer that is still alive is kept, however old.
+      const sleeper = execFile('sleep', ['30']);
+      const dir = path.join(state, 'logs', 'trials');
+      const live = path.join(dir, `0000000000001-${sleeper.pid}-abcdef.jsonl`);
+      await fs.writeFile(
+        live,
+        '{"id":"tri_live","operation":"x","prompt":"p","output":"o","pass":true,"score":1,"graders":[],"created_at":"2020-01-01T00:00:00.000Z"}\n',
+      );
+      const old = new Date(Date.now() - 400 * 86_400_000);
+      await fs.utimes(live, old, old);
+      try {
+        const later = Date.now() + 200 * 86_400_000;
+        h = await startHarness({
+          stateDir: state,
+          clock: { now: () => later },
+          env: { TASK_ORCHESTRATOR_TOOLS: 'eval' },
+        });
+        expect(await h.services.applyRetention()).toBe(1);
+        const left = sc<{ trials: Array<{ id: string }> }>(await h.call('trials_list', {})).trials.map(
+          (t) => t.id,
+        );
+        expect(left).toEqual(['tri_live']);
+      } finally {
+        sleeper.kill();
+      }
+      await h.close();
+      h = await startHarness({
+        stateDir: state,
+        clock: { now: () => Date.now() + 400 * 86_400_000 },
+        env: { TASK_ORCHESTRATOR_TOOLS: 'eval', TASK_ORCHESTRATOR_RETENTION_DAYS: '0' },
+      });
+      expect(await h.services.applyRetention()).toBe(0);
+    },
+  );
+});
+
+describe.runIf(process.env.TEST_STORAGE === 'postgres')('retention on the database', () => {
+  it('deletes trials older than TASK_ORCHESTRATOR_RETENTION_DAYS and keeps the rest', async () => {
     const state = await tempFolder();
-    const first = await startHarness({ stateDir: state, env: { TASK_ORCHESTRATOR_TOOLS: 'eval' } });
-    await first.services.trials.record({
+    h = await startHarness({ stateDir: state, env: { TASK_ORCHESTRATOR_TOOLS: 'eval' } });
+    await h.services.trials.record({
       operation: 'x',
-      prompt: 'old',
+      prompt: 'p',
       output: 'o',
       pass: true,
       score: 1,
       graders: [],
     });
-    await first.close();
-    // A segment of a writer that is still alive is kept, however old.
-    const sleeper = execFile('sleep', ['30']);
-    const dir = path.join(state, 'logs', 'trials');
-    const live = path.join(dir, `0000000000001-${sleeper.pid}-abcdef.jsonl`);
-    await fs.writeFile(
-      live,
-      '{"id":"tri_live","operation":"x","prompt":"p","output":"o","pass":true,"score":1,"graders":[],"created_at":"2020-01-01T00:00:00.000Z"}\n',
-    );
-    const old = new Date(Date.now() - 400 * 86_400_000);
-    await fs.utimes(live, old, old);
-    try {
-      const later = Date.now() + 200 * 86_400_000;
-      h = await startHarness({
-        stateDir: state,
-        clock: { now: () => later },
-        env: { TASK_ORCHESTRATOR_TOOLS: 'eval' },
-      });
-      expect(await h.services.applyRetention()).toBe(1);
-      const left = sc<{ trials: Array<{ id: string }> }>(await h.call('trials_list', {})).trials.map(
-        (t) => t.id,
-      );
-      expect(left).toEqual(['tri_live']);
-    } finally {
-      sleeper.kill();
-    }
+    // Within the retention (default 90 days): kept.
+    expect(await h.services.applyRetention()).toBe(0);
     await h.close();
     h = await startHarness({
       stateDir: state,
-      clock: { now: () => Date.now() + 400 * 86_400_000 },
-      env: { TASK_ORCHESTRATOR_TOOLS: 'eval', TASK_ORCHESTRATOR_RETENTION_DAYS: '0' },
+      clock: { now: () => Date.now() + 200 * 86_400_000 },
+      env: { TASK_ORCHESTRATOR_TOOLS: 'eval' },
     });
-    expect(await h.services.applyRetention()).toBe(0);
+    expect(await h.services.applyRetention()).toBe(1);
+    expect(sc<{ trials: unknown[] }>(await h.call('trials_list', {})).trials).toEqual([]);
   });
 });
 

@@ -14,6 +14,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { allFiles, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
 import { track } from '../helpers/processes.js';
+import { storageEnv } from '../helpers/storageEnv.js';
 
 const run = promisify(execFile);
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -361,7 +362,11 @@ const rows = (): Row[] => [
       const id = (r.structuredContent as { action_id: string }).action_id;
       const out = await run(process.execPath, [cli, 'approve', id], {
         cwd: project,
-        env: { ...process.env, TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator') },
+        env: {
+          ...process.env,
+          TASK_ORCHESTRATOR_HOME: path.join(project, '.task-orchestrator'),
+          ...storageEnv(path.join(project, '.task-orchestrator')),
+        },
       }).then(
         () => ({ code: 0, stderr: '' }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),

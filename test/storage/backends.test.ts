@@ -111,6 +111,14 @@ describe.each(backends)('storage on %s', (backend) => {
     expect(all.map((r) => r.i).sort((x, y) => x - y)).toEqual([...Array(10).keys()]);
     expect(JSON.stringify(all)).not.toContain('sk-secret-123456');
     expect((await a!.stats()).records).toBe(10);
+    // Nothing newer than the cut-off goes; on the database, rows older than it do (the folder's
+    // segments and their writers: test/safety/limits.test.ts).
+    expect(await a!.prune(Date.now() - 86_400_000)).toBe(0);
+    expect((await b!.stats()).records).toBe(10);
+    if (backend === 'postgres') {
+      expect(await a!.prune(Date.now() + 60_000)).toBe(10);
+      expect((await b!.stats()).records).toBe(0);
+    }
   });
 
   it('leases: one holder per key among openers taking the same keys at once; lapsed, released and renewed leases', async () => {

@@ -3,6 +3,7 @@
  * orders at once end with every one of them once; a failure learned through one server guards a
  * prompt on another at once. Skipped (and said so) without a database, required with CI=true.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { ImmuneSystem } from '../../src/immune/immuneSystem.js';
 import { openStorage } from '../../src/storage/storage.js';
 import { sc, startHarness, textOf } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
+import { track } from '../helpers/processes.js';
 import { freshProject, HAVE_DATABASE, sql, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
 const started: Harness[] = [];
@@ -273,6 +275,72 @@ describe.skipIf(!HAVE_DATABASE)('the database going away and coming back', () =>
     } finally {
       for (const h of started.splice(0)) await h.close();
       await r.close();
+    }
+  });
+});
+
+describe.skipIf(!HAVE_DATABASE)("a hook on the warm path, another developer's failure", () => {
+  it('reaches the next prompt here, learned on another machine a moment before', async () => {
+    const project = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-hook-')));
+    const name = freshProject();
+    const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
+    const server = track(
+      spawn(process.execPath, [cli, 'serve'], {
+        cwd: project,
+        env: {
+          PATH: process.env.PATH ?? '',
+          TASK_ORCHESTRATOR_DATABASE_URL: TEST_DATABASE_URL,
+          TASK_ORCHESTRATOR_PROJECT: name,
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    const socket = path.join(project, '.task-orchestrator', 'hooks.sock');
+    try {
+      for (let i = 0; i < 200 && !(await fs.stat(socket).catch(() => undefined)); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const prompt = 'Write the migration that renames the invoices table and backfills the totals';
+      const hook = () => {
+        const out = spawnSync(process.execPath, [cli, 'hook', 'UserPromptSubmit'], {
+          input: JSON.stringify({
+            hook_event_name: 'UserPromptSubmit',
+            session_id: 's1',
+            cwd: project,
+            prompt,
+          }),
+          cwd: project,
+          // A variable the hook itself cannot read: only the server could have answered.
+          env: { PATH: process.env.PATH ?? '', TASK_ORCHESTRATOR_CONTEXT_BUDGET: 'lots' },
+          encoding: 'utf8',
+        });
+        return out.stdout;
+      };
+      expect(hook()).not.toMatch(/resembles earlier failures/);
+      // Another developer's server (its own machine: its own folder) learns the failure.
+      const elsewhere = await openStorage({
+        stateDir: await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-')),
+        logger: silentLogger,
+        database: { url: TEST_DATABASE_URL, project: name },
+      });
+      await new ImmuneSystem(elsewhere, systemClock).recordFailure(
+        {
+          operation: 'spawn_agent',
+          failure_type: 'low_quality',
+          prompt,
+          output: 'I cannot help.',
+          grader_scores: {},
+        },
+        { offline: true },
+      );
+      await elsewhere.close();
+      // The very next hook here sees it: the server asks the database on every check (no poll
+      // interval to wait out), so the delay is the hook's own start-up.
+      const next = hook();
+      expect(next).toMatch(/resembles earlier failures/);
+      expect(next).toMatch(/low_quality/);
+    } finally {
+      server.kill('SIGKILL');
+      await fs.rm(project, { recursive: true, force: true });
     }
   });
 });
