@@ -4,13 +4,15 @@
  * immune_check with 1, 4 and 8 servers (stdio processes; on files they share one state folder, on
  * the database one project, each with its own folder as on separate machines); how long a change
  * made by another process takes to reach an open desk page; immune_check at 100,000 patterns on
- * the database. Skipped with a note when no PostgreSQL answers (TEST_DATABASE_URL).
+ * the database; the hooks on the database, with and without a server. Skipped with a note when no PostgreSQL answers (TEST_DATABASE_URL).
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { percentile, root, seedPatterns, startDesk, startOrchestrator, tempDir } from '../lib.mjs';
+import { cliPath, percentile, root, seedPatterns, startDesk, startOrchestrator, tempDir } from '../lib.mjs';
 
 const URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const dist = (...p) => pathToFileURL(path.join(root, 'dist', ...p)).href;
@@ -51,6 +53,90 @@ async function servers(backend, n) {
       shared.remove();
     },
   };
+}
+
+/** One hook process as Claude Code runs it (event JSON on stdin), timed. */
+function hookTime(args, input, cwd, env) {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, {
+    input,
+    cwd,
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
+  return performance.now() - t;
+}
+
+/**
+ * The hooks on the database at 10,000 patterns, against bare node in the same loop: cold (no
+ * server: the hook process opens the database and replays the memory; the folder's match index is
+ * not used there) and warm (a server of the project answers on its socket).
+ */
+async function hooksOnDatabase() {
+  const rows = [];
+  const project = `bench-${randomBytes(4).toString('hex')}`;
+  const seedDir = tempDir('to-bench-seed-');
+  await seedPatterns(
+    seedDir.dir,
+    10_000,
+    (j) => ({
+      text: `build the ${j % 97} module of team ${j} with npm run task-${j}`,
+      operation: 'claude_code:Bash',
+      failure_type: 'tool_error',
+    }),
+    { url: URL, project },
+  );
+  seedDir.remove();
+  const folder = tempDir('to-bench-team-hook-');
+  const env = { TASK_ORCHESTRATOR_DATABASE_URL: URL, TASK_ORCHESTRATOR_PROJECT: project };
+  const input = JSON.stringify({
+    hook_event_name: 'UserPromptSubmit',
+    session_id: 'bench',
+    cwd: folder.dir,
+    prompt: 'please refactor the logging of the web server',
+  });
+  const measure = (mode, n) => {
+    const bare = [];
+    const hook = [];
+    for (let i = 0; i < n + 2; i++) {
+      const b = hookTime(['-e', '0'], '', folder.dir, {});
+      const h = hookTime([cliPath, 'hook', 'UserPromptSubmit'], input, folder.dir, env);
+      if (i < 2) continue;
+      bare.push(b);
+      hook.push(h);
+    }
+    const base = percentile(bare, 50);
+    const p50 = percentile(hook, 50);
+    rows.push({
+      metric: `hook UserPromptSubmit on the database, 10,000 patterns, ${mode}: p50 / node -e 0 p50`,
+      value: `${p50.toFixed(0)} / ${base.toFixed(0)}`,
+      unit: 'ms',
+    });
+    rows.push({
+      metric: `hook UserPromptSubmit on the database, 10,000 patterns, ${mode}: ratio to node`,
+      value: p50 / base,
+      unit: 'x',
+      ...(mode === 'warm' ? { target: '<= 2', pass: p50 / base <= 2 } : {}),
+    });
+  };
+  measure('cold (no server)', 8);
+  const server = spawn(process.execPath, [cliPath, 'serve'], {
+    cwd: folder.dir,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  try {
+    const socket = path.join(folder.dir, '.task-orchestrator', 'hooks.sock');
+    for (let i = 0; i < 400 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+    // The server's first check replays the memory; the hooks after it are what a session sees.
+    hookTime([cliPath, 'hook', 'UserPromptSubmit'], input, folder.dir, env);
+    measure('warm (a server answers)', 30);
+  } finally {
+    server.kill('SIGKILL');
+    folder.remove();
+  }
+  return rows;
 }
 
 const call = async (client, name, args) => {
@@ -241,8 +327,9 @@ export default {
       target: 'p50 < 5 ms',
       pass: p50 < 5,
     });
+    rows.push(...(await hooksOnDatabase()));
     const cleanup = new pg.Pool({ connectionString: URL });
-    for (const table of ['to_events', 'to_documents', 'to_logs'])
+    for (const table of ['to_events', 'to_documents', 'to_logs', 'to_leases'])
       await cleanup.query(`DELETE FROM ${table} WHERE project LIKE 'bench-%'`).catch(() => undefined);
     await cleanup.end();
     return {

@@ -786,12 +786,13 @@ describe('tasks_run', { timeout: 60_000 }, () => {
         const title = titleOf(prompt);
         if (title === 'Collect the changes')
           return { text: ++collects === 1 ? 'CHANGES: lorem ipsum (off topic)' : 'CHANGES: faster sync' };
-        // The notes take far longer than the judge: still in flight when the verdict comes, even
-        // on a loaded machine with the run's writes going to a database (TEST_STORAGE=postgres).
+        // The failing verdict takes long enough for the notes to have started (their start writes
+        // the run and claims, to a database with TEST_STORAGE=postgres, on a loaded machine), and
+        // the notes far longer: still in flight when the verdict comes.
         if (title === 'Write the notes')
           return {
             text: `Notes built on ${/CHANGES: [^\n]*/.exec(prompt)?.[0] ?? 'nothing'}`,
-            delayMs: 1500,
+            delayMs: 2500,
           };
         return { text: `Done: ${title}` };
       },
@@ -802,7 +803,7 @@ describe('tasks_run', { timeout: 60_000 }, () => {
       judged.push(offTopic ? 'fail' : 'pass');
       return {
         text: JSON.stringify({ score: offTopic ? 0.1 : 0.95, reason: offTopic ? 'off topic' : 'on topic' }),
-        delayMs: offTopic ? 150 : 20,
+        delayMs: offTopic ? 800 : 20,
       };
     });
     await onboard(h, ['gpt-4o-mini']);
@@ -811,7 +812,7 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     expect(run.nodes.every((n) => n.state === 'done')).toBe(true);
     expect(judged).toContain('fail');
     const status = sc<{ run: { history: Array<{ text: string }> } }>(
-      await h.call('tasks_run_status', { run_id: run.run_id }),
+      await h.call('tasks_run_status', { run_id: run.run_id, history: 300 }),
     ).run;
     const notesId = ids['Write the notes']!;
     const history = status.history.map((e) => e.text);
@@ -820,6 +821,7 @@ describe('tasks_run', { timeout: 60_000 }, () => {
     ).toBe(true);
     expect(
       history.some((t) => t.startsWith(`${notesId}: stopped, an answer it built on failed its judges`)),
+      history.join('\n'),
     ).toBe(true);
     // The notes were asked twice (once on the refused answer, stopped) and kept only the second.
     const notesCalls = llm.fake.requests.filter((r) => taskOf(r.prompt) === notesId);

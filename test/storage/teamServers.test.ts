@@ -44,6 +44,26 @@ async function servers(n: number): Promise<Harness[]> {
   return out;
 }
 
+/** Another developer's server (its own machine: its own folder, the same database) learns a failure. */
+async function learnElsewhere(project: string, prompt: string): Promise<void> {
+  const elsewhere = await openStorage({
+    stateDir: await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-')),
+    logger: silentLogger,
+    database: { url: TEST_DATABASE_URL, project },
+  });
+  await new ImmuneSystem(elsewhere, systemClock).recordFailure(
+    {
+      operation: 'spawn_agent',
+      failure_type: 'low_quality',
+      prompt,
+      output: 'I cannot help.',
+      grader_scores: {},
+    },
+    { offline: true },
+  );
+  await elsewhere.close();
+}
+
 describe.skipIf(!HAVE_DATABASE)('a team on one database', () => {
   it('4 servers x 50 concurrent tasks_add: 200 work orders, no duplicates, the same list everywhere', async () => {
     const hs = await servers(4);
@@ -89,22 +109,7 @@ describe.skipIf(!HAVE_DATABASE)('a team on one database', () => {
     const prompt = 'Write the migration that renames the invoices table and backfills the totals';
     expect(sc<{ matches: unknown[] }>(await b.call('immune_check', { prompt })).matches).toHaveLength(0);
     // Another developer's server (its own storage on the same database) learns the failure.
-    const elsewhere = await openStorage({
-      stateDir: await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-')),
-      logger: silentLogger,
-      database: { url: TEST_DATABASE_URL, project },
-    });
-    await new ImmuneSystem(elsewhere, systemClock).recordFailure(
-      {
-        operation: 'spawn_agent',
-        failure_type: 'low_quality',
-        prompt,
-        output: 'I cannot help.',
-        grader_scores: {},
-      },
-      { offline: true },
-    );
-    await elsewhere.close();
+    await learnElsewhere(project, prompt);
     const check = sc<{ matches: Array<{ failure_type: string }> }>(await b.call('immune_check', { prompt }));
     expect(check.matches[0]?.failure_type).toBe('low_quality');
   });
@@ -317,22 +322,7 @@ describe.skipIf(!HAVE_DATABASE)("a hook on the warm path, another developer's fa
       };
       expect(hook()).not.toMatch(/resembles earlier failures/);
       // Another developer's server (its own machine: its own folder) learns the failure.
-      const elsewhere = await openStorage({
-        stateDir: await fs.mkdtemp(path.join(os.tmpdir(), 'to-team-')),
-        logger: silentLogger,
-        database: { url: TEST_DATABASE_URL, project: name },
-      });
-      await new ImmuneSystem(elsewhere, systemClock).recordFailure(
-        {
-          operation: 'spawn_agent',
-          failure_type: 'low_quality',
-          prompt,
-          output: 'I cannot help.',
-          grader_scores: {},
-        },
-        { offline: true },
-      );
-      await elsewhere.close();
+      await learnElsewhere(name, prompt);
       // The very next hook here sees it: the server asks the database on every check (no poll
       // interval to wait out), so the delay is the hook's own start-up.
       const next = hook();
