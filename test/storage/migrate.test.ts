@@ -14,7 +14,7 @@ import { ImmuneSystem } from '../../src/immune/immuneSystem.js';
 import { openStorage } from '../../src/storage/storage.js';
 import { sc, startHarness } from '../helpers/harness.js';
 import type { Harness } from '../helpers/harness.js';
-import { freshProject, HAVE_DATABASE, TEST_DATABASE_URL } from '../helpers/postgres.js';
+import { freshProject, HAVE_DATABASE, sql, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
 const cli = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const dirs: string[] = [];
@@ -116,7 +116,7 @@ describe.skipIf(!HAVE_DATABASE)('migrate', () => {
     expect(over.stderr).toMatch(/already holds stores/);
   }, 300_000);
 
-  it('doctor checks the connection, the migration level and the privileges', () => {
+  it('doctor checks the connection, the migration level and the privileges', async () => {
     const doctor = (url: string) =>
       spawnSync(process.execPath, [cli, 'doctor', '--json'], {
         env: {
@@ -136,5 +136,20 @@ describe.skipIf(!HAVE_DATABASE)('migrate', () => {
     const down = check(doctor('postgres://postgres@127.0.0.1:1/none').stdout);
     expect(down).toMatchObject({ status: 'fail' });
     expect(down?.detail).toMatch(/cannot connect/);
+    // A user who may use the stores but not the claims' table is told which table.
+    const role = `to_doc_${Math.random().toString(36).slice(2, 10)}`;
+    await sql(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await sql(`GRANT SELECT, INSERT, UPDATE, DELETE ON to_events, to_documents, to_logs TO ${role}`);
+      await sql(`GRANT SELECT ON to_migrations TO ${role}`);
+      const url = new URL(TEST_DATABASE_URL);
+      url.username = role;
+      const limited = check(doctor(url.toString()).stdout);
+      expect(limited).toMatchObject({ status: 'fail' });
+      expect(limited?.detail).toMatch(/may not read and write to_leases/);
+    } finally {
+      await sql(`DROP OWNED BY ${role}`);
+      await sql(`DROP ROLE ${role}`);
+    }
   });
 });

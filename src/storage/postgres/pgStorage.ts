@@ -224,7 +224,7 @@ export async function inspectDatabase(url: string, project: string): Promise<Dat
     }
     if (at >= 1) {
       const rights = await client.query<{ t: string; ok: boolean }>(
-        "SELECT t, has_table_privilege(current_user, t, 'SELECT,INSERT,UPDATE,DELETE') AS ok FROM unnest(ARRAY['to_events','to_documents','to_logs']) AS t",
+        "SELECT t, has_table_privilege(current_user, t, 'SELECT,INSERT,UPDATE,DELETE') AS ok FROM unnest(ARRAY['to_events','to_documents','to_logs','to_leases']) AS t WHERE to_regclass(t) IS NOT NULL",
       );
       const missing = rights.rows.filter((r) => !r.ok).map((r) => r.t);
       if (missing.length) {
