@@ -226,15 +226,10 @@ export class Driver {
           break;
         }
         await this.failure.applyDecisions(id);
-        const capacity = active.budgetStop ? 0 : slots.take(run.options.concurrency);
-        if (capacity > 0) {
-          const claimed = await this.claimReady(id, capacity, new Set(inflight.keys())).catch(
-            (error: unknown) => {
-              slots.give(capacity);
-              throw error;
-            },
-          );
-          slots.give(capacity - claimed.length);
+        if (!active.budgetStop) {
+          // Slots are reserved only for nodes found ready, so a dependent started early on an
+          // answer being judged (nodeRunner.speculate) is not kept out by a pass that finds nothing.
+          const claimed = await this.claimReady(id, slots, new Set(inflight.keys()));
           for (const task of claimed) slots.launch(task);
         }
         if (inflight.size === 0) {
@@ -252,29 +247,38 @@ export class Driver {
   }
 
   /** Claims up to `capacity` ready nodes for this process (each exactly once across processes). */
-  private async claimReady(id: string, capacity: number, mine: ReadonlySet<string>): Promise<string[]> {
+  private async claimReady(id: string, slots: Slots, mine: ReadonlySet<string>): Promise<string[]> {
     const now = this.deps.clock.now();
-    const candidates = await this.deps.runs.read((d) => {
+    const found = await this.deps.runs.read((d) => {
       const r = d.runs[id]!;
       const stale = r.order.filter((t) => {
         const n = r.nodes[t]!;
         return n.state === 'running' && !mine.has(t) && (!n.claim || !leaseLive(n.claim, now));
       });
-      return [...stale, ...readyNodes(r).map((n) => n.task)].slice(0, capacity);
+      return [...stale, ...readyNodes(r).map((n) => n.task)];
     });
+    const capacity = found.length ? slots.take(found.length) : 0;
+    const candidates = found.slice(0, capacity);
     // Claimed in one write for all (a node another server is claiming at this moment is skipped)
     // while the run records them as running; a node someone else holds (a session's tasks_start)
     // goes back to waiting.
     const mark = (r: Run, tasks: readonly string[], running: boolean) =>
       this.store.markClaimed(r, tasks, running, now);
     if (candidates.length === 0) return [];
-    const [outcomes] = await Promise.all([
-      this.deps.claims.claimAll(candidates, this.store.runHolder(id), `run ${id}`),
-      this.store.update(id, (r) => mark(r, candidates, true)),
-    ]);
-    const refused = candidates.filter((_, i) => !outcomes[i]!.ok);
-    if (refused.length > 0) await this.store.update(id, (r) => mark(r, refused, false));
-    return candidates.filter((_, i) => outcomes[i]!.ok);
+    let claimed: string[] = [];
+    try {
+      const [outcomes] = await Promise.all([
+        this.deps.claims.claimAll(candidates, this.store.runHolder(id), `run ${id}`),
+        this.store.update(id, (r) => mark(r, candidates, true)),
+      ]);
+      const refused = candidates.filter((_, i) => !outcomes[i]!.ok);
+      if (refused.length > 0) await this.store.update(id, (r) => mark(r, refused, false));
+      claimed = candidates.filter((_, i) => outcomes[i]!.ok);
+      return claimed;
+    } finally {
+      // The slots of nodes not claimed go back (all of them if the claim failed).
+      slots.give(capacity - claimed.length);
+    }
   }
 
   /** Nothing runs here: finish (synthesis), wait for a human or another process, or stop on the budget. */
