@@ -176,6 +176,18 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
         // Not a reload: the page's state survived, and the update was announced.
         expect(await page.evaluate(() => (window as unknown as { opened?: number }).opened)).toBe(1);
         expect(await page.locator('#live-status').textContent()).toMatch(/1 new/);
+        // A later update (another failure) keeps the mark on the row that came first: on the database
+        // each commit announces a change, so a page refreshes several times for one failure.
+        llm.fake.script({ text: '' });
+        await h.call('spawn_agent', {
+          prompt: 'Summarise the quarterly churn figures for the board meeting',
+        });
+        const third = sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {}))
+          .patterns[0]!;
+        expect(third.id).not.toBe(second.id);
+        await page.locator(`#pattern-list tr[data-key="${third.id}"]`).waitFor({ timeout: 15_000 });
+        expect(await row.getAttribute('class')).toBe('new');
+        await expect.poll(() => page.locator('#live-status').textContent()).toMatch(/2 new/);
 
         // The pattern page by keyboard: the skip link first, then every control, each with a name.
         await page.goto(`${desk.base}/patterns/${first.id}`);

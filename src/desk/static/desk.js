@@ -2,8 +2,9 @@
 /**
  * The review desk's only script (served as /desk.js, same origin; the pages' policy forbids inline
  * script): it subscribes to /events and, on a change, fetches the page again and swaps in its live
- * regions ([data-live]). A region a person is typing in or has focused is left alone; new rows are
- * marked and announced to screen readers. Type-checked as browser code (tsconfig.browser.json).
+ * regions ([data-live]). A region a person is typing in or has focused is left alone; rows that
+ * arrived since the page was opened are marked (and stay marked through later updates) and
+ * announced to screen readers. Type-checked as browser code (tsconfig.browser.json).
  */
 'use strict';
 (() => {
@@ -11,6 +12,8 @@
   if (!('EventSource' in window) || !document.querySelector('[data-live]')) return;
   let busy = false;
   let again = false;
+  /** Keys of rows that came after the page was opened: marked again by every later refresh. */
+  const arrived = new Set();
   /** @param {Element} region whether a person is typing in it (or has focused it) */
   const typing = (region) =>
     region.contains(document.activeElement) ||
@@ -34,7 +37,6 @@
       });
       if (!res.ok) return;
       const fresh = new DOMParser().parseFromString(await res.text(), 'text/html');
-      let added = 0;
       let changed = 0;
       for (const region of document.querySelectorAll('[data-live]')) {
         const next = fresh.getElementById(region.id);
@@ -42,16 +44,17 @@
         const before = new Set(keyed(region).map((e) => e.dataset.key));
         region.replaceChildren(...[...next.childNodes].map((n) => document.importNode(n, true)));
         changed++;
-        for (const row of keyed(region))
-          if (!before.has(row.dataset.key)) {
-            row.classList.add('new');
-            added++;
-          }
+        for (const row of keyed(region)) {
+          if (!before.has(row.dataset.key)) arrived.add(row.dataset.key);
+          if (arrived.has(row.dataset.key)) row.classList.add('new');
+        }
       }
       if (changed) {
         document.body.dataset.liveUpdates = String(Number(document.body.dataset.liveUpdates || 0) + 1);
         if (status)
-          status.textContent = added ? added + ' new since you opened the page' : 'Updated just now';
+          status.textContent = arrived.size
+            ? arrived.size + ' new since you opened the page'
+            : 'Updated just now';
       }
     } catch {
       // The dashboard stopped: EventSource reconnects when it is back.
