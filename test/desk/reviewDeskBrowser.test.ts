@@ -153,22 +153,20 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
       const desk = await startDesk(dir, true);
       const browser = await playwright.launch({ executablePath: chromium!, args: ['--no-sandbox'] });
       try {
+        // An empty answer: a failure the memory records; the newest pattern is its.
+        const fail = async (prompt: string) => {
+          llm.fake.script({ text: '' });
+          await h.call('spawn_agent', { prompt });
+          return sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {})).patterns[0]!;
+        };
         const prompt = 'Draft the incident report for the payments outage of last night';
-        llm.fake.script({ text: '' });
-        await h.call('spawn_agent', { prompt });
-        const first = sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {}))
-          .patterns[0]!;
+        const first = await fail(prompt);
 
         const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
         await page.goto(desk.link!);
         await page.evaluate(() => ((window as unknown as { opened: number }).opened = 1));
         // A new failure, recorded by the MCP server (another process's store): the row appears.
-        llm.fake.script({ text: '' });
-        await h.call('spawn_agent', {
-          prompt: 'Translate the onboarding guide for warehouse staff into Polish',
-        });
-        const second = sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {}))
-          .patterns[0]!;
+        const second = await fail('Translate the onboarding guide for warehouse staff into Polish');
         expect(second.id).not.toBe(first.id);
         const row = page.locator(`#pattern-list tr[data-key="${second.id}"]`);
         await row.waitFor({ timeout: 15_000 });
@@ -178,12 +176,7 @@ describe('review desk in Chromium', { timeout: 90_000 }, () => {
         expect(await page.locator('#live-status').textContent()).toMatch(/1 new/);
         // A later update (another failure) keeps the mark on the row that came first: on the database
         // each commit announces a change, so a page refreshes several times for one failure.
-        llm.fake.script({ text: '' });
-        await h.call('spawn_agent', {
-          prompt: 'Summarise the quarterly churn figures for the board meeting',
-        });
-        const third = sc<{ patterns: Array<{ id: string }> }>(await h.call('immune_failures', {}))
-          .patterns[0]!;
+        const third = await fail('Summarise the quarterly churn figures for the board meeting');
         expect(third.id).not.toBe(second.id);
         await page.locator(`#pattern-list tr[data-key="${third.id}"]`).waitFor({ timeout: 15_000 });
         expect(await row.getAttribute('class')).toBe('new');

@@ -579,6 +579,11 @@ interface LeaseRow {
   expires_at: string;
 }
 
+/** A lease row's columns, as LeaseRow names them. */
+const LEASE_COLUMNS = 'key, holder, label, claimed_at, expires_at';
+/** Free rows (no holder) for the keys in $3 of project $1, table $2, in one order. */
+const FREE_ROWS = `INSERT INTO to_leases (project, name, ${LEASE_COLUMNS}) SELECT $1, $2, k, '', '', '', 0 FROM unnest($3::text[]) AS k`;
+
 const toLease = (r: LeaseRow): Lease => ({
   key: r.key,
   holder: r.holder,
@@ -614,8 +619,7 @@ class PgLeaseTable implements LeaseTable {
     // the same key). A row already there is left as it is, however busy: no insert, no wait.
     try {
       await this.pool.query(
-        `INSERT INTO to_leases (project, name, key, holder, label, claimed_at, expires_at)
-         SELECT $1, $2, k, '', '', '', 0 FROM unnest($3::text[]) AS k
+        `${FREE_ROWS}
          WHERE NOT EXISTS (SELECT 1 FROM to_leases WHERE project = $1 AND name = $2 AND key = k)
          ORDER BY k ON CONFLICT DO NOTHING`,
         [this.project, this.name, unique],
@@ -623,10 +627,9 @@ class PgLeaseTable implements LeaseTable {
     } catch (error) {
       throw unavailable(error, `taking ${this.name}`);
     }
-    const columns = 'key, holder, label, claimed_at, expires_at';
     const decided = await inTransaction(this.pool, `taking ${this.name}`, async (client) => {
       const locked = await client.query<LeaseRow>(
-        `SELECT ${columns} FROM to_leases WHERE project = $1 AND name = $2 AND key = ANY($3::text[]) ORDER BY key FOR UPDATE${rules.skipBusy ? ' SKIP LOCKED' : ''}`,
+        `SELECT ${LEASE_COLUMNS} FROM to_leases WHERE project = $1 AND name = $2 AND key = ANY($3::text[]) ORDER BY key FOR UPDATE${rules.skipBusy ? ' SKIP LOCKED' : ''}`,
         [this.project, this.name, unique],
       );
       const missing = unique.filter((k) => !locked.rows.some((r) => r.key === k));
@@ -640,8 +643,7 @@ class PgLeaseTable implements LeaseTable {
         const gone = missing.filter((k) => !there.rows.some((r) => r.key === k));
         if (gone.length) {
           const made = await client.query<LeaseRow>(
-            `INSERT INTO to_leases (project, name, key, holder, label, claimed_at, expires_at)
-             SELECT $1, $2, k, '', '', '', 0 FROM unnest($3::text[]) AS k ORDER BY k ON CONFLICT DO NOTHING RETURNING ${columns}`,
+            `${FREE_ROWS} ORDER BY k ON CONFLICT DO NOTHING RETURNING ${LEASE_COLUMNS}`,
             [this.project, this.name, gone],
           );
           locked.rows.push(...made.rows);
@@ -664,7 +666,7 @@ class PgLeaseTable implements LeaseTable {
       if (taken.length)
         await client.query(
           `UPDATE to_leases t SET holder = u.holder, label = u.label, claimed_at = u.claimed_at, expires_at = u.expires_at
-           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS u(key, holder, label, claimed_at, expires_at)
+           FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) AS u(${LEASE_COLUMNS})
            WHERE t.project = $1 AND t.name = $2 AND t.key = u.key`,
           [
             this.project,
@@ -684,7 +686,7 @@ class PgLeaseTable implements LeaseTable {
   async get(key: string): Promise<Lease | undefined> {
     try {
       const r = await this.pool.query<LeaseRow>(
-        "SELECT key, holder, label, claimed_at, expires_at FROM to_leases WHERE project = $1 AND name = $2 AND key = $3 AND holder <> ''",
+        `SELECT ${LEASE_COLUMNS} FROM to_leases WHERE project = $1 AND name = $2 AND key = $3 AND holder <> ''`,
         [this.project, this.name, key],
       );
       return r.rows[0] ? toLease(r.rows[0]) : undefined;
@@ -715,7 +717,7 @@ class PgLeaseTable implements LeaseTable {
         [this.project, this.name, prefix, rules.now + rules.ttlMs],
       );
       const others = await client.query<LeaseRow>(
-        `SELECT key, holder, label, claimed_at, expires_at FROM to_leases
+        `SELECT ${LEASE_COLUMNS} FROM to_leases
          WHERE project = $1 AND name = $2 AND (holder = '' OR left(holder, length($3)) <> $3)
          FOR UPDATE SKIP LOCKED`,
         [this.project, this.name, prefix],
