@@ -611,13 +611,27 @@ export class ImmuneSystem {
     return this.get(id);
   }
 
-  /** What a pattern did per day, oldest first: failures, checks it matched, checks it blocked, saves. */
-  async timeline(id: string): Promise<Array<PatternDay & { day: string }>> {
-    return this.store.read((state) =>
-      [...(state.timeline.get(id) ?? new Map<string, PatternDay>())]
+  /**
+   * A pattern with what it did per day, oldest first (failures, checks it matched, checks it
+   * blocked, saves), both from one read: the counts on the pattern and the days always agree.
+   * @throws AppError NOT_FOUND naming an unknown id.
+   */
+  async withTimeline(
+    id: string,
+  ): Promise<{ pattern: FailurePattern; days: Array<PatternDay & { day: string }> }> {
+    const found = await this.store.read((state) => {
+      const p = state.patterns.get(id);
+      if (!p) return undefined;
+      const days = [...(state.timeline.get(id) ?? new Map<string, PatternDay>())]
         .map(([day, d]) => ({ day, ...d }))
-        .sort((a, b) => a.day.localeCompare(b.day)),
-    );
+        .sort((a, b) => a.day.localeCompare(b.day));
+      return { pattern: structuredClone(p), days };
+    });
+    if (!found)
+      throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
+        hint: 'immune_failures lists the pattern ids',
+      });
+    return found;
   }
 
   /** The sequence number of the last event seen, caught up with other processes (changes only when the memory does). */

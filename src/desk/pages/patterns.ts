@@ -205,7 +205,7 @@ async function patternPage(
   secrets: DeskSecrets,
   done?: string,
 ): Promise<string> {
-  const [p, days] = await Promise.all([services.immune.get(id), services.immune.timeline(id)]);
+  const { pattern: p, days } = await services.immune.withTimeline(id);
   const scores = Object.entries(p.grader_scores)
     .map(
       ([k, v]) =>
