@@ -70,8 +70,9 @@ function hookTime(args, input, cwd, env) {
 
 /**
  * The hooks on the database at 10,000 patterns, against bare node in the same loop: cold (no
- * server: the hook process opens the database and replays the memory; the folder's match index is
- * not used there) and warm (a server of the project answers on its socket).
+ * server: the hook process opens the database and reads the memory through the match index the
+ * first hook left in its state folder, brought up with one query; the first two runs, which
+ * replay and write it, are not counted) and warm (a server of the project answers on its socket).
  */
 async function hooksOnDatabase() {
   const rows = [];

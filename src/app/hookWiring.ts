@@ -14,7 +14,7 @@ import type { Services } from '../mcp/services.js';
 import type { Redactor } from '../safety/redact.js';
 import type { Storage } from '../storage/storage.js';
 import type { ImmuneSystem } from '../immune/immuneSystem.js';
-import type { IndexedMemory } from '../immune/indexedMemory.js';
+import type { AppendStart, IndexedMemory } from '../immune/indexedMemory.js';
 import path from 'node:path';
 
 /** The context of one event answered by the running server. */
@@ -86,7 +86,10 @@ export async function localHook(
         stateDir: config.stateDir,
         logger,
         redact,
-        ...(config.databaseUrl ? { database: { url: config.databaseUrl, project: config.projectName } } : {}),
+        // A hook process lives for one event: it hears no other server's changes.
+        ...(config.databaseUrl
+          ? { database: { url: config.databaseUrl, project: config.projectName, listen: false } }
+          : {}),
       });
     })());
   const open: HookOpeners = {
@@ -103,28 +106,47 @@ export async function localHook(
     // The match index answers without replaying the log; without one that matches the log, the
     // memory itself (which then writes a fresh index when the hook is done).
     matcher: async () => {
-      // The match index is the state folder's; a database's memory is asked directly.
-      if (config.databaseUrl) return open.immune();
       const { IndexedMemory } = await import('../immune/indexedMemory.js');
-      const memory = IndexedMemory.open(
-        path.join(config.stateDir, 'events', 'immune'),
-        thresholds,
-        () => clock.now(),
-        async (start) => {
-          const [{ ImmuneSystem }, { openStorage: openOwn }, { createLogger }] = await Promise.all([
-            import('../immune/immuneSystem.js'),
-            import('../storage/storage.js'),
-            import('../core/logger.js'),
-          ]);
-          // Its own storage: this store starts at the index, not at the beginning of the log.
-          appendStorage = await openOwn({
-            stateDir: config.stateDir,
-            logger: createLogger({ level: 'warn', redact, write: (line) => note(line.trim()) }),
-            redact,
-          });
-          return new ImmuneSystem(appendStorage, clock, { ...thresholds, start, matchIndex: false });
-        },
-      );
+      // Appends start at the index, in a storage of its own: if this process also replays the
+      // memory (open.immune), that store starts at the beginning of the log.
+      const appender = async (start: AppendStart) => {
+        const [{ ImmuneSystem }, { openStorage: openOwn }, { createLogger }] = await Promise.all([
+          import('../immune/immuneSystem.js'),
+          import('../storage/storage.js'),
+          import('../core/logger.js'),
+        ]);
+        appendStorage = await openOwn({
+          stateDir: config.stateDir,
+          logger: createLogger({ level: 'warn', redact, write: (line) => note(line.trim()) }),
+          redact,
+          ...(config.databaseUrl
+            ? { database: { url: config.databaseUrl, project: config.projectName, listen: false } }
+            : {}),
+        });
+        return new ImmuneSystem(appendStorage, clock, { ...thresholds, start, matchIndex: false });
+      };
+      let memory: IndexedMemory | undefined;
+      if (config.databaseUrl) {
+        // The index a process that held the whole memory left in this state folder, brought up to
+        // the database with the events written since (one query).
+        const storage = await openStorage();
+        const from = storage.eventsFrom;
+        if (from)
+          memory = await IndexedMemory.following(
+            storage.eventsDir('immune'),
+            (seq) => from('immune', seq),
+            thresholds,
+            () => clock.now(),
+            appender,
+          );
+      } else {
+        memory = IndexedMemory.open(
+          path.join(config.stateDir, 'events', 'immune'),
+          thresholds,
+          () => clock.now(),
+          appender,
+        );
+      }
       if (!memory) return open.immune();
       indexed = memory;
       return memory;

@@ -40,6 +40,7 @@ import type { LogPosition } from './matchIndex.js';
 
 const samePosition = (a: LogPosition, b: LogPosition): boolean =>
   a.seq === b.seq &&
+  a.anchor === b.anchor &&
   Object.keys(a.offsets).length === Object.keys(b.offsets).length &&
   Object.entries(a.offsets).every(([name, offset]) => b.offsets[name] === offset);
 

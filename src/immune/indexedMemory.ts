@@ -7,7 +7,8 @@
 import { assess, IMMUNE_DEFAULTS } from './assessment.js';
 import type { AssessParams, CheckResult, MatchOptions } from './assessment.js';
 import { MatchIndex } from './matchIndex.js';
-import type { ImmuneState } from './patterns.js';
+import type { ImmuneEvent, ImmuneState } from './patterns.js';
+import type { AnchoredEvent } from '../storage/eventStore.js';
 
 /** Thresholds as ImmuneOptions names them (defaults where absent). */
 export interface IndexedOptions {
@@ -56,6 +57,40 @@ export class IndexedMemory {
   ): IndexedMemory | undefined {
     const index = MatchIndex.open(dir);
     return index && new IndexedMemory(index, options, now, appender);
+  }
+
+  /**
+   * The memory of a database's log through the match index in `dir` (the store's local folder):
+   * `from(seq)` answers the database's events from `seq` on with their anchors. Undefined when the
+   * index is not this log's (the event at its position is another), or the events since cannot be
+   * applied exactly: the caller replays then.
+   */
+  static async following(
+    dir: string,
+    from: (seq: number) => Promise<AnchoredEvent[]>,
+    options: IndexedOptions,
+    now: () => number,
+    appender: (start: AppendStart) => Promise<{ recordCheck(check: CheckResult): Promise<void> }>,
+  ): Promise<IndexedMemory | undefined> {
+    const index = MatchIndex.open(dir, { tail: false });
+    if (!index) return undefined;
+    try {
+      const { seq, anchor } = index.header;
+      const events = await from(seq);
+      // The index's last event must be the database's event at that number, written then.
+      const same =
+        seq === 0
+          ? anchor === '' || anchor === undefined
+          : events[0]?.seq === seq && events[0].anchor === anchor;
+      const since = events
+        .filter((e) => e.seq > seq)
+        .map((e) => ({ seq: e.seq, event: e.event as ImmuneEvent }));
+      if (same && index.follow(since)) return new IndexedMemory(index, options, now, appender);
+    } catch {
+      // unreadable: replay
+    }
+    index.close();
+    return undefined;
   }
 
   /** As ImmuneSystem.check without embeddings or a judge (which a hook never uses offline). */

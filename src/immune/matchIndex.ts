@@ -18,6 +18,7 @@
 import {
   closeSync,
   fstatSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readSync,
@@ -38,15 +39,21 @@ const MAGIC = 0x584d4f54; // "TOMX"
 const FORMAT = 1;
 const NONE = 0xffffffff;
 
-/** How far into the log an index reaches (EventStore's position). */
+/**
+ * How far into the log an index reaches (EventStore's position). On a database there are no
+ * segments: `anchor` names the event at `seq` as the database stored it (when it was written), so
+ * that an index of another database's log with the same numbers is never taken for this one's.
+ */
 export interface LogPosition {
   seq: number;
   offsets: Record<string, number>;
+  anchor?: string;
 }
 
 interface Header {
   seq: number;
   offsets: Record<string, number>;
+  anchor?: string;
   live: number;
   terms: number;
   docs: number;
@@ -197,6 +204,7 @@ export function buildMatchIndex(state: Readonly<ImmuneState>, position: LogPosit
   const header = (indexStart: number): Header => ({
     seq: position.seq,
     offsets: position.offsets,
+    ...(position.anchor !== undefined ? { anchor: position.anchor } : {}),
     live,
     terms: keys.length,
     docs: docs.length,
@@ -230,6 +238,7 @@ export function writeMatchIndex(dir: string, data: Buffer): void {
   const file = path.join(dir, MATCH_INDEX_FILE);
   const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temp, data);
     renameSync(temp, file);
   } catch (error) {
@@ -245,7 +254,13 @@ export function writeMatchIndex(dir: string, data: Buffer): void {
 /** The recorded position of the index in `dir` (undefined: none, or not readable). */
 export function matchIndexPosition(dir: string): LogPosition | undefined {
   const index = MatchIndex.open(dir, { tail: false });
-  return index && { seq: index.header.seq, offsets: index.header.offsets };
+  if (!index) return undefined;
+  index.close();
+  return {
+    seq: index.header.seq,
+    offsets: index.header.offsets,
+    ...(index.header.anchor !== undefined ? { anchor: index.header.anchor } : {}),
+  };
 }
 
 /** Event kinds that change what is indexed: after one of them only a replay is exact. */
@@ -280,7 +295,7 @@ function named(event: ImmuneEvent): string[] {
 }
 
 /** A stored event as the log holds it. */
-interface Stored {
+export interface Stored {
   seq: number;
   event: ImmuneEvent;
 }
@@ -423,6 +438,15 @@ export class MatchIndex {
       }
       recorded[name] = from + end + 1;
     }
+    return this.follow(events);
+  }
+
+  /**
+   * Applies events the log holds after the index (in any order; earlier ones are skipped): false
+   * when that cannot be exact (a gap, or an event that changes what is indexed), and the index
+   * must not be used then.
+   */
+  follow(events: Stored[]): boolean {
     if (events.length === 0) return true;
     events.sort((a, b) => a.seq - b.seq);
     let seq = this.position.seq;

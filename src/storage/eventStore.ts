@@ -57,10 +57,21 @@ export interface EventStoreOptions<S, E> {
   start?: { seq: number; offsets: Readonly<Record<string, number>>; state: S };
 }
 
-/** Where a store has read to: the last applied event and, per segment, the bytes consumed. */
+/**
+ * Where a store has read to: the last applied event and, per segment, the bytes consumed (a
+ * database has no segments; `anchor` then names the event at `seq` as the database stored it).
+ */
 export interface StorePosition {
   seq: number;
   offsets: Record<string, number>;
+  anchor?: string;
+}
+
+/** An event as a database holds it, with its anchor (StorePosition). */
+export interface AnchoredEvent {
+  seq: number;
+  event: unknown;
+  anchor: string;
 }
 
 export interface Decision<E, R> {
@@ -79,7 +90,10 @@ export interface EventStore<S, E> {
   transact<R>(decide: (state: Readonly<S>) => Decision<E, R>): Promise<R>;
   /** The sequence number of the last applied event (0 when empty). */
   readonly version: number;
-  /** The folder of its segments. */
+  /**
+   * The folder of its segments (on a database: a folder of the state folder for what is derived
+   * from the store, such as the match index).
+   */
   readonly dir: string;
   /**
    * Where the state read last stands (call it inside `read`'s select to get the state's own):

@@ -12,7 +12,7 @@ import type { RecoveryEvent } from './atomicFile.js';
 import { createDocumentStore } from './documentStore.js';
 import type { DocumentStore } from './documentStore.js';
 import { createEventStore } from './eventStore.js';
-import type { EventStore, EventStoreOptions } from './eventStore.js';
+import type { EventStore, EventStoreOptions, AnchoredEvent } from './eventStore.js';
 import { documentLeaseTable, parseLeaseDoc } from './leaseTable.js';
 import type { LeaseDoc, LeaseTable } from './leaseTable.js';
 import type { GateStatus } from './postgres/gate.js';
@@ -30,7 +30,12 @@ export interface StorageOptions {
    * Keep documents, logs and event stores in PostgreSQL instead of files, under this project
    * (postgres/pgStorage.ts); the state folder still holds what is local to the machine.
    */
-  database?: { url: string; project: string };
+  database?: {
+    url: string;
+    project: string;
+    /** Hear other servers' changes (LISTEN); a process that lives for one event does not. Default true. */
+    listen?: boolean;
+  };
 }
 
 /** Serialises a record for a state file: JSON, every string passed through the redactor. */
@@ -62,6 +67,17 @@ export interface Storage {
     name: string,
     options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'start'>,
   ): EventStore<S, E>;
+  /**
+   * The local folder of an event store: its segments in the state folder; on the database, a
+   * folder of the state folder for what is derived from it (the match index), one per database
+   * and project.
+   */
+  eventsDir(name: string): string;
+  /**
+   * An event store's events from `seq` on (inclusive), oldest first, each with its anchor
+   * (StorePosition): postgres only; the folder's readers read the segments.
+   */
+  eventsFrom?: (name: string, seq: number) => Promise<AnchoredEvent[]>;
   /**
    * Leases (claims): a document `<stateDir>/<name>.json` in the state folder, rows taken with
    * `FOR UPDATE SKIP LOCKED` on the database; the same name returns the same table.
@@ -122,6 +138,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     const db = await openPgBackend({
       url: options.database.url,
       project: options.database.project,
+      listen: options.database.listen ?? true,
       stateDir,
       logger,
       serialize,
@@ -142,6 +159,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       events(name, o) {
         checkName('event store', name);
         return db.events(name, o);
+      },
+      eventsDir(name) {
+        checkName('event store', name);
+        return db.eventsDir(name);
+      },
+      eventsFrom(name, seq) {
+        checkName('event store', name);
+        return db.eventsFrom(name, seq);
       },
       leases(name) {
         checkName('lease table', name);
@@ -188,6 +213,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         logs.set(name, log);
       }
       return log;
+    },
+    eventsDir(name: string): string {
+      checkName('event store', name);
+      return path.join(stateDir, 'events', name);
     },
     events<S, E>(
       name: string,

@@ -12,7 +12,10 @@
  * the database cannot be reached at all, a breaker (gate.ts) makes calls fail at once and tries
  * again after a pause that doubles while it stays down.
  */
-import pg from 'pg';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type pg from 'pg';
+import driver from './pgDriver.js';
 import { AppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { AppendLog, AppendLogStats } from '../appendLog.js';
@@ -21,7 +24,7 @@ import { Batcher } from '../batcher.js';
 import type { DocumentStore } from '../documentStore.js';
 import { decideLease } from '../leaseTable.js';
 import type { Lease, LeaseOutcome, LeaseRules, LeaseTable } from '../leaseTable.js';
-import type { Decision, EventStore, EventStoreOptions, StorePosition } from '../eventStore.js';
+import type { Decision, EventStore, EventStoreOptions, AnchoredEvent, StorePosition } from '../eventStore.js';
 import { ConnectFailed, DatabaseGate } from './gate.js';
 import type { GateStatus } from './gate.js';
 import { MIGRATIONS } from './migrations.js';
@@ -42,6 +45,8 @@ export interface PgStorageOptions {
   serialize: (value: unknown, indent?: number) => string;
   /** Connections in the pool. Default 4. */
   poolSize?: number;
+  /** Hear other servers' changes on a connection of its own (LISTEN). Default true. */
+  listen?: boolean;
 }
 
 export interface PgChange {
@@ -182,7 +187,7 @@ export interface DatabaseReport {
 
 /** Connects once and looks: server, migration level against this code's, privileges, this project's rows. */
 export async function inspectDatabase(url: string, project: string): Promise<DatabaseReport> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  const client = new driver.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   client.on('error', () => undefined);
   const findings: string[] = [];
   let ok = true;
@@ -253,40 +258,53 @@ interface Pending<S, E> {
   reject: (error: unknown) => void;
 }
 
+/**
+ * When the database wrote a row, in microseconds (the same in every time zone): with its sequence
+ * number it tells one database's log from another's that happens to be as long.
+ */
+const ANCHOR = '(extract(epoch FROM at) * 1000000)::bigint::text AS anchor';
+
 class PgEventStore<S, E> implements EventStore<S, E> {
   private state: S;
   private applied = 0;
+  /** The anchor of the event at `applied` ('' before any). */
+  private anchor = '';
   private closed = false;
   private readonly batcher = new Batcher<Pending<S, E>>((batch) => this.runBatch(batch));
   private catching: Promise<void> = Promise.resolve();
+  /** Where a store opened at a known point starts again after a failed batch (it cannot replay). */
+  private readonly origin: { seq: number; state: S } | undefined;
 
   constructor(
     private readonly pool: Db,
     private readonly project: string,
     private readonly name: string,
-    private readonly options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'maxEventBytes'> & {
+    readonly dir: string,
+    private readonly options: Pick<
+      EventStoreOptions<S, E>,
+      'initial' | 'apply' | 'maxEventBytes' | 'start'
+    > & {
       serialize: (value: unknown) => string;
     },
   ) {
-    this.state = options.initial();
+    const start = options.start;
+    this.origin = start && { seq: start.seq, state: structuredClone(start.state) };
+    this.state = start ? start.state : options.initial();
+    this.applied = start?.seq ?? 0;
   }
 
   get version(): number {
     return this.applied;
   }
 
-  get dir(): string {
-    return `postgres:${this.project}/events/${this.name}`;
-  }
-
-  /** No match index in the database: its readers ask it directly. */
+  /** Where the state read last stands: no segments; the anchor names its last event. */
   position(): StorePosition | undefined {
-    return undefined;
+    return { seq: this.applied, offsets: {}, anchor: this.anchor };
   }
 
   private async readNew(db: Db | pg.PoolClient): Promise<void> {
-    const r = await db.query<{ seq: string; event: E }>(
-      'SELECT seq, event FROM to_events WHERE project = $1 AND store = $2 AND seq > $3 ORDER BY seq',
+    const r = await db.query<{ seq: string; event: E; anchor: string }>(
+      `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2 AND seq > $3 ORDER BY seq`,
       [this.project, this.name, this.applied],
     );
     for (const row of r.rows) {
@@ -294,6 +312,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
       if (seq !== this.applied + 1) break; // committed in order under the store's lock: no gaps
       this.options.apply(this.state, row.event, seq);
       this.applied = seq;
+      this.anchor = row.anchor;
     }
   }
 
@@ -350,17 +369,20 @@ class PgEventStore<S, E> implements EventStore<S, E> {
           }
         }
         if (rows.length) {
-          await client.query(
-            'INSERT INTO to_events (project, store, seq, event) SELECT $1, $2, s, e::jsonb FROM unnest($3::bigint[], $4::text[]) AS t(s, e)',
+          const written = await client.query<{ seq: string; anchor: string }>(
+            `INSERT INTO to_events (project, store, seq, event) SELECT $1, $2, s, e::jsonb FROM unnest($3::bigint[], $4::text[]) AS t(s, e) RETURNING seq, ${ANCHOR}`,
             [this.project, this.name, rows.map((r) => r[0]), rows.map((r) => r[1])],
           );
+          this.anchor = written.rows.find((r) => Number(r.seq) === this.applied)?.anchor ?? '';
           await client.query('SELECT pg_notify($1, $2)', [CHANNEL, `${this.project}\tevents\t${this.name}`]);
         }
       });
     } catch (error) {
-      // Nothing of the batch was kept: forget it in memory too (the next read replays).
-      this.state = this.options.initial();
-      this.applied = 0;
+      // Nothing of the batch was kept: forget it in memory too (the next read replays, from where
+      // the store was opened when that was a known point).
+      this.state = this.origin ? structuredClone(this.origin.state) : this.options.initial();
+      this.applied = this.origin?.seq ?? 0;
+      this.anchor = '';
       for (const item of batch) item.reject(error);
       return;
     }
@@ -734,7 +756,14 @@ class PgLeaseTable implements LeaseTable {
 
 /** What storage.ts hands out, on the database. */
 export interface PgBackend {
-  events<S, E>(name: string, options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E>;
+  events<S, E>(
+    name: string,
+    options: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'start'>,
+  ): EventStore<S, E>;
+  /** The local folder for what is derived from an event store (its match index). */
+  eventsDir(name: string): string;
+  /** An event store's events from `seq` on (inclusive), with their anchors, oldest first. */
+  eventsFrom(name: string, seq: number): Promise<AnchoredEvent[]>;
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
   documentNames(): Promise<string[]>;
   log<T>(name: string): AppendLog<T>;
@@ -748,11 +777,27 @@ export interface PgBackend {
 }
 
 /**
+ * Names a database and project for the local folder of what is derived from its stores: the URL
+ * without its password (changing the password keeps the folder), and the project.
+ */
+function cacheKey(url: string, project: string): string {
+  let named = url;
+  try {
+    const u = new URL(url);
+    u.password = '';
+    named = u.toString();
+  } catch {
+    // not a URL pg could parse either; the string names it
+  }
+  return createHash('sha256').update(`${named}\n${project}`).digest('hex').slice(0, 16);
+}
+
+/**
  * Connects, applies missing migrations and listens for changes.
  * @throws AppError CONFIG_INVALID when the database cannot be reached or migrated.
  */
 export async function openPgBackend(options: PgStorageOptions): Promise<PgBackend> {
-  const pool = new pg.Pool({
+  const pool = new driver.Pool({
     connectionString: options.url,
     // Who holds a connection, as pg_stat_activity shows it to a database administrator.
     application_name: `task-orchestrator ${options.project}`.slice(0, 63),
@@ -788,8 +833,8 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
   let retry: NodeJS.Timeout | undefined;
   let backoff = 250;
   const listen = async () => {
-    if (closed) return;
-    const client = new pg.Client({
+    if (closed || options.listen === false) return;
+    const client = new driver.Client({
       connectionString: options.url,
       connectionTimeoutMillis: 5_000,
       application_name: `task-orchestrator ${options.project}`.slice(0, 63),
@@ -823,15 +868,32 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
   const logs = new Map<string, AppendLog<unknown>>();
   const leaseTables = new Map<string, LeaseTable>();
   const serialize = (v: unknown) => options.serialize(v);
+  const cache = path.join(options.stateDir, 'cache', `db-${cacheKey(options.url, options.project)}`);
+  const eventsDir = (name: string) => path.join(cache, 'events', name);
   return {
     recoveries: [],
-    events<S, E>(name: string, o: Pick<EventStoreOptions<S, E>, 'initial' | 'apply'>): EventStore<S, E> {
+    events<S, E>(
+      name: string,
+      o: Pick<EventStoreOptions<S, E>, 'initial' | 'apply' | 'start'>,
+    ): EventStore<S, E> {
       let store = events.get(name) as EventStore<S, E> | undefined;
       if (!store) {
-        store = new PgEventStore<S, E>(db, options.project, name, { ...o, serialize });
+        store = new PgEventStore<S, E>(db, options.project, name, eventsDir(name), { ...o, serialize });
         events.set(name, store);
       }
       return store;
+    },
+    eventsDir,
+    async eventsFrom(name: string, seq: number): Promise<AnchoredEvent[]> {
+      try {
+        const r = await db.query<{ seq: string; event: unknown; anchor: string }>(
+          `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2 AND seq >= $3 ORDER BY seq`,
+          [options.project, name, seq],
+        );
+        return r.rows.map((row) => ({ seq: Number(row.seq), event: row.event, anchor: row.anchor }));
+      } catch (error) {
+        throw unavailable(error, `reading ${name}`);
+      }
     },
     document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T> {
       let store = documents.get(name) as DocumentStore<T> | undefined;

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import driver from './pgDriver.js';
 import { AppError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { writeTextAtomic } from '../atomicFile.js';
@@ -136,7 +136,7 @@ export async function folderToDatabase(options: {
   }
   // The schema first (opening the database migrates it), then one transaction for the copy.
   await (await onDatabase(options)).close();
-  const pool = new pg.Pool({ connectionString: options.url, max: 1 });
+  const pool = new driver.Pool({ connectionString: options.url, max: 1 });
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
   try {
@@ -202,7 +202,7 @@ export async function databaseToFolder(options: {
     throw new AppError('CONFLICT', `${options.stateDir} already holds stores`, {
       hint: 'migrate never overwrites: give an empty folder (or one that does not exist yet)',
     });
-  const pool = new pg.Pool({ connectionString: options.url, max: 1 });
+  const pool = new driver.Pool({ connectionString: options.url, max: 1 });
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
   let stores: { events: string[]; documents: string[]; logs: string[] };
