@@ -134,7 +134,7 @@ export async function localHook(
         if (from)
           memory = await IndexedMemory.following(
             storage.eventsDir('immune'),
-            (seq) => from('immune', seq),
+            (seq, limit) => from('immune', seq, limit),
             thresholds,
             () => clock.now(),
             appender,

@@ -74,10 +74,10 @@ export interface Storage {
    */
   eventsDir(name: string): string;
   /**
-   * An event store's events from `seq` on (inclusive), oldest first, each with its anchor
+   * An event store's events from `seq` on (inclusive), at most `limit`, oldest first, each with its anchor
    * (StorePosition): postgres only; the folder's readers read the segments.
    */
-  eventsFrom?: (name: string, seq: number) => Promise<AnchoredEvent[]>;
+  eventsFrom?: (name: string, seq: number, limit: number) => Promise<AnchoredEvent[]>;
   /**
    * Leases (claims): a document `<stateDir>/<name>.json` in the state folder, rows taken with
    * `FOR UPDATE SKIP LOCKED` on the database; the same name returns the same table.
@@ -164,9 +164,9 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         checkName('event store', name);
         return db.eventsDir(name);
       },
-      eventsFrom(name, seq) {
+      eventsFrom(name, seq, limit) {
         checkName('event store', name);
-        return db.eventsFrom(name, seq);
+        return db.eventsFrom(name, seq, limit);
       },
       leases(name) {
         checkName('lease table', name);

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { ImmuneSystem } from '../../src/immune/immuneSystem.js';
+import { IndexedMemory } from '../../src/immune/indexedMemory.js';
 import { MATCH_INDEX_FILE, MatchIndex } from '../../src/immune/matchIndex.js';
 import { openStorage } from '../../src/storage/storage.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -150,6 +151,57 @@ describe.skipIf(!HAVE_DATABASE)('a hook with no server, on the database', () => 
     } finally {
       await elsewhere.close();
       await fs.rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('follows an index only so far behind the database; further, the caller replays', async () => {
+    const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'to-coldhook-behind-'));
+    const storage = await openStorage({
+      stateDir,
+      logger: silentLogger,
+      database: { url: TEST_DATABASE_URL, project: freshProject() },
+    });
+    try {
+      const memory = new ImmuneSystem(storage, systemClock, { matchIndex: false });
+      await memory.recordFailure(
+        {
+          operation: 'spawn_agent',
+          failure_type: 'empty_output',
+          prompt: 'draft the release notes for 4.2',
+          output: '',
+          grader_scores: {},
+        },
+        { offline: true },
+      );
+      expect(await memory.writeMatchIndex()).toBe(true);
+      const check = await memory.check('draft the release notes for 4.2 again');
+      expect(check.matches).toHaveLength(1);
+      const open = (maxBehind: number) =>
+        IndexedMemory.following(
+          storage.eventsDir('immune'),
+          (seq, limit) => storage.eventsFrom!('immune', seq, limit),
+          {},
+          () => Date.now(),
+          () => Promise.reject(new Error('not recorded here')),
+          maxBehind,
+        );
+      await memory.recordCheck(check);
+      await memory.recordCheck(check);
+      const near = await open(3);
+      expect(near).toBeDefined();
+      // Two checks behind: followed, and it answers as the memory does.
+      expect((await near!.check('draft the release notes for 4.2 again')).matches[0]!.pattern_id).toBe(
+        check.matches[0]!.pattern_id,
+      );
+      near!.close();
+      await memory.recordCheck(check);
+      expect(await open(3)).toBeUndefined();
+      const far = await open(4);
+      expect(far).toBeDefined();
+      far!.close();
+    } finally {
+      await storage.close();
+      await fs.rm(stateDir, { recursive: true, force: true });
     }
   });
 });

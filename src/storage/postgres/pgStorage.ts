@@ -762,8 +762,8 @@ export interface PgBackend {
   ): EventStore<S, E>;
   /** The local folder for what is derived from an event store (its match index). */
   eventsDir(name: string): string;
-  /** An event store's events from `seq` on (inclusive), with their anchors, oldest first. */
-  eventsFrom(name: string, seq: number): Promise<AnchoredEvent[]>;
+  /** An event store's events from `seq` on (inclusive), at most `limit`, with their anchors, oldest first. */
+  eventsFrom(name: string, seq: number, limit: number): Promise<AnchoredEvent[]>;
   document<T>(name: string, defaults: T, parse?: (raw: unknown) => T): DocumentStore<T>;
   documentNames(): Promise<string[]>;
   log<T>(name: string): AppendLog<T>;
@@ -884,11 +884,11 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
       return store;
     },
     eventsDir,
-    async eventsFrom(name: string, seq: number): Promise<AnchoredEvent[]> {
+    async eventsFrom(name: string, seq: number, limit: number): Promise<AnchoredEvent[]> {
       try {
         const r = await db.query<{ seq: string; event: unknown; anchor: string }>(
-          `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2 AND seq >= $3 ORDER BY seq`,
-          [options.project, name, seq],
+          `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2 AND seq >= $3 ORDER BY seq LIMIT $4`,
+          [options.project, name, seq, limit],
         );
         return r.rows.map((row) => ({ seq: Number(row.seq), event: row.event, anchor: row.anchor }));
       } catch (error) {
