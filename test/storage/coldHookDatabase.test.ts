@@ -28,6 +28,13 @@ const contextOf = (stdout: string): string =>
         .additionalContext
     : '';
 
+/** A failure of an agent's run, learned offline (no judge, no embedding model). */
+const failed = (memory: ImmuneSystem, prompt: string, failure_type: string) =>
+  memory.recordFailure(
+    { operation: 'spawn_agent', failure_type, prompt, output: 'I cannot help.', grader_scores: {} },
+    { offline: true },
+  );
+
 describe.skipIf(!HAVE_DATABASE)('a hook with no server, on the database', () => {
   it('answers through the match index in its state folder, kept up with the database, and never from another log', async () => {
     const folder = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'to-coldhook-db-')));
@@ -61,10 +68,7 @@ describe.skipIf(!HAVE_DATABASE)('a hook with no server, on the database', () => 
       });
     let elsewhere = await openElsewhere();
     const learn = (text: string, failure_type = 'low_quality') =>
-      new ImmuneSystem(elsewhere, systemClock, { matchIndex: false }).recordFailure(
-        { operation: 'spawn_agent', failure_type, prompt: text, output: 'I cannot help.', grader_scores: {} },
-        { offline: true },
-      );
+      failed(new ImmuneSystem(elsewhere, systemClock, { matchIndex: false }), text, failure_type);
     const replayed = async () => {
       const reader = await openStorage({
         stateDir: path.join(folder, 'reader'),
@@ -130,16 +134,7 @@ describe.skipIf(!HAVE_DATABASE)('a hook with no server, on the database', () => 
       });
       try {
         const server = new ImmuneSystem(own, systemClock);
-        await server.recordFailure(
-          {
-            operation: 'spawn_agent',
-            failure_type: 'empty_output',
-            prompt: 'draft the release notes for 4.2',
-            output: '',
-            grader_scores: {},
-          },
-          { offline: true },
-        );
+        await failed(server, 'draft the release notes for 4.2', 'empty_output');
         expect(await server.writeMatchIndex()).toBe(true);
         expect(at().seq).toBe(await server.version());
         const byServer = (await fs.stat(file)).mtimeMs;
@@ -163,16 +158,7 @@ describe.skipIf(!HAVE_DATABASE)('a hook with no server, on the database', () => 
     });
     try {
       const memory = new ImmuneSystem(storage, systemClock, { matchIndex: false });
-      await memory.recordFailure(
-        {
-          operation: 'spawn_agent',
-          failure_type: 'empty_output',
-          prompt: 'draft the release notes for 4.2',
-          output: '',
-          grader_scores: {},
-        },
-        { offline: true },
-      );
+      await failed(memory, 'draft the release notes for 4.2', 'empty_output');
       expect(await memory.writeMatchIndex()).toBe(true);
       const check = await memory.check('draft the release notes for 4.2 again');
       expect(check.matches).toHaveLength(1);
