@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { openStorage } from '../../src/storage/storage.js';
 import type { Storage } from '../../src/storage/storage.js';
+import type { EventStore } from '../../src/storage/eventStore.js';
 import type { Lease, LeaseRules } from '../../src/storage/leaseTable.js';
 import { MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import pg from 'pg';
@@ -58,6 +59,37 @@ const counterStore = (s: Storage) =>
 /** The project a database storage writes under (its documents' names say it). */
 const projectOf = (s: Storage): string =>
   /^postgres:([^/]+)\//.exec(s.leases('claims') && s.document('x', {}).file)![1]!;
+
+/**
+ * Runs a change whose connection is cut after it has decided and before it writes, and answers
+ * its error message ('kept' if it was not cut). The terminate goes out on a connection made
+ * beforehand and matches only this storage's pool (its application name names the project; other
+ * suites use the same database at the same time); the decision waits for it to land (it is
+ * synchronous, so it waits by the clock).
+ */
+async function cutMidWrite(s: Storage, store: EventStore<Counter, { add: number }>): Promise<string> {
+  const killer = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await killer.connect();
+  try {
+    let cutting: Promise<pg.QueryResult<{ cut: boolean }>> | undefined;
+    const change = store.transact(() => {
+      cutting = killer.query<{ cut: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name = 'task-orchestrator ${projectOf(s)}' AND xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
+      );
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+      return { event: { add: 100 }, result: undefined };
+    });
+    const outcome = await change.then(
+      () => 'kept',
+      (e: Error) => e.message,
+    );
+    expect((await cutting!).rows).toEqual([{ cut: true }]);
+    return outcome;
+  } finally {
+    await killer.end();
+  }
+}
 
 async function tmp(): Promise<string> {
   const d = await fs.mkdtemp(path.join(os.tmpdir(), 'to-backend-'));
@@ -208,36 +240,36 @@ describe.skipIf(!HAVE_DATABASE)('storage on postgres only', () => {
     const [s] = await openMany('postgres', 1);
     const store = counterStore(s!);
     await store.transact(() => ({ event: { add: 1 }, result: undefined }));
-    // Cut the connection of this test's pool (its application name names the project; other
-    // suites use the same database at the same time) while its transaction has decided and not
-    // yet written: the terminate goes out on a connection made beforehand, and the decision
-    // waits for it to land (it is synchronous, so it waits by the clock).
-    const killer = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await killer.connect();
-    let cutting: Promise<pg.QueryResult<{ cut: boolean }>> | undefined;
-    try {
-      const cut = store.transact(() => {
-        cutting = killer.query<{ cut: boolean }>(
-          `SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name = 'task-orchestrator ${projectOf(s!)}' AND xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
-        );
-        const until = Date.now() + 300;
-        while (Date.now() < until);
-        return { event: { add: 100 }, result: undefined };
-      });
-      const outcome = await cut.then(
-        () => 'kept',
-        (e: Error) => e.message,
-      );
-      expect((await cutting!).rows).toEqual([{ cut: true }]);
-      expect(outcome).toMatch(/The database did not complete a change to counter: terminating connection/);
-    } finally {
-      await killer.end();
-    }
+    expect(await cutMidWrite(s!, store)).toMatch(
+      /The database did not complete a change to counter: terminating connection/,
+    );
     // The next call works, on a new connection; nothing of the cut write was kept.
     await store.transact(() => ({ event: { add: 10 }, result: undefined }));
     const state = await store.read((st) => st);
     expect(state.n).toBe(11);
     expect(state.seen).toHaveLength(2);
+  });
+
+  it('a store opened at a known point that loses a change takes no more calls (it cannot go back before it)', async () => {
+    const [a, b] = await openMany('postgres', 2);
+    await counterStore(a!).transact(() => ({ event: { add: 1 }, result: undefined }));
+    // Another process opens the store at event 1, as a hook does from a match index.
+    const started = b!.events<Counter, { add: number }>('counter', {
+      initial: () => ({ n: 0, seen: [] }),
+      apply: (state, e) => {
+        state.n += e.add;
+        state.seen.push(e.add);
+      },
+      start: { seq: 1, offsets: {}, state: { n: 1, seen: [1] } },
+    });
+    expect(await cutMidWrite(b!, started)).toMatch(/The database did not complete/);
+    await expect(started.transact(() => ({ event: { add: 10 }, result: undefined }))).rejects.toThrow(
+      /Store counter was opened at event 1 and lost a change: open it again/,
+    );
+    await expect(started.read((st) => st.n)).rejects.toThrow(/open it again/);
+    // The database kept nothing of it; a store read from the beginning goes on.
+    await counterStore(a!).transact(() => ({ event: { add: 10 }, result: undefined }));
+    expect(await counterStore(a!).read((st) => st)).toEqual({ n: 11, seen: [1, 10] });
   });
 
   it('a claim another server is taking at this moment is skipped (SKIP LOCKED), not waited for; a plain take waits', async () => {

@@ -272,8 +272,11 @@ class PgEventStore<S, E> implements EventStore<S, E> {
   private closed = false;
   private readonly batcher = new Batcher<Pending<S, E>>((batch) => this.runBatch(batch));
   private catching: Promise<void> = Promise.resolve();
-  /** Where a store opened at a known point starts again after a failed batch (it cannot replay). */
-  private readonly origin: { seq: number; state: S } | undefined;
+  /**
+   * Set when a store opened at a known point (`start`) lost a batch: it holds only part of the
+   * state and cannot replay what came before that point, so it takes no more calls.
+   */
+  private lost: AppError | undefined;
 
   constructor(
     private readonly pool: Db,
@@ -288,7 +291,6 @@ class PgEventStore<S, E> implements EventStore<S, E> {
     },
   ) {
     const start = options.start;
-    this.origin = start && { seq: start.seq, state: structuredClone(start.state) };
     this.state = start ? start.state : options.initial();
     this.applied = start?.seq ?? 0;
   }
@@ -317,6 +319,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
   }
 
   async read<R>(select: (state: Readonly<S>, version: number) => R): Promise<R> {
+    if (this.lost) throw this.lost;
     const run = this.catching.then(() => this.readNew(this.pool));
     this.catching = run.catch(() => undefined);
     try {
@@ -329,6 +332,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
 
   transact<R>(decide: (state: Readonly<S>) => Decision<E, R>): Promise<R> {
     if (this.closed) return Promise.reject(closedError('Store', this.name));
+    if (this.lost) return Promise.reject(this.lost);
     return new Promise<R>((resolve, reject) => {
       this.batcher.add({ decide, resolve: resolve as (v: unknown) => void, reject });
     });
@@ -378,10 +382,16 @@ class PgEventStore<S, E> implements EventStore<S, E> {
         }
       });
     } catch (error) {
-      // Nothing of the batch was kept: forget it in memory too (the next read replays, from where
-      // the store was opened when that was a known point).
-      this.state = this.origin ? structuredClone(this.origin.state) : this.options.initial();
-      this.applied = this.origin?.seq ?? 0;
+      // Nothing of the batch was kept: forget it in memory too (the next read replays), unless
+      // the store began at a known point, which it cannot go back to.
+      if (this.options.start)
+        this.lost = new AppError(
+          'STORAGE_CLOSED',
+          `Store ${this.name} was opened at event ${this.options.start.seq} and lost a change: open it again`,
+          { cause: error },
+        );
+      this.state = this.options.initial();
+      this.applied = 0;
       this.anchor = '';
       for (const item of batch) item.reject(error);
       return;
