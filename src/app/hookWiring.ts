@@ -75,6 +75,10 @@ export async function localHook(
   let indexed: IndexedMemory | undefined;
   let appendStorage: Storage | undefined;
   let storage: Promise<Storage> | undefined;
+  // A hook process lives for one event: it hears no other server's changes (no LISTEN).
+  const onDatabase = config.databaseUrl
+    ? { database: { url: config.databaseUrl, project: config.projectName, listen: false } }
+    : {};
   const openStorage = () =>
     (storage ??= (async () => {
       const [{ openStorage: open }, { createLogger }] = await Promise.all([
@@ -86,10 +90,7 @@ export async function localHook(
         stateDir: config.stateDir,
         logger,
         redact,
-        // A hook process lives for one event: it hears no other server's changes.
-        ...(config.databaseUrl
-          ? { database: { url: config.databaseUrl, project: config.projectName, listen: false } }
-          : {}),
+        ...onDatabase,
       });
     })());
   const open: HookOpeners = {
@@ -119,9 +120,7 @@ export async function localHook(
           stateDir: config.stateDir,
           logger: createLogger({ level: 'warn', redact, write: (line) => note(line.trim()) }),
           redact,
-          ...(config.databaseUrl
-            ? { database: { url: config.databaseUrl, project: config.projectName, listen: false } }
-            : {}),
+          ...onDatabase,
         });
         return new ImmuneSystem(appendStorage, clock, { ...thresholds, start, matchIndex: false });
       };

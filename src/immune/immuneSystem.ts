@@ -44,6 +44,9 @@ const samePosition = (a: LogPosition, b: LogPosition): boolean =>
   Object.keys(a.offsets).length === Object.keys(b.offsets).length &&
   Object.entries(a.offsets).every(([name, offset]) => b.offsets[name] === offset);
 
+const unknownPattern = (id: string): AppError =>
+  new AppError('NOT_FOUND', `No failure pattern "${id}"`, { hint: 'immune_failures lists the pattern ids' });
+
 /** Longest guardrail text a person may give a pattern (it is added to every matching prompt). */
 export const MAX_GUARDRAIL = 400;
 
@@ -628,10 +631,7 @@ export class ImmuneSystem {
         .sort((a, b) => a.day.localeCompare(b.day));
       return { pattern: structuredClone(p), days };
     });
-    if (!found)
-      throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
-        hint: 'immune_failures lists the pattern ids',
-      });
+    if (!found) throw unknownPattern(id);
     return found;
   }
 
@@ -708,10 +708,7 @@ export class ImmuneSystem {
 
   async get(id: string): Promise<FailurePattern> {
     const p = await this.store.read((state) => state.patterns.get(id));
-    if (!p)
-      throw new AppError('NOT_FOUND', `No failure pattern "${id}"`, {
-        hint: 'immune_failures lists the pattern ids',
-      });
+    if (!p) throw unknownPattern(id);
     return structuredClone(p);
   }
 

@@ -295,7 +295,7 @@ function named(event: ImmuneEvent): string[] {
 }
 
 /** A stored event as the log holds it. */
-export interface Stored {
+interface Stored {
   seq: number;
   event: ImmuneEvent;
 }

@@ -264,6 +264,9 @@ interface Pending<S, E> {
  */
 const ANCHOR = '(extract(epoch FROM at) * 1000000)::bigint::text AS anchor';
 
+/** A store's events with their anchors ($1 project, $2 store), to be narrowed by sequence number. */
+const EVENTS = `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2`;
+
 class PgEventStore<S, E> implements EventStore<S, E> {
   private state: S;
   private applied = 0;
@@ -306,7 +309,7 @@ class PgEventStore<S, E> implements EventStore<S, E> {
 
   private async readNew(db: Db | pg.PoolClient): Promise<void> {
     const r = await db.query<{ seq: string; event: E; anchor: string }>(
-      `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2 AND seq > $3 ORDER BY seq`,
+      `${EVENTS} AND seq > $3 ORDER BY seq`,
       [this.project, this.name, this.applied],
     );
     for (const row of r.rows) {
@@ -897,7 +900,7 @@ export async function openPgBackend(options: PgStorageOptions): Promise<PgBacken
     async eventsFrom(name: string, seq: number, limit: number): Promise<AnchoredEvent[]> {
       try {
         const r = await db.query<{ seq: string; event: unknown; anchor: string }>(
-          `SELECT seq, event, ${ANCHOR} FROM to_events WHERE project = $1 AND store = $2 AND seq >= $3 ORDER BY seq LIMIT $4`,
+          `${EVENTS} AND seq >= $3 ORDER BY seq LIMIT $4`,
           [options.project, name, seq, limit],
         );
         return r.rows.map((row) => ({ seq: Number(row.seq), event: row.event, anchor: row.anchor }));
